@@ -1,0 +1,174 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/zhiliao/zhiliao/model"
+)
+
+//go:embed migrations/sqlite/*.sql
+var migrationFS embed.FS
+
+// ErrSchemaOutOfDate is returned by Open when the database has migrations
+// pending and Options.Migrate is false.
+var ErrSchemaOutOfDate = errors.New("core schema is out of date: run `zhiliao migrate` or start with --migrate")
+
+// Options configure Open.
+type Options struct {
+	// Migrate applies pending migrations to an existing database. A new, empty
+	// database is always migrated: there is nothing in it to protect.
+	Migrate bool
+	Logger  *slog.Logger
+}
+
+// DB is the core database. Writes go through one connection (SQLite has one
+// writer; queueing in Go is cheaper and fairer than busy retries), reads
+// through a pool of WAL readers.
+type DB struct {
+	Path     string
+	FilesDir string // images and signatures live below it
+
+	// Now is the clock; a transaction reads it once when it begins.
+	Now func() time.Time
+	// HIS answers the payment re-check before execution.
+	HIS model.PaymentChecker
+	// BeforeCommit, when set, runs after all writes of a transaction and
+	// before COMMIT; an error rolls everything back. Tests inject faults here.
+	BeforeCommit func(ctx context.Context) error
+	// DisableOutbox skips outbox rows. Only the benchmark baseline sets it.
+	DisableOutbox bool
+
+	Logger *slog.Logger
+
+	w, r *sql.DB
+}
+
+// Open opens (creating if needed) the core database file at path and checks
+// its schema.
+func Open(ctx context.Context, path string, opt Options) (*DB, error) {
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, err
+	}
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)" +
+		"&_pragma=busy_timeout(10000)&_pragma=cache_size(-65536)&_txlock=immediate"
+	db := &DB{
+		Path:     path,
+		FilesDir: filepath.Join(filepath.Dir(path), "files"),
+		Now:      time.Now,
+		Logger:   opt.Logger.With("component", "store"),
+	}
+	var err error
+	if db.w, err = sql.Open("sqlite", dsn); err != nil {
+		return nil, err
+	}
+	db.w.SetMaxOpenConns(1)
+	db.w.SetConnMaxIdleTime(0)
+	if db.r, err = sql.Open("sqlite", dsn+"&mode=ro"); err != nil {
+		db.w.Close()
+		return nil, err
+	}
+	db.r.SetMaxOpenConns(8)
+	if err := db.migrate(ctx, opt.Migrate); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func (db *DB) migrate(ctx context.Context, force bool) error {
+	sub, err := fs.Sub(migrationFS, "migrations/sqlite")
+	if err != nil {
+		return err
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db.w, sub)
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	current, err := p.GetDBVersion(ctx)
+	if err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	pending, err := p.HasPending(ctx)
+	if err != nil {
+		return fmt.Errorf("check migrations: %w", err)
+	}
+	if !pending {
+		return nil
+	}
+	if current > 0 && !force {
+		return fmt.Errorf("%w (database at version %d)", ErrSchemaOutOfDate, current)
+	}
+	res, err := p.Up(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	for _, r := range res {
+		db.Logger.Info("migration applied", "version", r.Source.Version, "path", r.Source.Path, "duration", r.Duration)
+	}
+	return nil
+}
+
+// SchemaVersion returns the applied migration version.
+func (db *DB) SchemaVersion(ctx context.Context) (int64, error) {
+	var v int64
+	err := db.r.QueryRowContext(ctx, "SELECT COALESCE(MAX(version_id), 0) FROM goose_db_version WHERE is_applied").Scan(&v)
+	return v, err
+}
+
+// Ping checks that both pools answer.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.w.PingContext(ctx); err != nil {
+		return err
+	}
+	return db.r.PingContext(ctx)
+}
+
+// Close closes both pools.
+func (db *DB) Close() error {
+	err := db.r.Close()
+	if err2 := db.w.Close(); err == nil {
+		err = err2
+	}
+	return err
+}
+
+// Reader returns the read-only pool for queries outside the lifecycle
+// services (reports, the relay).
+func (db *DB) Reader() *sql.DB { return db.r }
+
+
+// MigrateTo applies migrations up to and including version on the database
+// at path, without opening the services. Operators use it (zhiliao migrate
+// --to) to stage upgrades, and tests to build an out-of-date schema.
+func MigrateTo(ctx context.Context, path string, version int64) error {
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=foreign_keys(ON)")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	sub, err := fs.Sub(migrationFS, "migrations/sqlite")
+	if err != nil {
+		return err
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, sub)
+	if err != nil {
+		return err
+	}
+	_, err = p.UpTo(ctx, version)
+	return err
+}

@@ -1,0 +1,173 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/zhiliao/zhiliao/ingest/his"
+	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/store"
+)
+
+// clock is a settable test clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+// env is one hospital in a fresh core database.
+type env struct {
+	t     testing.TB
+	db    *store.DB
+	his   *his.Simulator
+	clock *clock
+	ctx   context.Context
+
+	inst      *model.Institution
+	dept      *model.Department
+	otherDept *model.Department
+	staff     *model.Staff
+	room      *model.Room
+	plain     *model.Project // no consent, no images
+	laser     *model.Project // consent and images
+	n         int
+}
+
+// day0 is a Monday, 07:30 local time.
+var day0 = time.Date(2026, 3, 2, 7, 30, 0, 0, model.Local)
+
+func mustOpenDB(tb testing.TB) *store.DB {
+	tb.Helper()
+	db, err := store.Open(context.Background(), filepath.Join(tb.TempDir(), "core.db"), store.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
+func newEnv(tb testing.TB) *env {
+	tb.Helper()
+	e := &env{t: tb, db: mustOpenDB(tb), clock: &clock{t: day0}, ctx: context.Background()}
+	e.db.Now = e.clock.Now
+	e.his = &his.Simulator{Status: e.db.OrderPaymentStatus}
+	e.db.HIS = e.his
+	e.inst = &model.Institution{Code: "H001", Name: "示例市第一人民医院", Level: "三级甲等"}
+	e.must(e.db.CreateInstitution(e.ctx, e.inst))
+	e.dept = &model.Department{Code: "KF", Name: "康复医学科"}
+	e.dept.InstitutionID = e.inst.ID
+	e.must(e.db.CreateDepartment(e.ctx, e.dept))
+	e.otherDept = &model.Department{Code: "PF", Name: "皮肤科"}
+	e.otherDept.InstitutionID = e.inst.ID
+	e.must(e.db.CreateDepartment(e.ctx, e.otherDept))
+	e.staff = &model.Staff{DeptID: e.dept.ID, Code: "T001", Name: "李治疗", Role: model.StaffTherapist, Active: true}
+	e.staff.InstitutionID = e.inst.ID
+	e.must(e.db.CreateStaff(e.ctx, e.staff))
+	e.room = &model.Room{DeptID: e.dept.ID, Code: "R1", Name: "治疗一室", Beds: 4}
+	e.room.InstitutionID = e.inst.ID
+	e.must(e.db.CreateRoom(e.ctx, e.room))
+	e.plain = &model.Project{DeptID: e.dept.ID, Code: "KF001", Name: "运动疗法", Category: "rehab", UnitPriceFen: 4500,
+		Minutes: 30, CourseSessions: 10, EMRScope: true, SmartScope: true, FollowupDays: "1,7,30", AssessmentTemplate: "REHAB-A",
+		Precautions: "穿宽松衣物", Active: true}
+	e.plain.InstitutionID = e.inst.ID
+	e.must(e.db.CreateProject(e.ctx, e.plain))
+	e.laser = &model.Project{DeptID: e.dept.ID, Code: "KF009", Name: "激光治疗", Category: "laser", UnitPriceFen: 28000,
+		Minutes: 20, CourseSessions: 5, NeedsConsent: true, NeedsImages: true, EMRScope: false, SmartScope: true,
+		FollowupDays: "7", AssessmentTemplate: "LASER-A", ConsentTemplate: "LASER-CONSENT@v3", Active: true}
+	e.laser.InstitutionID = e.inst.ID
+	e.must(e.db.CreateProject(e.ctx, e.laser))
+	return e
+}
+
+func (e *env) must(err error) {
+	e.t.Helper()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// order sends a new HIS order (paid or not) for a fresh patient.
+func (e *env) order(p *model.Project, qty int64, paid bool) *model.Order {
+	e.t.Helper()
+	e.n++
+	o, err := e.db.ReceiveOrder(e.ctx, model.OrderMessage{InstitutionID: e.inst.ID, MessageID: fmt.Sprintf("M%d", e.n), Action: model.HISNew,
+		OrderNo: fmt.Sprintf("O%05d", e.n), PatientMRN: fmt.Sprintf("P%05d", e.n), PatientName: "王小明", Gender: "M",
+		ProjectCode: p.Code, Quantity: qty, VisitType: model.VisitOutpatient, DiagnosisCode: "M54.5", DiagnosisName: "腰痛",
+		OrderedAt: e.clock.Now(), Paid: paid})
+	e.must(err)
+	return o
+}
+
+// course takes a paid order through application, assessment and plan.
+func (e *env) course(p *model.Project, qty int64) (*model.Course, *model.Order) {
+	e.t.Helper()
+	o := e.order(p, qty, true)
+	app, err := e.db.CreateApplication(e.ctx, model.NewApplication{OrderIDs: []int64{o.ID}, AppliedBy: e.staff.ID})
+	e.must(err)
+	_, err = e.db.AddAssessment(e.ctx, model.NewAssessment{ApplicationID: app.ID, Kind: "initial", Answers: map[string]string{"pain": "6"},
+		Score: 60, AssessorID: e.staff.ID, Sign: true})
+	e.must(err)
+	c, err := e.db.PlanCourse(e.ctx, app.ID, e.staff.ID)
+	e.must(err)
+	return c, o
+}
+
+// slots rosters the therapist today 08:00–11:00 in 30-minute slots.
+func (e *env) slots(capacity int64) []*model.Slot {
+	e.t.Helper()
+	_, slots, err := e.db.CreateRoster(e.ctx, model.NewRoster{DeptID: e.dept.ID, StaffID: e.staff.ID, RoomID: e.room.ID,
+		Day: model.DayOf(e.clock.Now()), Shift: "am", Start: "08:00", End: "11:00", SlotMinutes: 30, Capacity: capacity})
+	e.must(err)
+	return slots
+}
+
+// outboxCount returns the number of outbox rows.
+func (e *env) outboxCount() int {
+	e.t.Helper()
+	var n int
+	e.must(e.db.Reader().QueryRow("SELECT COUNT(*) FROM cdc_outbox").Scan(&n))
+	return n
+}
+
+func wantRule(t testing.TB, err error, rule string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("want conflict %s, got nil", rule)
+	}
+	if model.ErrorCode(err) != model.ECONFLICT || model.ErrorRule(err) != rule {
+		t.Fatalf("want conflict rule %s, got %v", rule, err)
+	}
+}
+
+var signature = []byte("\x89PNG\r\n\x1a\nfake-signature-image-bytes")
+
+// snapshot summarises everything a write could change: outbox, history and
+// the version sum of every entity table.
+type snapshot struct {
+	outbox, maxSeq, history, versions int64
+}
+
+func (e *env) snapshot() snapshot {
+	e.t.Helper()
+	var s snapshot
+	e.must(e.db.Reader().QueryRow("SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM cdc_outbox").Scan(&s.outbox, &s.maxSeq))
+	e.must(e.db.Reader().QueryRow("SELECT COUNT(*) FROM status_history").Scan(&s.history))
+	for _, tb := range entityTables {
+		var v int64
+		e.must(e.db.Reader().QueryRow("SELECT COALESCE(SUM(version), 0) + COUNT(*) FROM " + tb).Scan(&v))
+		s.versions += v
+	}
+	return s
+}
+
+var entityTables = []string{"institution", "department", "staff", "room", "project", "patient", "his_order", "application",
+	"assessment", "course", "roster", "slot", "appointment", "queue_ticket", "payment_check", "image", "consent",
+	"treatment_session", "treatment_record", "followup", "survey", "complaint", "notification"}

@@ -1,0 +1,205 @@
+package store
+
+import (
+	"database/sql"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/zhiliao/zhiliao/model"
+)
+
+// Rows are mapped to entity structs by their json tags, so that the CDC
+// payload (the JSON of the struct) is exactly the row's columns. This is a
+// few dozen lines of reflection rather than an ORM dependency: we need insert,
+// optimistic update and scan of flat structs, and nothing else.
+
+// timeLayout is fixed-width UTC so that stored times sort as strings.
+const timeLayout = "2006-01-02T15:04:05.000Z"
+
+// tableNames maps an entity to its table where the entity name is an SQL keyword
+// or too generic.
+var tableNames = map[string]string{
+	"order":   "his_order",
+	"session": "treatment_session",
+	"record":  "treatment_record",
+}
+
+// TableName returns the core table of an entity.
+func TableName(entity string) string {
+	if t, ok := tableNames[entity]; ok {
+		return t
+	}
+	return entity
+}
+
+type colKind int
+
+const (
+	kindPlain colKind = iota
+	kindTime
+	kindTimePtr
+	kindBool
+)
+
+type column struct {
+	name  string
+	index []int
+	kind  colKind
+}
+
+type table struct {
+	entity    string
+	name      string
+	cols      []column // cols[0] is id
+	stateful  bool
+	selectSQL string // SELECT cols FROM t
+	insertSQL string
+	updateSQL string
+}
+
+var tables sync.Map // reflect.Type → *table
+
+var (
+	timeType    = reflect.TypeOf(time.Time{})
+	timePtrType = reflect.TypeOf(&time.Time{})
+)
+
+func tableOf(e model.Entity) *table {
+	t := reflect.TypeOf(e).Elem()
+	if v, ok := tables.Load(t); ok {
+		return v.(*table)
+	}
+	tb := &table{entity: e.EntityName(), name: TableName(e.EntityName())}
+	_, tb.stateful = e.(model.Stateful)
+	var walk func(reflect.Type, []int)
+	walk = func(t reflect.Type, prefix []int) {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			idx := append(append([]int{}, prefix...), i)
+			if f.Anonymous {
+				walk(f.Type, idx)
+				continue
+			}
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name == "" || name == "-" {
+				continue
+			}
+			c := column{name: name, index: idx}
+			switch f.Type {
+			case timeType:
+				c.kind = kindTime
+			case timePtrType:
+				c.kind = kindTimePtr
+			default:
+				if f.Type.Kind() == reflect.Bool {
+					c.kind = kindBool
+				}
+			}
+			tb.cols = append(tb.cols, c)
+		}
+	}
+	walk(t, nil)
+	names := make([]string, len(tb.cols))
+	for i, c := range tb.cols {
+		names[i] = c.name
+	}
+	tb.selectSQL = "SELECT " + strings.Join(names, ", ") + " FROM " + tb.name
+	tb.insertSQL = fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) RETURNING id", tb.name,
+		strings.Join(names[1:], ", "), strings.TrimSuffix(strings.Repeat("?, ", len(names)-1), ", "))
+	sets := make([]string, 0, len(names)-1)
+	for _, n := range names[1:] {
+		sets = append(sets, n+" = ?")
+	}
+	tb.updateSQL = fmt.Sprintf("UPDATE %s SET %s WHERE id = ? AND version = ?", tb.name, strings.Join(sets, ", "))
+	tables.Store(t, tb)
+	return tb
+}
+
+// columns returns the column names of an entity's table, in struct order.
+func columns(e model.Entity) []string {
+	tb := tableOf(e)
+	out := make([]string, len(tb.cols))
+	for i, c := range tb.cols {
+		out[i] = c.name
+	}
+	return out
+}
+
+func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
+
+func parseTime(s string) (time.Time, error) { return time.Parse(timeLayout, s) }
+
+// values returns the column values of e, skipping the id column.
+func (tb *table) values(e model.Entity) []any {
+	v := reflect.ValueOf(e).Elem()
+	out := make([]any, 0, len(tb.cols)-1)
+	for _, c := range tb.cols[1:] {
+		f := v.FieldByIndex(c.index)
+		switch c.kind {
+		case kindTime:
+			out = append(out, formatTime(f.Interface().(time.Time)))
+		case kindTimePtr:
+			if f.IsNil() {
+				out = append(out, nil)
+			} else {
+				out = append(out, formatTime(*f.Interface().(*time.Time)))
+			}
+		case kindBool:
+			if f.Bool() {
+				out = append(out, 1)
+			} else {
+				out = append(out, 0)
+			}
+		default:
+			if f.Kind() == reflect.Pointer {
+				if f.IsNil() {
+					out = append(out, nil)
+				} else {
+					out = append(out, f.Elem().Interface())
+				}
+			} else {
+				out = append(out, f.Interface())
+			}
+		}
+	}
+	return out
+}
+
+// scan reads one row of tb.selectSQL into e.
+func (tb *table) scan(sc interface{ Scan(...any) error }, e model.Entity) error {
+	v := reflect.ValueOf(e).Elem()
+	dest := make([]any, len(tb.cols))
+	var times []int
+	for i, c := range tb.cols {
+		if c.kind == kindTime || c.kind == kindTimePtr {
+			dest[i] = new(sql.NullString)
+			times = append(times, i)
+			continue
+		}
+		dest[i] = v.FieldByIndex(c.index).Addr().Interface()
+	}
+	if err := sc.Scan(dest...); err != nil {
+		return err
+	}
+	for _, i := range times {
+		ns := dest[i].(*sql.NullString)
+		f := v.FieldByIndex(tb.cols[i].index)
+		if !ns.Valid {
+			f.SetZero()
+			continue
+		}
+		t, err := parseTime(ns.String)
+		if err != nil {
+			return fmt.Errorf("%s.%s: %w", tb.name, tb.cols[i].name, err)
+		}
+		if tb.cols[i].kind == kindTime {
+			f.Set(reflect.ValueOf(t))
+		} else {
+			f.Set(reflect.ValueOf(&t))
+		}
+	}
+	return nil
+}

@@ -1,0 +1,307 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/zhiliao/zhiliao/model"
+)
+
+// Tx is one write transaction of the core. It carries the time and actor
+// captured when it began, the next outbox sequence number, and a cache of
+// statements prepared on it. Service methods open one with db.write and pass
+// it to small helpers.
+type Tx struct {
+	tx      *sql.Tx
+	db      *DB
+	ctx     context.Context
+	now     time.Time
+	actor   model.Actor
+	id      int64 // tx_id: the seq of the transaction's first outbox event
+	nextSeq int64
+	depth   int
+	stmts   map[string]*sql.Stmt
+}
+
+type txKey struct{}
+
+// Batch runs fn with one transaction in its context: every service call made
+// with that context joins it, each inside its own savepoint, so a refused call
+// rolls back alone and the rest commit together. The generator uses it to
+// drive the real lifecycle services at bulk speed.
+func (db *DB) Batch(ctx context.Context, fn func(ctx context.Context) error) error {
+	return db.write(ctx, func(tx *Tx) error { return fn(tx.ctx) })
+}
+
+// write runs fn in a transaction: a new one, or a savepoint of the batch in
+// ctx. The clock is read once here.
+func (db *DB) write(ctx context.Context, fn func(tx *Tx) error) (err error) {
+	if tx, ok := ctx.Value(txKey{}).(*Tx); ok && tx.db == db {
+		return tx.savepoint(fn)
+	}
+	sqlTx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	tx := &Tx{tx: sqlTx, db: db, now: db.Now().UTC().Truncate(time.Millisecond), actor: model.ActorFrom(ctx), stmts: map[string]*sql.Stmt{}}
+	tx.ctx = context.WithValue(ctx, txKey{}, tx)
+	defer func() {
+		if err != nil {
+			sqlTx.Rollback()
+		}
+	}()
+	var last int64
+	if err := sqlTx.QueryRowContext(ctx, "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'cdc_outbox'), 0)").Scan(&last); err != nil {
+		return fmt.Errorf("read outbox sequence: %w", err)
+	}
+	tx.id, tx.nextSeq = last+1, last+1
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if db.BeforeCommit != nil {
+		if err := db.BeforeCommit(ctx); err != nil {
+			return err
+		}
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+func (tx *Tx) savepoint(fn func(tx *Tx) error) error {
+	tx.depth++
+	name := fmt.Sprintf("sp%d", tx.depth)
+	defer func() { tx.depth-- }()
+	if _, err := tx.tx.ExecContext(tx.ctx, "SAVEPOINT "+name); err != nil {
+		return err
+	}
+	seq, now, actor := tx.nextSeq, tx.now, tx.actor
+	tx.now = tx.db.Now().UTC().Truncate(time.Millisecond)
+	tx.actor = model.ActorFrom(tx.ctx)
+	err := fn(tx)
+	tx.now, tx.actor = now, actor
+	if err != nil {
+		tx.nextSeq = seq
+		if _, rerr := tx.tx.ExecContext(tx.ctx, "ROLLBACK TO "+name); rerr != nil {
+			return errors.Join(err, rerr)
+		}
+	}
+	if _, rerr := tx.tx.ExecContext(tx.ctx, "RELEASE "+name); rerr != nil {
+		return errors.Join(err, rerr)
+	}
+	return err
+}
+
+func (tx *Tx) stmt(query string) (*sql.Stmt, error) {
+	if s, ok := tx.stmts[query]; ok {
+		return s, nil
+	}
+	s, err := tx.tx.PrepareContext(tx.ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("prepare %q: %w", query, err)
+	}
+	tx.stmts[query] = s
+	return s, nil
+}
+
+func (tx *Tx) exec(query string, args ...any) (sql.Result, error) {
+	s, err := tx.stmt(query)
+	if err != nil {
+		return nil, err
+	}
+	return s.ExecContext(tx.ctx, args...)
+}
+
+func (tx *Tx) queryRow(query string, args ...any) *sql.Row {
+	s, err := tx.stmt(query)
+	if err != nil {
+		return tx.tx.QueryRowContext(tx.ctx, query, args...) // surfaces the same error on Scan
+	}
+	return s.QueryRowContext(tx.ctx, args...)
+}
+
+const outboxInsert = `INSERT INTO cdc_outbox (seq, entity, entity_id, op, version, occurred_at, tx_id, institution_id, payload)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// emit appends the CDC event of e's current row to the outbox.
+func (tx *Tx) emit(e model.Entity, op string) error {
+	if tx.db.DisableOutbox {
+		return nil
+	}
+	payload, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	m := model.GetMeta(e)
+	if _, err := tx.exec(outboxInsert, tx.nextSeq, e.EntityName(), m.ID, op, m.Version,
+		formatTime(tx.now), tx.id, m.InstitutionID, payload); err != nil {
+		return fmt.Errorf("outbox: %w", err)
+	}
+	tx.nextSeq++
+	return nil
+}
+
+const historyInsert = `INSERT INTO status_history (institution_id, entity, entity_id, from_status, to_status, at, actor_id, actor_role, reason, tx_id)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+func (tx *Tx) history(e model.Stateful, from, reason string) error {
+	m := model.GetMeta(e)
+	actorID := tx.actor.StaffID
+	if actorID == 0 {
+		actorID = tx.actor.UserID
+	}
+	_, err := tx.exec(historyInsert, m.InstitutionID, e.EntityName(), m.ID, from, e.CurrentStatus(),
+		formatTime(tx.now), actorID, tx.actor.Role, reason, tx.id)
+	return err
+}
+
+// insert writes a new row of e with version 1, its creation event and, for a
+// stateful entity, its first status-history row.
+func (tx *Tx) insert(e model.Entity) error {
+	tb := tableOf(e)
+	m := model.GetMeta(e)
+	_, isInstitution := e.(*model.Institution)
+	if m.InstitutionID <= 0 && !isInstitution {
+		return model.Invalid("institution_id", "缺少所属医疗机构 (institution_id required)")
+	}
+	m.Version, m.CreatedAt, m.UpdatedAt = 1, tx.now, tx.now
+	s, isStateful := e.(model.Stateful)
+	if isStateful && s.CurrentStatus() == "" {
+		s.SetStatus(model.InitialStatus[e.EntityName()])
+	}
+	if err := tx.queryRow(tb.insertSQL, tb.values(e)...).Scan(&m.ID); err != nil {
+		return mapConstraint(e.EntityName(), err)
+	}
+	if isInstitution && m.InstitutionID == 0 {
+		// An institution belongs to itself; its id is known only now.
+		m.InstitutionID = m.ID
+		if _, err := tx.exec("UPDATE institution SET institution_id = id WHERE id = ?", m.ID); err != nil {
+			return err
+		}
+	}
+	if isStateful {
+		if err := tx.history(s, "", "create"); err != nil {
+			return err
+		}
+	}
+	return tx.emit(e, model.OpCreate)
+}
+
+// update writes e's row back with the version raised by one. The WHERE on the
+// old version catches a row changed since it was read.
+func (tx *Tx) update(e model.Entity) error {
+	tb := tableOf(e)
+	m := model.GetMeta(e)
+	old := m.Version
+	m.Version++
+	m.UpdatedAt = tx.now
+	args := append(tb.values(e), m.ID, old)
+	res, err := tx.exec(tb.updateSQL, args...)
+	if err != nil {
+		m.Version = old
+		return mapConstraint(e.EntityName(), err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		m.Version = old
+		return model.Conflict(e.EntityName()+".stale", "%s已被他人修改，请刷新后重试 (changed concurrently)", model.EntityLabel(e.EntityName()))
+	}
+	return tx.emit(e, model.OpUpdate)
+}
+
+// transition moves e to status `to` if the lifecycle allows it, then updates
+// the row and appends the status history.
+func (tx *Tx) transition(e model.Stateful, to, reason string) error {
+	from := e.CurrentStatus()
+	if err := model.CheckTransition(e.EntityName(), from, to); err != nil {
+		return err
+	}
+	e.SetStatus(to)
+	if err := tx.update(e); err != nil {
+		e.SetStatus(from)
+		return err
+	}
+	return tx.history(e, from, reason)
+}
+
+// querier is what reads need: a transaction or the reader pool.
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// q returns the ambient transaction of ctx, if any, or the reader pool, so a
+// read inside a batch sees the batch's own writes.
+func (db *DB) q(ctx context.Context) querier {
+	if tx, ok := ctx.Value(txKey{}).(*Tx); ok && tx.db == db {
+		return tx.tx
+	}
+	return db.r
+}
+
+// getRow loads one row of T by id.
+func getRow[T any, PT interface {
+	*T
+	model.Entity
+}](ctx context.Context, q querier, id int64) (PT, error) {
+	return findRow[T, PT](ctx, q, "id = ?", id)
+}
+
+// findRow loads the one row of T matching where, or a not-found error.
+func findRow[T any, PT interface {
+	*T
+	model.Entity
+}](ctx context.Context, q querier, where string, args ...any) (PT, error) {
+	e := PT(new(T))
+	tb := tableOf(e)
+	row := q.QueryRowContext(ctx, tb.selectSQL+" WHERE "+where, args...)
+	if err := tb.scan(row, e); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, model.NotFound(model.EntityLabel(e.EntityName()), fmt.Sprint(args...))
+		}
+		return nil, err
+	}
+	return e, nil
+}
+
+// listRows loads every row of T matching where (which may carry ORDER BY).
+func listRows[T any, PT interface {
+	*T
+	model.Entity
+}](ctx context.Context, q querier, where string, args ...any) ([]PT, error) {
+	tb := tableOf(PT(new(T)))
+	rows, err := q.QueryContext(ctx, tb.selectSQL+" WHERE "+where, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []PT
+	for rows.Next() {
+		e := PT(new(T))
+		if err := tb.scan(rows, e); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// get loads a row inside the transaction.
+func get[T any, PT interface {
+	*T
+	model.Entity
+}](tx *Tx, id int64) (PT, error) {
+	e := PT(new(T))
+	tb := tableOf(e)
+	if err := tb.scan(tx.queryRow(tb.selectSQL+" WHERE id = ?", id), e); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, model.NotFound(model.EntityLabel(e.EntityName()), id)
+		}
+		return nil, err
+	}
+	return e, nil
+}
