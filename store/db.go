@@ -151,7 +151,6 @@ func (db *DB) Close() error {
 // services (reports, the relay).
 func (db *DB) Reader() *sql.DB { return db.r }
 
-
 // MigrateTo applies migrations up to and including version on the database
 // at path, without opening the services. Operators use it (zhiliao migrate
 // --to) to stage upgrades, and tests to build an out-of-date schema.
