@@ -118,8 +118,8 @@ func tableOf(e model.Entity) *table {
 	return tb
 }
 
-// columns returns the column names of an entity's table, in struct order.
-func columns(e model.Entity) []string {
+// Columns returns the column names of an entity's table, in struct order.
+func Columns(e model.Entity) []string {
 	tb := tableOf(e)
 	out := make([]string, len(tb.cols))
 	for i, c := range tb.cols {
@@ -202,4 +202,12 @@ func (tb *table) scan(sc interface{ Scan(...any) error }, e model.Entity) error 
 		}
 	}
 	return nil
+}
+
+// Entities returns one zero value of every entity type of the core.
+func Entities() []model.Entity {
+	return []model.Entity{&model.Institution{}, &model.Department{}, &model.Staff{}, &model.Room{}, &model.Project{},
+		&model.Patient{}, &model.Order{}, &model.Application{}, &model.Assessment{}, &model.Course{}, &model.Roster{},
+		&model.Slot{}, &model.Appointment{}, &model.QueueTicket{}, &model.PaymentCheck{}, &model.Image{}, &model.Consent{},
+		&model.Session{}, &model.Record{}, &model.Followup{}, &model.Survey{}, &model.Complaint{}, &model.Notification{}}
 }
