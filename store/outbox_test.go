@@ -3,11 +3,11 @@ package store_test
 import (
 	"context"
 	"database/sql"
-	"strings"
 	"encoding/json"
 	"errors"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/zhiliao/zhiliao/model"
