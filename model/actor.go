@@ -38,3 +38,25 @@ func ActorFrom(ctx context.Context) Actor {
 	}
 	return Actor{Role: RoleSystem}
 }
+
+// User is a login account.
+type User struct {
+	ID            int64  `json:"id"`
+	InstitutionID int64  `json:"institution_id"`
+	Username      string `json:"username"`
+	DisplayName   string `json:"display_name"`
+	Role          string `json:"role"`
+	DeptID        *int64 `json:"dept_id"`
+	StaffID       *int64 `json:"staff_id"`
+	PatientID     *int64 `json:"patient_id"`
+	Disabled      bool   `json:"disabled"`
+}
+
+// ValidRole reports whether r is a login role.
+func ValidRole(r string) bool {
+	switch r {
+	case RoleAdmin, RoleDeptManager, RoleQualityOffice, RoleEvaluator, RoleClinician, RoleFrontDesk, RoleHIS, RolePatient:
+		return true
+	}
+	return false
+}

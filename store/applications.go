@@ -84,7 +84,7 @@ func (db *DB) AddAssessment(ctx context.Context, r model.NewAssessment) (*model.
 			Template: p.AssessmentTemplate, Answers: string(answers), Score: r.Score, AssessorID: r.AssessorID, AssessedAt: tx.now}
 		a.InstitutionID = app.InstitutionID
 		if r.Kind != "initial" {
-			c, err := findRow[model.Course](tx.ctx, tx.tx, "application_id = ?", app.ID)
+			c, err := findRow[model.Course](tx.ctx, tx, "application_id = ?", app.ID)
 			if err != nil {
 				return model.Conflict("assessment.no_course", "中期/末次评估需要已制定的疗程 (no course yet)")
 			}
@@ -153,7 +153,7 @@ func (db *DB) CancelCourse(ctx context.Context, courseID int64, reason string) (
 		if err := tx.update(c); err != nil {
 			return err
 		}
-		appts, err := listRows[model.Appointment](tx.ctx, tx.tx, "course_id = ? AND status IN ('booked', 'checked_in')", c.ID)
+		appts, err := listRows[model.Appointment](tx.ctx, tx, "course_id = ? AND status IN ('booked', 'checked_in')", c.ID)
 		if err != nil {
 			return err
 		}
@@ -182,7 +182,7 @@ func (db *DB) ArchiveCourse(ctx context.Context, courseID int64) (*model.Course,
 		if c.Status == model.CourseActive {
 			return model.Conflict("course.active", "疗程尚未结束，不能归档 (course still active)")
 		}
-		recs, err := listRows[model.Record](tx.ctx, tx.tx, "course_id = ? ORDER BY id", c.ID)
+		recs, err := listRows[model.Record](tx.ctx, tx, "course_id = ? ORDER BY id", c.ID)
 		if err != nil {
 			return err
 		}

@@ -10,6 +10,9 @@ import (
 // error: the database is the last line of defence for capacity and
 // uniqueness, and its refusals must reach users as conflicts, not 500s.
 func mapConstraint(entity string, err error) error {
+	if err == nil {
+		return nil
+	}
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "record_archived_immutable"):

@@ -170,7 +170,7 @@ func (tx *Tx) startSession(r model.StartSession, o *model.Order, pc *model.Payme
 	}
 	var consentID *int64
 	if p.NeedsConsent {
-		cs, err := findRow[model.Consent](tx.ctx, tx.tx, "course_id = ? AND status = 'signed' ORDER BY id DESC LIMIT 1", c.ID)
+		cs, err := findRow[model.Consent](tx.ctx, tx, "course_id = ? AND status = 'signed' ORDER BY id DESC LIMIT 1", c.ID)
 		if model.ErrorCode(err) == model.ENOTFOUND {
 			return nil, model.Conflict("consent.required", "项目 %s 需要已签署的知情同意书，不能开始治疗 (signed consent required)", p.Name)
 		} else if err != nil {

@@ -156,7 +156,7 @@ func (db *DB) QueueReminders(ctx context.Context, institutionID int64, day strin
 	from, to := formatTime(d.Add(-8*3600e9)), formatTime(d.Add(16*3600e9)) // the local day in UTC
 	n := 0
 	err = db.write(ctx, func(tx *Tx) error {
-		appts, err := listRows[model.Appointment](tx.ctx, tx.tx, `institution_id = ? AND status = 'booked' AND planned_at >= ? AND planned_at < ?
+		appts, err := listRows[model.Appointment](tx.ctx, tx, `institution_id = ? AND status = 'booked' AND planned_at >= ? AND planned_at < ?
 AND NOT EXISTS (SELECT 1 FROM notification n WHERE n.ref_entity = 'appointment' AND n.ref_id = appointment.id AND n.kind = 'reminder')
 ORDER BY id`, institutionID, from, to)
 		if err != nil {

@@ -24,7 +24,7 @@ VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, m.InstitutionID, m.MessageID, m.
 		if err != nil {
 			return err
 		}
-		existing, err := findRow[model.Order](tx.ctx, tx.tx, "institution_id = ? AND order_no = ?", m.InstitutionID, m.OrderNo)
+		existing, err := findRow[model.Order](tx.ctx, tx, "institution_id = ? AND order_no = ?", m.InstitutionID, m.OrderNo)
 		if err != nil && model.ErrorCode(err) != model.ENOTFOUND {
 			return err
 		}
@@ -92,7 +92,7 @@ func (tx *Tx) applyOrderMessage(o *model.Order, m model.OrderMessage) (*model.Or
 }
 
 func (tx *Tx) projectByCode(institutionID int64, code string) (*model.Project, error) {
-	p, err := findRow[model.Project](tx.ctx, tx.tx, "institution_id = ? AND code = ?", institutionID, code)
+	p, err := findRow[model.Project](tx.ctx, tx, "institution_id = ? AND code = ?", institutionID, code)
 	if model.ErrorCode(err) == model.ENOTFOUND || (err == nil && !p.Active) {
 		return nil, model.Invalid("project_code", "未知或已停用的治疗项目编码 %q (unknown project code)", code)
 	}
@@ -104,7 +104,7 @@ func (tx *Tx) newOrder(m model.OrderMessage) (*model.Order, error) {
 	if err != nil {
 		return nil, err
 	}
-	pat, err := findRow[model.Patient](tx.ctx, tx.tx, "institution_id = ? AND mrn = ?", m.InstitutionID, m.PatientMRN)
+	pat, err := findRow[model.Patient](tx.ctx, tx, "institution_id = ? AND mrn = ?", m.InstitutionID, m.PatientMRN)
 	if model.ErrorCode(err) == model.ENOTFOUND {
 		if m.PatientName == "" {
 			return nil, model.Invalid("patient_mrn", "未知患者 %q，且消息未带患者信息 (unknown patient)", m.PatientMRN)

@@ -88,7 +88,7 @@ func (db *DB) StopRoster(ctx context.Context, rosterID int64, reason string) (*m
 		if err := tx.transition(ro, model.RosterStopped, reason); err != nil {
 			return err
 		}
-		slots, err := listRows[model.Slot](tx.ctx, tx.tx, "roster_id = ? AND status = 'open' ORDER BY id", ro.ID)
+		slots, err := listRows[model.Slot](tx.ctx, tx, "roster_id = ? AND status = 'open' ORDER BY id", ro.ID)
 		if err != nil {
 			return err
 		}
@@ -96,7 +96,7 @@ func (db *DB) StopRoster(ctx context.Context, rosterID int64, reason string) (*m
 			if err := tx.transition(s, model.SlotClosed, "停诊"); err != nil {
 				return err
 			}
-			appts, err := listRows[model.Appointment](tx.ctx, tx.tx, "slot_id = ? AND status = 'booked' ORDER BY id", s.ID)
+			appts, err := listRows[model.Appointment](tx.ctx, tx, "slot_id = ? AND status = 'booked' ORDER BY id", s.ID)
 			if err != nil {
 				return err
 			}
@@ -243,7 +243,7 @@ func (tx *Tx) cancelAppointment(a *model.Appointment, reason string) error {
 		return err
 	}
 	if !wasBooked { // checked in: leave the queue
-		tk, err := findRow[model.QueueTicket](tx.ctx, tx.tx, "appointment_id = ?", a.ID)
+		tk, err := findRow[model.QueueTicket](tx.ctx, tx, "appointment_id = ?", a.ID)
 		if err != nil {
 			return err
 		}

@@ -77,7 +77,7 @@ func (tx *Tx) savepoint(fn func(tx *Tx) error) error {
 	tx.depth++
 	name := fmt.Sprintf("sp%d", tx.depth)
 	defer func() { tx.depth-- }()
-	if _, err := tx.tx.ExecContext(tx.ctx, "SAVEPOINT "+name); err != nil {
+	if _, err := tx.exec("SAVEPOINT " + name); err != nil {
 		return err
 	}
 	seq, now, actor := tx.nextSeq, tx.now, tx.actor
@@ -87,11 +87,11 @@ func (tx *Tx) savepoint(fn func(tx *Tx) error) error {
 	tx.now, tx.actor = now, actor
 	if err != nil {
 		tx.nextSeq = seq
-		if _, rerr := tx.tx.ExecContext(tx.ctx, "ROLLBACK TO "+name); rerr != nil {
+		if _, rerr := tx.exec("ROLLBACK TO " + name); rerr != nil {
 			return errors.Join(err, rerr)
 		}
 	}
-	if _, rerr := tx.tx.ExecContext(tx.ctx, "RELEASE "+name); rerr != nil {
+	if _, rerr := tx.exec("RELEASE " + name); rerr != nil {
 		return errors.Join(err, rerr)
 	}
 	return err
@@ -115,6 +115,21 @@ func (tx *Tx) exec(query string, args ...any) (sql.Result, error) {
 		return nil, err
 	}
 	return s.ExecContext(tx.ctx, args...)
+}
+
+// QueryRowContext and QueryContext make a Tx a querier whose statements are
+// prepared once per transaction: a generator batch runs the same few
+// statements thousands of times.
+func (tx *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return tx.queryRow(query, args...)
+}
+
+func (tx *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	s, err := tx.stmt(query)
+	if err != nil {
+		return nil, err
+	}
+	return s.QueryContext(tx.ctx, args...)
 }
 
 func (tx *Tx) queryRow(query string, args ...any) *sql.Row {
@@ -238,7 +253,7 @@ type querier interface {
 // read inside a batch sees the batch's own writes.
 func (db *DB) q(ctx context.Context) querier {
 	if tx, ok := ctx.Value(txKey{}).(*Tx); ok && tx.db == db {
-		return tx.tx
+		return tx
 	}
 	return db.r
 }

@@ -464,22 +464,24 @@ CREATE INDEX his_order_application ON his_order (application_id);
 CREATE INDEX application_patient ON application (patient_id);
 CREATE INDEX assessment_application ON assessment (application_id);
 CREATE INDEX course_patient ON course (patient_id, status);
-CREATE INDEX roster_day ON roster (institution_id, day, dept_id);
-CREATE INDEX slot_day ON slot (institution_id, day, dept_id);
+CREATE INDEX roster_day ON roster (staff_id, day, shift);
+CREATE INDEX slot_day ON slot (dept_id, day, start_at);
 CREATE INDEX slot_roster ON slot (roster_id);
 CREATE INDEX appointment_slot ON appointment (slot_id, status);
 CREATE INDEX appointment_course ON appointment (course_id, status);
-CREATE INDEX appointment_day ON appointment (institution_id, dept_id, planned_at);
+CREATE INDEX appointment_day ON appointment (institution_id, planned_at);
 CREATE INDEX appointment_patient ON appointment (patient_id, status);
-CREATE INDEX queue_ticket_day ON queue_ticket (institution_id, dept_id, day, status);
+CREATE INDEX queue_ticket_course ON queue_ticket (course_id, status);
 CREATE INDEX consent_course ON consent (course_id, status);
 CREATE INDEX image_session ON image (session_id);
 CREATE INDEX treatment_session_course ON treatment_session (course_id, status);
+CREATE INDEX treatment_session_order ON treatment_session (order_id, status);
 CREATE INDEX treatment_record_course ON treatment_record (course_id, status);
 CREATE INDEX followup_due ON followup (institution_id, due_date, status);
 CREATE INDEX survey_course ON survey (course_id);
 CREATE INDEX complaint_dept ON complaint (institution_id, dept_id, status);
 CREATE INDEX notification_status ON notification (status, queued_at);
+CREATE INDEX notification_ref ON notification (ref_entity, ref_id, kind);
 CREATE INDEX payment_check_order ON payment_check (order_id);
 
 -- Append-only status history of every stateful entity: the audit trail and the
@@ -532,4 +534,20 @@ CREATE TABLE his_message (
     action TEXT NOT NULL,
     received_at TEXT NOT NULL,
     PRIMARY KEY (institution_id, order_no, message_id)
+);
+
+-- Login accounts. Not a lifecycle entity: never shipped to the warehouse
+-- (it holds password hashes), so it has no outbox events.
+CREATE TABLE user_account (
+    id INTEGER PRIMARY KEY,
+    institution_id INTEGER NOT NULL REFERENCES institution(id),
+    username TEXT NOT NULL UNIQUE,
+    display_name TEXT NOT NULL DEFAULT '',
+    password_hash TEXT NOT NULL,
+    role TEXT NOT NULL,
+    dept_id INTEGER REFERENCES department(id),
+    staff_id INTEGER REFERENCES staff(id),
+    patient_id INTEGER REFERENCES patient(id),
+    disabled INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL
 );

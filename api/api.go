@@ -1,0 +1,141 @@
+// Package api is the go-chi HTTP layer: routing, middleware, the one table
+// from domain error codes to HTTP statuses, and the operational endpoints
+// (/healthz, /readyz, /metrics). Handlers are thin: they decode, call a model
+// service, and encode. It imports model and the concrete store only through
+// the interfaces it is given; nothing imports api but cmd.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/zhiliao/zhiliao/model"
+)
+
+// Pinger is what readiness needs from a store.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Server holds the router's dependencies.
+type Server struct {
+	Store    Pinger
+	Logger   *slog.Logger
+	Registry *prometheus.Registry
+
+	ready    atomic.Bool
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+// NewServer builds a server with its own metrics registry.
+func NewServer(st Pinger, logger *slog.Logger) *Server {
+	s := &Server{Store: st, Logger: logger.With("component", "api"), Registry: prometheus.NewRegistry()}
+	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "zhiliao_http_requests_total",
+		Help: "HTTP requests by route pattern, method and status."}, []string{"route", "method", "status"})
+	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "zhiliao_http_request_seconds",
+		Help: "HTTP request latency by route pattern.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"route"})
+	s.Registry.MustRegister(s.requests, s.latency, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return s
+}
+
+// SetReady marks the server ready once migrations ran and stores are open.
+func (s *Server) SetReady(v bool) { s.ready.Store(v) }
+
+// Handler returns the router.
+func (s *Server) Handler() http.Handler {
+	r := chi.NewRouter()
+	r.Use(middleware.RequestID, middleware.RealIP, s.accessLog, middleware.Recoverer)
+	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	r.Get("/readyz", s.readyz)
+	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, model.Errorf(model.ENOTFOUND, "路径不存在 (no such route)"))
+	})
+	return r
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if !s.ready.Load() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting"})
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.Store.Ping(ctx); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "store unavailable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// accessLog logs each request and feeds the request metrics by route pattern
+// (never the raw path, which would explode label cardinality).
+func (s *Server) accessLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		next.ServeHTTP(ww, r)
+		route := chi.RouteContext(r.Context()).RoutePattern()
+		if route == "" {
+			route = "unmatched"
+		}
+		d := time.Since(start)
+		s.requests.WithLabelValues(route, r.Method, strconv.Itoa(ww.Status())).Inc()
+		s.latency.WithLabelValues(route).Observe(d.Seconds())
+		s.Logger.Debug("request", "method", r.Method, "route", route, "status", ww.Status(), "bytes", ww.BytesWritten(),
+			"duration", d, "request_id", middleware.GetReqID(r.Context()))
+	})
+}
+
+// statusOf is the one table from domain error codes to HTTP statuses.
+var statusOf = map[string]int{
+	model.EINVALID:      http.StatusBadRequest,
+	model.ENOTFOUND:     http.StatusNotFound,
+	model.ECONFLICT:     http.StatusConflict,
+	model.EUNAUTHORIZED: http.StatusUnauthorized,
+	model.EFORBIDDEN:    http.StatusForbidden,
+	model.EINTERNAL:     http.StatusInternalServerError,
+}
+
+type errorBody struct {
+	Error struct {
+		Code      string `json:"code"`
+		Message   string `json:"message"`
+		Rule      string `json:"rule,omitempty"`
+		Field     string `json:"field,omitempty"`
+		RequestID string `json:"request_id,omitempty"`
+	} `json:"error"`
+}
+
+// writeError writes {"error":{"code","message",...}} with the mapped status.
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	code := model.ErrorCode(err)
+	var b errorBody
+	b.Error.Code, b.Error.Message = code, model.ErrorMessage(err)
+	b.Error.Rule, b.Error.Field = model.ErrorRule(err), model.ErrorField(err)
+	b.Error.RequestID = middleware.GetReqID(r.Context())
+	if code == model.EINTERNAL {
+		slog.Error("internal error", "err", err, "path", r.URL.Path, "request_id", b.Error.RequestID)
+	}
+	writeJSON(w, statusOf[code], b)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/zhiliao/zhiliao/gen"
+	"github.com/zhiliao/zhiliao/ingest/his"
+	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/store"
+)
+
+// openCore opens DATA/core.db with the HIS simulator as payment checker.
+func openCore(ctx context.Context, c *common, stderr io.Writer) (*store.DB, error) {
+	log, err := c.logger(stderr)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(c.data, 0o750); err != nil {
+		return nil, fmt.Errorf("data folder %s: %w", c.data, err)
+	}
+	db, err := store.Open(ctx, filepath.Join(c.data, "core.db"), store.Options{Migrate: c.migrate, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	db.HIS = &his.Simulator{Status: db.OrderPaymentStatus}
+	return db, nil
+}
+
+func presetNames() string {
+	var names []string
+	for n := range gen.Presets {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return strings.Join(names, "|")
+}
+
+func runGen(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("gen", flag.ContinueOnError)
+	var c common
+	c.register(fs)
+	preset := fs.String("preset", "pilot", "规模 "+presetNames()+" (env ZHILIAO_PRESET)")
+	seed := fs.Uint64("seed", 1, "随机种子 seed: the same seed gives the same data (env ZHILIAO_SEED)")
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	p, ok := gen.Presets[*preset]
+	if !ok {
+		return fmt.Errorf("%w: --preset %q: want %s", errUsage, *preset, presetNames())
+	}
+	db, err := openCore(ctx, &c, stderr)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if n, err := db.Institutions(ctx); err != nil {
+		return err
+	} else if len(n) > 0 {
+		return fmt.Errorf("%s already holds data (%d hospitals): generate into an empty --data folder", c.data, len(n))
+	}
+	st, err := gen.Run(ctx, db, gen.Config{Preset: p, Seed: *seed, Progress: stderr})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "生成完成 generated %s seed %d: %d orders, %d courses, %d appointments, %d sessions, %d no-shows, %d follow-ups, %d CDC events in %.1fs\n",
+		p.Name, *seed, st.Orders, st.Courses, st.Appointments, st.Sessions, st.NoShows, st.Followups, st.Events, st.Elapsed.Seconds())
+	return nil
+}
+
+func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	var c common
+	c.register(fs)
+	to := fs.Int64("to", 0, "只升级到该版本 migrate up to this version (0: latest)")
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	path := filepath.Join(c.data, "core.db")
+	if *to > 0 {
+		if err := os.MkdirAll(c.data, 0o750); err != nil {
+			return err
+		}
+		if err := store.MigrateTo(ctx, path, *to); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "core schema at version %d\n", *to)
+		return nil
+	}
+	c.migrate = true
+	db, err := openCore(ctx, &c, stderr)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	v, err := db.SchemaVersion(ctx)
+	fmt.Fprintf(stdout, "core schema at version %d\n", v)
+	return err
+}
+
+func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "add" {
+		fmt.Fprintln(stderr, "usage: zhiliao user add --username U --password P --role ROLE [--dept CODE] [--institution CODE]")
+		return errUsage
+	}
+	fs := flag.NewFlagSet("user add", flag.ContinueOnError)
+	var c common
+	c.register(fs)
+	username := fs.String("username", "", "用户名 login name")
+	password := fs.String("password", "", "密码 password (8–72 characters; env ZHILIAO_PASSWORD keeps it out of shell history)")
+	role := fs.String("role", "", "角色 admin|dept_manager|quality_office|evaluator|clinician|front_desk|his|patient")
+	dept := fs.String("dept", "", "科室编码 department code (dept_manager, clinician)")
+	inst := fs.String("institution", "", "医院编码 institution code (default: the only one)")
+	name := fs.String("name", "", "显示名称 display name")
+	if err := parse(fs, args[1:], stderr); err != nil {
+		return err
+	}
+	db, err := openCore(ctx, &c, stderr)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	u := &model.User{Username: *username, DisplayName: *name, Role: *role}
+	if err := resolveScope(ctx, db, u, *inst, *dept); err != nil {
+		return err
+	}
+	if err := db.CreateUser(ctx, u, *password); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "用户已创建 user %s (%s) id %d\n", u.Username, u.Role, u.ID)
+	return nil
+}
+
+// resolveScope sets a user's institution and department from their codes.
+func resolveScope(ctx context.Context, db *store.DB, u *model.User, instCode, deptCode string) error {
+	insts, err := db.Institutions(ctx)
+	if err != nil {
+		return err
+	}
+	var inst *model.Institution
+	for _, i := range insts {
+		if i.Code == instCode || (instCode == "" && len(insts) == 1) {
+			inst = i
+		}
+	}
+	if inst == nil {
+		return model.Invalid("institution", "找不到医院 %q (unknown institution; the core has %d)", instCode, len(insts))
+	}
+	u.InstitutionID = inst.ID
+	if deptCode == "" {
+		return nil
+	}
+	depts, err := db.Departments(ctx, inst.ID)
+	if err != nil {
+		return err
+	}
+	for _, d := range depts {
+		if d.Code == deptCode {
+			u.DeptID = &d.ID
+			return nil
+		}
+	}
+	return model.Invalid("dept", "找不到科室 %q (unknown department)", deptCode)
+}

@@ -1,0 +1,117 @@
+// Command zhiliao is the one binary of the treatment management system. It is
+// the only place that knows every concrete type: it reads configuration
+// (flags, then ZHILIAO_* environment variables), opens the stores and wires
+// the services into the HTTP server and the background jobs.
+//
+//	zhiliao serve   [--demo] [--addr ADDR] [--data DIR] [--migrate]
+//	zhiliao gen     --preset pilot|hospital|region [--seed N] [--data DIR]
+//	zhiliao migrate [--to VERSION] [--data DIR]
+//	zhiliao user add --username U --password P --role ROLE [--dept CODE] [--data DIR]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/peterbourgon/ff/v3"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(Run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `zhiliao 综合治疗管理系统 (comprehensive treatment management)
+
+用法 usage:
+  zhiliao serve    运行服务 run the service (--demo for demo data)
+  zhiliao gen      生成模拟医院数据 generate a synthetic hospital
+  zhiliao migrate  升级数据库结构 migrate the core schema
+  zhiliao user add 创建登录用户 create a login
+
+Every subcommand takes --data DIR (default ./data, env ZHILIAO_DATA).
+Run "zhiliao CMD -h" for its flags.
+`
+
+// Run executes one subcommand and returns the process exit code.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stderr, usage)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	var err error
+	switch args[0] {
+	case "serve":
+		err = runServe(ctx, args[1:], stdout, stderr)
+	case "gen":
+		err = runGen(ctx, args[1:], stdout, stderr)
+	case "migrate":
+		err = runMigrate(ctx, args[1:], stdout, stderr)
+	case "user":
+		err = runUser(ctx, args[1:], stdout, stderr)
+	default:
+		fmt.Fprintf(stderr, "未知命令 unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	}
+	fmt.Fprintf(stderr, "zhiliao %s: %v\n", args[0], err)
+	return 1
+}
+
+var errUsage = errors.New("usage")
+
+// common holds the flags every subcommand takes.
+type common struct {
+	data     string
+	logLevel string
+	migrate  bool
+}
+
+func (c *common) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.data, "data", "./data", "数据目录 folder holding core.db, the warehouse and files (env ZHILIAO_DATA)")
+	fs.StringVar(&c.logLevel, "log-level", "info", "日志级别 debug|info|warn|error (env ZHILIAO_LOG_LEVEL)")
+	fs.BoolVar(&c.migrate, "migrate", false, "升级过期的数据库结构 apply pending migrations to an existing database (env ZHILIAO_MIGRATE)")
+}
+
+// parse reads flags, then ZHILIAO_* environment variables for flags not set,
+// and validates the common ones.
+func parse(fs *flag.FlagSet, args []string, stderr io.Writer) error {
+	fs.SetOutput(stderr)
+	if err := ff.Parse(fs, args, ff.WithEnvVarPrefix("ZHILIAO")); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "unexpected arguments: %v\n", fs.Args())
+		return errUsage
+	}
+	return nil
+}
+
+func (c *common) logger(stderr io.Writer) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return nil, fmt.Errorf("%w: --log-level %q: want debug, info, warn or error", errUsage, c.logLevel)
+	}
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl})), nil
+}

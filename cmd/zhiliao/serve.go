@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/zhiliao/zhiliao/api"
+	"github.com/zhiliao/zhiliao/gen"
+	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/store"
+)
+
+// Main is the running service: stores, HTTP server and background jobs.
+// End-to-end tests build one on :0.
+type Main struct {
+	Common common
+	Addr   string
+	Demo   bool
+	Seed   uint64
+	Stdout io.Writer
+	Stderr io.Writer
+
+	DB       *store.DB
+	Server   *api.Server
+	HTTP     *http.Server
+	Listener net.Listener
+	log      *slog.Logger
+}
+
+// demoPassword is the password of every demo login; demo data is synthetic.
+const demoPassword = "zhiliao-demo"
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	m := &Main{Stdout: stdout, Stderr: stderr}
+	m.Common.register(fs)
+	fs.StringVar(&m.Addr, "addr", "127.0.0.1:8080", "监听地址 listen address (env ZHILIAO_ADDR)")
+	fs.BoolVar(&m.Demo, "demo", false, "演示模式：空数据目录时生成试点数据 generate the pilot preset into an empty data folder (env ZHILIAO_DEMO)")
+	fs.Uint64Var(&m.Seed, "seed", 1, "演示数据种子 demo data seed")
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	if _, _, err := net.SplitHostPort(m.Addr); err != nil {
+		return fmt.Errorf("%w: --addr %q: %v", errUsage, m.Addr, err)
+	}
+	if err := m.Open(ctx); err != nil {
+		m.Close()
+		return err
+	}
+	defer m.Close()
+	return m.Run(ctx)
+}
+
+// Open opens the stores, prepares demo data if asked, and listens.
+func (m *Main) Open(ctx context.Context) error {
+	var err error
+	if m.log, err = m.Common.logger(m.Stderr); err != nil {
+		return err
+	}
+	if m.DB, err = openCore(ctx, &m.Common, m.Stderr); err != nil {
+		return err
+	}
+	if m.Demo {
+		if err := m.prepareDemo(ctx); err != nil {
+			return fmt.Errorf("demo data: %w", err)
+		}
+	}
+	m.Server = api.NewServer(m.DB, m.log)
+	m.Server.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "zhiliao_outbox_last_seq",
+		Help: "Sequence number of the newest CDC outbox event."}, func() float64 {
+		var n float64
+		m.DB.Reader().QueryRow("SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'cdc_outbox'), 0)").Scan(&n)
+		return n
+	}))
+	if m.Listener, err = net.Listen("tcp", m.Addr); err != nil {
+		return err
+	}
+	m.HTTP = &http.Server{Handler: m.Server.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
+		WriteTimeout: 120 * time.Second, IdleTimeout: 120 * time.Second}
+	m.Server.SetReady(true)
+	return nil
+}
+
+// URL is the base URL the service listens on.
+func (m *Main) URL() string { return "http://" + m.Listener.Addr().String() }
+
+// Run serves until ctx ends, then shuts down gracefully.
+func (m *Main) Run(ctx context.Context) error {
+	m.log.Info("serving", "url", m.URL(), "data", m.Common.data)
+	fmt.Fprintf(m.Stdout, "zhiliao 已启动 listening on %s\n", m.URL())
+	errc := make(chan error, 1)
+	go func() { errc <- m.HTTP.Serve(m.Listener) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	m.Server.SetReady(false)
+	shut, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := m.HTTP.Shutdown(shut); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	m.log.Info("stopped")
+	return nil
+}
+
+// Close releases the stores.
+func (m *Main) Close() error {
+	if m.DB != nil {
+		return m.DB.Close()
+	}
+	return nil
+}
+
+// demoUsers are the logins of the demo, one per role.
+var demoUsers = []struct{ username, name, role, dept string }{
+	{"admin", "系统管理员", model.RoleAdmin, ""},
+	{"zhikong", "质控科", model.RoleQualityOffice, ""},
+	{"pingshen", "评审专家", model.RoleEvaluator, ""},
+	{"jg_zhuren", "激光中心主任", model.RoleDeptManager, "JG"},
+	{"jg_zhiliaoshi", "激光中心治疗师", model.RoleClinician, "JG"},
+	{"qiantai", "前台护士站", model.RoleFrontDesk, ""},
+	{"his", "HIS 接口", model.RoleHIS, ""},
+}
+
+// prepareDemo generates the pilot preset and the demo logins into an empty
+// core, then prints the logins.
+func (m *Main) prepareDemo(ctx context.Context) error {
+	insts, err := m.DB.Institutions(ctx)
+	if err != nil {
+		return err
+	}
+	if len(insts) == 0 {
+		fmt.Fprintln(m.Stderr, "演示数据 generating the pilot preset (one laser centre, three months)…")
+		st, err := gen.Run(ctx, m.DB, gen.Config{Preset: gen.Presets["pilot"], Seed: m.Seed, Progress: m.Stderr})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(m.Stderr, "演示数据已生成 %d sessions, %d CDC events\n", st.Sessions, st.Events)
+		for _, u := range demoUsers {
+			du := &model.User{Username: u.username, DisplayName: u.name, Role: u.role}
+			if err := resolveScope(ctx, m.DB, du, "", u.dept); err != nil {
+				return err
+			}
+			if err := m.DB.CreateUser(ctx, du, demoPassword); err != nil {
+				return err
+			}
+		}
+	}
+	fmt.Fprintln(m.Stdout, "演示账号 demo logins (password "+demoPassword+"):")
+	for _, u := range demoUsers {
+		fmt.Fprintf(m.Stdout, "  %-14s %-16s %s\n", u.username, u.role, u.name)
+	}
+	return nil
+}
