@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -53,6 +54,14 @@ type DB struct {
 	Logger *slog.Logger
 
 	w, r *sql.DB
+
+	// Statements prepared once on the writer connection and on the reader
+	// pool. SQLite parses a statement in tens of microseconds, as long as a
+	// small transaction takes, so every statement text is prepared once and
+	// reused (see Tx.stmt).
+	stmtMu      sync.Mutex
+	writerStmts map[string]*sql.Stmt
+	readerStmts map[string]*sql.Stmt
 }
 
 // Open opens (creating if needed) the core database file at path and checks
@@ -71,6 +80,9 @@ func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 		FilesDir: filepath.Join(filepath.Dir(path), "files"),
 		Now:      time.Now,
 		Logger:   opt.Logger.With("component", "store"),
+
+		writerStmts: map[string]*sql.Stmt{},
+		readerStmts: map[string]*sql.Stmt{},
 	}
 	var err error
 	if db.w, err = sql.Open("sqlite", dsn); err != nil {
@@ -140,6 +152,14 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close closes both pools.
 func (db *DB) Close() error {
+	db.stmtMu.Lock()
+	for _, m := range []map[string]*sql.Stmt{db.writerStmts, db.readerStmts} {
+		for q, s := range m {
+			s.Close()
+			delete(m, q)
+		}
+	}
+	db.stmtMu.Unlock()
 	err := db.r.Close()
 	if err2 := db.w.Close(); err == nil {
 		err = err2
@@ -170,4 +190,74 @@ func MigrateTo(ctx context.Context, path string, version int64) error {
 	}
 	_, err = p.UpTo(ctx, version)
 	return err
+}
+
+// writerStmt returns the writer-side prepared statement for query, if any.
+func (db *DB) writerStmt(query string) *sql.Stmt {
+	db.stmtMu.Lock()
+	defer db.stmtMu.Unlock()
+	return db.writerStmts[query]
+}
+
+// prepareWriter prepares queries on the writer connection. It runs after a
+// transaction released the connection: while a transaction holds the only
+// writer connection, preparing on the pool would wait for it forever.
+func (db *DB) prepareWriter(ctx context.Context, queries []string) {
+	for _, q := range queries {
+		if db.writerStmt(q) != nil {
+			continue
+		}
+		s, err := db.w.PrepareContext(ctx, q)
+		if err != nil {
+			db.Logger.Warn("prepare", "query", q, "err", err)
+			continue
+		}
+		db.stmtMu.Lock()
+		if db.writerStmts[q] == nil {
+			db.writerStmts[q] = s
+		} else {
+			s.Close()
+		}
+		db.stmtMu.Unlock()
+	}
+}
+
+// readStmts is the reader pool as a querier with prepared statements.
+type readStmts struct{ db *DB }
+
+func (r readStmts) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	r.db.stmtMu.Lock()
+	s := r.db.readerStmts[query]
+	r.db.stmtMu.Unlock()
+	if s != nil {
+		return s, nil
+	}
+	s, err := r.db.r.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	r.db.stmtMu.Lock()
+	defer r.db.stmtMu.Unlock()
+	if old := r.db.readerStmts[query]; old != nil {
+		s.Close()
+		return old, nil
+	}
+	r.db.readerStmts[query] = s
+	return s, nil
+}
+
+func (r readStmts) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	s, err := r.stmt(ctx, query)
+	if err != nil {
+		return r.db.r.QueryRowContext(ctx, query, args...) // reports the same error on Scan
+	}
+	return s.QueryRowContext(ctx, args...)
+}
+
+func (r readStmts) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	s, err := r.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return s.QueryContext(ctx, args...)
 }

@@ -35,7 +35,7 @@ func TestOutboxAtomicity(t *testing.T) {
 	e.must(err)
 	var events int
 	e.must(e.db.Reader().QueryRow("SELECT COUNT(*) FROM cdc_outbox WHERE entity = 'appointment' AND entity_id = ?", a.ID).Scan(&events))
-	if events != 2 { // created, then receipt number
+	if events != 1 {
 		t.Fatalf("committed booking has %d appointment events", events)
 	}
 }
@@ -65,8 +65,8 @@ func TestBatchSavepoints(t *testing.T) {
 	if txs != 1 || c2Appts != 0 {
 		t.Fatalf("batch tx ids %d, refused course appointments %d", txs, c2Appts)
 	}
-	// Two bookings: slot +1, appointment create + receipt, two notifications each.
-	if seqs != 2*(1+2+2) {
+	// Two bookings: slot +1, appointment created, two notifications each.
+	if seqs != 2*(1+1+2) {
 		t.Fatalf("batch wrote %d events", seqs)
 	}
 	var maxSeq, n int64

@@ -207,15 +207,13 @@ WHERE a.patient_id = ? AND a.status IN ('booked', 'checked_in') AND s.start_at <
 		if err := tx.update(s); err != nil {
 			return err
 		}
+		// The receipt number carries the outbox sequence of the booking's own
+		// event: unique and increasing without a counter row of its own.
 		a = &model.Appointment{PatientID: c.PatientID, CourseID: c.ID, SlotID: s.ID, DeptID: c.DeptID, ProjectID: c.ProjectID,
-			Channel: r.Channel, PlannedAt: s.StartAt, BookedAt: tx.now}
+			Channel: r.Channel, PlannedAt: s.StartAt, BookedAt: tx.now,
+			ReceiptNo: fmt.Sprintf("YY%s%08d", s.StartAt.In(model.Local).Format("060102"), tx.nextSeq)}
 		a.InstitutionID = c.InstitutionID
 		if err := tx.insert(a); err != nil {
-			return err
-		}
-		// The receipt number is derived from the id so it is unique without a counter row.
-		a.ReceiptNo = fmt.Sprintf("YY%s%07d", s.StartAt.In(model.Local).Format("060102"), a.ID)
-		if err := tx.update(a); err != nil {
 			return err
 		}
 		p, err := get[model.Project](tx, c.ProjectID)

@@ -25,6 +25,7 @@ type Tx struct {
 	nextSeq int64
 	depth   int
 	stmts   map[string]*sql.Stmt
+	fresh   []string // statement texts first seen in this transaction
 }
 
 type txKey struct{}
@@ -53,9 +54,12 @@ func (db *DB) write(ctx context.Context, fn func(tx *Tx) error) (err error) {
 		if err != nil {
 			sqlTx.Rollback()
 		}
+		if len(tx.fresh) > 0 {
+			db.prepareWriter(context.WithoutCancel(ctx), tx.fresh)
+		}
 	}()
 	var last int64
-	if err := sqlTx.QueryRowContext(ctx, "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'cdc_outbox'), 0)").Scan(&last); err != nil {
+	if err := tx.queryRow(lastSeqQuery).Scan(&last); err != nil {
 		return fmt.Errorf("read outbox sequence: %w", err)
 	}
 	tx.id, tx.nextSeq = last+1, last+1
@@ -97,13 +101,22 @@ func (tx *Tx) savepoint(fn func(tx *Tx) error) error {
 	return err
 }
 
+// stmt returns query prepared for this transaction: the writer's cached
+// statement bound to the transaction, or, the first time a text is seen, a
+// statement prepared on the transaction and cached on the writer afterwards.
 func (tx *Tx) stmt(query string) (*sql.Stmt, error) {
 	if s, ok := tx.stmts[query]; ok {
 		return s, nil
 	}
-	s, err := tx.tx.PrepareContext(tx.ctx, query)
-	if err != nil {
-		return nil, fmt.Errorf("prepare %q: %w", query, err)
+	var s *sql.Stmt
+	if ds := tx.db.writerStmt(query); ds != nil {
+		s = tx.tx.StmtContext(tx.ctx, ds)
+	} else {
+		var err error
+		if s, err = tx.tx.PrepareContext(tx.ctx, query); err != nil {
+			return nil, fmt.Errorf("prepare %q: %w", query, err)
+		}
+		tx.fresh = append(tx.fresh, query)
 	}
 	tx.stmts[query] = s
 	return s, nil
@@ -139,6 +152,8 @@ func (tx *Tx) queryRow(query string, args ...any) *sql.Row {
 	}
 	return s.QueryRowContext(tx.ctx, args...)
 }
+
+const lastSeqQuery = "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'cdc_outbox'), 0)"
 
 const outboxInsert = `INSERT INTO cdc_outbox (seq, entity, entity_id, op, version, occurred_at, tx_id, institution_id, payload)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
@@ -255,7 +270,7 @@ func (db *DB) q(ctx context.Context) querier {
 	if tx, ok := ctx.Value(txKey{}).(*Tx); ok && tx.db == db {
 		return tx
 	}
-	return db.r
+	return readStmts{db}
 }
 
 // getRow loads one row of T by id.

@@ -70,6 +70,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.Is(err, errUsage):
+		if err != errUsage {
+			fmt.Fprintf(stderr, "zhiliao %s: %v\n", args[0], err)
+		}
 		return 2
 	}
 	fmt.Fprintf(stderr, "zhiliao %s: %v\n", args[0], err)

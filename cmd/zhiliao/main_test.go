@@ -1,0 +1,144 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zhiliao/zhiliao/store"
+)
+
+// TestServeDemo runs `serve --demo` on :0 over an empty data folder: the
+// pilot is generated, the logins printed, and the operational endpoints answer.
+func TestServeDemo(t *testing.T) {
+	data := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	m := &Main{Addr: "127.0.0.1:0", Demo: true, Seed: 1, Stdout: &stdout, Stderr: &stderr}
+	m.Common = common{data: data, logLevel: "warn"}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := m.Open(ctx); err != nil {
+		t.Fatalf("open: %v\n%s", err, stderr.String())
+	}
+	logins := stdout.String() // read before Run writes to stdout concurrently
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+		m.Close()
+	}()
+	for _, want := range []string{"admin", "jg_zhuren", "dept_manager", demoPassword} {
+		if !strings.Contains(logins, want) {
+			t.Errorf("demo logins missing %q:\n%s", want, logins)
+		}
+	}
+	get := func(path string) (int, string) {
+		resp, err := http.Get(m.URL() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("/healthz"); code != 200 || !strings.Contains(body, "ok") {
+		t.Errorf("healthz %d %s", code, body)
+	}
+	if code, body := get("/readyz"); code != 200 || !strings.Contains(body, "ready") {
+		t.Errorf("readyz %d %s", code, body)
+	}
+	code, body := get("/metrics")
+	seq := regexp.MustCompile(`zhiliao_outbox_last_seq (\d+)`).FindStringSubmatch(body)
+	if code != 200 || seq == nil {
+		t.Fatalf("metrics %d: no outbox gauge", code)
+	}
+	if n, _ := strconv.Atoi(seq[1]); n < 1000 {
+		t.Errorf("outbox after the pilot: %d events", n)
+	}
+	if !strings.Contains(body, `zhiliao_http_requests_total{method="GET",route="/healthz",status="200"} 1`) {
+		t.Errorf("request metrics missing")
+	}
+	if code, body := get("/nope"); code != 404 || !strings.Contains(body, `"code":"not_found"`) {
+		t.Errorf("unknown route %d %s", code, body)
+	}
+	// A second --demo start on the same folder keeps the data.
+	var users int
+	m.DB.Reader().QueryRow("SELECT COUNT(*) FROM user_account").Scan(&users)
+	if users != len(demoUsers) {
+		t.Errorf("%d demo users", users)
+	}
+}
+
+func TestCommandLine(t *testing.T) {
+	ctx := context.Background()
+	run := func(args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := Run(ctx, args, &out, &errb)
+		return code, out.String(), errb.String()
+	}
+	if code, _, _ := run(); code != 2 {
+		t.Errorf("no args: exit %d", code)
+	}
+	if code, _, e := run("frobnicate"); code != 2 || !strings.Contains(e, "unknown command") {
+		t.Errorf("unknown command: %d %s", code, e)
+	}
+	if code, _, e := run("serve", "--addr", "not-an-address", "--data", t.TempDir()); code != 2 || !strings.Contains(e, "--addr") {
+		t.Errorf("bad addr: %d %s", code, e)
+	}
+	if code, _, e := run("gen", "--preset", "huge", "--data", t.TempDir()); code != 2 || !strings.Contains(e, "pilot") {
+		t.Errorf("bad preset: %d %s", code, e)
+	}
+	if code, _, e := run("serve", "--log-level", "loud", "--data", t.TempDir()); code != 2 || !strings.Contains(e, "log-level") {
+		t.Errorf("bad log level: %d %s", code, e)
+	}
+	// ZHILIAO_* environment variables configure flags left unset.
+	data := t.TempDir()
+	t.Setenv("ZHILIAO_DATA", data)
+	t.Setenv("ZHILIAO_LOG_LEVEL", "warn")
+	if code, out, e := run("gen", "--preset", "pilot", "--seed", "3"); code != 0 || !strings.Contains(out, "generated pilot seed 3") {
+		t.Fatalf("gen via env data: %d %s %s", code, out, e)
+	} else if !strings.Contains(e, "day 91/91") {
+		t.Errorf("no progress line: %s", e)
+	}
+	if code, _, e := run("gen", "--preset", "pilot"); code != 1 || !strings.Contains(e, "already holds data") {
+		t.Errorf("gen into a full folder: %d %s", code, e)
+	}
+	if code, out, e := run("user", "add", "--username", "kf_zhuren", "--password", "s3cret-pass", "--role", "dept_manager", "--dept", "JG"); code != 0 || !strings.Contains(out, "kf_zhuren") {
+		t.Errorf("user add: %d %s %s", code, out, e)
+	}
+	if code, _, e := run("user", "add", "--username", "x1", "--password", "s3cret-pass", "--role", "dept_manager"); code != 1 || !strings.Contains(e, "dept_id") {
+		t.Errorf("dept manager without dept: %d %s", code, e)
+	}
+	if code, _, e := run("user", "add", "--username", "x2", "--password", "short", "--role", "admin"); code != 1 || !strings.Contains(e, "password") {
+		t.Errorf("short password: %d %s", code, e)
+	}
+}
+
+// TestOutOfDateSchemaAtStartup: serve refuses a database behind the binary
+// unless --migrate is given; `migrate` brings it up to date.
+func TestOutOfDateSchemaAtStartup(t *testing.T) {
+	data := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := store.MigrateTo(ctx, filepath.Join(data, "core.db"), 1); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if code := Run(ctx, []string{"serve", "--data", data, "--addr", "127.0.0.1:0"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "out of date") {
+		t.Fatalf("serve on an old schema: exit %d %s", code, errb.String())
+	}
+	out.Reset()
+	if code := Run(ctx, []string{"migrate", "--data", data, "--log-level", "warn"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "version 2") {
+		t.Fatalf("migrate: %d %s %s", code, out.String(), errb.String())
+	}
+}
