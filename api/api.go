@@ -30,9 +30,11 @@ type Pinger interface {
 
 // Server holds the router's dependencies.
 type Server struct {
-	Store    Pinger
+	Backend  Backend
 	Logger   *slog.Logger
 	Registry *prometheus.Registry
+	// LoginPerMinute limits login attempts per client address.
+	LoginPerMinute int
 
 	ready    atomic.Bool
 	requests *prometheus.CounterVec
@@ -40,8 +42,8 @@ type Server struct {
 }
 
 // NewServer builds a server with its own metrics registry.
-func NewServer(st Pinger, logger *slog.Logger) *Server {
-	s := &Server{Store: st, Logger: logger.With("component", "api"), Registry: prometheus.NewRegistry()}
+func NewServer(b Backend, logger *slog.Logger) *Server {
+	s := &Server{Backend: b, Logger: logger.With("component", "api"), Registry: prometheus.NewRegistry(), LoginPerMinute: 10}
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "zhiliao_http_requests_total",
 		Help: "HTTP requests by route pattern, method and status."}, []string{"route", "method", "status"})
 	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "zhiliao_http_request_seconds",
@@ -56,14 +58,19 @@ func (s *Server) SetReady(v bool) { s.ready.Store(v) }
 // Handler returns the router.
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID, middleware.RealIP, s.accessLog, middleware.Recoverer)
+	r.Use(middleware.RequestID, s.accessLog, middleware.Recoverer, middleware.Timeout(60*time.Second))
 	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	r.Get("/readyz", s.readyz)
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
+	s.mount(r)
+	r.Get("/api/v1/openapi.json", s.openAPI)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, model.Errorf(model.ENOTFOUND, "路径不存在 (no such route)"))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, &model.Error{Code: model.EBADMETHOD, Message: "不支持的请求方法 (method not allowed)"})
 	})
 	return r
 }
@@ -75,7 +82,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	if err := s.Store.Ping(ctx); err != nil {
+	if err := s.Backend.Ping(ctx); err != nil {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "store unavailable"})
 		return
 	}
@@ -109,6 +116,9 @@ var statusOf = map[string]int{
 	model.EUNAUTHORIZED: http.StatusUnauthorized,
 	model.EFORBIDDEN:    http.StatusForbidden,
 	model.EINTERNAL:     http.StatusInternalServerError,
+	model.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	model.ERATELIMIT:    http.StatusTooManyRequests,
+	model.EBADMETHOD:    http.StatusMethodNotAllowed,
 }
 
 type errorBody struct {

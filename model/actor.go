@@ -18,11 +18,21 @@ const (
 // Actor is who performs a change; it is recorded in the status history.
 type Actor struct {
 	UserID        int64
+	Username      string
 	StaffID       int64
+	PatientID     int64 // for RolePatient: the only patient whose rows it may see
 	Role          string
 	DeptID        int64 // 0: not bound to a department
-	InstitutionID int64
+	InstitutionID int64 // 0 only for the system actor
 }
+
+// DeptBound reports whether the actor sees only its own department.
+func (a Actor) DeptBound() bool {
+	return a.DeptID != 0 && (a.Role == RoleDeptManager || a.Role == RoleClinician || a.Role == RoleFrontDesk)
+}
+
+// ReadOnly reports whether the actor may never change lifecycle data.
+func (a Actor) ReadOnly() bool { return a.Role == RoleEvaluator || a.Role == RoleQualityOffice }
 
 type actorKey struct{}
 
@@ -59,4 +69,32 @@ func ValidRole(r string) bool {
 		return true
 	}
 	return false
+}
+
+// ActorOf is the actor a user acts as.
+func ActorOf(u *User) Actor {
+	a := Actor{UserID: u.ID, Username: u.Username, Role: u.Role, InstitutionID: u.InstitutionID}
+	if u.DeptID != nil {
+		a.DeptID = *u.DeptID
+	}
+	if u.StaffID != nil {
+		a.StaffID = *u.StaffID
+	}
+	if u.PatientID != nil {
+		a.PatientID = *u.PatientID
+	}
+	return a
+}
+
+// AuditEntry is one line of the audit log: who (from the context's actor),
+// what, when, with which request id.
+type AuditEntry struct {
+	Action    string // "write" or "read_pii"
+	Route     string // METHOD /pattern
+	Entity    string
+	EntityID  string
+	Status    int
+	RequestID string
+	Remote    string
+	Detail    string // filters or a summary, JSON
 }

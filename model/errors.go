@@ -92,3 +92,10 @@ func ErrorMessage(err error) string {
 	}
 	return "内部错误 (internal error)"
 }
+
+// Codes used by the HTTP layer only.
+const (
+	ETOOLARGE  = "too_large"    // request body over the limit
+	ERATELIMIT = "rate_limited" // too many attempts (login)
+	EBADMETHOD = "method_not_allowed"
+)

@@ -43,3 +43,143 @@ func (db *DB) FollowupsDue(ctx context.Context, institutionID int64, day string)
 func (db *DB) QueuedNotifications(ctx context.Context, limit int) ([]*model.Notification, error) {
 	return listRows[model.Notification](ctx, db.q(ctx), "status = 'queued' ORDER BY id LIMIT ?", limit)
 }
+
+// scopeFilter returns SQL conditions and arguments restricting a list to the
+// actor's institution and, for department-bound actors, department; a
+// requested department outside that scope is refused.
+func scopeFilter(ctx context.Context, deptID int64) (string, []any, error) {
+	a := model.ActorFrom(ctx)
+	cond, args := "institution_id = ?", []any{a.InstitutionID}
+	if a.DeptBound() {
+		if deptID != 0 && deptID != a.DeptID {
+			return "", nil, model.Errorf(model.EFORBIDDEN, "无权访问其他科室的数据 (another department)")
+		}
+		deptID = a.DeptID
+	}
+	if deptID != 0 {
+		cond += " AND dept_id = ?"
+		args = append(args, deptID)
+	}
+	return cond, args, nil
+}
+
+// Slots lists a day's slots of a department (and project), in scope.
+func (db *DB) Slots(ctx context.Context, deptID, projectID int64, day string) ([]*model.Slot, error) {
+	if _, err := model.ParseDay("date", day); err != nil {
+		return nil, err
+	}
+	cond, args, err := scopeFilter(ctx, deptID)
+	if err != nil {
+		return nil, err
+	}
+	cond += " AND day = ?"
+	args = append(args, day)
+	if projectID != 0 {
+		cond += " AND (project_id IS NULL OR project_id = ?)"
+		args = append(args, projectID)
+	}
+	return listRows[model.Slot](ctx, db.q(ctx), cond+" ORDER BY start_at, id LIMIT 2000", args...)
+}
+
+// Queue lists a day's queue of a department, in scope, in number order.
+func (db *DB) Queue(ctx context.Context, deptID int64, day string) ([]model.QueueEntry, error) {
+	if _, err := model.ParseDay("date", day); err != nil {
+		return nil, err
+	}
+	cond, args, err := scopeFilter(ctx, deptID)
+	if err != nil {
+		return nil, err
+	}
+	tickets, err := listRows[model.QueueTicket](ctx, db.q(ctx), cond+" AND day = ? ORDER BY number LIMIT 5000", append(args, day)...)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]model.QueueEntry, len(tickets))
+	for i, t := range tickets {
+		p, err := getRow[model.Patient](ctx, db.q(ctx), t.PatientID)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = model.QueueEntry{QueueTicket: t, PatientName: p.Name}
+	}
+	return out, nil
+}
+
+// ApplicationDetail loads an application in scope.
+func (db *DB) ApplicationDetail(ctx context.Context, id int64) (*model.ApplicationDetail, error) {
+	app, err := scoped[model.Application](ctx, db, id)
+	if err != nil {
+		return nil, err
+	}
+	d := &model.ApplicationDetail{Application: app}
+	if d.Orders, err = listRows[model.Order](ctx, db.q(ctx), "application_id = ? ORDER BY id", id); err != nil {
+		return nil, err
+	}
+	if d.Assessments, err = listRows[model.Assessment](ctx, db.q(ctx), "application_id = ? ORDER BY id", id); err != nil {
+		return nil, err
+	}
+	c, err := findRow[model.Course](ctx, db.q(ctx), "application_id = ?", id)
+	if err == nil {
+		d.Course = c
+	} else if model.ErrorCode(err) != model.ENOTFOUND {
+		return nil, err
+	}
+	return d, nil
+}
+
+// PatientArchive loads a patient's archive; department-bound actors see only
+// their department's courses.
+func (db *DB) PatientArchive(ctx context.Context, patientID int64) (*model.PatientArchive, error) {
+	p, err := scoped[model.Patient](ctx, db, patientID)
+	if err != nil {
+		return nil, err
+	}
+	cond, args, err := scopeFilter(ctx, 0)
+	if err != nil {
+		return nil, err
+	}
+	cond += " AND patient_id = ?"
+	args = append(args, patientID)
+	ar := &model.PatientArchive{Patient: p}
+	if ar.Courses, err = listRows[model.Course](ctx, db.q(ctx), cond+" ORDER BY id", args...); err != nil {
+		return nil, err
+	}
+	if ar.Sessions, err = listRows[model.Session](ctx, db.q(ctx), cond+" ORDER BY id", args...); err != nil {
+		return nil, err
+	}
+	if ar.Records, err = listRows[model.Record](ctx, db.q(ctx), cond+" ORDER BY id", args...); err != nil {
+		return nil, err
+	}
+	return ar, nil
+}
+
+// FollowupsInScope lists follow-ups due on a day, in scope.
+func (db *DB) FollowupsInScope(ctx context.Context, due string) ([]*model.Followup, error) {
+	if _, err := model.ParseDay("due", due); err != nil {
+		return nil, err
+	}
+	cond, args, err := scopeFilter(ctx, 0)
+	if err != nil {
+		return nil, err
+	}
+	return listRows[model.Followup](ctx, db.q(ctx), cond+" AND due_date = ? ORDER BY id LIMIT 5000", append(args, due)...)
+}
+
+// PatientHome loads the link holder's own upcoming appointments, precautions
+// and open surveys.
+func (db *DB) PatientHome(ctx context.Context) (*model.PatientHome, error) {
+	a := model.ActorFrom(ctx)
+	if a.Role != model.RolePatient {
+		return nil, model.Errorf(model.EFORBIDDEN, "仅限患者本人 (patient link only)")
+	}
+	h := &model.PatientHome{}
+	var err error
+	if h.Appointments, err = listRows[model.Appointment](ctx, db.q(ctx), "patient_id = ? AND status IN ('booked', 'checked_in') ORDER BY planned_at", a.PatientID); err != nil {
+		return nil, err
+	}
+	if h.Precautions, err = listRows[model.Notification](ctx, db.q(ctx), "patient_id = ? AND kind IN ('precautions', 'change') ORDER BY id DESC LIMIT 20", a.PatientID); err != nil {
+		return nil, err
+	}
+	h.Surveys, err = listRows[model.Survey](ctx, db.q(ctx), "patient_id = ? AND status = 'sent' ORDER BY id", a.PatientID)
+	return h, err
+}

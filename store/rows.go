@@ -55,6 +55,8 @@ type table struct {
 	name      string
 	cols      []column // cols[0] is id
 	stateful  bool
+	deptCol   []int  // field index of dept_id, nil if none
+	patCol    []int  // field index of patient_id, nil if none
 	selectSQL string // SELECT cols FROM t
 	insertSQL string
 	updateSQL string
@@ -99,6 +101,12 @@ func tableOf(e model.Entity) *table {
 				}
 			}
 			tb.cols = append(tb.cols, c)
+			switch name {
+			case "dept_id":
+				tb.deptCol = c.index
+			case "patient_id":
+				tb.patCol = c.index
+			}
 		}
 	}
 	walk(t, nil)

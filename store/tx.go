@@ -41,6 +41,9 @@ func (db *DB) Batch(ctx context.Context, fn func(ctx context.Context) error) err
 // write runs fn in a transaction: a new one, or a savepoint of the batch in
 // ctx. The clock is read once here.
 func (db *DB) write(ctx context.Context, fn func(tx *Tx) error) (err error) {
+	if a := model.ActorFrom(ctx); a.ReadOnly() {
+		return model.Errorf(model.EFORBIDDEN, "角色 %s 只能查看，不能修改 (read-only role)", a.Role)
+	}
 	if tx, ok := ctx.Value(txKey{}).(*Tx); ok && tx.db == db {
 		return tx.savepoint(fn)
 	}
@@ -199,6 +202,9 @@ func (tx *Tx) insert(e model.Entity) error {
 	if m.InstitutionID <= 0 && !isInstitution {
 		return model.Invalid("institution_id", "缺少所属医疗机构 (institution_id required)")
 	}
+	if err := checkScope(tx.actor, e); err != nil {
+		return err
+	}
 	m.Version, m.CreatedAt, m.UpdatedAt = 1, tx.now, tx.now
 	s, isStateful := e.(model.Stateful)
 	if isStateful && s.CurrentStatus() == "" {
@@ -331,6 +337,9 @@ func get[T any, PT interface {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, model.NotFound(model.EntityLabel(e.EntityName()), id)
 		}
+		return nil, err
+	}
+	if err := checkScope(tx.actor, e); err != nil {
 		return nil, err
 	}
 	return e, nil

@@ -551,3 +551,41 @@ CREATE TABLE user_account (
     disabled INTEGER NOT NULL DEFAULT 0,
     created_at TEXT NOT NULL
 );
+
+-- Opaque login tokens, stored as sha256 hashes: a stolen database yields no
+-- usable token.
+-- A token belongs to a user account or, for a patient link, to a patient.
+CREATE TABLE auth_token (
+    token_hash TEXT PRIMARY KEY,
+    user_id INTEGER REFERENCES user_account(id),
+    patient_id INTEGER REFERENCES patient(id),
+    institution_id INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    revoked_at TEXT,
+    CHECK ((user_id IS NULL) != (patient_id IS NULL))
+);
+CREATE INDEX auth_token_user ON auth_token (user_id);
+
+-- Audit log of every write and every read of patient-identifying data.
+CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    institution_id INTEGER NOT NULL DEFAULT 0,
+    user_id INTEGER NOT NULL DEFAULT 0,
+    username TEXT NOT NULL DEFAULT '',
+    role TEXT NOT NULL DEFAULT '',
+    action TEXT NOT NULL,
+    route TEXT NOT NULL DEFAULT '',
+    entity TEXT NOT NULL DEFAULT '',
+    entity_id TEXT NOT NULL DEFAULT '',
+    status INTEGER NOT NULL DEFAULT 0,
+    request_id TEXT NOT NULL DEFAULT '',
+    remote TEXT NOT NULL DEFAULT '',
+    detail TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX audit_log_at ON audit_log (institution_id, at);
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'append_only: audit_log rows cannot change'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'append_only: audit_log rows cannot be deleted'); END;

@@ -1,0 +1,243 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/zhiliao/zhiliao/api"
+	"github.com/zhiliao/zhiliao/ingest/his"
+	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/store"
+)
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Set(t time.Time)     { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+// fixture is a hospital with two departments, a user of every role and a
+// real server on a loopback port.
+type fixture struct {
+	t      testing.TB
+	db     *store.DB
+	his    *his.Simulator
+	clock  *clock
+	srv    *httptest.Server
+	api    *api.Server
+	inst   *model.Institution
+	deptA  *model.Department // 康复医学科, where the dept-bound users work
+	deptB  *model.Department
+	staffA *model.Staff
+	staffB *model.Staff
+	roomA  *model.Room
+	plain  *model.Project
+	laser  *model.Project
+	tokens map[string]string // role → token (dept-bound roles in dept A)
+	tokenB string            // clinician of dept B
+	n      int
+}
+
+var day0 = time.Date(2026, 3, 2, 7, 30, 0, 0, model.Local)
+
+func newFixture(t testing.TB) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "core.db"), store.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	f := &fixture{t: t, db: db, clock: &clock{t: day0}, tokens: map[string]string{}}
+	db.Now = f.clock.Now
+	f.his = &his.Simulator{Status: db.OrderPaymentStatus}
+	db.HIS = f.his
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.inst = &model.Institution{Code: "H001", Name: "示例医院"}
+	must(db.CreateInstitution(ctx, f.inst))
+	mk := func(code, name string) *model.Department {
+		d := &model.Department{Code: code, Name: name}
+		d.InstitutionID = f.inst.ID
+		must(db.CreateDepartment(ctx, d))
+		return d
+	}
+	f.deptA, f.deptB = mk("KF", "康复医学科"), mk("PF", "皮肤科")
+	staff := func(d *model.Department, code string) *model.Staff {
+		s := &model.Staff{DeptID: d.ID, Code: code, Name: "治疗师" + code, Role: model.StaffTherapist, Active: true}
+		s.InstitutionID = f.inst.ID
+		must(db.CreateStaff(ctx, s))
+		return s
+	}
+	f.staffA, f.staffB = staff(f.deptA, "TA1"), staff(f.deptB, "TB1")
+	f.roomA = &model.Room{DeptID: f.deptA.ID, Code: "RA", Name: "治疗室", Beds: 2}
+	f.roomA.InstitutionID = f.inst.ID
+	must(db.CreateRoom(ctx, f.roomA))
+	f.plain = &model.Project{DeptID: f.deptA.ID, Code: "KF001", Name: "运动疗法", Category: "rehab", UnitPriceFen: 4500, Minutes: 30,
+		CourseSessions: 10, FollowupDays: "1,7", EMRScope: true, SmartScope: true, Precautions: "穿运动鞋", Active: true}
+	f.plain.InstitutionID = f.inst.ID
+	must(db.CreateProject(ctx, f.plain))
+	f.laser = &model.Project{DeptID: f.deptA.ID, Code: "KF009", Name: "激光治疗", Category: "laser", UnitPriceFen: 28000, Minutes: 20,
+		CourseSessions: 3, NeedsConsent: true, NeedsImages: true, FollowupDays: "7", ConsentTemplate: "LASER@v1", Precautions: "治疗后注意防晒", Active: true}
+	f.laser.InstitutionID = f.inst.ID
+	must(db.CreateProject(ctx, f.laser))
+	for _, role := range []string{model.RoleAdmin, model.RoleDeptManager, model.RoleQualityOffice, model.RoleEvaluator, model.RoleClinician, model.RoleFrontDesk, model.RoleHIS} {
+		u := &model.User{InstitutionID: f.inst.ID, Username: "u_" + role, Role: role}
+		if role == model.RoleDeptManager || role == model.RoleClinician {
+			u.DeptID = &f.deptA.ID
+		}
+		if role == model.RoleClinician {
+			u.StaffID = &f.staffA.ID
+		}
+		must(db.CreateUser(ctx, u, "password-"+role))
+	}
+	ub := &model.User{InstitutionID: f.inst.ID, Username: "u_clinician_b", Role: model.RoleClinician, DeptID: &f.deptB.ID, StaffID: &f.staffB.ID}
+	must(db.CreateUser(ctx, ub, "password-b-clinician"))
+	f.api = api.NewServer(db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	f.api.LoginPerMinute = 1000
+	f.srv = httptest.NewServer(f.api.Handler())
+	t.Cleanup(f.srv.Close)
+	for _, role := range []string{model.RoleAdmin, model.RoleDeptManager, model.RoleQualityOffice, model.RoleEvaluator, model.RoleClinician, model.RoleFrontDesk, model.RoleHIS} {
+		f.tokens[role] = f.login("u_"+role, "password-"+role)
+	}
+	f.tokenB = f.login("u_clinician_b", "password-b-clinician")
+	return f
+}
+
+func (f *fixture) login(user, pass string) string {
+	f.t.Helper()
+	var resp struct{ Token string }
+	f.mustDo("", "POST", "/api/v1/auth/login", map[string]string{"username": user, "password": pass}, 200, &resp)
+	return resp.Token
+}
+
+// do sends a JSON request with a bearer token and returns status and body.
+func (f *fixture) do(token, method, path string, body any) (int, []byte) {
+	f.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = bytes.NewBufferString(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, f.srv.URL+path, rd)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 500 {
+		f.t.Fatalf("%s %s: %d is a bug: %s", method, path, resp.StatusCode, out)
+	}
+	return resp.StatusCode, out
+}
+
+// mustDo sends a request, requires the status and decodes the body into out.
+func (f *fixture) mustDo(token, method, path string, body any, status int, out any) {
+	f.t.Helper()
+	code, b := f.do(token, method, path, body)
+	if code != status {
+		f.t.Fatalf("%s %s: status %d, want %d: %s", method, path, code, status, b)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			f.t.Fatalf("%s %s: decode %s: %v", method, path, b, err)
+		}
+	}
+}
+
+type apiError struct {
+	Error struct{ Code, Message, Rule, Field string }
+}
+
+// wantError checks status and error code (and field or rule when given).
+func (f *fixture) wantError(code int, body []byte, status int, errCode, fieldOrRule string) {
+	f.t.Helper()
+	var e apiError
+	if err := json.Unmarshal(body, &e); err != nil || code != status || e.Error.Code != errCode || e.Error.Message == "" {
+		f.t.Fatalf("want %d %s, got %d %s", status, errCode, code, body)
+	}
+	if fieldOrRule != "" && e.Error.Field != fieldOrRule && e.Error.Rule != fieldOrRule {
+		f.t.Fatalf("want field/rule %s, got %s", fieldOrRule, body)
+	}
+}
+
+// paidOrder sends a paid HIS order through the API for a new patient.
+func (f *fixture) paidOrder(p *model.Project, qty int64, name string) *model.Order {
+	f.t.Helper()
+	f.n++
+	var o model.Order
+	f.mustDo(f.tokens[model.RoleHIS], "POST", "/api/v1/his/orders", map[string]any{
+		"message_id": fmt.Sprintf("M%d", f.n), "action": "new", "order_no": fmt.Sprintf("RX%04d", f.n), "patient_mrn": fmt.Sprintf("MRN%04d", f.n),
+		"patient_name": name, "gender": "F", "phone": "13812345678", "id_number": "11010519491231002X",
+		"project_code": p.Code, "quantity": qty, "visit_type": "outpatient", "diagnosis_code": "M54.5", "diagnosis_name": "腰痛",
+		"ordered_at": f.clock.Now(), "paid": true}, 200, &o)
+	return &o
+}
+
+// course takes a paid order to a planned course through the API.
+func (f *fixture) course(p *model.Project, qty int64, name string) (*model.Course, *model.Order) {
+	f.t.Helper()
+	o := f.paidOrder(p, qty, name)
+	cl := f.tokens[model.RoleClinician]
+	var app model.Application
+	f.mustDo(cl, "POST", "/api/v1/applications", map[string]any{"order_ids": []int64{o.ID}}, 201, &app)
+	f.mustDo(cl, "POST", fmt.Sprintf("/api/v1/applications/%d/assessments", app.ID), map[string]any{"kind": "initial", "answers": map[string]string{"pain": "5"}, "score": 50, "sign": true}, 201, nil)
+	var c model.Course
+	f.mustDo(cl, "POST", fmt.Sprintf("/api/v1/applications/%d/course", app.ID), nil, 201, &c)
+	return &c, o
+}
+
+// slots rosters the dept A therapist today.
+func (f *fixture) slots(capacity int64) []*model.Slot {
+	f.t.Helper()
+	var resp struct {
+		Slots []*model.Slot
+	}
+	shift, start, end := "am", "08:00", "11:00"
+	f.mustDo(f.tokens[model.RoleDeptManager], "POST", "/api/v1/rosters", map[string]any{"dept_id": f.deptA.ID, "staff_id": f.staffA.ID, "room_id": f.roomA.ID,
+		"day": model.DayOf(f.clock.Now()), "shift": shift, "start": start, "end": end, "slot_minutes": 30, "capacity": capacity}, 201, &resp)
+	return resp.Slots
+}
+
+func (f *fixture) count(query string, args ...any) int {
+	f.t.Helper()
+	var n int
+	if err := f.db.Reader().QueryRow(query, args...).Scan(&n); err != nil {
+		f.t.Fatal(err)
+	}
+	return n
+}

@@ -1,0 +1,489 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/zhiliao/zhiliao/model"
+)
+
+// route is one operation of the API. The same table mounts the router,
+// writes the OpenAPI document and drives the role × route test, so the three
+// cannot drift apart.
+type route struct {
+	Method, Pattern string
+	Summary         string   // Chinese first
+	Tag             string   // lifecycle step
+	Roles           []string // nil: public
+	Audit           string   // "", "write" or "read_pii"
+	Entity          string   // what the audit line names
+	Body            any      // request body type, for the document
+	Response        any      // response type, for the document
+	Params          []string // query parameters it takes
+	handler         http.HandlerFunc
+}
+
+// Role groups.
+var (
+	desk      = []string{model.RoleAdmin, model.RoleFrontDesk, model.RoleClinician}
+	clinical  = []string{model.RoleAdmin, model.RoleClinician}
+	managers  = []string{model.RoleAdmin, model.RoleDeptManager}
+	viewers   = []string{model.RoleAdmin, model.RoleFrontDesk, model.RoleClinician, model.RoleDeptManager}
+	everyone  = []string{model.RoleAdmin, model.RoleDeptManager, model.RoleQualityOffice, model.RoleEvaluator, model.RoleClinician, model.RoleFrontDesk, model.RoleHIS, model.RolePatient}
+	hisRoles  = []string{model.RoleAdmin, model.RoleHIS}
+	archivers = []string{model.RoleAdmin, model.RoleClinician, model.RoleDeptManager, model.RoleQualityOffice, model.RoleEvaluator}
+)
+
+func with(roles []string, more ...string) []string {
+	return append(append([]string{}, roles...), more...)
+}
+
+// auditKey carries the entity id a handler touched to the audit line.
+type auditKey struct{}
+
+type auditNote struct{ entityID string }
+
+// call adapts a typed operation to a handler: it decodes the body (unless
+// Req is struct{}), runs fn and writes the result with status.
+func call[Req, Resp any](status int, fn func(ctx context.Context, r *http.Request, req Req) (Resp, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req Req
+		if _, empty := any(req).(struct{}); !empty {
+			if err := decode(w, r, &req); err != nil {
+				writeError(w, r, err)
+				return
+			}
+		}
+		resp, err := fn(r.Context(), r, req)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		if n, ok := r.Context().Value(auditKey{}).(*auditNote); ok {
+			if e, ok := any(resp).(model.Entity); ok && n.entityID == "" {
+				n.entityID = strconv.FormatInt(model.GetMeta(e).ID, 10)
+			}
+		}
+		writeJSON(w, status, resp)
+	}
+}
+
+// mount adds every route of the table to r, each behind authentication,
+// its role check and its audit line.
+func (s *Server) mount(r chi.Router) {
+	for _, rt := range s.routes() {
+		h := http.Handler(rt.handler)
+		if rt.Audit != "" {
+			h = s.auditMiddleware(rt, h)
+		}
+		if rt.Roles != nil {
+			h = s.authenticate(rt.Roles)(h)
+		}
+		if rt.Pattern == "/api/v1/auth/login" {
+			h = loginLimiter(s.LoginPerMinute)(h)
+		}
+		r.Method(rt.Method, rt.Pattern, h)
+	}
+}
+
+func (s *Server) auditMiddleware(rt route, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		note := &auditNote{entityID: chi.URLParam(r, "id")}
+		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		next.ServeHTTP(ww, r.WithContext(context.WithValue(r.Context(), auditKey{}, note)))
+		if note.entityID == "" {
+			note.entityID = chi.URLParam(r, "id")
+		}
+		s.auditLine(r, rt.Audit, rt.Method+" "+rt.Pattern, rt.Entity, note.entityID, ww.Status(), r.URL.RawQuery)
+	})
+}
+
+func (s *Server) audit(r *http.Request, action, entity string, id int64, status int, detail string) {
+	s.auditLine(r, action, r.Method+" "+r.URL.Path, entity, strconv.FormatInt(id, 10), status, detail)
+}
+
+func (s *Server) auditLine(r *http.Request, action, routeName, entity, id string, status int, detail string) {
+	err := s.Backend.Audit(r.Context(), model.AuditEntry{Action: action, Route: routeName, Entity: entity, EntityID: id,
+		Status: status, RequestID: middleware.GetReqID(r.Context()), Remote: r.RemoteAddr, Detail: detail})
+	if err != nil {
+		s.Logger.Error("audit write failed", "err", err, "route", routeName)
+	}
+}
+
+// actorStaff returns the acting clinician's staff id, or an error naming field.
+func actorStaff(ctx context.Context, given int64, field string) (int64, error) {
+	if given > 0 {
+		return given, nil
+	}
+	if id := model.ActorFrom(ctx).StaffID; id > 0 {
+		return id, nil
+	}
+	return 0, model.Invalid(field, "%s 必填：当前账号未绑定医护人员 (account has no staff record)", field)
+}
+
+func pathID(r *http.Request) (int64, error) { return idParam(r, "id") }
+
+// Request bodies that are not model types.
+type (
+	reasonBody struct {
+		Reason string `json:"reason"`
+	}
+	paymentBody struct {
+		MessageID string `json:"message_id"`
+		OrderNo   string `json:"order_no"`
+		Action    string `json:"action"` // pay, refund
+		RefundFen int64  `json:"refund_fen"`
+	}
+	assessmentBody struct {
+		Kind       string            `json:"kind"`
+		Answers    map[string]string `json:"answers"`
+		Score      int64             `json:"score"`
+		AssessorID int64             `json:"assessor_id"`
+		Sign       bool              `json:"sign"`
+	}
+	walkInBody struct {
+		CourseID int64 `json:"course_id"`
+	}
+	signBody struct {
+		SignerID int64 `json:"signer_id"`
+	}
+	amendBody struct {
+		Content string `json:"content"`
+	}
+	replyBody struct {
+		Reply string `json:"reply"`
+	}
+	surveyBody struct {
+		Scores  map[string]int64 `json:"scores"`
+		Comment string           `json:"comment"`
+	}
+	rosterResponse struct {
+		Roster *model.Roster `json:"roster"`
+		Slots  []*model.Slot `json:"slots"`
+	}
+	completeResponse struct {
+		Session *model.Session `json:"session"`
+		Record  *model.Record  `json:"record"`
+	}
+	followupResponse struct {
+		Followup *model.Followup `json:"followup"`
+		Survey   *model.Survey   `json:"survey,omitempty"`
+	}
+	linkResponse struct {
+		Token     string `json:"token"`
+		ExpiresAt string `json:"expires_at"`
+		URL       string `json:"url"`
+	}
+	listResponse[T any] struct {
+		Items []T `json:"items"`
+		Count int `json:"count"`
+	}
+)
+
+func list[T any](items []T) listResponse[T] {
+	if items == nil {
+		items = []T{}
+	}
+	return listResponse[T]{Items: items, Count: len(items)}
+}
+
+func noBody(fn func(ctx context.Context, id int64) (any, error)) func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
+	return func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
+		id, err := pathID(r)
+		if err != nil {
+			return nil, err
+		}
+		return fn(ctx, id)
+	}
+}
+
+func withID[Req any](fn func(ctx context.Context, id int64, req Req) (any, error)) func(ctx context.Context, r *http.Request, req Req) (any, error) {
+	return func(ctx context.Context, r *http.Request, req Req) (any, error) {
+		id, err := pathID(r)
+		if err != nil {
+			return nil, err
+		}
+		return fn(ctx, id, req)
+	}
+}
+
+// routes is the API's route table.
+func (s *Server) routes() []route {
+	b := s.Backend
+	return []route{
+		{Method: "POST", Pattern: "/api/v1/auth/login", Summary: "登录 log in", Tag: "auth", Body: loginRequest{}, Response: loginResponse{}, handler: s.login},
+		{Method: "POST", Pattern: "/api/v1/auth/logout", Summary: "退出登录 log out", Tag: "auth", Roles: everyone, handler: s.logout},
+		{Method: "GET", Pattern: "/api/v1/me", Summary: "当前用户 who am I", Tag: "auth", Roles: everyone, Response: meResponse{}, handler: s.me},
+
+		{Method: "POST", Pattern: "/api/v1/his/orders", Summary: "HIS 医嘱（新开、变更、撤销，含缴费状态）", Tag: "his", Roles: hisRoles, Audit: "write", Entity: "order",
+			Body: model.OrderMessage{}, Response: model.Order{},
+			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, m model.OrderMessage) (any, error) {
+				m.InstitutionID = model.ActorFrom(ctx).InstitutionID
+				if m.Action != model.HISNew && m.Action != model.HISChange && m.Action != model.HISCancel {
+					return nil, model.Invalid("action", "医嘱消息动作必须是 new/change/cancel（缴费请用 /his/payments）")
+				}
+				return b.ReceiveOrder(ctx, m)
+			})},
+		{Method: "POST", Pattern: "/api/v1/his/payments", Summary: "HIS 缴费与退费", Tag: "his", Roles: hisRoles, Audit: "write", Entity: "order",
+			Body: paymentBody{}, Response: model.Order{},
+			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, p paymentBody) (any, error) {
+				if p.Action != model.HISPay && p.Action != model.HISRefund {
+					return nil, model.Invalid("action", "动作必须是 pay 或 refund")
+				}
+				return b.ReceiveOrder(ctx, model.OrderMessage{InstitutionID: model.ActorFrom(ctx).InstitutionID, MessageID: p.MessageID,
+					Action: p.Action, OrderNo: p.OrderNo, RefundFen: p.RefundFen})
+			})},
+
+		{Method: "POST", Pattern: "/api/v1/applications", Summary: "治疗申请（合并已缴费医嘱）", Tag: "application", Roles: clinical, Audit: "write", Entity: "application",
+			Body: model.NewApplication{}, Response: model.Application{},
+			handler: call(http.StatusCreated, func(ctx context.Context, r *http.Request, req model.NewApplication) (any, error) {
+				var err error
+				if req.AppliedBy, err = actorStaff(ctx, req.AppliedBy, "applied_by"); err != nil {
+					return nil, err
+				}
+				return b.CreateApplication(ctx, req)
+			})},
+		{Method: "GET", Pattern: "/api/v1/applications/{id}", Summary: "治疗申请详情", Tag: "application", Roles: with(viewers), Audit: "read_pii", Entity: "application",
+			Response: model.ApplicationDetail{}, handler: call(http.StatusOK, noBody(func(ctx context.Context, id int64) (any, error) { return b.ApplicationDetail(ctx, id) }))},
+		{Method: "POST", Pattern: "/api/v1/applications/{id}/assessments", Summary: "治疗评估", Tag: "application", Roles: clinical, Audit: "write", Entity: "assessment",
+			Body: assessmentBody{}, Response: model.Assessment{},
+			handler: call(http.StatusCreated, withID(func(ctx context.Context, id int64, req assessmentBody) (any, error) {
+				assessor, err := actorStaff(ctx, req.AssessorID, "assessor_id")
+				if err != nil {
+					return nil, err
+				}
+				return b.AddAssessment(ctx, model.NewAssessment{ApplicationID: id, Kind: req.Kind, Answers: req.Answers, Score: req.Score, AssessorID: assessor, Sign: req.Sign})
+			}))},
+		{Method: "POST", Pattern: "/api/v1/applications/{id}/course", Summary: "制定疗程", Tag: "application", Roles: with(clinical, model.RoleDeptManager), Audit: "write", Entity: "course",
+			Response: model.Course{}, handler: call(http.StatusCreated, noBody(func(ctx context.Context, id int64) (any, error) {
+				staff, err := actorStaff(ctx, 0, "planned_by")
+				if err != nil {
+					return nil, err
+				}
+				return b.PlanCourse(ctx, id, staff)
+			}))},
+		{Method: "POST", Pattern: "/api/v1/courses/{id}/archive", Summary: "疗程归档（记录锁定）", Tag: "record", Roles: with(clinical, model.RoleDeptManager), Audit: "write", Entity: "course",
+			Response: model.Course{}, handler: call(http.StatusOK, noBody(func(ctx context.Context, id int64) (any, error) { return b.ArchiveCourse(ctx, id) }))},
+		{Method: "POST", Pattern: "/api/v1/courses/{id}/cancel", Summary: "取消疗程", Tag: "application", Roles: with(clinical, model.RoleDeptManager), Audit: "write", Entity: "course",
+			Body: reasonBody{}, Response: model.Course{},
+			handler: call(http.StatusOK, withID(func(ctx context.Context, id int64, req reasonBody) (any, error) {
+				return b.CancelCourse(ctx, id, req.Reason)
+			}))},
+
+		{Method: "POST", Pattern: "/api/v1/rosters", Summary: "排班（生成号源）", Tag: "schedule", Roles: managers, Audit: "write", Entity: "roster",
+			Body: model.NewRoster{}, Response: rosterResponse{},
+			handler: call(http.StatusCreated, func(ctx context.Context, r *http.Request, req model.NewRoster) (any, error) {
+				ro, slots, err := b.CreateRoster(ctx, req)
+				return rosterResponse{ro, slots}, err
+			})},
+		{Method: "POST", Pattern: "/api/v1/rosters/{id}/stop", Summary: "停诊（通知已预约患者）", Tag: "schedule", Roles: managers, Audit: "write", Entity: "roster",
+			Body: reasonBody{}, Response: model.Roster{},
+			handler: call(http.StatusOK, withID(func(ctx context.Context, id int64, req reasonBody) (any, error) {
+				return b.StopRoster(ctx, id, req.Reason)
+			}))},
+		{Method: "GET", Pattern: "/api/v1/slots", Summary: "号源查询", Tag: "schedule", Roles: with(viewers, model.RolePatient), Params: []string{"dept", "project", "date"},
+			Response: listResponse[*model.Slot]{},
+			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
+				if err := knownParams(r, "dept", "project", "date"); err != nil {
+					return nil, err
+				}
+				dept, err := queryID(r, "dept")
+				if err != nil {
+					return nil, err
+				}
+				project, err := queryID(r, "project")
+				if err != nil {
+					return nil, err
+				}
+				slots, err := b.Slots(ctx, dept, project, r.URL.Query().Get("date"))
+				return list(slots), err
+			})},
+
+		{Method: "POST", Pattern: "/api/v1/appointments", Summary: "预约", Tag: "appointment", Roles: with(desk, model.RolePatient), Audit: "write", Entity: "appointment",
+			Body: model.NewAppointment{}, Response: model.Appointment{},
+			handler: call(http.StatusCreated, func(ctx context.Context, r *http.Request, req model.NewAppointment) (any, error) {
+				if model.ActorFrom(ctx).Role == model.RolePatient {
+					req.Channel = model.ChannelWechat // a patient books from their own device
+				}
+				return b.BookAppointment(ctx, req)
+			})},
+		{Method: "POST", Pattern: "/api/v1/appointments/{id}/cancel", Summary: "取消预约", Tag: "appointment", Roles: with(desk, model.RolePatient), Audit: "write", Entity: "appointment",
+			Body: reasonBody{}, Response: model.Appointment{},
+			handler: call(http.StatusOK, withID(func(ctx context.Context, id int64, req reasonBody) (any, error) {
+				return b.CancelAppointment(ctx, id, req.Reason)
+			}))},
+		{Method: "POST", Pattern: "/api/v1/appointments/{id}/checkin", Summary: "签到入队", Tag: "queue", Roles: desk, Audit: "write", Entity: "queue_ticket",
+			Response: model.QueueTicket{}, handler: call(http.StatusCreated, noBody(func(ctx context.Context, id int64) (any, error) { return b.CheckIn(ctx, id) }))},
+		{Method: "POST", Pattern: "/api/v1/appointments/{id}/no-show", Summary: "爽约登记", Tag: "appointment", Roles: desk, Audit: "write", Entity: "appointment",
+			Response: model.Appointment{}, handler: call(http.StatusOK, noBody(func(ctx context.Context, id int64) (any, error) { return b.MarkNoShow(ctx, id) }))},
+		{Method: "POST", Pattern: "/api/v1/queue/walkins", Summary: "现场排队（无预约）", Tag: "queue", Roles: desk, Audit: "write", Entity: "queue_ticket",
+			Body: walkInBody{}, Response: model.QueueTicket{},
+			handler: call(http.StatusCreated, func(ctx context.Context, r *http.Request, req walkInBody) (any, error) {
+				if req.CourseID <= 0 {
+					return nil, model.Invalid("course_id", "course_id 必须是正整数")
+				}
+				return b.WalkIn(ctx, req.CourseID)
+			})},
+		{Method: "GET", Pattern: "/api/v1/queue", Summary: "治疗队列", Tag: "queue", Roles: viewers, Audit: "read_pii", Entity: "queue_ticket", Params: []string{"dept", "date"},
+			Response: listResponse[model.QueueEntry]{},
+			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
+				if err := knownParams(r, "dept", "date"); err != nil {
+					return nil, err
+				}
+				dept, err := queryID(r, "dept")
+				if err != nil {
+					return nil, err
+				}
+				q, err := b.Queue(ctx, dept, r.URL.Query().Get("date"))
+				return list(q), err
+			})},
+		{Method: "POST", Pattern: "/api/v1/queue/{id}/call", Summary: "叫号", Tag: "queue", Roles: desk, Audit: "write", Entity: "queue_ticket",
+			Response: model.QueueTicket{}, handler: call(http.StatusOK, noBody(func(ctx context.Context, id int64) (any, error) { return b.CallTicket(ctx, id) }))},
+
+		{Method: "POST", Pattern: "/api/v1/consents", Summary: "知情同意书电子签名", Tag: "execution", Roles: clinical, Audit: "write", Entity: "consent",
+			Body: model.NewConsent{}, Response: model.Consent{},
+			handler: call(http.StatusCreated, func(ctx context.Context, r *http.Request, req model.NewConsent) (any, error) {
+				var err error
+				if req.WitnessID, err = actorStaff(ctx, req.WitnessID, "witness_id"); err != nil {
+					return nil, err
+				}
+				return b.SignConsent(ctx, req)
+			})},
+		{Method: "POST", Pattern: "/api/v1/sessions", Summary: "开始治疗（再次确费、知情同意校验）", Tag: "execution", Roles: clinical, Audit: "write", Entity: "session",
+			Body: model.StartSession{}, Response: model.Session{},
+			handler: call(http.StatusCreated, func(ctx context.Context, r *http.Request, req model.StartSession) (any, error) {
+				var err error
+				if req.PerformerID, err = actorStaff(ctx, req.PerformerID, "performer_id"); err != nil {
+					return nil, err
+				}
+				return b.StartSession(ctx, req)
+			})},
+		{Method: "POST", Pattern: "/api/v1/sessions/{id}/images", Summary: "影像采集（multipart: phase, image）", Tag: "execution", Roles: clinical, Audit: "write", Entity: "image",
+			Response: model.Image{}, handler: s.uploadImage},
+		{Method: "POST", Pattern: "/api/v1/sessions/{id}/complete", Summary: "完成治疗（确认收费、生成记录）", Tag: "execution", Roles: clinical, Audit: "write", Entity: "session",
+			Body: model.CompleteSession{}, Response: completeResponse{},
+			handler: call(http.StatusOK, withID(func(ctx context.Context, id int64, req model.CompleteSession) (any, error) {
+				req.SessionID = id
+				sess, rec, err := b.CompleteSession(ctx, req)
+				return completeResponse{sess, rec}, err
+			}))},
+		{Method: "POST", Pattern: "/api/v1/sessions/{id}/abort", Summary: "中止治疗", Tag: "execution", Roles: clinical, Audit: "write", Entity: "session",
+			Body: reasonBody{}, Response: model.Session{},
+			handler: call(http.StatusOK, withID(func(ctx context.Context, id int64, req reasonBody) (any, error) {
+				return b.AbortSession(ctx, id, req.Reason)
+			}))},
+		{Method: "POST", Pattern: "/api/v1/records/{id}/sign", Summary: "治疗记录电子签名", Tag: "record", Roles: clinical, Audit: "write", Entity: "record",
+			Body: signBody{}, Response: model.Record{},
+			handler: call(http.StatusOK, withID(func(ctx context.Context, id int64, req signBody) (any, error) {
+				signer, err := actorStaff(ctx, req.SignerID, "signer_id")
+				if err != nil {
+					return nil, err
+				}
+				return b.SignRecord(ctx, id, signer)
+			}))},
+		{Method: "POST", Pattern: "/api/v1/records/{id}/amend", Summary: "修改治疗记录（需重新签名）", Tag: "record", Roles: clinical, Audit: "write", Entity: "record",
+			Body: amendBody{}, Response: model.Record{},
+			handler: call(http.StatusOK, withID(func(ctx context.Context, id int64, req amendBody) (any, error) {
+				return b.AmendRecord(ctx, id, req.Content)
+			}))},
+		{Method: "GET", Pattern: "/api/v1/patients/{id}/archive", Summary: "患者治疗档案（评审专家为脱敏数据）", Tag: "record", Roles: archivers, Audit: "read_pii", Entity: "patient",
+			Response: model.PatientArchive{}, handler: call(http.StatusOK, noBody(func(ctx context.Context, id int64) (any, error) {
+				ar, err := b.PatientArchive(ctx, id)
+				if err == nil && model.ActorFrom(ctx).Role == model.RoleEvaluator {
+					ar.Deidentify()
+				}
+				return ar, err
+			}))},
+		{Method: "POST", Pattern: "/api/v1/patients/{id}/link", Summary: "生成患者链接（查看预约、注意事项、问卷）", Tag: "patient", Roles: desk, Audit: "write", Entity: "patient",
+			Response: linkResponse{}, handler: call(http.StatusCreated, noBody(func(ctx context.Context, id int64) (any, error) {
+				token, exp, err := b.CreatePatientLink(ctx, id)
+				return linkResponse{Token: token, ExpiresAt: exp.Format("2006-01-02T15:04:05Z07:00"), URL: "/p/" + token}, err
+			}))},
+
+		{Method: "GET", Pattern: "/api/v1/followups", Summary: "随访任务", Tag: "followup", Roles: with(clinical, model.RoleDeptManager), Audit: "read_pii", Entity: "followup", Params: []string{"due"},
+			Response: listResponse[*model.Followup]{},
+			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
+				if err := knownParams(r, "due"); err != nil {
+					return nil, err
+				}
+				f, err := b.FollowupsInScope(ctx, r.URL.Query().Get("due"))
+				return list(f), err
+			})},
+		{Method: "POST", Pattern: "/api/v1/followups/{id}/complete", Summary: "完成随访（可附满意度问卷）", Tag: "followup", Roles: clinical, Audit: "write", Entity: "followup",
+			Body: model.FollowupResult{}, Response: followupResponse{},
+			handler: call(http.StatusOK, withID(func(ctx context.Context, id int64, req model.FollowupResult) (any, error) {
+				var err error
+				if req.DoneBy, err = actorStaff(ctx, req.DoneBy, "done_by"); err != nil {
+					return nil, err
+				}
+				f, sv, err := b.CompleteFollowup(ctx, id, req)
+				return followupResponse{f, sv}, err
+			}))},
+		{Method: "POST", Pattern: "/api/v1/complaints", Summary: "投诉", Tag: "feedback", Roles: []string{model.RoleAdmin, model.RoleFrontDesk, model.RolePatient}, Audit: "write", Entity: "complaint",
+			Body: model.NewComplaint{}, Response: model.Complaint{},
+			handler: call(http.StatusCreated, func(ctx context.Context, r *http.Request, req model.NewComplaint) (any, error) {
+				if a := model.ActorFrom(ctx); a.Role == model.RolePatient {
+					req.PatientID, req.Channel = a.PatientID, "electronic"
+				}
+				return b.FileComplaint(ctx, req)
+			})},
+		{Method: "POST", Pattern: "/api/v1/complaints/{id}/reply", Summary: "投诉回复", Tag: "feedback", Roles: []string{model.RoleAdmin, model.RoleDeptManager}, Audit: "write", Entity: "complaint",
+			Body: replyBody{}, Response: model.Complaint{},
+			handler: call(http.StatusOK, withID(func(ctx context.Context, id int64, req replyBody) (any, error) {
+				staff := model.ActorFrom(ctx).StaffID
+				return b.ReplyComplaint(ctx, id, staff, req.Reply)
+			}))},
+
+		{Method: "GET", Pattern: "/api/v1/patient/home", Summary: "患者本人：预约、注意事项、待填问卷", Tag: "patient", Roles: []string{model.RolePatient}, Audit: "read_pii", Entity: "patient",
+			Response: model.PatientHome{}, handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) { return b.PatientHome(ctx) })},
+		{Method: "POST", Pattern: "/api/v1/patient/surveys/{id}", Summary: "患者本人填写满意度问卷", Tag: "patient", Roles: []string{model.RolePatient}, Audit: "write", Entity: "survey",
+			Body: surveyBody{}, Response: model.Survey{},
+			handler: call(http.StatusOK, withID(func(ctx context.Context, id int64, req surveyBody) (any, error) {
+				return b.AnswerSurvey(ctx, id, req.Scores, req.Comment)
+			}))},
+	}
+}
+
+func (s *Server) uploadImage(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 21<<20)
+	if err := r.ParseMultipartForm(21 << 20); err != nil {
+		writeError(w, r, decodeError(err))
+		return
+	}
+	f, hdr, err := r.FormFile("image")
+	if err != nil {
+		writeError(w, r, model.Invalid("image", "缺少图像文件字段 image (multipart field missing)"))
+		return
+	}
+	defer f.Close()
+	data := make([]byte, hdr.Size)
+	if _, err := f.Read(data); err != nil && hdr.Size > 0 {
+		writeError(w, r, model.Invalid("image", "图像读取失败"))
+		return
+	}
+	ct := http.DetectContentType(data)
+	staff, err := actorStaff(r.Context(), 0, "taken_by")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	img, err := s.Backend.AddImage(r.Context(), model.NewImage{SessionID: id, Phase: r.FormValue("phase"), ContentType: ct, Data: data, TakenBy: staff})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if n, ok := r.Context().Value(auditKey{}).(*auditNote); ok {
+		n.entityID = fmt.Sprint(img.ID)
+	}
+	writeJSON(w, http.StatusCreated, img)
+}

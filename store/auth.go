@@ -1,0 +1,149 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/zhiliao/zhiliao/model"
+)
+
+// Token lifetimes.
+const (
+	SessionTTL     = 8 * time.Hour       // a working shift
+	PatientLinkTTL = 30 * 24 * time.Hour // covers a course and its first follow-ups
+)
+
+// dummyHash is compared against when the user does not exist, so that a
+// failed login takes as long whether or not the name is known.
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("zhiliao-no-such-user"), bcrypt.DefaultCost)
+
+func hashToken(token string) string {
+	h := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(h[:])
+}
+
+func newToken() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+var errBadLogin = model.Errorf(model.EUNAUTHORIZED, "用户名或密码错误 (wrong username or password)")
+
+const userColumns = "id, institution_id, username, display_name, role, dept_id, staff_id, patient_id, disabled"
+
+func scanUser(row interface{ Scan(...any) error }, extra ...any) (*model.User, error) {
+	u := &model.User{}
+	dest := append([]any{&u.ID, &u.InstitutionID, &u.Username, &u.DisplayName, &u.Role, &u.DeptID, &u.StaffID, &u.PatientID, &u.Disabled}, extra...)
+	return u, row.Scan(dest...)
+}
+
+// Login checks a password and issues an opaque bearer token; only its hash is stored.
+func (db *DB) Login(ctx context.Context, username, password string) (string, *model.User, time.Time, error) {
+	var hash string
+	u, err := scanUser(db.r.QueryRowContext(ctx, "SELECT "+userColumns+", password_hash FROM user_account WHERE username = ?", username), &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		return "", nil, time.Time{}, errBadLogin
+	} else if err != nil {
+		return "", nil, time.Time{}, err
+	}
+	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil || u.Disabled {
+		return "", nil, time.Time{}, errBadLogin
+	}
+	token, err := newToken()
+	if err != nil {
+		return "", nil, time.Time{}, err
+	}
+	now := db.Now().UTC()
+	exp := now.Add(SessionTTL)
+	_, err = db.w.ExecContext(ctx, "INSERT INTO auth_token (token_hash, user_id, institution_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+		hashToken(token), u.ID, u.InstitutionID, formatTime(now), formatTime(exp))
+	return token, u, exp, err
+}
+
+// CreatePatientLink issues a link token with which a patient opens their own
+// appointments, precautions and surveys.
+func (db *DB) CreatePatientLink(ctx context.Context, patientID int64) (string, time.Time, error) {
+	p, err := scoped[model.Patient](ctx, db, patientID)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	token, err := newToken()
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	now := db.Now().UTC()
+	exp := now.Add(PatientLinkTTL)
+	_, err = db.w.ExecContext(ctx, "INSERT INTO auth_token (token_hash, patient_id, institution_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+		hashToken(token), p.ID, p.InstitutionID, formatTime(now), formatTime(exp))
+	return token, exp, err
+}
+
+// Authenticate resolves a bearer token to the actor it stands for.
+func (db *DB) Authenticate(ctx context.Context, token string) (model.Actor, error) {
+	var userID, patientID sql.NullInt64
+	var inst int64
+	var expires string
+	var revoked sql.NullString
+	err := readStmts{db}.QueryRowContext(ctx, "SELECT user_id, patient_id, institution_id, expires_at, revoked_at FROM auth_token WHERE token_hash = ?",
+		hashToken(token)).Scan(&userID, &patientID, &inst, &expires, &revoked)
+	if errors.Is(err, sql.ErrNoRows) || revoked.Valid {
+		return model.Actor{}, model.Errorf(model.EUNAUTHORIZED, "未登录或登录已失效 (invalid token)")
+	} else if err != nil {
+		return model.Actor{}, err
+	}
+	if exp, _ := parseTime(expires); !db.Now().Before(exp) {
+		return model.Actor{}, model.Errorf(model.EUNAUTHORIZED, "登录已过期，请重新登录 (token expired)")
+	}
+	if patientID.Valid {
+		return model.Actor{Role: model.RolePatient, PatientID: patientID.Int64, InstitutionID: inst}, nil
+	}
+	u, err := scanUser(readStmts{db}.QueryRowContext(ctx, "SELECT "+userColumns+" FROM user_account WHERE id = ?", userID.Int64))
+	if err != nil {
+		return model.Actor{}, err
+	}
+	if u.Disabled {
+		return model.Actor{}, model.Errorf(model.EUNAUTHORIZED, "账号已停用 (account disabled)")
+	}
+	return model.ActorOf(u), nil
+}
+
+// Logout revokes a token.
+func (db *DB) Logout(ctx context.Context, token string) error {
+	_, err := db.w.ExecContext(ctx, "UPDATE auth_token SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL",
+		formatTime(db.Now()), hashToken(token))
+	return err
+}
+
+// User returns a login account.
+func (db *DB) User(ctx context.Context, id int64) (*model.User, error) {
+	u, err := scanUser(db.r.QueryRowContext(ctx, "SELECT "+userColumns+" FROM user_account WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, model.NotFound("用户", id)
+	}
+	return u, err
+}
+
+// Audit appends one entry to the audit log.
+func (db *DB) Audit(ctx context.Context, e model.AuditEntry) error {
+	a := model.ActorFrom(ctx)
+	if a.Role == model.RolePatient && a.Username == "" {
+		a.Username = fmt.Sprintf("patient:%d", a.PatientID) // link holders have no account name
+	}
+	_, err := db.w.ExecContext(ctx, `INSERT INTO audit_log (at, institution_id, user_id, username, role, action, route, entity, entity_id, status, request_id, remote, detail)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, formatTime(db.Now()), a.InstitutionID, a.UserID, a.Username, a.Role,
+		e.Action, e.Route, e.Entity, e.EntityID, e.Status, e.RequestID, e.Remote, e.Detail)
+	return err
+}
