@@ -241,3 +241,11 @@ func (f *fixture) count(query string, args ...any) int {
 	}
 	return n
 }
+
+// newFixtureServer serves f's API on a second port, built after the test
+// changed its settings (the rate limiter reads them when the router is built).
+func newFixtureServer(t testing.TB, f *fixture) string {
+	srv := httptest.NewServer(f.api.Handler())
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
