@@ -103,7 +103,7 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		d := time.Since(start)
 		s.requests.WithLabelValues(route, r.Method, strconv.Itoa(ww.Status())).Inc()
 		s.latency.WithLabelValues(route).Observe(d.Seconds())
-		s.Logger.Debug("request", "method", r.Method, "route", route, "status", ww.Status(), "bytes", ww.BytesWritten(),
+		s.Logger.Info("request", "method", r.Method, "route", route, "status", ww.Status(), "bytes", ww.BytesWritten(),
 			"duration", d, "request_id", middleware.GetReqID(r.Context()))
 	})
 }

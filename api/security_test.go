@@ -234,3 +234,36 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 		t.Fatalf("booking body schema missing: %s", b)
 	}
 }
+
+// TestTextRoundTrip: injection strings, Chinese and emoji in free-text fields
+// are stored and returned verbatim, as data.
+func TestTextRoundTrip(t *testing.T) {
+	f := newFixture(t)
+	cl := f.tokens[model.RoleClinician]
+	texts := []string{`'); DROP TABLE treatment_record;--`, `=HYPERLINK("http://x","y")`, "+1\t-2\r@3", `<img src=x onerror=alert(1)>`,
+		"脑梗死后遗症 🧠 " + strings.Repeat("康复", 200), `{"$where":"1==1"}`}
+	c, _ := f.course(f.plain, len64(texts), "钱七")
+	for i, text := range texts {
+		var tk model.QueueTicket
+		f.mustDo(f.tokens[model.RoleFrontDesk], "POST", "/api/v1/queue/walkins", map[string]any{"course_id": c.ID}, 201, &tk)
+		var s model.Session
+		f.mustDo(cl, "POST", "/api/v1/sessions", map[string]any{"ticket_id": tk.ID, "room_id": f.roomA.ID}, 201, &s)
+		var done struct{ Record model.Record }
+		f.mustDo(cl, "POST", fmt.Sprintf("/api/v1/sessions/%d/complete", s.ID), map[string]any{"units": 1, "record_content": text, "adverse_reaction": text}, 200, &done)
+		var amended model.Record
+		f.mustDo(cl, "POST", fmt.Sprintf("/api/v1/records/%d/amend", done.Record.ID), map[string]string{"content": text + "#" + fmt.Sprint(i)}, 200, &amended)
+		if done.Record.Content != text || amended.Content != text+"#"+fmt.Sprint(i) {
+			t.Fatalf("text %d changed: %q / %q", i, done.Record.Content, amended.Content)
+		}
+	}
+	var ar model.PatientArchive
+	f.mustDo(cl, "GET", fmt.Sprintf("/api/v1/patients/%d/archive", c.PatientID), nil, 200, &ar)
+	if len(ar.Records) != len(texts) || ar.Sessions[0].AdverseReaction != texts[0] {
+		t.Fatalf("archive after injection strings: %d records, %q", len(ar.Records), ar.Sessions[0].AdverseReaction)
+	}
+	if n := f.count("SELECT COUNT(*) FROM treatment_record"); n != len(texts) {
+		t.Fatalf("records table has %d rows", n)
+	}
+}
+
+func len64[T any](s []T) int64 { return int64(len(s)) }

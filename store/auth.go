@@ -136,14 +136,108 @@ func (db *DB) User(ctx context.Context, id int64) (*model.User, error) {
 	return u, err
 }
 
-// Audit appends one entry to the audit log.
+// Audit queues one entry for the audit log; the audit writer commits queued
+// entries together, at most auditFlushEvery after they were queued, so an
+// audited request does not pay for a second commit on the single writer.
+// Close and FlushAudit write everything queued.
 func (db *DB) Audit(ctx context.Context, e model.AuditEntry) error {
 	a := model.ActorFrom(ctx)
 	if a.Role == model.RolePatient && a.Username == "" {
 		a.Username = fmt.Sprintf("patient:%d", a.PatientID) // link holders have no account name
 	}
-	_, err := db.w.ExecContext(ctx, `INSERT INTO audit_log (at, institution_id, user_id, username, role, action, route, entity, entity_id, status, request_id, remote, detail)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, formatTime(db.Now()), a.InstitutionID, a.UserID, a.Username, a.Role,
-		e.Action, e.Route, e.Entity, e.EntityID, e.Status, e.RequestID, e.Remote, e.Detail)
-	return err
+	row := auditRow{at: formatTime(db.Now()), actor: a, e: e}
+	select {
+	case db.auditQ <- row:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+type auditRow struct {
+	at    string
+	actor model.Actor
+	e     model.AuditEntry
+	done  chan error // set for a flush request
+}
+
+const (
+	auditFlushEvery = 20 * time.Millisecond
+	auditBatch      = 512
+)
+
+func (db *DB) auditWriter() {
+	defer close(db.auditDone)
+	var batch []auditRow
+	var waiters []chan error
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	flush := func() {
+		err := db.writeAudit(batch)
+		if err != nil {
+			db.Logger.Error("audit write failed", "rows", len(batch), "err", err)
+		}
+		for _, w := range waiters {
+			w <- err
+		}
+		batch, waiters = batch[:0], waiters[:0]
+	}
+	for {
+		select {
+		case r, ok := <-db.auditQ:
+			if !ok {
+				flush()
+				return
+			}
+			if r.done != nil {
+				waiters = append(waiters, r.done)
+				flush()
+				continue
+			}
+			if len(batch) == 0 {
+				timer.Reset(auditFlushEvery)
+			}
+			batch = append(batch, r)
+			if len(batch) >= auditBatch {
+				flush()
+			}
+		case <-timer.C:
+			flush()
+		}
+	}
+}
+
+func (db *DB) writeAudit(rows []auditRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	tx, err := db.w.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	st, err := tx.Prepare(`INSERT INTO audit_log (at, institution_id, user_id, username, role, action, route, entity, entity_id, status, request_id, remote, detail)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		a, e := r.actor, r.e
+		if _, err := st.Exec(r.at, a.InstitutionID, a.UserID, a.Username, a.Role, e.Action, e.Route, e.Entity, e.EntityID, e.Status,
+			e.RequestID, e.Remote, e.Detail); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// FlushAudit writes every queued audit entry before it returns.
+func (db *DB) FlushAudit(ctx context.Context) error {
+	done := make(chan error, 1)
+	select {
+	case db.auditQ <- auditRow{done: done}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return <-done
 }

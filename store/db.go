@@ -62,6 +62,9 @@ type DB struct {
 	stmtMu      sync.Mutex
 	writerStmts map[string]*sql.Stmt
 	readerStmts map[string]*sql.Stmt
+
+	auditQ    chan auditRow
+	auditDone chan struct{}
 }
 
 // Open opens (creating if needed) the core database file at path and checks
@@ -96,9 +99,12 @@ func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 	}
 	db.r.SetMaxOpenConns(8)
 	if err := db.migrate(ctx, opt.Migrate); err != nil {
-		db.Close()
+		db.r.Close()
+		db.w.Close()
 		return nil, err
 	}
+	db.auditQ, db.auditDone = make(chan auditRow, 4096), make(chan struct{})
+	go db.auditWriter()
 	return db, nil
 }
 
@@ -152,6 +158,11 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close closes both pools.
 func (db *DB) Close() error {
+	if db.auditQ != nil {
+		close(db.auditQ) // the writer flushes what is queued, then stops
+		<-db.auditDone
+		db.auditQ = nil
+	}
 	db.stmtMu.Lock()
 	for _, m := range []map[string]*sql.Stmt{db.writerStmts, db.readerStmts} {
 		for q, s := range m {
