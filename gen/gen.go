@@ -40,10 +40,10 @@ var Presets = map[string]Preset{
 		StaffPerDept: 3, RoomsPerDept: 2, Beds: 1, CoursesPerDay: 3},
 	// A 3,000-bed tertiary hospital, 20 treatment departments, one year: ~500k sessions.
 	"hospital": {Name: "hospital", Hospitals: 1, Departments: 20, Start: date(2025, 11, 24), Days: 364,
-		StaffPerDept: 9, RoomsPerDept: 5, Beds: 2, CoursesPerDay: 10.5},
+		StaffPerDept: 9, RoomsPerDept: 5, Beds: 2, CoursesPerDay: 9},
 	// Ten such hospitals of a province: ~5M sessions (for ClickHouse).
 	"region": {Name: "region", Hospitals: 10, Departments: 20, Start: date(2025, 11, 24), Days: 364,
-		StaffPerDept: 9, RoomsPerDept: 5, Beds: 2, CoursesPerDay: 10.5},
+		StaffPerDept: 9, RoomsPerDept: 5, Beds: 2, CoursesPerDay: 9},
 }
 
 func date(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, model.Local) }

@@ -219,3 +219,28 @@ func Entities() []model.Entity {
 		&model.Slot{}, &model.Appointment{}, &model.QueueTicket{}, &model.PaymentCheck{}, &model.Image{}, &model.Consent{},
 		&model.Session{}, &model.Record{}, &model.Followup{}, &model.Survey{}, &model.Complaint{}, &model.Notification{}}
 }
+
+// partialUpdate builds an UPDATE of the columns whose values differ between
+// prev and cur (always including version and updated_at), and its arguments.
+// Statement texts repeat per combination of changed columns, so they are
+// prepared once like any other.
+func (tb *table) partialUpdate(prev, cur []any, id, oldVersion int64) (string, []any) {
+	var b strings.Builder
+	b.WriteString("UPDATE ")
+	b.WriteString(tb.name)
+	b.WriteString(" SET ")
+	args := make([]any, 0, 8)
+	for i, c := range tb.cols[1:] {
+		if c.name != "version" && c.name != "updated_at" && prev[i] == cur[i] {
+			continue
+		}
+		if len(args) > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(c.name)
+		b.WriteString(" = ?")
+		args = append(args, cur[i])
+	}
+	b.WriteString(" WHERE id = ? AND version = ?")
+	return b.String(), append(args, id, oldVersion)
+}

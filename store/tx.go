@@ -26,6 +26,18 @@ type Tx struct {
 	depth   int
 	stmts   map[string]*sql.Stmt
 	fresh   []string // statement texts first seen in this transaction
+	// orig holds the column values of rows as read in this transaction, so
+	// an update writes only the columns that changed: SQLite rewrites the
+	// entries of every index over a column named in SET, changed or not.
+	orig map[model.Entity][]any
+}
+
+// remember records e's values as read, for update to diff against.
+func (tx *Tx) remember(e model.Entity) {
+	if tx.orig == nil {
+		tx.orig = map[model.Entity][]any{}
+	}
+	tx.orig[e] = tableOf(e).values(e)
 }
 
 type txKey struct{}
@@ -210,9 +222,14 @@ func (tx *Tx) insert(e model.Entity) error {
 	if isStateful && s.CurrentStatus() == "" {
 		s.SetStatus(model.InitialStatus[e.EntityName()])
 	}
-	if err := tx.queryRow(tb.insertSQL, tb.values(e)...).Scan(&m.ID); err != nil {
+	vals := tb.values(e)
+	if err := tx.queryRow(tb.insertSQL, vals...).Scan(&m.ID); err != nil {
 		return mapConstraint(e.EntityName(), err)
 	}
+	if tx.orig == nil {
+		tx.orig = map[model.Entity][]any{}
+	}
+	tx.orig[e] = vals
 	if isInstitution && m.InstitutionID == 0 {
 		// An institution belongs to itself; its id is known only now.
 		m.InstitutionID = m.ID
@@ -228,16 +245,21 @@ func (tx *Tx) insert(e model.Entity) error {
 	return tx.emit(e, model.OpCreate)
 }
 
-// update writes e's row back with the version raised by one. The WHERE on the
-// old version catches a row changed since it was read.
+// update writes e's row back with the version raised by one: the columns
+// that changed since the row was read in this transaction, or all of them.
+// The WHERE on the old version catches a row changed since it was read.
 func (tx *Tx) update(e model.Entity) error {
 	tb := tableOf(e)
 	m := model.GetMeta(e)
 	old := m.Version
 	m.Version++
 	m.UpdatedAt = tx.now
-	args := append(tb.values(e), m.ID, old)
-	res, err := tx.exec(tb.updateSQL, args...)
+	cur := tb.values(e)
+	query, args := tb.updateSQL, append(cur, m.ID, old)
+	if prev, ok := tx.orig[e]; ok {
+		query, args = tb.partialUpdate(prev, cur, m.ID, old)
+	}
+	res, err := tx.exec(query, args...)
 	if err != nil {
 		m.Version = old
 		return mapConstraint(e.EntityName(), err)
@@ -246,6 +268,7 @@ func (tx *Tx) update(e model.Entity) error {
 		m.Version = old
 		return model.Conflict(e.EntityName()+".stale", "%s已被他人修改，请刷新后重试 (changed concurrently)", model.EntityLabel(e.EntityName()))
 	}
+	tx.orig[e] = cur
 	return tx.emit(e, model.OpUpdate)
 }
 
@@ -301,6 +324,9 @@ func findRow[T any, PT interface {
 		}
 		return nil, err
 	}
+	if tx, ok := q.(*Tx); ok {
+		tx.remember(e)
+	}
 	return e, nil
 }
 
@@ -320,6 +346,9 @@ func listRows[T any, PT interface {
 		e := PT(new(T))
 		if err := tb.scan(rows, e); err != nil {
 			return nil, err
+		}
+		if tx, ok := q.(*Tx); ok {
+			tx.remember(e)
 		}
 		out = append(out, e)
 	}
@@ -342,5 +371,6 @@ func get[T any, PT interface {
 	if err := checkScope(tx.actor, e); err != nil {
 		return nil, err
 	}
+	tx.remember(e)
 	return e, nil
 }

@@ -464,6 +464,7 @@ CREATE INDEX his_order_application ON his_order (application_id);
 CREATE INDEX application_patient ON application (patient_id);
 CREATE INDEX assessment_application ON assessment (application_id);
 CREATE INDEX course_patient ON course (patient_id, status);
+CREATE INDEX course_application ON course (application_id);
 CREATE INDEX roster_day ON roster (staff_id, day, shift);
 CREATE INDEX slot_day ON slot (dept_id, day, start_at);
 CREATE INDEX slot_roster ON slot (roster_id);
