@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/zhiliao/zhiliao/model"
@@ -24,6 +26,7 @@ type Tx struct {
 	id      int64 // tx_id: the seq of the transaction's first outbox event
 	nextSeq int64
 	depth   int
+	events  []any // buffered outbox rows, 9 values each, inserted at commit
 	stmts   map[string]*sql.Stmt
 	fresh   []string // statement texts first seen in this transaction
 	// orig holds the column values of rows as read in this transaction, so
@@ -81,6 +84,9 @@ func (db *DB) write(ctx context.Context, fn func(tx *Tx) error) (err error) {
 	if err := fn(tx); err != nil {
 		return err
 	}
+	if err := tx.flushOutbox(); err != nil {
+		return err
+	}
 	if db.BeforeCommit != nil {
 		if err := db.BeforeCommit(ctx); err != nil {
 			return err
@@ -99,13 +105,13 @@ func (tx *Tx) savepoint(fn func(tx *Tx) error) error {
 	if _, err := tx.exec("SAVEPOINT " + name); err != nil {
 		return err
 	}
-	seq, now, actor := tx.nextSeq, tx.now, tx.actor
+	seq, buffered, now, actor := tx.nextSeq, len(tx.events), tx.now, tx.actor
 	tx.now = tx.db.Now().UTC().Truncate(time.Millisecond)
 	tx.actor = model.ActorFrom(tx.ctx)
 	err := fn(tx)
 	tx.now, tx.actor = now, actor
 	if err != nil {
-		tx.nextSeq = seq
+		tx.nextSeq, tx.events = seq, tx.events[:buffered]
 		if _, rerr := tx.exec("ROLLBACK TO " + name); rerr != nil {
 			return errors.Join(err, rerr)
 		}
@@ -170,10 +176,12 @@ func (tx *Tx) queryRow(query string, args ...any) *sql.Row {
 
 const lastSeqQuery = "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'cdc_outbox'), 0)"
 
-const outboxInsert = `INSERT INTO cdc_outbox (seq, entity, entity_id, op, version, occurred_at, tx_id, institution_id, payload)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+// outboxBatch is how many events one INSERT carries (9 parameters each,
+// well under SQLite's 32766).
+const outboxBatch = 256
 
-// emit appends the CDC event of e's current row to the outbox.
+// emit buffers the CDC event of e's current row; flushOutbox writes the
+// transaction's events with as few INSERTs as possible right before COMMIT.
 func (tx *Tx) emit(e model.Entity, op string) error {
 	if tx.db.DisableOutbox {
 		return nil
@@ -183,12 +191,32 @@ func (tx *Tx) emit(e model.Entity, op string) error {
 		return err
 	}
 	m := model.GetMeta(e)
-	if _, err := tx.exec(outboxInsert, tx.nextSeq, e.EntityName(), m.ID, op, m.Version,
-		formatTime(tx.now), tx.id, m.InstitutionID, payload); err != nil {
-		return fmt.Errorf("outbox: %w", err)
-	}
+	tx.events = append(tx.events, tx.nextSeq, e.EntityName(), m.ID, op, m.Version, formatTime(tx.now), tx.id, m.InstitutionID, payload)
 	tx.nextSeq++
 	return nil
+}
+
+func (tx *Tx) flushOutbox() error {
+	for len(tx.events) > 0 {
+		n := min(len(tx.events)/9, outboxBatch)
+		if _, err := tx.exec(outboxInsertSQL(n), tx.events[:n*9]...); err != nil {
+			return fmt.Errorf("outbox: %w", err)
+		}
+		tx.events = tx.events[n*9:]
+	}
+	return nil
+}
+
+var outboxInserts sync.Map // n → SQL
+
+func outboxInsertSQL(n int) string {
+	if q, ok := outboxInserts.Load(n); ok {
+		return q.(string)
+	}
+	q := "INSERT INTO cdc_outbox (seq, entity, entity_id, op, version, occurred_at, tx_id, institution_id, payload) VALUES " +
+		strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?), ", n), ", ")
+	outboxInserts.Store(n, q)
+	return q
 }
 
 const historyInsert = `INSERT INTO status_history (institution_id, entity, entity_id, from_status, to_status, at, actor_id, actor_role, reason, tx_id)
