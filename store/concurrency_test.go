@@ -66,6 +66,14 @@ func TestSlotCapacityUnderConcurrency(t *testing.T) {
 	if s.Booked != capacity || appts != capacity {
 		t.Fatalf("slot booked %d, appointments %d", s.Booked, appts)
 	}
+	// Concurrent bookings may share a group commit, but each keeps its own
+	// transaction id: the seq of its first event.
+	var txs, firsts int
+	e.must(e.db.Reader().QueryRow(`SELECT COUNT(DISTINCT tx_id), SUM(tx_id = (SELECT MIN(seq) FROM cdc_outbox o2 WHERE o2.tx_id = o.tx_id))
+FROM cdc_outbox o WHERE entity = 'appointment'`).Scan(&txs, &firsts))
+	if txs != capacity || firsts != capacity {
+		t.Fatalf("appointment events in %d transactions, %d with tx_id = first seq", txs, firsts)
+	}
 }
 
 // TestDoubleCheckInAndExecution: the same appointment checked in, and the same

@@ -65,6 +65,9 @@ type DB struct {
 
 	auditQ    chan auditRow
 	auditDone chan struct{}
+
+	writeQ     chan writeReq
+	writerDone chan struct{}
 }
 
 // Open opens (creating if needed) the core database file at path and checks
@@ -105,6 +108,8 @@ func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 	}
 	db.auditQ, db.auditDone = make(chan auditRow, 4096), make(chan struct{})
 	go db.auditWriter()
+	db.writeQ, db.writerDone = make(chan writeReq), make(chan struct{})
+	go db.writer()
 	return db, nil
 }
 
@@ -158,6 +163,11 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close closes both pools.
 func (db *DB) Close() error {
+	if db.writeQ != nil {
+		close(db.writeQ) // the writer finishes the group it runs, then stops
+		<-db.writerDone
+		db.writeQ = nil
+	}
 	if db.auditQ != nil {
 		close(db.auditQ) // the writer flushes what is queued, then stops
 		<-db.auditDone

@@ -53,49 +53,124 @@ func (db *DB) Batch(ctx context.Context, fn func(ctx context.Context) error) err
 	return db.write(ctx, func(tx *Tx) error { return fn(tx.ctx) })
 }
 
-// write runs fn in a transaction: a new one, or a savepoint of the batch in
-// ctx. The clock is read once here.
-func (db *DB) write(ctx context.Context, fn func(tx *Tx) error) (err error) {
+// write runs fn in a transaction: a savepoint of the batch in ctx, or one
+// of the writer's group commits. The clock is read once here.
+func (db *DB) write(ctx context.Context, fn func(tx *Tx) error) error {
 	if a := model.ActorFrom(ctx); a.ReadOnly() {
 		return model.Errorf(model.EFORBIDDEN, "角色 %s 只能查看，不能修改 (read-only role)", a.Role)
 	}
 	if tx, ok := ctx.Value(txKey{}).(*Tx); ok && tx.db == db {
 		return tx.savepoint(fn)
 	}
-	sqlTx, err := db.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+	req := writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case db.writeQ <- req:
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	tx := &Tx{tx: sqlTx, db: db, now: db.Now().UTC().Truncate(time.Millisecond), actor: model.ActorFrom(ctx), stmts: map[string]*sql.Stmt{}}
-	tx.ctx = context.WithValue(ctx, txKey{}, tx)
-	defer func() {
-		if err != nil {
-			sqlTx.Rollback()
+	return <-req.done // once queued it runs: wait for its outcome even if ctx ends
+}
+
+// writeReq is one caller's transaction waiting for the writer.
+type writeReq struct {
+	ctx  context.Context
+	fn   func(tx *Tx) error
+	done chan error
+}
+
+// maxGroup bounds how many queued transactions share one COMMIT.
+const maxGroup = 64
+
+// writer owns the single SQLite writer connection. It takes every
+// transaction waiting at that moment and runs them one after another, each
+// in its own savepoint, under one BEGIN…COMMIT: SQLite allows one writer, so
+// concurrent callers queue anyway, and sharing the commit (the WAL write)
+// spends the queueing time usefully. A refused transaction rolls back its
+// savepoint alone; a failed COMMIT fails every transaction of the group.
+func (db *DB) writer() {
+	defer close(db.writerDone)
+	for first := range db.writeQ {
+		group := []writeReq{first}
+	drain:
+		for len(group) < maxGroup {
+			select {
+			case r, ok := <-db.writeQ:
+				if !ok {
+					break drain
+				}
+				group = append(group, r)
+			default:
+				break drain
+			}
 		}
+		errs := db.commitGroup(group)
+		for i, r := range group {
+			r.done <- errs[i]
+		}
+	}
+}
+
+func (db *DB) commitGroup(group []writeReq) []error {
+	errs := make([]error, len(group))
+	fail := func(err error) []error {
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = err
+			}
+		}
+		return errs
+	}
+	sqlTx, err := db.w.BeginTx(context.Background(), nil)
+	if err != nil {
+		return fail(fmt.Errorf("begin: %w", err))
+	}
+	tx := &Tx{tx: sqlTx, db: db, stmts: map[string]*sql.Stmt{}}
+	tx.ctx = context.WithValue(context.Background(), txKey{}, tx)
+	defer func() {
 		if len(tx.fresh) > 0 {
-			db.prepareWriter(context.WithoutCancel(ctx), tx.fresh)
+			db.prepareWriter(context.Background(), tx.fresh)
 		}
 	}()
 	var last int64
 	if err := tx.queryRow(lastSeqQuery).Scan(&last); err != nil {
-		return fmt.Errorf("read outbox sequence: %w", err)
+		sqlTx.Rollback()
+		return fail(fmt.Errorf("read outbox sequence: %w", err))
 	}
-	tx.id, tx.nextSeq = last+1, last+1
-	if err := fn(tx); err != nil {
-		return err
+	tx.nextSeq = last + 1
+	ok := 0
+	for i, r := range group {
+		// Statements run to completion once started: a caller's cancellation
+		// must not abort a savepoint's ROLLBACK TO and with it the group.
+		tx.ctx = context.WithValue(context.WithoutCancel(r.ctx), txKey{}, tx)
+		tx.id = tx.nextSeq // the transaction id is the seq of its first event
+		if len(group) == 1 {
+			tx.now, tx.actor = db.Now().UTC().Truncate(time.Millisecond), model.ActorFrom(r.ctx)
+			errs[i] = r.fn(tx)
+		} else {
+			errs[i] = tx.savepoint(r.fn)
+		}
+		if errs[i] == nil {
+			ok++
+		}
+	}
+	if ok == 0 {
+		sqlTx.Rollback()
+		return errs
 	}
 	if err := tx.flushOutbox(); err != nil {
-		return err
+		sqlTx.Rollback()
+		return fail(err)
 	}
 	if db.BeforeCommit != nil {
-		if err := db.BeforeCommit(ctx); err != nil {
-			return err
+		if err := db.BeforeCommit(group[0].ctx); err != nil {
+			sqlTx.Rollback()
+			return fail(err)
 		}
 	}
 	if err := sqlTx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return fail(fmt.Errorf("commit: %w", err))
 	}
-	return nil
+	return errs
 }
 
 func (tx *Tx) savepoint(fn func(tx *Tx) error) error {
