@@ -10,24 +10,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/zhiliao/zhiliao/api"
 	"github.com/zhiliao/zhiliao/ingest/his"
+	"github.com/zhiliao/zhiliao/internal/testclock"
 	"github.com/zhiliao/zhiliao/model"
 	"github.com/zhiliao/zhiliao/store"
 )
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Set(t time.Time)     { c.mu.Lock(); c.t = t; c.mu.Unlock() }
-func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 // fixture is a hospital with two departments, a user of every role and a
 // real server on a loopback port.
@@ -35,7 +26,7 @@ type fixture struct {
 	t      testing.TB
 	db     *store.DB
 	his    *his.Simulator
-	clock  *clock
+	clock  *testclock.Clock
 	srv    *httptest.Server
 	api    *api.Server
 	inst   *model.Institution
@@ -61,7 +52,7 @@ func newFixture(t testing.TB) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	f := &fixture{t: t, db: db, clock: &clock{t: day0}, tokens: map[string]string{}}
+	f := &fixture{t: t, db: db, clock: testclock.New(day0), tokens: map[string]string{}}
 	db.Now = f.clock.Now
 	f.his = &his.Simulator{Status: db.OrderPaymentStatus}
 	db.HIS = f.his

@@ -4,31 +4,21 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/zhiliao/zhiliao/ingest/his"
+	"github.com/zhiliao/zhiliao/internal/testclock"
 	"github.com/zhiliao/zhiliao/model"
 	"github.com/zhiliao/zhiliao/store"
 )
-
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Set(t time.Time)     { c.mu.Lock(); c.t = t; c.mu.Unlock() }
-func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 // env is one hospital in a fresh core database.
 type env struct {
 	t     testing.TB
 	db    *store.DB
 	his   *his.Simulator
-	clock *clock
+	clock *testclock.Clock
 	ctx   context.Context
 
 	inst      *model.Institution
@@ -56,7 +46,7 @@ func mustOpenDB(tb testing.TB) *store.DB {
 
 func newEnv(tb testing.TB) *env {
 	tb.Helper()
-	e := &env{t: tb, db: mustOpenDB(tb), clock: &clock{t: day0}, ctx: context.Background()}
+	e := &env{t: tb, db: mustOpenDB(tb), clock: testclock.New(day0), ctx: context.Background()}
 	e.db.Now = e.clock.Now
 	e.his = &his.Simulator{Status: e.db.OrderPaymentStatus}
 	e.db.HIS = e.his
