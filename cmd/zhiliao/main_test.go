@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"regexp"
@@ -142,3 +143,5 @@ func TestOutOfDateSchemaAtStartup(t *testing.T) {
 		t.Fatalf("migrate: %d %s %s", code, out.String(), errb.String())
 	}
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
