@@ -68,6 +68,10 @@ type DB struct {
 
 	writeQ     chan writeReq
 	writerDone chan struct{}
+
+	ckpt     *sql.DB // checkpoints the WAL off the writer's path
+	ckptStop chan struct{}
+	ckptDone chan struct{}
 }
 
 // Open opens (creating if needed) the core database file at path and checks
@@ -80,7 +84,7 @@ func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 		return nil, err
 	}
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)" +
-		"&_pragma=busy_timeout(10000)&_pragma=cache_size(-262144)&_pragma=mmap_size(1073741824)&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(8192)&_txlock=immediate"
+		"&_pragma=busy_timeout(10000)&_pragma=cache_size(-262144)&_pragma=mmap_size(1073741824)&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(0)&_txlock=immediate"
 	db := &DB{
 		Path:     path,
 		FilesDir: filepath.Join(filepath.Dir(path), "files"),
@@ -110,6 +114,13 @@ func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 	go db.auditWriter()
 	db.writeQ, db.writerDone = make(chan writeReq), make(chan struct{})
 	go db.writer()
+	if db.ckpt, err = sql.Open("sqlite", dsn); err != nil {
+		db.Close()
+		return nil, err
+	}
+	db.ckpt.SetMaxOpenConns(1)
+	db.ckptStop, db.ckptDone = make(chan struct{}), make(chan struct{})
+	go db.checkpointer()
 	return db, nil
 }
 
@@ -181,6 +192,12 @@ func (db *DB) Close() error {
 		}
 	}
 	db.stmtMu.Unlock()
+	if db.ckptStop != nil {
+		close(db.ckptStop)
+		<-db.ckptDone
+		db.ckpt.Close()
+		db.ckptStop = nil
+	}
 	err := db.r.Close()
 	if err2 := db.w.Close(); err == nil {
 		err = err2
@@ -191,6 +208,32 @@ func (db *DB) Close() error {
 // Reader returns the read-only pool for queries outside the lifecycle
 // services (reports, the relay).
 func (db *DB) Reader() *sql.DB { return db.r }
+
+// checkpointEvery is how often the checkpointer copies the WAL into the
+// database file.
+const checkpointEvery = 250 * time.Millisecond
+
+// checkpointer runs WAL checkpoints on its own connection. Connections have
+// automatic checkpoints switched off (wal_autocheckpoint(0) in the DSN):
+// an automatic checkpoint runs inside the COMMIT that crosses the threshold
+// and stalls every transaction queued behind it for the copy and its fsync.
+// PASSIVE checkpoints here run beside the writer and never block it.
+func (db *DB) checkpointer() {
+	defer close(db.ckptDone)
+	t := time.NewTicker(checkpointEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-db.ckptStop:
+			db.ckpt.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+			return
+		case <-t.C:
+			if _, err := db.ckpt.Exec("PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
+				db.Logger.Warn("wal checkpoint", "err", err)
+			}
+		}
+	}
+}
 
 // MigrateTo applies migrations up to and including version on the database
 // at path, without opening the services. Operators use it (zhiliao migrate
