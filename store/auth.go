@@ -91,14 +91,22 @@ func (db *DB) CreatePatientLink(ctx context.Context, patientID int64) (string, t
 	return token, exp, err
 }
 
-// Authenticate resolves a bearer token to the actor it stands for.
+// Authenticate resolves a bearer token to the actor it stands for, with one
+// query per request: the token joined to its account, if it has one.
 func (db *DB) Authenticate(ctx context.Context, token string) (model.Actor, error) {
-	var userID, patientID sql.NullInt64
+	var patientID sql.NullInt64
 	var inst int64
 	var expires string
 	var revoked sql.NullString
-	err := readStmts{db}.QueryRowContext(ctx, "SELECT user_id, patient_id, institution_id, expires_at, revoked_at FROM auth_token WHERE token_hash = ?",
-		hashToken(token)).Scan(&userID, &patientID, &inst, &expires, &revoked)
+	var uid sql.NullInt64
+	var uinst sql.NullInt64
+	var username, name, role sql.NullString
+	var dept, staff, upatient sql.NullInt64
+	var disabled sql.NullBool
+	err := readStmts{db}.QueryRowContext(ctx, `SELECT t.patient_id, t.institution_id, t.expires_at, t.revoked_at,
+ u.id, u.institution_id, u.username, u.display_name, u.role, u.dept_id, u.staff_id, u.patient_id, u.disabled
+FROM auth_token t LEFT JOIN user_account u ON u.id = t.user_id WHERE t.token_hash = ?`, hashToken(token)).Scan(
+		&patientID, &inst, &expires, &revoked, &uid, &uinst, &username, &name, &role, &dept, &staff, &upatient, &disabled)
 	if errors.Is(err, sql.ErrNoRows) || revoked.Valid {
 		return model.Actor{}, model.Errorf(model.EUNAUTHORIZED, "未登录或登录已失效 (invalid token)")
 	} else if err != nil {
@@ -110,14 +118,17 @@ func (db *DB) Authenticate(ctx context.Context, token string) (model.Actor, erro
 	if patientID.Valid {
 		return model.Actor{Role: model.RolePatient, PatientID: patientID.Int64, InstitutionID: inst}, nil
 	}
-	u, err := scanUser(readStmts{db}.QueryRowContext(ctx, "SELECT "+userColumns+" FROM user_account WHERE id = ?", userID.Int64))
-	if err != nil {
-		return model.Actor{}, err
-	}
-	if u.Disabled {
+	if !uid.Valid || disabled.Bool {
 		return model.Actor{}, model.Errorf(model.EUNAUTHORIZED, "账号已停用 (account disabled)")
 	}
-	return model.ActorOf(u), nil
+	ptr := func(n sql.NullInt64) *int64 {
+		if n.Valid {
+			return &n.Int64
+		}
+		return nil
+	}
+	return model.ActorOf(&model.User{ID: uid.Int64, InstitutionID: uinst.Int64, Username: username.String, DisplayName: name.String,
+		Role: role.String, DeptID: ptr(dept), StaffID: ptr(staff), PatientID: ptr(upatient)}), nil
 }
 
 // Logout revokes a token.
