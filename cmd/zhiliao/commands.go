@@ -168,3 +168,33 @@ func resolveScope(ctx context.Context, db *store.DB, u *model.User, instCode, de
 	}
 	return model.Invalid("dept", "找不到科室 %q (unknown department)", deptCode)
 }
+
+func runHIS(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "replay" {
+		fmt.Fprintln(stderr, "usage: zhiliao his replay [--data DIR]")
+		return errUsage
+	}
+	fs := flag.NewFlagSet("his replay", flag.ContinueOnError)
+	var c common
+	c.register(fs)
+	if err := parse(fs, args[1:], stderr); err != nil {
+		return err
+	}
+	db, err := openCore(ctx, &c, stderr)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	m := &Main{DB: db}
+	intake, err := m.hisIntake(ctx)
+	if err != nil {
+		return err
+	}
+	n, err := his.Replay(ctx, intake, db, 10000)
+	if err != nil {
+		return err
+	}
+	left, err := db.PendingDeadLetters(ctx, 10000)
+	fmt.Fprintf(stdout, "重放成功 replayed %d HL7 dead letters; %d still refused\n", n, len(left))
+	return err
+}

@@ -7,6 +7,7 @@
 //	zhiliao gen     --preset pilot|hospital|region [--seed N] [--data DIR]
 //	zhiliao migrate [--to VERSION] [--data DIR]
 //	zhiliao user add --username U --password P --role ROLE [--dept CODE] [--data DIR]
+//	zhiliao his replay [--data DIR]
 package main
 
 import (
@@ -36,6 +37,7 @@ const usage = `zhiliao 综合治疗管理系统 (comprehensive treatment managem
   zhiliao gen      生成模拟医院数据 generate a synthetic hospital
   zhiliao migrate  升级数据库结构 migrate the core schema
   zhiliao user add 创建登录用户 create a login
+  zhiliao his replay 重放 HL7 死信 replay HL7 dead letters
 
 Every subcommand takes --data DIR (default ./data, env ZHILIAO_DATA).
 Run "zhiliao CMD -h" for its flags.
@@ -60,6 +62,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runMigrate(ctx, args[1:], stdout, stderr)
 	case "user":
 		err = runUser(ctx, args[1:], stdout, stderr)
+	case "his":
+		err = runHIS(ctx, args[1:], stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "未知命令 unknown command %q\n\n%s", args[0], usage)
 		return 2

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"path/filepath"
 	"regexp"
@@ -13,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zhiliao/zhiliao/ingest/his"
 	"github.com/zhiliao/zhiliao/store"
 )
 
@@ -21,7 +24,7 @@ import (
 func TestServeDemo(t *testing.T) {
 	data := t.TempDir()
 	var stdout, stderr bytes.Buffer
-	m := &Main{Addr: "127.0.0.1:0", Demo: true, Seed: 1, Stdout: &stdout, Stderr: &stderr}
+	m := &Main{Addr: "127.0.0.1:0", MLLPAddr: "127.0.0.1:0", Demo: true, Seed: 1, Stdout: &stdout, Stderr: &stderr}
 	m.Common = common{data: data, logLevel: "warn"}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -71,6 +74,26 @@ func TestServeDemo(t *testing.T) {
 	}
 	if code, body := get("/nope"); code != 404 || !strings.Contains(body, `"code":"not_found"`) {
 		t.Errorf("unknown route %d %s", code, body)
+	}
+	// The HIS sends an order over HL7 v2 / MLLP and gets an AA.
+	conn, err := net.Dial("tcp", m.MLLP.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	hl7 := "MSH|^~\\&|HIS|H001|ZHILIAO|H001|202611220900||ORM^O01|E2E-1|P|2.5\rPID|1||E2E-MRN^^^H001||测试^患者||19900101|F\rPV1|1|O\r" +
+		"ORC|NW|E2E-RX|||||3||202611220855\rOBR|1|E2E-RX||JG001^调Q激光祛斑\rDG1|1||L81.4^黄褐斑\rZPY|Y\r"
+	if err := his.WriteFrame(conn, []byte(hl7)); err != nil {
+		t.Fatal(err)
+	}
+	ack, err := his.ReadFrame(bufio.NewReader(conn))
+	if err != nil || !strings.Contains(string(ack), "MSA|AA|E2E-1") {
+		t.Fatalf("HL7 ack %q %v", ack, err)
+	}
+	var paid int
+	m.DB.Reader().QueryRow("SELECT COUNT(*) FROM his_order WHERE order_no = 'E2E-RX' AND status = 'paid'").Scan(&paid)
+	if paid != 1 {
+		t.Fatalf("HL7 order not applied")
 	}
 	// A second --demo start on the same folder keeps the data.
 	var users int
@@ -139,7 +162,7 @@ func TestOutOfDateSchemaAtStartup(t *testing.T) {
 		t.Fatalf("serve on an old schema: exit %d %s", code, errb.String())
 	}
 	out.Reset()
-	if code := Run(ctx, []string{"migrate", "--data", data, "--log-level", "warn"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "version 2") {
+	if code := Run(ctx, []string{"migrate", "--data", data, "--log-level", "warn"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "version 3") {
 		t.Fatalf("migrate: %d %s %s", code, out.String(), errb.String())
 	}
 }

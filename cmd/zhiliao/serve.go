@@ -15,6 +15,7 @@ import (
 
 	"github.com/zhiliao/zhiliao/api"
 	"github.com/zhiliao/zhiliao/gen"
+	"github.com/zhiliao/zhiliao/ingest/his"
 	"github.com/zhiliao/zhiliao/model"
 	"github.com/zhiliao/zhiliao/store"
 )
@@ -26,14 +27,19 @@ type Main struct {
 	Addr   string
 	Demo   bool
 	Seed   uint64
-	Stdout io.Writer
-	Stderr io.Writer
+	// MLLPAddr, when set, takes HL7 v2 messages from the HIS over MLLP.
+	MLLPAddr string
+	Stdout   io.Writer
+	Stderr   io.Writer
 
 	DB       *store.DB
 	Server   *api.Server
 	HTTP     *http.Server
 	Listener net.Listener
-	log      *slog.Logger
+	// MLLP is the HL7 listener when MLLPAddr is set.
+	MLLP   net.Listener
+	intake *his.Intake
+	log    *slog.Logger
 }
 
 // demoPassword is the password of every demo login; demo data is synthetic.
@@ -46,11 +52,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&m.Addr, "addr", "127.0.0.1:8080", "监听地址 listen address (env ZHILIAO_ADDR)")
 	fs.BoolVar(&m.Demo, "demo", false, "演示模式：空数据目录时生成试点数据 generate the pilot preset into an empty data folder (env ZHILIAO_DEMO)")
 	fs.Uint64Var(&m.Seed, "seed", 1, "演示数据种子 demo data seed")
+	fs.StringVar(&m.MLLPAddr, "mllp-addr", "", "HL7 v2 MLLP 监听地址 listen address for the HIS, e.g. 127.0.0.1:2575 (env ZHILIAO_MLLP_ADDR; off when empty)")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
 	if _, _, err := net.SplitHostPort(m.Addr); err != nil {
 		return fmt.Errorf("%w: --addr %q: %v", errUsage, m.Addr, err)
+	}
+	if m.MLLPAddr != "" {
+		if _, _, err := net.SplitHostPort(m.MLLPAddr); err != nil {
+			return fmt.Errorf("%w: --mllp-addr %q: %v", errUsage, m.MLLPAddr, err)
+		}
 	}
 	if err := m.Open(ctx); err != nil {
 		m.Close()
@@ -84,6 +96,14 @@ func (m *Main) Open(ctx context.Context) error {
 	if m.Listener, err = net.Listen("tcp", m.Addr); err != nil {
 		return err
 	}
+	if m.MLLPAddr != "" {
+		if m.intake, err = m.hisIntake(ctx); err != nil {
+			return err
+		}
+		if m.MLLP, err = net.Listen("tcp", m.MLLPAddr); err != nil {
+			return err
+		}
+	}
 	m.HTTP = &http.Server{Handler: m.Server.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
 		WriteTimeout: 120 * time.Second, IdleTimeout: 120 * time.Second}
 	m.Server.SetReady(true)
@@ -97,8 +117,17 @@ func (m *Main) URL() string { return "http://" + m.Listener.Addr().String() }
 func (m *Main) Run(ctx context.Context) error {
 	m.log.Info("serving", "url", m.URL(), "data", m.Common.data)
 	fmt.Fprintf(m.Stdout, "zhiliao 已启动 listening on %s\n", m.URL())
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- m.HTTP.Serve(m.Listener) }()
+	if m.MLLP != nil {
+		m.log.Info("hl7 mllp intake", "addr", m.MLLP.Addr().String())
+		srv := &his.MLLPServer{Handle: m.intake.Handle, Logger: m.log}
+		go func() {
+			if err := srv.Serve(ctx, m.MLLP); err != nil {
+				errc <- err
+			}
+		}()
+	}
 	select {
 	case err := <-errc:
 		return err
@@ -123,6 +152,18 @@ func (m *Main) Close() error {
 		return m.DB.Close()
 	}
 	return nil
+}
+
+// hisIntake is the HL7 intake for the core's one institution.
+func (m *Main) hisIntake(ctx context.Context) (*his.Intake, error) {
+	insts, err := m.DB.Institutions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(insts) != 1 {
+		return nil, fmt.Errorf("the HL7 intake serves one institution; the core has %d", len(insts))
+	}
+	return &his.Intake{Orders: m.DB, DeadLetters: m.DB, InstitutionID: insts[0].ID}, nil
 }
 
 // demoUsers are the logins of the demo, one per role.

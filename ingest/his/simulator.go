@@ -1,8 +1,10 @@
-// Package his adapts the hospital information system (HIS): it answers the
-// payment re-check before execution. Simulator is the default adapter: it
-// answers as the core's mirror of the HIS would, except for a deterministic
-// share of paid orders that it reports refunded at the cashier, so the
-// refusal path runs in every demo and generated workload.
+// Package his adapts the hospital information system (HIS): HL7 v2 order and
+// payment messages over MLLP into the core's order service (with ACK/NAK and
+// dead letters for replay), and the payment re-check before execution.
+// Simulator is the default re-check adapter: it answers as the core's mirror
+// of the HIS would, except for a deterministic share of paid orders that it
+// reports refunded at the cashier, so the refusal path runs in every demo and
+// generated workload.
 package his
 
 import (

@@ -1,0 +1,147 @@
+package his
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/zhiliao/zhiliao/model"
+)
+
+// OrderFromHL7 maps an HL7 v2 order or payment message to the HIS message the
+// core takes:
+//
+//	ORM^O01  ORC-1 NW/XO/CA (new, change, cancel), ORC-2 placer order number,
+//	         ORC-7.1 quantity, ORC-9 transaction time, ORC-12.1 ordering doctor,
+//	         OBR-4.1 project code, PID-3.1 MRN, PID-5 family^given, PID-7 birth,
+//	         PID-8 sex, PID-13.1 phone, PID-19 ID number, PV1-2 O/I,
+//	         DG1-3 code^name, ZPY-1 Y/N (paid: a site segment many Chinese HIS send)
+//	DFT^P03  FT1-6 PY (payment) or CR (refund), FT1-11 amount in yuan,
+//	         FT1-23.1 the order number
+func OrderFromHL7(m *Message, institutionID int64) (model.OrderMessage, error) {
+	o := model.OrderMessage{InstitutionID: institutionID, MessageID: m.ControlID()}
+	switch m.Type() {
+	case "ORM^O01":
+		switch ctl := m.Field("ORC", 1); ctl {
+		case "NW":
+			o.Action = model.HISNew
+		case "XO":
+			o.Action = model.HISChange
+		case "CA":
+			o.Action = model.HISCancel
+		default:
+			return o, model.Invalid("ORC-1", "不支持的医嘱控制码 %q (NW, XO or CA)", ctl)
+		}
+		o.OrderNo = m.Comp("ORC", 2, 1)
+		o.PatientMRN = m.Comp("PID", 3, 1)
+		o.PatientName = m.Comp("PID", 5, 1) + m.Comp("PID", 5, 2)
+		o.Gender = map[string]string{"M": "M", "F": "F"}[m.Field("PID", 8)]
+		if o.Gender == "" {
+			o.Gender = "U"
+		}
+		if b := m.Field("PID", 7); len(b) >= 8 {
+			o.BirthDate = b[:4] + "-" + b[4:6] + "-" + b[6:8]
+		}
+		o.Phone, o.IDNumber = m.Comp("PID", 13, 1), m.Field("PID", 19)
+		o.ProjectCode = m.Comp("OBR", 4, 1)
+		if q := m.Comp("ORC", 7, 1); q != "" {
+			n, err := strconv.ParseInt(q, 10, 64)
+			if err != nil {
+				return o, model.Invalid("ORC-7", "数量不是整数 %q", q)
+			}
+			o.Quantity = n
+		}
+		o.VisitType = map[string]string{"O": model.VisitOutpatient, "I": model.VisitInpatient}[m.Field("PV1", 2)]
+		o.DiagnosisCode, o.DiagnosisName = m.Comp("DG1", 3, 1), m.Comp("DG1", 3, 2)
+		o.OrderedBy = m.Comp("ORC", 12, 1)
+		if o.Action != model.HISCancel {
+			t, err := parseTS(m.Field("ORC", 9))
+			if err != nil {
+				return o, model.Invalid("ORC-9", "开单时间格式应为 YYYYMMDDHHMM[SS]")
+			}
+			o.OrderedAt = t
+		}
+		o.Paid = m.Field("ZPY", 1) == "Y"
+	case "DFT^P03":
+		switch tt := m.Field("FT1", 6); tt {
+		case "PY":
+			o.Action = model.HISPay
+		case "CR":
+			o.Action = model.HISRefund
+			if a := m.Field("FT1", 11); a != "" {
+				yuan, err := strconv.ParseFloat(strings.TrimPrefix(a, "-"), 64)
+				if err != nil {
+					return o, model.Invalid("FT1-11", "金额格式错误 %q", a)
+				}
+				o.RefundFen = int64(math.Round(yuan * 100))
+			}
+		default:
+			return o, model.Invalid("FT1-6", "不支持的交易类型 %q (PY or CR)", tt)
+		}
+		o.OrderNo = m.Comp("FT1", 23, 1)
+	default:
+		return o, model.Invalid("MSH-9", "不支持的消息类型 %s (ORM^O01, DFT^P03)", m.Type())
+	}
+	return o, o.Validate()
+}
+
+func parseTS(s string) (time.Time, error) {
+	for _, layout := range []string{"20060102150405", "200601021504"} {
+		if len(s) >= len(layout) {
+			if t, err := time.ParseInLocation(layout, s[:len(layout)], model.Local); err == nil {
+				return t, nil
+			}
+		}
+	}
+	return time.Time{}, fmt.Errorf("bad timestamp %q", s)
+}
+
+// DeadLetters keeps messages that could not be processed, for replay.
+type DeadLetters interface {
+	AddDeadLetter(ctx context.Context, institutionID int64, messageID string, raw []byte, code, reason string) error
+}
+
+// Intake turns HL7 messages into order messages for the core and answers
+// each with an ACK: AA when applied (or already applied: replays are
+// idempotent), AE when the core refused it, AR when it could not be read.
+// Everything not accepted is kept as a dead letter.
+type Intake struct {
+	Orders        model.OrderService
+	DeadLetters   DeadLetters
+	InstitutionID int64
+	Now           func() time.Time
+}
+
+// Handle processes one raw message and returns the ACK to send back.
+func (in *Intake) Handle(ctx context.Context, raw []byte) []byte {
+	now := time.Now
+	if in.Now != nil {
+		now = in.Now
+	}
+	ts := now().In(model.Local).Format("20060102150405")
+	m, err := ParseHL7(raw)
+	if err != nil {
+		in.dead(ctx, "", raw, "AR", err.Error())
+		return Ack(nil, "AR", err.Error(), ts)
+	}
+	msg, err := OrderFromHL7(m, in.InstitutionID)
+	if err == nil {
+		ctx = model.WithActor(ctx, model.Actor{Role: model.RoleHIS, Username: "hl7:" + m.Field("MSH", 3), InstitutionID: in.InstitutionID})
+		_, err = in.Orders.ReceiveOrder(ctx, msg)
+	}
+	if err != nil {
+		text := model.ErrorCode(err) + ": " + model.ErrorMessage(err)
+		in.dead(ctx, m.ControlID(), raw, "AE", text)
+		return Ack(m, "AE", text, ts)
+	}
+	return Ack(m, "AA", "", ts)
+}
+
+func (in *Intake) dead(ctx context.Context, id string, raw []byte, code, reason string) {
+	if in.DeadLetters != nil {
+		in.DeadLetters.AddDeadLetter(context.WithoutCancel(ctx), in.InstitutionID, id, raw, code, reason)
+	}
+}

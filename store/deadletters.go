@@ -1,0 +1,55 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+)
+
+// DeadLetter is an HL7 message the intake could not apply.
+type DeadLetter struct {
+	ID            int64
+	InstitutionID int64
+	MessageID     string
+	Raw           []byte
+	AckCode       string
+	Reason        string
+}
+
+// AddDeadLetter keeps a message the HIS intake could not apply.
+func (db *DB) AddDeadLetter(ctx context.Context, institutionID int64, messageID string, raw []byte, code, reason string) error {
+	_, err := db.w.ExecContext(ctx, `INSERT INTO his_dead_letter (institution_id, received_at, message_id, raw, ack_code, reason)
+VALUES (?, ?, ?, ?, ?, ?)`, institutionID, formatTime(db.Now()), messageID, raw, code, reason)
+	return err
+}
+
+// PendingDeadLetters lists dead letters not yet replayed successfully, oldest first.
+func (db *DB) PendingDeadLetters(ctx context.Context, limit int) ([]DeadLetter, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT id, institution_id, message_id, raw, ack_code, reason FROM his_dead_letter
+WHERE replayed_at IS NULL ORDER BY id LIMIT ?`, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []DeadLetter
+	for rows.Next() {
+		var d DeadLetter
+		if err := rows.Scan(&d.ID, &d.InstitutionID, &d.MessageID, &d.Raw, &d.AckCode, &d.Reason); err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// MarkDeadLetterReplayed records a successful replay; result is the ACK text.
+func (db *DB) MarkDeadLetterReplayed(ctx context.Context, id int64, result string) error {
+	res, err := db.w.ExecContext(ctx, "UPDATE his_dead_letter SET replayed_at = ?, replay_result = ? WHERE id = ? AND replayed_at IS NULL",
+		formatTime(db.Now()), result, id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return sql.ErrNoRows
+	}
+	return nil
+}
