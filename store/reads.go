@@ -94,15 +94,27 @@ func (db *DB) Queue(ctx context.Context, deptID int64, day string) ([]model.Queu
 	if err != nil {
 		return nil, err
 	}
-	out := make([]model.QueueEntry, len(tickets))
-	for i, t := range tickets {
-		p, err := getRow[model.Patient](ctx, db.q(ctx), t.PatientID)
-		if err != nil {
+	// Patient names in one query rather than one per ticket.
+	names := map[int64]string{}
+	rows, err := db.q(ctx).QueryContext(ctx, `SELECT p.id, p.name FROM patient p WHERE p.id IN
+ (SELECT patient_id FROM queue_ticket WHERE `+cond+` AND day = ?)`, append(args, day)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var name string
+		if err := rows.Scan(&id, &name); err != nil {
 			return nil, err
 		}
-		out[i] = model.QueueEntry{QueueTicket: t, PatientName: p.Name}
+		names[id] = name
 	}
-	return out, nil
+	out := make([]model.QueueEntry, len(tickets))
+	for i, t := range tickets {
+		out[i] = model.QueueEntry{QueueTicket: t, PatientName: names[t.PatientID]}
+	}
+	return out, rows.Err()
 }
 
 // ApplicationDetail loads an application in scope.
