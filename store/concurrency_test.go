@@ -94,12 +94,7 @@ func TestDoubleCheckInAndExecution(t *testing.T) {
 	if ok := tally(t, errs, "appointment.checked_in->checked_in"); ok != 1 {
 		t.Fatalf("%d check-ins succeeded", ok)
 	}
-	var tk *model.QueueTicket
-	for _, x := range tickets {
-		if x != nil {
-			tk = x
-		}
-	}
+	tk := winner(tickets)
 	sessions := make([]*model.Session, 10)
 	errs = race(10, func(i int) error {
 		var err error
@@ -109,12 +104,7 @@ func TestDoubleCheckInAndExecution(t *testing.T) {
 	if ok := tally(t, errs, "queue_ticket.in_treatment->in_treatment"); ok != 1 {
 		t.Fatalf("%d starts succeeded", ok)
 	}
-	var s *model.Session
-	for _, x := range sessions {
-		if x != nil {
-			s = x
-		}
-	}
+	s := winner(sessions)
 	errs = race(10, func(i int) error {
 		_, _, err := e.db.CompleteSession(e.ctx, model.CompleteSession{SessionID: s.ID, Units: 1, RecordContent: "{}"})
 		return err
@@ -128,4 +118,14 @@ func TestDoubleCheckInAndExecution(t *testing.T) {
 	if n != 1 || used != 1 {
 		t.Fatalf("sessions %d, charged %d", n, used)
 	}
+}
+
+// winner returns the one result of a race that succeeded.
+func winner[T any](results []*T) *T {
+	for _, r := range results {
+		if r != nil {
+			return r
+		}
+	}
+	return nil
 }

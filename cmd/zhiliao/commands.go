@@ -104,14 +104,24 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return err
 }
 
-func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "add" {
-		fmt.Fprintln(stderr, "usage: zhiliao user add --username U --password P --role ROLE [--dept CODE] [--institution CODE]")
-		return errUsage
+// verbFlags checks the verb of a two-word command ("user add", "his replay")
+// and returns its flag set with the common flags registered.
+func verbFlags(args []string, cmd, verb, usage string, stderr io.Writer) (*flag.FlagSet, *common, error) {
+	if len(args) == 0 || args[0] != verb {
+		fmt.Fprintln(stderr, "usage: zhiliao "+cmd+" "+verb+" "+usage)
+		return nil, nil, errUsage
 	}
-	fs := flag.NewFlagSet("user add", flag.ContinueOnError)
-	var c common
+	fs := flag.NewFlagSet(cmd+" "+verb, flag.ContinueOnError)
+	c := &common{}
 	c.register(fs)
+	return fs, c, nil
+}
+
+func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, c, err := verbFlags(args, "user", "add", "--username U --password P --role ROLE [--dept CODE] [--institution CODE]", stderr)
+	if err != nil {
+		return err
+	}
 	username := fs.String("username", "", "用户名 login name")
 	password := fs.String("password", "", "密码 password (8–72 characters; env ZHILIAO_PASSWORD keeps it out of shell history)")
 	role := fs.String("role", "", "角色 admin|dept_manager|quality_office|evaluator|clinician|front_desk|his|patient")
@@ -121,7 +131,7 @@ func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := parse(fs, args[1:], stderr); err != nil {
 		return err
 	}
-	db, err := openCore(ctx, &c, stderr)
+	db, err := openCore(ctx, c, stderr)
 	if err != nil {
 		return err
 	}
@@ -170,17 +180,14 @@ func resolveScope(ctx context.Context, db *store.DB, u *model.User, instCode, de
 }
 
 func runHIS(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "replay" {
-		fmt.Fprintln(stderr, "usage: zhiliao his replay [--data DIR]")
-		return errUsage
+	fs, c, err := verbFlags(args, "his", "replay", "[--data DIR]", stderr)
+	if err != nil {
+		return err
 	}
-	fs := flag.NewFlagSet("his replay", flag.ContinueOnError)
-	var c common
-	c.register(fs)
 	if err := parse(fs, args[1:], stderr); err != nil {
 		return err
 	}
-	db, err := openCore(ctx, &c, stderr)
+	db, err := openCore(ctx, c, stderr)
 	if err != nil {
 		return err
 	}
