@@ -64,11 +64,6 @@ type table struct {
 
 var tables sync.Map // reflect.Type → *table
 
-var (
-	timeType    = reflect.TypeOf(time.Time{})
-	timePtrType = reflect.TypeOf(&time.Time{})
-)
-
 func tableOf(e model.Entity) *table {
 	t := reflect.TypeOf(e).Elem()
 	if v, ok := tables.Load(t); ok {
@@ -76,40 +71,24 @@ func tableOf(e model.Entity) *table {
 	}
 	tb := &table{entity: e.EntityName(), name: TableName(e.EntityName())}
 	_, tb.stateful = e.(model.Stateful)
-	var walk func(reflect.Type, []int)
-	walk = func(t reflect.Type, prefix []int) {
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			idx := append(append([]int{}, prefix...), i)
-			if f.Anonymous {
-				walk(f.Type, idx)
-				continue
-			}
-			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-			if name == "" || name == "-" {
-				continue
-			}
-			c := column{name: name, index: idx}
-			switch f.Type {
-			case timeType:
-				c.kind = kindTime
-			case timePtrType:
-				c.kind = kindTimePtr
-			default:
-				if f.Type.Kind() == reflect.Bool {
-					c.kind = kindBool
-				}
-			}
-			tb.cols = append(tb.cols, c)
-			switch name {
-			case "dept_id":
-				tb.deptCol = c.index
-			case "patient_id":
-				tb.patCol = c.index
-			}
+	for _, f := range model.Fields(e) {
+		c := column{name: f.Name, index: f.Index}
+		switch f.Kind {
+		case model.KindTime:
+			c.kind = kindTime
+		case model.KindNullTime:
+			c.kind = kindTimePtr
+		case model.KindBool:
+			c.kind = kindBool
+		}
+		tb.cols = append(tb.cols, c)
+		switch f.Name {
+		case "dept_id":
+			tb.deptCol = c.index
+		case "patient_id":
+			tb.patCol = c.index
 		}
 	}
-	walk(t, nil)
 	names := make([]string, len(tb.cols))
 	for i, c := range tb.cols {
 		names[i] = c.name
@@ -213,12 +192,7 @@ func (tb *table) scan(sc interface{ Scan(...any) error }, e model.Entity) error 
 }
 
 // Entities returns one zero value of every entity type of the core.
-func Entities() []model.Entity {
-	return []model.Entity{&model.Institution{}, &model.Department{}, &model.Staff{}, &model.Room{}, &model.Project{},
-		&model.Patient{}, &model.Order{}, &model.Application{}, &model.Assessment{}, &model.Course{}, &model.Roster{},
-		&model.Slot{}, &model.Appointment{}, &model.QueueTicket{}, &model.PaymentCheck{}, &model.Image{}, &model.Consent{},
-		&model.Session{}, &model.Record{}, &model.Followup{}, &model.Survey{}, &model.Complaint{}, &model.Notification{}}
-}
+func Entities() []model.Entity { return model.Entities() }
 
 // partialUpdate builds an UPDATE of the columns whose values differ between
 // prev and cur (always including version and updated_at), and its arguments.

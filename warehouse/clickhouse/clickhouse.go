@@ -1,0 +1,504 @@
+// Package clickhouse is the warehouse engine for hospitals and regions that
+// outgrow one machine: ClickHouse over its native protocol
+// (github.com/ClickHouse/clickhouse-go/v2). Its SQL runs on 18.16 (the Debian
+// package the tests use) and on current releases: no LowCardinality,
+// DateTime64, Map, window functions or newer settings, and explicit column
+// lists in every batch INSERT.
+//
+// Batches land table by table with the batch log written last, so the high
+// water never claims a batch that did not land whole; a repeated delivery
+// leaves duplicates that ReplacingMergeTree collapses and every reader
+// deduplicates (the ver_ and cur_ views, FINAL).
+package clickhouse
+
+import (
+	"context"
+	"crypto/rand"
+	"embed"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"reflect"
+	"strings"
+	"time"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+
+	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/warehouse"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Warehouse is the ClickHouse engine.
+type Warehouse struct {
+	Addr, Database string
+	conn           driver.Conn
+	id             string
+}
+
+var _ warehouse.Warehouse = (*Warehouse)(nil)
+
+// ParseDSN reads clickhouse://[user[:password]@]HOST:PORT/DB.
+func ParseDSN(dsn string) (*ch.Options, error) {
+	u, err := url.Parse(dsn)
+	if err != nil || u.Scheme != "clickhouse" || u.Host == "" {
+		return nil, fmt.Errorf("warehouse %q: want clickhouse://HOST:PORT/DB", dsn)
+	}
+	opt := &ch.Options{Addr: []string{u.Host}, Auth: ch.Auth{Database: strings.TrimPrefix(u.Path, "/"), Username: "default"},
+		DialTimeout: 5 * time.Second, ReadTimeout: 5 * time.Minute, MaxOpenConns: 8}
+	if opt.Auth.Database == "" {
+		opt.Auth.Database = "default"
+	}
+	if u.User != nil {
+		opt.Auth.Username = u.User.Username()
+		opt.Auth.Password, _ = u.User.Password()
+	}
+	return opt, nil
+}
+
+// Open connects to the server of dsn, creates the database if needed,
+// applies the migrations and brings the raw tables in line with the model.
+func Open(ctx context.Context, dsn string) (*Warehouse, error) {
+	opt, err := ParseDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
+	db := opt.Auth.Database
+	// Create the database through a connection to "default" first.
+	opt.Auth.Database = "default"
+	boot, err := ch.Open(opt)
+	if err != nil {
+		return nil, err
+	}
+	err = boot.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+quoteIdent(db))
+	boot.Close()
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse %s: %w", opt.Addr[0], err)
+	}
+	opt.Auth.Database = db
+	conn, err := ch.Open(opt)
+	if err != nil {
+		return nil, err
+	}
+	w := &Warehouse{Addr: opt.Addr[0], Database: db, conn: conn}
+	if err := w.init(ctx); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return w, nil
+}
+
+func quoteIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "") + "`" }
+
+func (w *Warehouse) init(ctx context.Context) error {
+	migs, err := warehouse.LoadMigrations(migrationFS, "migrations")
+	if err != nil {
+		return err
+	}
+	if _, err := warehouse.Migrate(ctx, w, migs); err != nil {
+		return err
+	}
+	if err := w.EnsureRaw(ctx); err != nil {
+		return err
+	}
+	ids, err := queryColumn[string](ctx, w.conn, "SELECT value FROM warehouse_meta FINAL WHERE key = 'warehouse_id'")
+	if err != nil {
+		return err
+	}
+	if len(ids) > 0 {
+		w.id = ids[0]
+		return nil
+	}
+	b := make([]byte, 8)
+	rand.Read(b)
+	w.id = "clickhouse-" + hex.EncodeToString(b)
+	return w.insert(ctx, "INSERT INTO warehouse_meta (key, value, at)", []any{"warehouse_id", w.id, time.Now()})
+}
+
+func (w *Warehouse) Engine() string { return "clickhouse" }
+func (w *Warehouse) ID() string     { return w.id }
+func (w *Warehouse) Close() error   { return w.conn.Close() }
+
+// Conn exposes the native connection for benchmarks that compare against a
+// raw batch append.
+func (w *Warehouse) Conn() driver.Conn { return w.conn }
+
+// AppliedVersions implements warehouse.Migrator.
+func (w *Warehouse) AppliedVersions(ctx context.Context) (map[int64]bool, error) {
+	if err := w.conn.Exec(ctx, "CREATE TABLE IF NOT EXISTS schema_migrations (version Int64, applied_at DateTime) ENGINE = MergeTree() ORDER BY version"); err != nil {
+		return nil, err
+	}
+	vs, err := queryColumn[int64](ctx, w.conn, "SELECT version FROM schema_migrations")
+	if err != nil {
+		return nil, err
+	}
+	out := map[int64]bool{}
+	for _, v := range vs {
+		out[v] = true
+	}
+	return out, nil
+}
+
+// RecordVersion implements warehouse.Migrator.
+func (w *Warehouse) RecordVersion(ctx context.Context, v int64) error {
+	return w.insert(ctx, "INSERT INTO schema_migrations (version, applied_at)", []any{v, time.Now()})
+}
+
+// Exec runs a statement.
+func (w *Warehouse) Exec(ctx context.Context, query string, args ...any) error {
+	return w.conn.Exec(ctx, query, args...)
+}
+
+func sqlType(name string, k model.FieldKind) string {
+	if name == "version" {
+		return "UInt64" // ReplacingMergeTree's version column must be unsigned on 18.16
+	}
+	switch k {
+	case model.KindInt:
+		return "Int64"
+	case model.KindNullInt:
+		return "Nullable(Int64)"
+	case model.KindString:
+		return "String"
+	case model.KindBool:
+		return "UInt8"
+	case model.KindTime:
+		return "DateTime"
+	default:
+		return "Nullable(DateTime)"
+	}
+}
+
+// EnsureRaw creates missing raw tables, adds columns the model gained since,
+// and recreates the views.
+func (w *Warehouse) EnsureRaw(ctx context.Context) error {
+	var cols []struct {
+		Table  string `ch:"table"`
+		Column string `ch:"name"`
+	}
+	if err := w.conn.Select(ctx, &cols, "SELECT table, name FROM system.columns WHERE database = currentDatabase() AND table LIKE 'raw_%'"); err != nil {
+		return err
+	}
+	have := map[string]map[string]bool{}
+	for _, c := range cols {
+		if have[c.Table] == nil {
+			have[c.Table] = map[string]bool{}
+		}
+		have[c.Table][c.Column] = true
+	}
+	for _, t := range warehouse.Tables() {
+		var stmts []string
+		if have[t.Name] == nil {
+			defs := make([]string, len(t.Columns))
+			for i, c := range t.Columns {
+				defs[i] = c.Name + " " + sqlType(c.Name, c.Kind)
+			}
+			// Every version is kept: the sorting key includes it, so merges
+			// collapse only repeated deliveries of the same version.
+			stmts = append(stmts, fmt.Sprintf("CREATE TABLE %s (%s) ENGINE = ReplacingMergeTree(version) ORDER BY (institution_id, id, version)",
+				t.Name, strings.Join(defs, ", ")))
+		} else {
+			for _, c := range t.Columns {
+				if !have[t.Name][c.Name] {
+					stmts = append(stmts, fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", t.Name, c.Name, sqlType(c.Name, c.Kind)))
+				}
+			}
+		}
+		stmts = append(stmts,
+			"DROP TABLE IF EXISTS ver_"+t.Entity,
+			fmt.Sprintf("CREATE VIEW ver_%s AS SELECT * FROM %s FINAL", t.Entity, t.Name),
+			"DROP TABLE IF EXISTS "+t.Current,
+			fmt.Sprintf(`CREATE VIEW %s AS SELECT * FROM %s FINAL
+WHERE (institution_id, id, version) IN (SELECT institution_id, id, max(version) FROM %s GROUP BY institution_id, id) AND _op != 'd'`,
+				t.Current, t.Name, t.Name))
+		for _, s := range stmts {
+			if err := w.conn.Exec(ctx, s); err != nil {
+				return fmt.Errorf("%s: %w", s, err)
+			}
+		}
+	}
+	return nil
+}
+
+// HighWater implements warehouse.Warehouse.
+func (w *Warehouse) HighWater(ctx context.Context) (int64, error) {
+	var hw int64
+	err := w.conn.QueryRow(ctx, "SELECT max(last_seq) FROM cdc_batches").Scan(&hw)
+	return hw, err
+}
+
+// Append implements warehouse.Warehouse: raw tables, dead letters and events
+// first, the batch log row last.
+func (w *Warehouse) Append(ctx context.Context, b *warehouse.Batch) error {
+	for entity, rec := range b.Raw {
+		t := warehouse.TableOf(entity)
+		if t == nil {
+			return fmt.Errorf("warehouse: no raw table for entity %q", entity)
+		}
+		if err := t.CheckRecord(rec); err != nil {
+			return err
+		}
+		if err := w.appendRecord(ctx, t.Name, t.ColumnList(), rec); err != nil {
+			return err
+		}
+	}
+	if len(b.DeadLetters) > 0 {
+		now := time.Now()
+		rows := make([][]any, len(b.DeadLetters))
+		for i, d := range b.DeadLetters {
+			rows[i] = []any{d.Seq, d.Entity, d.EntityID, d.Op, d.Version, d.OccurredAt, d.TxID, d.InstitutionID, d.Payload, d.Reason, now}
+		}
+		if err := w.insert(ctx, "INSERT INTO cdc_dead_letters (seq, entity, entity_id, op, version, occurred_at, tx_id, institution_id, payload, reason, failed_at)", rows...); err != nil {
+			return err
+		}
+	}
+	if b.Snapshot {
+		return nil
+	}
+	events := int64(0)
+	if b.Events != nil && b.Events.NumRows() > 0 {
+		events = b.Events.NumRows()
+		if err := w.appendRecord(ctx, "cdc_events", warehouse.EventsColumnList(), b.Events); err != nil {
+			return err
+		}
+	}
+	return w.insert(ctx, "INSERT INTO cdc_batches (first_seq, last_seq, events, dead_letters, landed_at)",
+		[]any{b.FirstSeq, b.LastSeq, events, int64(len(b.DeadLetters)), time.Now()})
+}
+
+// appendRecord sends an Arrow record as one native block, column by column:
+// each Arrow array becomes the slice clickhouse-go appends in one call.
+func (w *Warehouse) appendRecord(ctx context.Context, table, columns string, rec arrow.Record) error {
+	batch, err := w.conn.PrepareBatch(ctx, "INSERT INTO "+table+" ("+columns+")")
+	if err != nil {
+		return err
+	}
+	for i, col := range rec.Columns() {
+		unsigned := rec.ColumnName(i) == "version" && table != "cdc_events"
+		if err := batch.Column(i).Append(columnSlice(col, unsigned)); err != nil {
+			batch.Abort()
+			return fmt.Errorf("%s.%s: %w", table, rec.ColumnName(i), err)
+		}
+	}
+	return batch.Send()
+}
+
+// columnSlice converts an Arrow array into the Go slice clickhouse-go takes
+// for the column: values directly where Arrow's buffer already is one,
+// pointers where the column is nullable.
+func columnSlice(col arrow.Array, unsigned bool) any {
+	n := col.Len()
+	nullable := col.NullN() > 0
+	switch a := col.(type) {
+	case *array.Int64:
+		if unsigned {
+			out := make([]uint64, n)
+			for i, v := range a.Int64Values() {
+				out[i] = uint64(v)
+			}
+			return out
+		}
+		if !nullable {
+			return a.Int64Values()
+		}
+		out := make([]*int64, n)
+		vals := a.Int64Values()
+		for i := range out {
+			if a.IsValid(i) {
+				out[i] = &vals[i]
+			}
+		}
+		return out
+	case *array.Timestamp:
+		vals := a.TimestampValues()
+		if !nullable {
+			return *(*[]int64)(unsafePointer(&vals))
+		}
+		out := make([]*int64, n)
+		for i := range out {
+			if a.IsValid(i) {
+				v := int64(vals[i])
+				out[i] = &v
+			}
+		}
+		return out
+	case *array.String:
+		out := make([]string, n)
+		for i := range out {
+			out[i] = a.Value(i)
+		}
+		return out
+	case *array.Boolean:
+		out := make([]uint8, n)
+		for i := range out {
+			if a.Value(i) {
+				out[i] = 1
+			}
+		}
+		return out
+	}
+	panic(fmt.Sprintf("clickhouse: no column slice for %T", col))
+}
+
+// DeadLetters implements warehouse.Warehouse.
+func (w *Warehouse) DeadLetters(ctx context.Context, limit int) ([]warehouse.DeadLetter, error) {
+	rows, err := w.conn.Query(ctx, `SELECT seq, entity, entity_id, op, version, occurred_at, tx_id, institution_id, payload, reason, failed_at
+FROM cdc_dead_letters FINAL WHERE seq NOT IN (SELECT seq FROM cdc_dead_letter_replays) ORDER BY seq LIMIT ?`, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []warehouse.DeadLetter
+	for rows.Next() {
+		var d warehouse.DeadLetter
+		if err := rows.Scan(&d.Seq, &d.Entity, &d.EntityID, &d.Op, &d.Version, &d.OccurredAt, &d.TxID, &d.InstitutionID, &d.Payload, &d.Reason, &d.FailedAt); err != nil {
+			return nil, err
+		}
+		d.OccurredAt, d.FailedAt = d.OccurredAt.UTC(), d.FailedAt.UTC()
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// ResolveDeadLetters implements warehouse.Warehouse.
+func (w *Warehouse) ResolveDeadLetters(ctx context.Context, seqs []int64) error {
+	if len(seqs) == 0 {
+		return nil
+	}
+	now := time.Now()
+	rows := make([][]any, len(seqs))
+	for i, s := range seqs {
+		rows[i] = []any{s, now}
+	}
+	return w.insert(ctx, "INSERT INTO cdc_dead_letter_replays (seq, replayed_at)", rows...)
+}
+
+// queryColumn reads a one-column result.
+func queryColumn[T any](ctx context.Context, conn driver.Conn, query string, args ...any) ([]T, error) {
+	rows, err := conn.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		var v T
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// insert sends rows as one native block. Every INSERT goes this way: 18.16
+// keeps waiting for a data block after an INSERT … VALUES sent as a query.
+func (w *Warehouse) insert(ctx context.Context, query string, rows ...[]any) error {
+	batch, err := w.conn.PrepareBatch(ctx, query)
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if err := batch.Append(r...); err != nil {
+			batch.Abort()
+			return err
+		}
+	}
+	return batch.Send()
+}
+
+// Reset implements warehouse.Warehouse.
+func (w *Warehouse) Reset(ctx context.Context) error {
+	// Views first: they read the tables.
+	names, err := queryColumn[string](ctx, w.conn, "SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY engine != 'View', name")
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		if err := w.conn.Exec(ctx, "DROP TABLE IF EXISTS "+quoteIdent(n)); err != nil {
+			return err
+		}
+	}
+	return w.init(ctx)
+}
+
+// Query implements warehouse.Warehouse.
+func (w *Warehouse) Query(ctx context.Context, query string, args ...any) (array.RecordReader, error) {
+	rows, err := w.conn.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	cts := rows.ColumnTypes()
+	fields := make([]arrow.Field, len(cts))
+	for i, ct := range cts {
+		typ, err := arrowTypeOf(ct.DatabaseTypeName())
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("column %s: %w", ct.Name(), err)
+		}
+		fields[i] = arrow.Field{Name: ct.Name(), Type: typ, Nullable: true}
+	}
+	src := &rowSource{rows: rows, dest: make([]any, len(cts))}
+	for i, ct := range cts {
+		src.dest[i] = reflect.New(ct.ScanType()).Interface()
+	}
+	return warehouse.NewRowReader(arrow.NewSchema(fields, nil), src), nil
+}
+
+func arrowTypeOf(t string) (arrow.DataType, error) {
+	if strings.HasPrefix(t, "Nullable(") {
+		t = strings.TrimSuffix(strings.TrimPrefix(t, "Nullable("), ")")
+	}
+	switch {
+	case strings.HasPrefix(t, "Int") || strings.HasPrefix(t, "UInt"):
+		return arrow.PrimitiveTypes.Int64, nil
+	case strings.HasPrefix(t, "Float") || strings.HasPrefix(t, "Decimal"):
+		return arrow.PrimitiveTypes.Float64, nil
+	case t == "String" || strings.HasPrefix(t, "FixedString") || strings.HasPrefix(t, "Enum"):
+		return arrow.BinaryTypes.String, nil
+	case t == "Date":
+		return arrow.FixedWidthTypes.Date32, nil
+	case strings.HasPrefix(t, "DateTime"):
+		return &arrow.TimestampType{Unit: warehouse.TimeUnit, TimeZone: "UTC"}, nil
+	}
+	return nil, fmt.Errorf("no Arrow type for ClickHouse %s", t)
+}
+
+type rowSource struct {
+	rows driver.Rows
+	dest []any
+}
+
+func (s *rowSource) Next() bool   { return s.rows.Next() }
+func (s *rowSource) Err() error   { return s.rows.Err() }
+func (s *rowSource) Close() error { return s.rows.Close() }
+
+func (s *rowSource) Values(vals []any) error {
+	if err := s.rows.Scan(s.dest...); err != nil {
+		return err
+	}
+	for i, d := range s.dest {
+		v := reflect.ValueOf(d).Elem() // the scanned value, or a pointer for Nullable
+		for v.Kind() == reflect.Pointer {
+			if v.IsNil() {
+				break
+			}
+			v = v.Elem()
+		}
+		if v.Kind() == reflect.Pointer {
+			vals[i] = nil
+			continue
+		}
+		x := v.Interface()
+		if d, ok := x.(interface{ InexactFloat64() float64 }); ok { // Decimal
+			x = d.InexactFloat64()
+		}
+		vals[i] = x
+	}
+	return nil
+}

@@ -1,0 +1,435 @@
+// Package duckdb is the embedded warehouse: one DuckDB file under the data
+// folder (github.com/duckdb/duckdb-go/v2). Batches land in one transaction,
+// so a batch is all there or not at all; appending one again first deletes its
+// seq range, so the effect of a repeated delivery is nil.
+package duckdb
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"database/sql/driver"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+	duckdb "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/warehouse"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Warehouse is the DuckDB engine.
+type Warehouse struct {
+	Path string
+	db   *sql.DB
+	id   string
+}
+
+var _ warehouse.Warehouse = (*Warehouse)(nil)
+
+// Open opens (creating if needed) the warehouse file at path, applies its
+// migrations and brings the raw tables in line with the model.
+func Open(ctx context.Context, path string) (*Warehouse, error) {
+	db, err := sql.Open("duckdb", path)
+	if err != nil {
+		return nil, err
+	}
+	w := &Warehouse{Path: path, db: db}
+	if err := w.init(ctx); err != nil {
+		db.Close()
+		if strings.Contains(err.Error(), "Could not set lock on file") || strings.Contains(err.Error(), "Conflicting lock") {
+			return nil, fmt.Errorf("%s: %w", path, warehouse.ErrLocked)
+		}
+		return nil, err
+	}
+	return w, nil
+}
+
+func (w *Warehouse) init(ctx context.Context) error {
+	migs, err := warehouse.LoadMigrations(migrationFS, "migrations")
+	if err != nil {
+		return err
+	}
+	if _, err := warehouse.Migrate(ctx, w, migs); err != nil {
+		return err
+	}
+	if err := w.EnsureRaw(ctx); err != nil {
+		return err
+	}
+	w.id, err = w.ensureID(ctx)
+	return err
+}
+
+func (w *Warehouse) ensureID(ctx context.Context) (string, error) {
+	var id string
+	err := w.db.QueryRowContext(ctx, "SELECT value FROM warehouse_meta WHERE key = 'warehouse_id'").Scan(&id)
+	if err == nil {
+		return id, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return "", err
+	}
+	id = "duckdb-" + newID()
+	_, err = w.db.ExecContext(ctx, "INSERT INTO warehouse_meta VALUES ('warehouse_id', ?)", id)
+	return id, err
+}
+
+func newID() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (w *Warehouse) Engine() string { return "duckdb" }
+func (w *Warehouse) ID() string     { return w.id }
+func (w *Warehouse) Close() error   { return w.db.Close() }
+
+// DB exposes the handle for tests and benchmarks that compare against raw SQL.
+func (w *Warehouse) DB() *sql.DB { return w.db }
+
+// AppliedVersions implements warehouse.Migrator.
+func (w *Warehouse) AppliedVersions(ctx context.Context) (map[int64]bool, error) {
+	if _, err := w.db.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at TIMESTAMP NOT NULL)"); err != nil {
+		return nil, err
+	}
+	rows, err := w.db.QueryContext(ctx, "SELECT version FROM schema_migrations")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int64]bool{}
+	for rows.Next() {
+		var v int64
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out[v] = true
+	}
+	return out, rows.Err()
+}
+
+// RecordVersion implements warehouse.Migrator.
+func (w *Warehouse) RecordVersion(ctx context.Context, v int64) error {
+	_, err := w.db.ExecContext(ctx, "INSERT INTO schema_migrations VALUES (?, ?)", v, time.Now().UTC())
+	return err
+}
+
+// Exec runs a statement.
+func (w *Warehouse) Exec(ctx context.Context, query string, args ...any) error {
+	_, err := w.db.ExecContext(ctx, query, args...)
+	return err
+}
+
+func sqlType(k model.FieldKind) string {
+	switch k {
+	case model.KindInt, model.KindNullInt:
+		return "BIGINT"
+	case model.KindString:
+		return "VARCHAR"
+	case model.KindBool:
+		return "BOOLEAN"
+	default:
+		return "TIMESTAMP"
+	}
+}
+
+// EnsureRaw creates missing raw tables, adds columns the model gained since
+// (the raw layer follows the model additively; a dropped field stays as a
+// column of old versions), and recreates the views.
+func (w *Warehouse) EnsureRaw(ctx context.Context) error {
+	have := map[string]map[string]bool{}
+	rows, err := w.db.QueryContext(ctx, "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'main' AND table_name LIKE 'raw_%'")
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var t, c string
+		if err := rows.Scan(&t, &c); err != nil {
+			rows.Close()
+			return err
+		}
+		if have[t] == nil {
+			have[t] = map[string]bool{}
+		}
+		have[t][c] = true
+	}
+	rows.Close()
+	for _, t := range warehouse.Tables() {
+		var stmts []string
+		if have[t.Name] == nil {
+			cols := make([]string, len(t.Columns))
+			for i, c := range t.Columns {
+				null := " NOT NULL"
+				if c.Kind.Nullable() {
+					null = ""
+				}
+				cols[i] = c.Name + " " + sqlType(c.Kind) + null
+			}
+			stmts = append(stmts, fmt.Sprintf("CREATE TABLE %s (%s)", t.Name, strings.Join(cols, ", ")))
+		} else {
+			for _, c := range t.Columns {
+				if !have[t.Name][c.Name] {
+					stmts = append(stmts, fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", t.Name, c.Name, sqlType(c.Kind)))
+				}
+			}
+		}
+		// ver_: every version once; cur_: the latest version of each live id.
+		stmts = append(stmts,
+			fmt.Sprintf("CREATE OR REPLACE VIEW ver_%s AS SELECT * FROM %s", t.Entity, t.Name),
+			fmt.Sprintf(`CREATE OR REPLACE VIEW %s AS SELECT * FROM (SELECT * FROM %s
+QUALIFY row_number() OVER (PARTITION BY institution_id, id ORDER BY version DESC) = 1) WHERE _op <> 'd'`, t.Current, t.Name))
+		for _, s := range stmts {
+			if _, err := w.db.ExecContext(ctx, s); err != nil {
+				return fmt.Errorf("%s: %w", s, err)
+			}
+		}
+	}
+	return nil
+}
+
+// HighWater implements warehouse.Warehouse.
+func (w *Warehouse) HighWater(ctx context.Context) (int64, error) {
+	var hw int64
+	err := w.db.QueryRowContext(ctx, "SELECT COALESCE(max(last_seq), 0) FROM cdc_batches").Scan(&hw)
+	return hw, err
+}
+
+// Append implements warehouse.Warehouse: one transaction per batch.
+func (w *Warehouse) Append(ctx context.Context, b *warehouse.Batch) (err error) {
+	conn, err := w.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			conn.ExecContext(context.Background(), "ROLLBACK")
+		}
+	}()
+	exec := func(q string, args ...any) error {
+		_, err := conn.ExecContext(ctx, q, args...)
+		return err
+	}
+	if !b.Snapshot {
+		// A repeated delivery replaces what the first one left.
+		if err := exec("DELETE FROM cdc_events WHERE seq BETWEEN ? AND ?", b.FirstSeq, b.LastSeq); err != nil {
+			return err
+		}
+		if err := exec("DELETE FROM cdc_dead_letters WHERE seq BETWEEN ? AND ?", b.FirstSeq, b.LastSeq); err != nil {
+			return err
+		}
+		for entity := range b.Raw {
+			t := warehouse.TableOf(entity)
+			if err := exec("DELETE FROM "+t.Name+" WHERE _seq BETWEEN ? AND ?", b.FirstSeq, b.LastSeq); err != nil {
+				return err
+			}
+		}
+	}
+	if b.Events != nil && b.Events.NumRows() > 0 {
+		if err := appendRecord(conn, "cdc_events", b.Events); err != nil {
+			return err
+		}
+	}
+	for entity, rec := range b.Raw {
+		t := warehouse.TableOf(entity)
+		if t == nil {
+			return fmt.Errorf("warehouse: no raw table for entity %q", entity)
+		}
+		if err := t.CheckRecord(rec); err != nil {
+			return err
+		}
+		if err := appendRecord(conn, t.Name, rec); err != nil {
+			return err
+		}
+	}
+	now := time.Now().UTC()
+	for _, d := range b.DeadLetters {
+		if err := exec("INSERT INTO cdc_dead_letters VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", d.Seq, d.Entity, d.EntityID, d.Op, d.Version,
+			d.OccurredAt.UTC(), d.TxID, d.InstitutionID, d.Payload, d.Reason, now); err != nil {
+			return err
+		}
+	}
+	if !b.Snapshot {
+		events := 0
+		if b.Events != nil {
+			events = int(b.Events.NumRows())
+		}
+		if err := exec("INSERT INTO cdc_batches VALUES (?, ?, ?, ?, ?)", b.FirstSeq, b.LastSeq, events, len(b.DeadLetters), now); err != nil {
+			return err
+		}
+	}
+	_, err = conn.ExecContext(ctx, "COMMIT")
+	return err
+}
+
+// appendRecord appends an Arrow record through DuckDB's appender, which
+// writes into the connection's open transaction.
+func appendRecord(conn *sql.Conn, table string, rec arrow.Record) error {
+	return conn.Raw(func(dc any) error {
+		a, err := duckdb.NewAppenderFromConn(dc.(driver.Conn), "", table)
+		if err != nil {
+			return err
+		}
+		cols := rec.Columns()
+		row := make([]driver.Value, len(cols))
+		for i := 0; i < int(rec.NumRows()); i++ {
+			for j, c := range cols {
+				row[j] = value(c, i)
+			}
+			if err := a.AppendRow(row...); err != nil {
+				a.Close()
+				return fmt.Errorf("append %s: %w", table, err)
+			}
+		}
+		return a.Close()
+	})
+}
+
+func value(c arrow.Array, i int) driver.Value {
+	if c.IsNull(i) {
+		return nil
+	}
+	switch a := c.(type) {
+	case *array.Int64:
+		return a.Value(i)
+	case *array.String:
+		return a.Value(i)
+	case *array.Boolean:
+		return a.Value(i)
+	case *array.Timestamp:
+		return time.Unix(int64(a.Value(i)), 0).UTC()
+	}
+	panic(fmt.Sprintf("duckdb: no appender value for %T", c))
+}
+
+// DeadLetters implements warehouse.Warehouse.
+func (w *Warehouse) DeadLetters(ctx context.Context, limit int) ([]warehouse.DeadLetter, error) {
+	rows, err := w.db.QueryContext(ctx, `SELECT seq, entity, entity_id, op, version, occurred_at, tx_id, institution_id, payload, reason, failed_at
+FROM cdc_dead_letters d WHERE NOT EXISTS (SELECT 1 FROM cdc_dead_letter_replays r WHERE r.seq = d.seq) ORDER BY seq LIMIT ?`, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []warehouse.DeadLetter
+	for rows.Next() {
+		var d warehouse.DeadLetter
+		if err := rows.Scan(&d.Seq, &d.Entity, &d.EntityID, &d.Op, &d.Version, &d.OccurredAt, &d.TxID, &d.InstitutionID, &d.Payload, &d.Reason, &d.FailedAt); err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// ResolveDeadLetters implements warehouse.Warehouse.
+func (w *Warehouse) ResolveDeadLetters(ctx context.Context, seqs []int64) error {
+	now := time.Now().UTC()
+	for _, s := range seqs {
+		if _, err := w.db.ExecContext(ctx, "INSERT INTO cdc_dead_letter_replays VALUES (?, ?)", s, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Reset implements warehouse.Warehouse.
+func (w *Warehouse) Reset(ctx context.Context) error {
+	rows, err := w.db.QueryContext(ctx, "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = 'main'")
+	if err != nil {
+		return err
+	}
+	var drops []string
+	for rows.Next() {
+		var name, typ string
+		if err := rows.Scan(&name, &typ); err != nil {
+			rows.Close()
+			return err
+		}
+		kind := "TABLE"
+		if typ == "VIEW" {
+			kind = "VIEW"
+		}
+		drops = append(drops, fmt.Sprintf("DROP %s IF EXISTS %s CASCADE", kind, name))
+	}
+	rows.Close()
+	for _, d := range drops {
+		if _, err := w.db.ExecContext(ctx, d); err != nil {
+			return err
+		}
+	}
+	return w.init(ctx)
+}
+
+// Query implements warehouse.Warehouse.
+func (w *Warehouse) Query(ctx context.Context, query string, args ...any) (array.RecordReader, error) {
+	rows, err := w.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	cts, err := rows.ColumnTypes()
+	if err != nil {
+		rows.Close()
+		return nil, err
+	}
+	fields := make([]arrow.Field, len(cts))
+	for i, ct := range cts {
+		typ, err := arrowTypeOf(ct.DatabaseTypeName())
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("column %s: %w", ct.Name(), err)
+		}
+		fields[i] = arrow.Field{Name: ct.Name(), Type: typ, Nullable: true}
+	}
+	return warehouse.NewRowReader(arrow.NewSchema(fields, nil), &rowSource{rows: rows}), nil
+}
+
+func arrowTypeOf(dbType string) (arrow.DataType, error) {
+	switch {
+	case dbType == "BIGINT" || dbType == "INTEGER" || dbType == "SMALLINT" || dbType == "TINYINT" || dbType == "HUGEINT" ||
+		dbType == "UBIGINT" || dbType == "UINTEGER" || dbType == "USMALLINT" || dbType == "UTINYINT":
+		return arrow.PrimitiveTypes.Int64, nil
+	case dbType == "DOUBLE" || dbType == "FLOAT" || strings.HasPrefix(dbType, "DECIMAL"):
+		return arrow.PrimitiveTypes.Float64, nil
+	case dbType == "VARCHAR":
+		return arrow.BinaryTypes.String, nil
+	case dbType == "BOOLEAN":
+		return arrow.FixedWidthTypes.Boolean, nil
+	case dbType == "DATE":
+		return arrow.FixedWidthTypes.Date32, nil
+	case strings.HasPrefix(dbType, "TIMESTAMP"):
+		return &arrow.TimestampType{Unit: warehouse.TimeUnit, TimeZone: "UTC"}, nil
+	}
+	return nil, fmt.Errorf("no Arrow type for DuckDB %s", dbType)
+}
+
+type rowSource struct {
+	rows *sql.Rows
+	ptrs []any
+}
+
+func (s *rowSource) Next() bool   { return s.rows.Next() }
+func (s *rowSource) Err() error   { return s.rows.Err() }
+func (s *rowSource) Close() error { return s.rows.Close() }
+
+func (s *rowSource) Values(vals []any) error {
+	if s.ptrs == nil {
+		s.ptrs = make([]any, len(vals))
+	}
+	for i := range vals {
+		vals[i] = nil
+		s.ptrs[i] = &vals[i]
+	}
+	return s.rows.Scan(s.ptrs...)
+}

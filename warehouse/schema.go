@@ -1,0 +1,138 @@
+package warehouse
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/apache/arrow/go/v15/arrow"
+
+	"github.com/zhiliao/zhiliao/model"
+)
+
+// Envelope columns carried by every raw row, prefixed with an underscore so
+// they never meet a payload column (the payload has its own id and version).
+const (
+	ColSeq        = "_seq"
+	ColOp         = "_op"
+	ColOccurredAt = "_occurred_at"
+	ColTxID       = "_tx_id"
+)
+
+// Column is one column of a warehouse table.
+type Column struct {
+	Name string
+	Kind model.FieldKind
+}
+
+// Table is a typed raw table: the envelope columns, then the entity's fields.
+type Table struct {
+	Entity  string
+	Name    string   // raw_<entity>: every version, as landed
+	Current string   // cur_<entity>: the latest version per id
+	Columns []Column // envelope first, then fields
+	Fields  []model.Field
+	Schema  *arrow.Schema
+	// FieldIndex maps a payload key to its position in Columns.
+	FieldIndex map[string]int
+}
+
+// EnvelopeColumns is how many leading Columns of a Table are envelope.
+const EnvelopeColumns = 4
+
+var (
+	tables      []*Table
+	tableByName = map[string]*Table{}
+)
+
+func init() {
+	for _, e := range model.Entities() {
+		t := &Table{Entity: e.EntityName(), Name: "raw_" + e.EntityName(), Current: "cur_" + e.EntityName(),
+			Fields: model.Fields(e), FieldIndex: map[string]int{}}
+		t.Columns = []Column{{ColSeq, model.KindInt}, {ColOp, model.KindString}, {ColOccurredAt, model.KindTime}, {ColTxID, model.KindInt}}
+		for _, f := range t.Fields {
+			t.FieldIndex[f.Name] = len(t.Columns)
+			t.Columns = append(t.Columns, Column{f.Name, f.Kind})
+		}
+		fields := make([]arrow.Field, len(t.Columns))
+		for i, c := range t.Columns {
+			fields[i] = arrow.Field{Name: c.Name, Type: ArrowType(c.Kind), Nullable: c.Kind.Nullable()}
+		}
+		t.Schema = arrow.NewSchema(fields, nil)
+		tables = append(tables, t)
+		tableByName[t.Entity] = t
+	}
+}
+
+// Tables lists the raw tables, one per entity, in model.Entities order.
+func Tables() []*Table { return tables }
+
+// TableOf returns the raw table of an entity, or nil for an unknown entity.
+func TableOf(entity string) *Table { return tableByName[entity] }
+
+// TimeUnit is the precision of every timestamp in the warehouse. ClickHouse
+// 18.16 has only second-precision DateTime (DateTime64 came later), so both
+// engines keep seconds and give identical marts.
+const TimeUnit = arrow.Second
+
+// ArrowType maps a field kind to its Arrow type.
+func ArrowType(k model.FieldKind) arrow.DataType {
+	switch k {
+	case model.KindInt, model.KindNullInt:
+		return arrow.PrimitiveTypes.Int64
+	case model.KindString:
+		return arrow.BinaryTypes.String
+	case model.KindBool:
+		return arrow.FixedWidthTypes.Boolean
+	default:
+		return &arrow.TimestampType{Unit: TimeUnit, TimeZone: "UTC"}
+	}
+}
+
+// EventsSchema is the Arrow schema of the cdc_events landing table.
+var EventsSchema = arrow.NewSchema([]arrow.Field{
+	{Name: "seq", Type: arrow.PrimitiveTypes.Int64},
+	{Name: "entity", Type: arrow.BinaryTypes.String},
+	{Name: "entity_id", Type: arrow.PrimitiveTypes.Int64},
+	{Name: "op", Type: arrow.BinaryTypes.String},
+	{Name: "version", Type: arrow.PrimitiveTypes.Int64},
+	{Name: "occurred_at", Type: &arrow.TimestampType{Unit: TimeUnit, TimeZone: "UTC"}},
+	{Name: "tx_id", Type: arrow.PrimitiveTypes.Int64},
+	{Name: "institution_id", Type: arrow.PrimitiveTypes.Int64},
+	{Name: "payload", Type: arrow.BinaryTypes.String},
+}, nil)
+
+// ColumnList joins column names for an INSERT's explicit column list
+// (ClickHouse 18.16 wants one in batch INSERTs).
+func (t *Table) ColumnList() string {
+	names := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		names[i] = c.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+// FieldList joins the entity's field names (without the envelope).
+func (t *Table) FieldList() string {
+	names := make([]string, len(t.Fields))
+	for i, f := range t.Fields {
+		names[i] = f.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+// EventsColumnList is the explicit column list of cdc_events.
+func EventsColumnList() string {
+	names := make([]string, EventsSchema.NumFields())
+	for i, f := range EventsSchema.Fields() {
+		names[i] = f.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+// CheckRecord verifies that a record has the table's schema.
+func (t *Table) CheckRecord(r interface{ Schema() *arrow.Schema }) error {
+	if !r.Schema().Equal(t.Schema) {
+		return fmt.Errorf("warehouse: record for %s does not have its schema", t.Name)
+	}
+	return nil
+}

@@ -1,0 +1,109 @@
+// Package warehouse owns the contract of the analytics store: the landing
+// table of CDC events, the typed raw tables that keep every version of every
+// entity, the views that read them as latest-version-per-id, dead letters, the
+// batch log that says how far the warehouse is filled, and query results as
+// Apache Arrow record readers. The engines live in the subpackages duckdb
+// (embedded default) and clickhouse; both pass one contract suite
+// (warehousetest).
+//
+// It imports model and the Arrow library only; the relay (ingest/cdc), the ETL
+// and the API depend on it, never the other way round.
+package warehouse
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+)
+
+// Warehouse is an analytics store the relay fills and the ETL reads.
+type Warehouse interface {
+	// Engine names the implementation: "duckdb" or "clickhouse".
+	Engine() string
+	// ID identifies this warehouse's contents: it is generated when the
+	// schema is first created and again by Reset, so a relay checkpoint taken
+	// against one warehouse is never applied to another.
+	ID() string
+
+	// Append lands a batch: its events, raw rows and dead letters. It is
+	// idempotent: appending a batch again, whole or after a partial first
+	// attempt, leaves what readers see unchanged.
+	Append(ctx context.Context, b *Batch) error
+	// HighWater is the last seq of the last batch that landed completely
+	// (0 for an empty warehouse). A relay resumes after it.
+	HighWater(ctx context.Context) (int64, error)
+
+	// DeadLetters lists unresolved dead letters, oldest first.
+	DeadLetters(ctx context.Context, limit int) ([]DeadLetter, error)
+	// ResolveDeadLetters records that these dead letters were replayed.
+	ResolveDeadLetters(ctx context.Context, seqs []int64) error
+
+	// Query runs SQL of this engine and streams the result as Arrow records.
+	// The caller releases the reader.
+	Query(ctx context.Context, query string, args ...any) (array.RecordReader, error)
+	// Exec runs SQL of this engine that returns no rows.
+	Exec(ctx context.Context, query string, args ...any) error
+
+	// Reset drops every table and view and recreates an empty schema with a
+	// new ID: the first step of a rebuild.
+	Reset(ctx context.Context) error
+	Close() error
+}
+
+// Batch is what the relay appends in one step. Events holds the envelopes of
+// every event in (FirstSeq, LastSeq] that decoded; Raw holds, per entity, the
+// typed rows of those events (the rows of a snapshot carry seq 0); DeadLetters
+// the events of the range that could not be decoded.
+type Batch struct {
+	FirstSeq, LastSeq int64 // the outbox range this batch covers, inclusive
+	Events            arrow.Record
+	Raw               map[string]arrow.Record
+	DeadLetters       []DeadLetter
+	// Snapshot marks rows of a rebuild snapshot (seq 0): they are not outbox
+	// events, land in raw tables only and do not move the high water.
+	Snapshot bool
+}
+
+// Len is the number of events the batch covers.
+func (b *Batch) Len() int {
+	n := len(b.DeadLetters)
+	if b.Events != nil {
+		n += int(b.Events.NumRows())
+	}
+	return n
+}
+
+// Release releases the batch's Arrow records.
+func (b *Batch) Release() {
+	if b.Events != nil {
+		b.Events.Release()
+	}
+	for _, r := range b.Raw {
+		r.Release()
+	}
+}
+
+// DeadLetter is an outbox event the warehouse could not take (bad JSON, an
+// unknown entity or field, a value of the wrong type), kept with the reason so
+// that the events behind it move on and an operator can replay it once the
+// cause is fixed.
+type DeadLetter struct {
+	Seq           int64
+	Entity        string
+	EntityID      int64
+	Op            string
+	Version       int64
+	OccurredAt    time.Time
+	TxID          int64
+	InstitutionID int64
+	Payload       string
+	Reason        string
+	FailedAt      time.Time
+}
+
+// ErrLocked is returned when another process holds the embedded warehouse
+// file: commands that need it go through the running server instead.
+var ErrLocked = errors.New("the warehouse file is held by another zhiliao process (is `zhiliao serve` running?): stop it first, or let the server do this work")

@@ -1,0 +1,279 @@
+package warehousetest
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/warehouse"
+)
+
+// Event builds the outbox event of e's current row, as the core would.
+func Event(seq, tx int64, op string, e model.Entity) model.ChangeEvent {
+	m := model.GetMeta(e)
+	payload, err := json.Marshal(e)
+	if err != nil {
+		panic(err)
+	}
+	return model.ChangeEvent{Seq: seq, Entity: e.EntityName(), EntityID: m.ID, Op: op, Version: m.Version,
+		OccurredAt: m.UpdatedAt, TxID: tx, InstitutionID: m.InstitutionID, Payload: payload}
+}
+
+// Build makes a batch of events.
+func Build(events ...model.ChangeEvent) *warehouse.Batch {
+	bb := warehouse.NewBatchBuilder()
+	defer bb.Release()
+	for i := range events {
+		bb.Add(&events[i])
+	}
+	return bb.Build()
+}
+
+func mustAppend(t *testing.T, w warehouse.Warehouse, b *warehouse.Batch) {
+	t.Helper()
+	if err := w.Append(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+var t0 = time.Date(2026, 3, 2, 1, 30, 15, 250*int(time.Millisecond), time.UTC)
+
+// sample returns the events of a small history: a room renamed, a patient,
+// and an appointment booked then checked in then cancelled-and-rebooked.
+func sample() []model.ChangeEvent {
+	at := func(min int) time.Time { return t0.Add(time.Duration(min) * time.Minute) }
+	room := &model.Room{Meta: model.Meta{ID: 7, InstitutionID: 1, Version: 1, CreatedAt: at(0), UpdatedAt: at(0)}, DeptID: 3, Code: "R1", Name: "激光室一", Beds: 2}
+	pat := &model.Patient{Meta: model.Meta{ID: 11, InstitutionID: 1, Version: 1, CreatedAt: at(1), UpdatedAt: at(1)}, MRN: "MRN-11", Name: "张三", Gender: "F"}
+	appt := &model.Appointment{Meta: model.Meta{ID: 21, InstitutionID: 1, Version: 1, CreatedAt: at(2), UpdatedAt: at(2)},
+		State: model.State{Status: model.ApptBooked}, PatientID: 11, SlotID: 5, Channel: "wechat"}
+	staff := &model.Staff{Meta: model.Meta{ID: 31, InstitutionID: 1, Version: 1, CreatedAt: at(0), UpdatedAt: at(0)}, DeptID: 3, Code: "S1", Name: "李四", Role: model.StaffTherapist, Active: true}
+	var out []model.ChangeEvent
+	out = append(out, Event(1, 1, model.OpCreate, room), Event(2, 2, model.OpCreate, pat), Event(3, 3, model.OpCreate, appt))
+	out[1].TxID = 1 // one transaction may carry several events
+	out = append(out, Event(6, 6, model.OpCreate, staff))
+	room.Version, room.UpdatedAt, room.Name = 2, at(5), "激光室=一号"
+	out = append(out, Event(4, 4, model.OpUpdate, room))
+	checked := at(9)
+	appt.Version, appt.UpdatedAt, appt.Status, appt.CheckedInAt = 2, at(9), model.ApptCheckedIn, &checked
+	out = append(out, Event(5, 5, model.OpUpdate, appt))
+	return out
+}
+
+// Run is the contract every engine passes with the same assertions; each
+// case gets fresh storage from newEngine.
+func Run(t *testing.T, newEngine func(testing.TB) Engine) {
+	ctx := context.Background()
+
+	t.Run("empty", func(t *testing.T) {
+		e := newEngine(t)
+		w := e.Open(t)
+		defer w.Close()
+		if w.ID() == "" || !strings.HasPrefix(w.ID(), e.Name) {
+			t.Errorf("id %q", w.ID())
+		}
+		if hw, err := w.HighWater(ctx); err != nil || hw != 0 {
+			t.Errorf("high water %d %v", hw, err)
+		}
+		for _, tb := range warehouse.Tables() {
+			if n := Count(t, w, "SELECT count(*) FROM "+tb.Current); n != 0 {
+				t.Errorf("%s: %d rows", tb.Current, n)
+			}
+		}
+	})
+
+	t.Run("latest version per id, every version kept", func(t *testing.T) {
+		e := newEngine(t)
+		w := e.Open(t)
+		defer w.Close()
+		b := Build(sample()...)
+		defer b.Release()
+		mustAppend(t, w, b)
+		checkSample(t, w)
+		if hw, _ := w.HighWater(ctx); hw != 6 {
+			t.Errorf("high water %d, want 6", hw)
+		}
+	})
+
+	t.Run("repeated and partial delivery change nothing", func(t *testing.T) {
+		e := newEngine(t)
+		w := e.Open(t)
+		defer w.Close()
+		evs := sample()
+		// A first attempt that died after landing only the room rows.
+		partial := Build(evs...)
+		partial.Events, partial.DeadLetters = nil, nil
+		for entity := range partial.Raw {
+			if entity != "room" {
+				delete(partial.Raw, entity)
+			}
+		}
+		if err := w.Append(ctx, &warehouse.Batch{FirstSeq: 1, LastSeq: 6, Raw: partial.Raw, Snapshot: true}); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 3; i++ {
+			b := Build(evs...)
+			mustAppend(t, w, b)
+			b.Release()
+		}
+		checkSample(t, w)
+		if n := Count(t, w, "SELECT count(*) FROM (SELECT DISTINCT seq FROM cdc_events)"); n != 6 {
+			t.Errorf("distinct events %d", n)
+		}
+		if n := Count(t, w, "SELECT count(*) FROM ver_room"); n != 2 {
+			t.Errorf("room versions %d, want 2 after repeated delivery", n)
+		}
+	})
+
+	t.Run("dead letters do not block and can be resolved", func(t *testing.T) {
+		e := newEngine(t)
+		w := e.Open(t)
+		defer w.Close()
+		evs := sample()
+		bad := []model.ChangeEvent{
+			{Seq: 7, Entity: "room", EntityID: 8, Op: "c", Version: 1, OccurredAt: t0, TxID: 6, InstitutionID: 1, Payload: []byte(`{"id":8,`)},
+			{Seq: 8, Entity: "room", EntityID: 9, Op: "c", Version: 1, OccurredAt: t0, TxID: 7, InstitutionID: 1, Payload: []byte(`{"id":9,"version":1,"colour":"red"}`)},
+			{Seq: 9, Entity: "room", EntityID: 10, Op: "c", Version: 1, OccurredAt: t0, TxID: 8, InstitutionID: 1, Payload: []byte(`{"id":10,"version":1,"beds":"two"}`)},
+			{Seq: 10, Entity: "ward", EntityID: 1, Op: "c", Version: 1, OccurredAt: t0, TxID: 9, InstitutionID: 1, Payload: []byte(`{"id":1,"version":1}`)},
+			{Seq: 11, Entity: "room", EntityID: 11, Op: "c", Version: 2, OccurredAt: t0, TxID: 10, InstitutionID: 1, Payload: []byte(`{"id":11,"version":1}`)},
+		}
+		b := Build(append(evs, bad...)...)
+		mustAppend(t, w, b)
+		b.Release()
+		checkSample(t, w)
+		if hw, _ := w.HighWater(ctx); hw != 11 {
+			t.Errorf("high water %d, want 11: dead letters are part of the landed range", hw)
+		}
+		dl, err := w.DeadLetters(ctx, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[int64]string{7: "bad JSON", 8: `no column "colour"`, 9: "want an integer", 10: `unknown entity "ward"`, 11: "disagree with the envelope"}
+		if len(dl) != len(want) {
+			t.Fatalf("dead letters %+v", dl)
+		}
+		for _, d := range dl {
+			if !strings.Contains(d.Reason, want[d.Seq]) {
+				t.Errorf("seq %d reason %q, want it to say %q", d.Seq, d.Reason, want[d.Seq])
+			}
+			if d.Seq == 8 && d.Payload != string(bad[1].Payload) {
+				t.Errorf("payload kept as %q", d.Payload)
+			}
+		}
+		// Delivered again, the dead letters are not doubled.
+		b = Build(append(evs, bad...)...)
+		mustAppend(t, w, b)
+		b.Release()
+		if dl, _ := w.DeadLetters(ctx, 100); len(dl) != 5 {
+			t.Errorf("after redelivery %d dead letters", len(dl))
+		}
+		if err := w.ResolveDeadLetters(ctx, []int64{7, 10}); err != nil {
+			t.Fatal(err)
+		}
+		dl, _ = w.DeadLetters(ctx, 100)
+		if len(dl) != 3 || dl[0].Seq != 8 {
+			t.Errorf("after resolving 7 and 10: %+v", dl)
+		}
+	})
+
+	t.Run("types round trip and query results are Arrow", func(t *testing.T) {
+		e := newEngine(t)
+		w := e.Open(t)
+		defer w.Close()
+		b := Build(sample()...)
+		mustAppend(t, w, b)
+		b.Release()
+		rows := Rows(t, w, "SELECT id, status, checked_in_at, cancelled_at, channel FROM cur_appointment")
+		if len(rows) != 1 {
+			t.Fatalf("%v", rows)
+		}
+		r := rows[0]
+		if r[0] != int64(21) || r[1] != model.ApptCheckedIn || r[3] != nil || r[4] != "wechat" {
+			t.Errorf("appointment row %v", r)
+		}
+		if got, want := r[2], t0.Add(9*time.Minute).Truncate(time.Second); got != want {
+			t.Errorf("checked_in_at %v, want %v (second precision, UTC)", got, want)
+		}
+		rows = Rows(t, w, "SELECT beds, name FROM cur_room")
+		if rows[0][0] != int64(2) {
+			t.Errorf("room %v", rows[0])
+		}
+		// Booleans: a UInt8 on ClickHouse 18.16, a BOOLEAN on DuckDB; both true.
+		rows = Rows(t, w, "SELECT count(*) FROM cur_staff WHERE active = 1")
+		if rows[0][0] != int64(1) {
+			t.Errorf("active staff %v", rows)
+		}
+		// Aggregates: integer sums and averages come back as Int64 and Float64.
+		rows = Rows(t, w, "SELECT count(*) AS n, sum(version) AS s, avg(version) AS a FROM ver_room")
+		if rows[0][0] != int64(2) || rows[0][1] != int64(3) || rows[0][2] != 1.5 {
+			t.Errorf("aggregates %v (%T %T %T)", rows[0], rows[0][0], rows[0][1], rows[0][2])
+		}
+	})
+
+	t.Run("reset empties and renames", func(t *testing.T) {
+		e := newEngine(t)
+		w := e.Open(t)
+		defer w.Close()
+		b := Build(sample()...)
+		mustAppend(t, w, b)
+		b.Release()
+		old := w.ID()
+		if err := w.Reset(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if w.ID() == old {
+			t.Error("reset kept the id")
+		}
+		if n := Count(t, w, "SELECT count(*) FROM ver_room"); n != 0 {
+			t.Errorf("%d rooms after reset", n)
+		}
+		if hw, _ := w.HighWater(ctx); hw != 0 {
+			t.Errorf("high water %d after reset", hw)
+		}
+	})
+
+	t.Run("reopen keeps id and follows the model", func(t *testing.T) {
+		e := newEngine(t)
+		w := e.Open(t)
+		b := Build(sample()...)
+		mustAppend(t, w, b)
+		b.Release()
+		id := w.ID()
+		// An older warehouse that lacks a column the model has now.
+		if err := w.Exec(ctx, "DROP VIEW IF EXISTS cur_room"); err != nil && e.Name == "duckdb" {
+			t.Fatal(err)
+		}
+		w.Exec(ctx, "DROP TABLE IF EXISTS cur_room")
+		w.Exec(ctx, "DROP VIEW IF EXISTS ver_room")
+		w.Exec(ctx, "DROP TABLE IF EXISTS ver_room")
+		if err := w.Exec(ctx, "ALTER TABLE raw_room DROP COLUMN code"); err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		w = e.Open(t)
+		defer w.Close()
+		if w.ID() != id {
+			t.Errorf("id changed on reopen: %s → %s", id, w.ID())
+		}
+		rows := Rows(t, w, "SELECT name, code FROM cur_room")
+		if len(rows) != 1 || rows[0][0] != "激光室=一号" || rows[0][1] != "" && rows[0][1] != nil {
+			t.Errorf("after the column came back: %v", rows)
+		}
+	})
+}
+
+func checkSample(t *testing.T, w warehouse.Warehouse) {
+	t.Helper()
+	rows := Rows(t, w, "SELECT id, version, name, _seq FROM cur_room")
+	if len(rows) != 1 || rows[0][0] != int64(7) || rows[0][1] != int64(2) || rows[0][2] != "激光室=一号" || rows[0][3] != int64(4) {
+		t.Errorf("cur_room %v", rows)
+	}
+	if n := Count(t, w, "SELECT count(*) FROM ver_appointment"); n != 2 {
+		t.Errorf("appointment versions %d", n)
+	}
+	if n := Count(t, w, "SELECT count(*) FROM cur_patient WHERE name = '张三'"); n != 1 {
+		t.Errorf("patients %d", n)
+	}
+}
