@@ -137,42 +137,42 @@ WHERE seq <= (SELECT seq FROM cdc_checkpoint WHERE id = 1) AND occurred_at < ? O
 // Snapshot emits, from one consistent read of the core, every current row
 // whose version the outbox no longer holds, as a change event with Seq 0 and
 // TxID 0, and returns the outbox head of that read. A warehouse rebuilt from
-// this snapshot plus a replay of the outbox after nothing (seq > 0) holds every
-// row's latest version exactly once.
-func (db *DB) Snapshot(ctx context.Context, fn func(model.ChangeEvent) error) (head int64, err error) {
+// this snapshot plus a replay of the outbox holds every row's latest version
+// exactly once. prunedThrough is the highest seq ever pruned: the snapshot
+// stands in for the events up to it.
+func (db *DB) Snapshot(ctx context.Context, fn func(model.ChangeEvent) error) (head, prunedThrough int64, err error) {
 	conn, err := db.r.Conn(ctx)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer conn.Close()
 	tx, err := conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer tx.Rollback()
 	if err := tx.QueryRowContext(ctx, lastSeqQuery).Scan(&head); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	var pruned int64
-	if err := tx.QueryRowContext(ctx, "SELECT COALESCE((SELECT pruned_through FROM cdc_checkpoint WHERE id = 1), 0)").Scan(&pruned); err != nil {
-		return 0, err
+	if err := tx.QueryRowContext(ctx, "SELECT COALESCE((SELECT pruned_through FROM cdc_checkpoint WHERE id = 1), 0)").Scan(&prunedThrough); err != nil {
+		return 0, 0, err
 	}
-	if pruned == 0 {
-		return head, nil // the outbox holds every version ever written
+	if prunedThrough == 0 {
+		return head, 0, nil // the outbox holds every version ever written
 	}
 	// Which version of each row the outbox still holds, from one scan of it;
 	// a row whose latest version is there is replayed, not snapshotted.
 	held := map[string]map[int64]int64{}
 	orows, err := tx.QueryContext(ctx, "SELECT entity, entity_id, max(version) FROM cdc_outbox GROUP BY entity, entity_id")
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	for orows.Next() {
 		var ent string
 		var id, v int64
 		if err := orows.Scan(&ent, &id, &v); err != nil {
 			orows.Close()
-			return 0, err
+			return 0, 0, err
 		}
 		if held[ent] == nil {
 			held[ent] = map[int64]int64{}
@@ -180,19 +180,19 @@ func (db *DB) Snapshot(ctx context.Context, fn func(model.ChangeEvent) error) (h
 		held[ent][id] = v
 	}
 	if err := orows.Close(); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	for _, proto := range model.Entities() {
 		tb := tableOf(proto)
 		rows, err := tx.QueryContext(ctx, tb.selectSQL)
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		for rows.Next() {
 			e := reflect.New(reflect.TypeOf(proto).Elem()).Interface().(model.Entity)
 			if err := tb.scan(rows, e); err != nil {
 				rows.Close()
-				return 0, err
+				return 0, 0, err
 			}
 			m := model.GetMeta(e)
 			if held[tb.entity][m.ID] >= m.Version {
@@ -201,7 +201,7 @@ func (db *DB) Snapshot(ctx context.Context, fn func(model.ChangeEvent) error) (h
 			payload, err := json.Marshal(e)
 			if err != nil {
 				rows.Close()
-				return 0, err
+				return 0, 0, err
 			}
 			op := model.OpUpdate
 			if m.Version == 1 {
@@ -210,12 +210,12 @@ func (db *DB) Snapshot(ctx context.Context, fn func(model.ChangeEvent) error) (h
 			if err := fn(model.ChangeEvent{Entity: tb.entity, EntityID: m.ID, Op: op, Version: m.Version,
 				OccurredAt: m.UpdatedAt, InstitutionID: m.InstitutionID, Payload: payload}); err != nil {
 				rows.Close()
-				return 0, err
+				return 0, 0, err
 			}
 		}
 		if err := rows.Close(); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 	}
-	return head, nil
+	return head, prunedThrough, nil
 }
