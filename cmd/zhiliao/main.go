@@ -8,6 +8,8 @@
 //	zhiliao migrate [--to VERSION] [--data DIR]
 //	zhiliao user add --username U --password P --role ROLE [--dept CODE] [--data DIR]
 //	zhiliao his replay [--data DIR]
+//	zhiliao relay   [--once] [--warehouse DSN] [--data DIR]
+//	zhiliao warehouse rebuild|dead-letters [--replay] [--warehouse DSN] [--data DIR]
 package main
 
 import (
@@ -38,6 +40,9 @@ const usage = `zhiliao 综合治疗管理系统 (comprehensive treatment managem
   zhiliao migrate  升级数据库结构 migrate the core schema
   zhiliao user add 创建登录用户 create a login
   zhiliao his replay 重放 HL7 死信 replay HL7 dead letters
+  zhiliao relay    同步 outbox 到分析库 ship the outbox to the warehouse (--once to catch up and exit)
+  zhiliao warehouse rebuild       从核心库重建分析库 rebuild the warehouse from the core
+  zhiliao warehouse dead-letters  查看/重放死信 list (--replay) warehouse dead letters
 
 Every subcommand takes --data DIR (default ./data, env ZHILIAO_DATA).
 Run "zhiliao CMD -h" for its flags.
@@ -64,6 +69,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runUser(ctx, args[1:], stdout, stderr)
 	case "his":
 		err = runHIS(ctx, args[1:], stdout, stderr)
+	case "relay":
+		err = runRelay(ctx, args[1:], stdout, stderr)
+	case "warehouse":
+		err = runWarehouse(ctx, args[1:], stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "未知命令 unknown command %q\n\n%s", args[0], usage)
 		return 2

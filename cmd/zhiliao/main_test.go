@@ -17,6 +17,7 @@ import (
 
 	"github.com/zhiliao/zhiliao/ingest/his"
 	"github.com/zhiliao/zhiliao/store"
+	"github.com/zhiliao/zhiliao/warehouse/warehousetest"
 )
 
 // TestServeDemo runs `serve --demo` on :0 over an empty data folder: the
@@ -68,6 +69,20 @@ func TestServeDemo(t *testing.T) {
 	}
 	if n, _ := strconv.Atoi(seq[1]); n < 1000 {
 		t.Errorf("outbox after the pilot: %d events", n)
+	}
+	// The relay runs inside serve: the demo reaches the warehouse.
+	head, _ := m.DB.OutboxHead(ctx)
+	deadline := time.Now().Add(60 * time.Second)
+	for m.Relay.Shipped() < head && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	var coreSessions int64
+	m.DB.Reader().QueryRow("SELECT count(*) FROM treatment_session").Scan(&coreSessions)
+	if n := warehousetest.Count(t, m.Warehouse, "SELECT count(*) FROM cur_session"); n != coreSessions || n == 0 {
+		t.Errorf("warehouse holds %d sessions, core %d", n, coreSessions)
+	}
+	if _, body := get("/metrics"); !strings.Contains(body, "zhiliao_relay_lag_events 0") {
+		t.Errorf("relay lag not 0 after catching up")
 	}
 	if !strings.Contains(body, `zhiliao_http_requests_total{method="GET",route="/healthz",status="200"} 1`) {
 		t.Errorf("request metrics missing")

@@ -15,9 +15,11 @@ import (
 
 	"github.com/zhiliao/zhiliao/api"
 	"github.com/zhiliao/zhiliao/gen"
+	"github.com/zhiliao/zhiliao/ingest/cdc"
 	"github.com/zhiliao/zhiliao/ingest/his"
 	"github.com/zhiliao/zhiliao/model"
 	"github.com/zhiliao/zhiliao/store"
+	"github.com/zhiliao/zhiliao/warehouse"
 )
 
 // Main is the running service: stores, HTTP server and background jobs.
@@ -31,11 +33,14 @@ type Main struct {
 	MLLPAddr string
 	Stdout   io.Writer
 	Stderr   io.Writer
+	WH       whFlags
 
-	DB       *store.DB
-	Server   *api.Server
-	HTTP     *http.Server
-	Listener net.Listener
+	DB        *store.DB
+	Warehouse warehouse.Warehouse
+	Relay     *cdc.Relay
+	Server    *api.Server
+	HTTP      *http.Server
+	Listener  net.Listener
 	// MLLP is the HL7 listener when MLLPAddr is set.
 	MLLP   net.Listener
 	intake *his.Intake
@@ -49,11 +54,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	m := &Main{Stdout: stdout, Stderr: stderr}
 	m.Common.register(fs)
+	m.WH.register(fs)
 	fs.StringVar(&m.Addr, "addr", "127.0.0.1:8080", "监听地址 listen address (env ZHILIAO_ADDR)")
 	fs.BoolVar(&m.Demo, "demo", false, "演示模式：空数据目录时生成试点数据 generate the pilot preset into an empty data folder (env ZHILIAO_DEMO)")
 	fs.Uint64Var(&m.Seed, "seed", 1, "演示数据种子 demo data seed")
 	fs.StringVar(&m.MLLPAddr, "mllp-addr", "", "HL7 v2 MLLP 监听地址 listen address for the HIS, e.g. 127.0.0.1:2575 (env ZHILIAO_MLLP_ADDR; off when empty)")
 	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	if err := m.WH.validate(); err != nil {
 		return err
 	}
 	if _, _, err := net.SplitHostPort(m.Addr); err != nil {
@@ -93,6 +102,16 @@ func (m *Main) Open(ctx context.Context) error {
 		m.DB.Reader().QueryRow("SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'cdc_outbox'), 0)").Scan(&n)
 		return n
 	}))
+	if m.Warehouse, err = m.WH.open(ctx, &m.Common); err != nil {
+		return err
+	}
+	if m.Relay, err = m.WH.relay(&m.Common, m.Stderr); err != nil {
+		return err
+	}
+	m.Relay.Core, m.Relay.Warehouse = m.DB, m.Warehouse
+	if err := m.Relay.Register(m.Server.Registry); err != nil {
+		return err
+	}
 	if m.Listener, err = net.Listen("tcp", m.Addr); err != nil {
 		return err
 	}
@@ -117,8 +136,20 @@ func (m *Main) URL() string { return "http://" + m.Listener.Addr().String() }
 func (m *Main) Run(ctx context.Context) error {
 	m.log.Info("serving", "url", m.URL(), "data", m.Common.data)
 	fmt.Fprintf(m.Stdout, "zhiliao 已启动 listening on %s\n", m.URL())
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- m.HTTP.Serve(m.Listener) }()
+	relayCtx, stopRelay := context.WithCancel(ctx)
+	relayDone := make(chan struct{})
+	go func() {
+		defer close(relayDone)
+		// The relay retries warehouse outages by itself; it stops only for
+		// what waiting cannot fix, and then the service still serves the
+		// core while /metrics shows the lag growing.
+		if err := m.Relay.Run(relayCtx); err != nil {
+			m.log.Error("relay stopped", "err", err)
+		}
+	}()
+	defer func() { stopRelay(); <-relayDone }()
 	if m.MLLP != nil {
 		m.log.Info("hl7 mllp intake", "addr", m.MLLP.Addr().String())
 		srv := &his.MLLPServer{Handle: m.intake.Handle, Logger: m.log}
@@ -148,10 +179,14 @@ func (m *Main) Run(ctx context.Context) error {
 
 // Close releases the stores.
 func (m *Main) Close() error {
-	if m.DB != nil {
-		return m.DB.Close()
+	var errs []error
+	if m.Warehouse != nil {
+		errs = append(errs, m.Warehouse.Close())
 	}
-	return nil
+	if m.DB != nil {
+		errs = append(errs, m.DB.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // hisIntake is the HL7 intake for the core's one institution.

@@ -41,17 +41,23 @@ var _ warehouse.Warehouse = (*Warehouse)(nil)
 func Open(ctx context.Context, path string) (*Warehouse, error) {
 	db, err := sql.Open("duckdb", path)
 	if err != nil {
-		return nil, err
+		return nil, lockError(path, err)
 	}
 	w := &Warehouse{Path: path, db: db}
 	if err := w.init(ctx); err != nil {
 		db.Close()
-		if strings.Contains(err.Error(), "Could not set lock on file") || strings.Contains(err.Error(), "Conflicting lock") {
-			return nil, fmt.Errorf("%s: %w", path, warehouse.ErrLocked)
-		}
-		return nil, err
+		return nil, lockError(path, err)
 	}
 	return w, nil
+}
+
+// lockError turns DuckDB's lock conflict (one writing process per file)
+// into ErrLocked, which says what to do about it.
+func lockError(path string, err error) error {
+	if strings.Contains(err.Error(), "Could not set lock on file") || strings.Contains(err.Error(), "Conflicting lock") {
+		return fmt.Errorf("%s: %w", path, warehouse.ErrLocked)
+	}
+	return err
 }
 
 func (w *Warehouse) init(ctx context.Context) error {

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+func run(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := Run(context.Background(), args, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+// TestHoldWarehouse is not a test: TestWarehouseCommands runs it as a
+// second process that holds the warehouse file, as a running server would.
+func TestHoldWarehouse(t *testing.T) {
+	data := os.Getenv("ZHILIAO_HOLD_DATA")
+	if data == "" {
+		t.Skip("helper process only")
+	}
+	os.Exit(Run(context.Background(), []string{"relay", "--data", data, "--log-level", "error"}, io.Discard, os.Stderr))
+}
+
+func TestWarehouseCommands(t *testing.T) {
+	data := t.TempDir()
+	if code, _, stderr := run(t, "gen", "--preset", "pilot", "--data", data, "--log-level", "error"); code != 0 {
+		t.Fatalf("gen: %s", stderr)
+	}
+	code, out, stderr := run(t, "relay", "--once", "--data", data, "--log-level", "error")
+	if code != 0 || !strings.Contains(out, "已同步 shipped seq 0 → ") {
+		t.Fatalf("relay --once: %d %s %s", code, out, stderr)
+	}
+	if code, out, _ := run(t, "relay", "--once", "--data", data, "--log-level", "error"); code != 0 || !strings.Contains(out, "(0 events)") {
+		t.Errorf("second relay --once: %d %s", code, out)
+	}
+	if code, out, _ := run(t, "warehouse", "dead-letters", "--data", data); code != 0 || !strings.Contains(out, "0 pending") {
+		t.Errorf("dead-letters: %d %s", code, out)
+	}
+	if code, out, stderr := run(t, "warehouse", "rebuild", "--data", data, "--log-level", "error"); code != 0 || !strings.Contains(out, "重建 rebuild: done") {
+		t.Errorf("rebuild: %d %s %s", code, out, stderr)
+	}
+	for _, bad := range [][]string{
+		{"relay", "--warehouse", "postgres://x", "--data", data},
+		{"relay", "--relay-batch", "0", "--data", data},
+		{"warehouse", "drop", "--data", data},
+	} {
+		if code, _, stderr := run(t, bad...); code != 2 || stderr == "" {
+			t.Errorf("%v: exit %d, stderr %q", bad, code, stderr)
+		}
+	}
+
+	// While another process holds the embedded warehouse, a command says so
+	// plainly instead of surfacing DuckDB's lock error.
+	holder := exec.Command(os.Args[0], "-test.run=^TestHoldWarehouse$")
+	holder.Env = append(os.Environ(), "ZHILIAO_HOLD_DATA="+data)
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { holder.Process.Kill(); holder.Wait() }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code, _, stderr = run(t, "warehouse", "dead-letters", "--data", data)
+		if code != 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code != 1 || !strings.Contains(stderr, "held by another zhiliao process") {
+		t.Errorf("with the warehouse held: exit %d, %q", code, stderr)
+	}
+}
