@@ -325,3 +325,16 @@ func (r readStmts) QueryContext(ctx context.Context, query string, args ...any) 
 	}
 	return s.QueryContext(ctx, args...)
 }
+
+// LatestSchemaVersion is the version the embedded migrations bring a core to.
+func LatestSchemaVersion() int64 {
+	entries, _ := fs.ReadDir(migrationFS, "migrations/sqlite")
+	var latest int64
+	for _, e := range entries {
+		var v int64
+		if _, err := fmt.Sscanf(e.Name(), "%d_", &v); err == nil && v > latest {
+			latest = v
+		}
+	}
+	return latest
+}

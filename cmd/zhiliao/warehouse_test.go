@@ -1,9 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
-	"io"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -25,7 +26,21 @@ func TestHoldWarehouse(t *testing.T) {
 	if data == "" {
 		t.Skip("helper process only")
 	}
-	os.Exit(Run(context.Background(), []string{"relay", "--data", data, "--log-level", "error"}, io.Discard, os.Stderr))
+	// Hold the warehouse the way a server does: open it (waiting while the
+	// test's own commands have it), say so, and keep it until killed.
+	ctx := context.Background()
+	c := common{data: data, logLevel: "error"}
+	var w whFlags
+	for {
+		wh, err := w.open(ctx, &c)
+		if err == nil {
+			defer wh.Close()
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	fmt.Println("holding")
+	time.Sleep(time.Hour)
 }
 
 func TestWarehouseCommands(t *testing.T) {
@@ -60,18 +75,19 @@ func TestWarehouseCommands(t *testing.T) {
 	// plainly instead of surfacing DuckDB's lock error.
 	holder := exec.Command(os.Args[0], "-test.run=^TestHoldWarehouse$")
 	holder.Env = append(os.Environ(), "ZHILIAO_HOLD_DATA="+data)
+	holding, err := holder.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := holder.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer func() { holder.Process.Kill(); holder.Wait() }()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		code, _, stderr = run(t, "warehouse", "dead-letters", "--data", data)
-		if code != 0 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
+	line, err := bufio.NewReader(holding).ReadString('\n')
+	if err != nil || !strings.Contains(line, "holding") {
+		t.Fatalf("holder: %q %v", line, err)
 	}
+	code, _, stderr = run(t, "warehouse", "dead-letters", "--data", data)
 	if code != 1 || !strings.Contains(stderr, "held by another zhiliao process") {
 		t.Errorf("with the warehouse held: exit %d, %q", code, stderr)
 	}
