@@ -358,7 +358,11 @@ func TestPruneAndRebuild(t *testing.T) {
 }
 
 // stoppableServer is a private ClickHouse server this test may stop.
-func stoppableServer(t *testing.T) (dsn string, stop, start func()) {
+func stoppableServer(t *testing.T) (dsn string, stop, start func()) { return stoppable(t) }
+
+func stoppableServerB(b *testing.B) (dsn string, stop, start func()) { return stoppable(b) }
+
+func stoppable(t testing.TB) (dsn string, stop, start func()) {
 	warehousetest.ClickHouseAddr(t) // skip or fail like every ClickHouse test
 	dir := t.TempDir()
 	port := strconv.Itoa(20000 + rand.IntN(20000))

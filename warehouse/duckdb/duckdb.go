@@ -39,7 +39,7 @@ var _ warehouse.Warehouse = (*Warehouse)(nil)
 // Open opens (creating if needed) the warehouse file at path, applies its
 // migrations and brings the raw tables in line with the model.
 func Open(ctx context.Context, path string) (*Warehouse, error) {
-	db, err := sql.Open("duckdb", path)
+	db, err := sql.Open("duckdb", path+"?checkpoint_threshold=256MB")
 	if err != nil {
 		return nil, lockError(path, err)
 	}
@@ -228,8 +228,15 @@ func (w *Warehouse) Append(ctx context.Context, b *warehouse.Batch) (err error) 
 		_, err := conn.ExecContext(ctx, q, args...)
 		return err
 	}
-	if !b.Snapshot {
-		// A repeated delivery replaces what the first one left.
+	// A batch lands whole or not at all, so only a range at or below the
+	// high water can hold rows already: a repeated delivery, which then
+	// replaces what the first one left. A new range skips the deletes, which
+	// would otherwise scan every raw table once per batch.
+	var hw int64
+	if err := conn.QueryRowContext(ctx, "SELECT COALESCE(max(last_seq), 0) FROM cdc_batches").Scan(&hw); err != nil {
+		return err
+	}
+	if !b.Snapshot && b.FirstSeq <= hw {
 		if err := exec("DELETE FROM cdc_events WHERE seq BETWEEN ? AND ?", b.FirstSeq, b.LastSeq); err != nil {
 			return err
 		}
