@@ -136,3 +136,34 @@ func (t *Table) CheckRecord(r interface{ Schema() *arrow.Schema }) error {
 	}
 	return nil
 }
+
+// RawDialect is how an engine spells the DDL of the raw layer.
+type RawDialect interface {
+	CreateTable(t *Table) string
+	AddColumn(t *Table, c Column) string
+	// Views (re)creates ver_<entity> (every version once) and cur_<entity>
+	// (the latest version of each live id).
+	Views(t *Table) []string
+}
+
+// RawDDL lists the statements that bring the raw layer in line with the
+// model, given the columns each raw table has now: missing tables are
+// created, columns the model gained are added (the raw layer follows the
+// model additively; a dropped field stays as a column of old versions), and
+// the views are recreated.
+func RawDDL(have map[string]map[string]bool, d RawDialect) []string {
+	var stmts []string
+	for _, t := range tables {
+		if have[t.Name] == nil {
+			stmts = append(stmts, d.CreateTable(t))
+		} else {
+			for _, c := range t.Columns {
+				if !have[t.Name][c.Name] {
+					stmts = append(stmts, d.AddColumn(t, c))
+				}
+			}
+		}
+		stmts = append(stmts, d.Views(t)...)
+	}
+	return stmts
+}

@@ -203,7 +203,6 @@ func BenchmarkRelay(b *testing.B) {
 	}
 }
 
-
 // settle makes the timed work include what the engine defers: DuckDB's
 // checkpoint of the WAL into the database file (which it would otherwise do
 // on Close, outside the timer).

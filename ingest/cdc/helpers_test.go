@@ -51,18 +51,7 @@ func TestMain(m *testing.M) {
 }
 
 // copyPilot gives a test its own copy of the pilot core.
-func copyPilot(tb testing.TB) string {
-	tb.Helper()
-	dst := filepath.Join(tb.TempDir(), "core.db")
-	data, err := os.ReadFile(pilotDB)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := os.WriteFile(dst, data, 0o600); err != nil {
-		tb.Fatal(err)
-	}
-	return dst
-}
+func copyPilot(tb testing.TB) string { return copyFile(tb, pilotDB) }
 
 func openCore(tb testing.TB, path string) *store.DB {
 	tb.Helper()

@@ -72,3 +72,6 @@ func (m *Metrics) DeadLetters() prometheus.Counter { return m.deadLetters }
 
 // Errors is the error counter of one stage.
 func (m *Metrics) Errors(stage string) prometheus.Counter { return m.errors.WithLabelValues(stage) }
+
+// Pruned is the counter of pruned outbox rows.
+func (m *Metrics) Pruned() prometheus.Counter { return m.pruned }

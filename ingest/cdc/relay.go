@@ -284,9 +284,6 @@ func (r *Relay) appendLoop(ctx context.Context, in <-chan *warehouse.Batch, targ
 		if err != nil {
 			return err
 		}
-		if target >= 0 && r.shipped.Load() >= target {
-			return nil
-		}
 		if r.Retention > 0 && time.Since(lastPrune) >= r.PruneEvery {
 			lastPrune = time.Now()
 			n, err := r.Core.PruneOutbox(ctx, r.Now().Add(-r.Retention))
@@ -295,6 +292,9 @@ func (r *Relay) appendLoop(ctx context.Context, in <-chan *warehouse.Batch, targ
 				r.Logger.Warn("outbox prune failed", "err", err)
 			}
 			r.Metrics.pruned.Add(float64(n))
+		}
+		if target >= 0 && r.shipped.Load() >= target {
+			return nil
 		}
 	}
 	return nil

@@ -487,3 +487,35 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestRelayPrunesOnlyWhatItShipped: with a retention window, the relay
+// prunes shipped events older than the window and nothing else.
+func TestRelayPrunesOnlyWhatItShipped(t *testing.T) {
+	ctx := context.Background()
+	core := pilotCore(t)
+	wh := warehousetest.DuckDB(t).Open(t)
+	defer wh.Close()
+	evs, _ := core.ReadOutbox(ctx, 0, 1<<30, nil)
+	newest := evs[len(evs)-1].OccurredAt
+	r := quietRelay(core, wh)
+	// The pilot's clock ends at newest: keep the last day, prune the rest.
+	r.Retention, r.PruneEvery = 24*time.Hour, time.Nanosecond
+	r.Now = func() time.Time { return newest }
+	if err := r.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var left int64
+	var oldest string
+	core.Reader().QueryRow("SELECT count(*), min(occurred_at) FROM cdc_outbox").Scan(&left, &oldest)
+	cut := newest.Add(-24 * time.Hour).UTC().Format("2006-01-02T15:04:05.000Z")
+	if left == 0 || left >= int64(len(evs)) || oldest < cut {
+		t.Errorf("after pruning: %d of %d events left, oldest %s, cut %s", left, len(evs), oldest, cut)
+	}
+	if got := testutil.ToFloat64(r.Metrics.Pruned()); int64(got) != int64(len(evs))-left {
+		t.Errorf("pruned metric %v, pruned %d", got, int64(len(evs))-left)
+	}
+	cp, _ := core.Checkpoint(ctx)
+	if cp.PrunedThrough == 0 {
+		t.Error("pruned_through not recorded")
+	}
+}

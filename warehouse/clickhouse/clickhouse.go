@@ -174,8 +174,7 @@ func sqlType(name string, k model.FieldKind) string {
 	}
 }
 
-// EnsureRaw creates missing raw tables, adds columns the model gained since,
-// and recreates the views.
+// EnsureRaw brings the raw tables and their views in line with the model.
 func (w *Warehouse) EnsureRaw(ctx context.Context) error {
 	var cols []struct {
 		Table  string `ch:"table"`
@@ -191,38 +190,43 @@ func (w *Warehouse) EnsureRaw(ctx context.Context) error {
 		}
 		have[c.Table][c.Column] = true
 	}
-	for _, t := range warehouse.Tables() {
-		var stmts []string
-		if have[t.Name] == nil {
-			defs := make([]string, len(t.Columns))
-			for i, c := range t.Columns {
-				defs[i] = c.Name + " " + sqlType(c.Name, c.Kind)
-			}
-			// Every version is kept: the sorting key includes it, so merges
-			// collapse only repeated deliveries of the same version.
-			stmts = append(stmts, fmt.Sprintf("CREATE TABLE %s (%s) ENGINE = ReplacingMergeTree(version) ORDER BY (institution_id, id, version)",
-				t.Name, strings.Join(defs, ", ")))
-		} else {
-			for _, c := range t.Columns {
-				if !have[t.Name][c.Name] {
-					stmts = append(stmts, fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", t.Name, c.Name, sqlType(c.Name, c.Kind)))
-				}
-			}
-		}
-		stmts = append(stmts,
-			"DROP TABLE IF EXISTS ver_"+t.Entity,
-			fmt.Sprintf("CREATE VIEW ver_%s AS SELECT * FROM %s FINAL", t.Entity, t.Name),
-			"DROP TABLE IF EXISTS "+t.Current,
-			fmt.Sprintf(`CREATE VIEW %s AS SELECT * FROM %s FINAL
-WHERE (institution_id, id, version) IN (SELECT institution_id, id, max(version) FROM %s GROUP BY institution_id, id) AND _op != 'd'`,
-				t.Current, t.Name, t.Name))
-		for _, s := range stmts {
-			if err := w.conn.Exec(ctx, s); err != nil {
-				return fmt.Errorf("%s: %w", s, err)
-			}
+	for _, s := range warehouse.RawDDL(have, dialect{}) {
+		if err := w.conn.Exec(ctx, s); err != nil {
+			return fmt.Errorf("%s: %w", s, err)
 		}
 	}
 	return nil
+}
+
+// dialect spells the raw layer in ClickHouse 18.16.
+type dialect struct{}
+
+// CreateTable keeps every version: the sorting key includes it, so merges
+// collapse only repeated deliveries of the same version.
+func (dialect) CreateTable(t *warehouse.Table) string {
+	defs := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		defs[i] = c.Name + " " + sqlType(c.Name, c.Kind)
+	}
+	return fmt.Sprintf("CREATE TABLE %s (%s) ENGINE = ReplacingMergeTree(version) ORDER BY (institution_id, id, version)",
+		t.Name, strings.Join(defs, ", "))
+}
+
+func (dialect) AddColumn(t *warehouse.Table, c warehouse.Column) string {
+	return fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", t.Name, c.Name, sqlType(c.Name, c.Kind))
+}
+
+// Views deduplicate what merges have not collapsed yet (FINAL), and take the
+// latest version per id without window functions (18.16 has none).
+func (dialect) Views(t *warehouse.Table) []string {
+	return []string{
+		"DROP TABLE IF EXISTS ver_" + t.Entity,
+		fmt.Sprintf("CREATE VIEW ver_%s AS SELECT * FROM %s FINAL", t.Entity, t.Name),
+		"DROP TABLE IF EXISTS " + t.Current,
+		fmt.Sprintf(`CREATE VIEW %s AS SELECT * FROM %s FINAL
+WHERE (institution_id, id, version) IN (SELECT institution_id, id, max(version) FROM %s GROUP BY institution_id, id) AND _op != 'd'`,
+			t.Current, t.Name, t.Name),
+	}
 }
 
 // HighWater implements warehouse.Warehouse.

@@ -148,9 +148,7 @@ func sqlType(k model.FieldKind) string {
 	}
 }
 
-// EnsureRaw creates missing raw tables, adds columns the model gained since
-// (the raw layer follows the model additively; a dropped field stays as a
-// column of old versions), and recreates the views.
+// EnsureRaw brings the raw tables and their views in line with the model.
 func (w *Warehouse) EnsureRaw(ctx context.Context) error {
 	have := map[string]map[string]bool{}
 	rows, err := w.db.QueryContext(ctx, "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'main' AND table_name LIKE 'raw_%'")
@@ -169,37 +167,40 @@ func (w *Warehouse) EnsureRaw(ctx context.Context) error {
 		have[t][c] = true
 	}
 	rows.Close()
-	for _, t := range warehouse.Tables() {
-		var stmts []string
-		if have[t.Name] == nil {
-			cols := make([]string, len(t.Columns))
-			for i, c := range t.Columns {
-				null := " NOT NULL"
-				if c.Kind.Nullable() {
-					null = ""
-				}
-				cols[i] = c.Name + " " + sqlType(c.Kind) + null
-			}
-			stmts = append(stmts, fmt.Sprintf("CREATE TABLE %s (%s)", t.Name, strings.Join(cols, ", ")))
-		} else {
-			for _, c := range t.Columns {
-				if !have[t.Name][c.Name] {
-					stmts = append(stmts, fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", t.Name, c.Name, sqlType(c.Kind)))
-				}
-			}
-		}
-		// ver_: every version once; cur_: the latest version of each live id.
-		stmts = append(stmts,
-			fmt.Sprintf("CREATE OR REPLACE VIEW ver_%s AS SELECT * FROM %s", t.Entity, t.Name),
-			fmt.Sprintf(`CREATE OR REPLACE VIEW %s AS SELECT * FROM (SELECT * FROM %s
-QUALIFY row_number() OVER (PARTITION BY institution_id, id ORDER BY version DESC) = 1) WHERE _op <> 'd'`, t.Current, t.Name))
-		for _, s := range stmts {
-			if _, err := w.db.ExecContext(ctx, s); err != nil {
-				return fmt.Errorf("%s: %w", s, err)
-			}
+	for _, s := range warehouse.RawDDL(have, dialect{}) {
+		if _, err := w.db.ExecContext(ctx, s); err != nil {
+			return fmt.Errorf("%s: %w", s, err)
 		}
 	}
 	return nil
+}
+
+// dialect spells the raw layer in DuckDB.
+type dialect struct{}
+
+func (dialect) CreateTable(t *warehouse.Table) string {
+	cols := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		null := " NOT NULL"
+		if c.Kind.Nullable() {
+			null = ""
+		}
+		cols[i] = c.Name + " " + sqlType(c.Kind) + null
+	}
+	return fmt.Sprintf("CREATE TABLE %s (%s)", t.Name, strings.Join(cols, ", "))
+}
+
+func (dialect) AddColumn(t *warehouse.Table, c warehouse.Column) string {
+	return fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", t.Name, c.Name, sqlType(c.Kind))
+}
+
+// Views: a batch lands whole or not at all, so raw_ holds each version once.
+func (dialect) Views(t *warehouse.Table) []string {
+	return []string{
+		fmt.Sprintf("CREATE OR REPLACE VIEW ver_%s AS SELECT * FROM %s", t.Entity, t.Name),
+		fmt.Sprintf(`CREATE OR REPLACE VIEW %s AS SELECT * FROM (SELECT * FROM %s
+QUALIFY row_number() OVER (PARTITION BY institution_id, id ORDER BY version DESC) = 1) WHERE _op <> 'd'`, t.Current, t.Name),
+	}
 }
 
 // HighWater implements warehouse.Warehouse.
@@ -228,15 +229,20 @@ func (w *Warehouse) Append(ctx context.Context, b *warehouse.Batch) (err error) 
 		_, err := conn.ExecContext(ctx, q, args...)
 		return err
 	}
-	// A batch lands whole or not at all, so only a range at or below the
-	// high water can hold rows already: a repeated delivery, which then
-	// replaces what the first one left. A new range skips the deletes, which
-	// would otherwise scan every raw table once per batch.
-	var hw int64
-	if err := conn.QueryRowContext(ctx, "SELECT COALESCE(max(last_seq), 0) FROM cdc_batches").Scan(&hw); err != nil {
-		return err
+	// Rows of this range can exist only after an earlier delivery of it; the
+	// deletes that clear them would scan every raw table once per batch, so
+	// they run only when the highest seq already held reaches the range.
+	var held sql.NullInt64
+	if !b.Snapshot {
+		parts := []string{"SELECT max(seq) AS s FROM cdc_events", "SELECT max(seq) FROM cdc_dead_letters"}
+		for entity := range b.Raw {
+			parts = append(parts, "SELECT max(_seq) FROM "+warehouse.TableOf(entity).Name)
+		}
+		if err := conn.QueryRowContext(ctx, "SELECT max(s) FROM ("+strings.Join(parts, " UNION ALL ")+")").Scan(&held); err != nil {
+			return err
+		}
 	}
-	if !b.Snapshot && b.FirstSeq <= hw {
+	if !b.Snapshot && held.Valid && held.Int64 >= b.FirstSeq {
 		if err := exec("DELETE FROM cdc_events WHERE seq BETWEEN ? AND ?", b.FirstSeq, b.LastSeq); err != nil {
 			return err
 		}
@@ -299,7 +305,7 @@ func appendRecord(conn *sql.Conn, table string, rec arrow.Record) error {
 		row := make([]driver.Value, len(cols))
 		for i := 0; i < int(rec.NumRows()); i++ {
 			for j, c := range cols {
-				row[j] = value(c, i)
+				row[j] = warehouse.Value(c, i)
 			}
 			if err := a.AppendRow(row...); err != nil {
 				a.Close()
@@ -308,23 +314,6 @@ func appendRecord(conn *sql.Conn, table string, rec arrow.Record) error {
 		}
 		return a.Close()
 	})
-}
-
-func value(c arrow.Array, i int) driver.Value {
-	if c.IsNull(i) {
-		return nil
-	}
-	switch a := c.(type) {
-	case *array.Int64:
-		return a.Value(i)
-	case *array.String:
-		return a.Value(i)
-	case *array.Boolean:
-		return a.Value(i)
-	case *array.Timestamp:
-		return time.Unix(int64(a.Value(i)), 0).UTC()
-	}
-	panic(fmt.Sprintf("duckdb: no appender value for %T", c))
 }
 
 // DeadLetters implements warehouse.Warehouse.
