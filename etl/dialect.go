@@ -1,0 +1,144 @@
+package etl
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"strings"
+	"text/template"
+	"time"
+)
+
+//go:embed sql
+var sqlFS embed.FS
+
+// dialect is what differs between the engines around the mart SQL files:
+// the template macros those files use, and the DDL of mart tables.
+type dialect struct {
+	engine string
+	funcs  func(days []string) template.FuncMap
+	ddl    func(m *Mart, table string) string
+}
+
+// Local is the hospitals' time zone: a mart's day is a day in China.
+const Local = "Asia/Shanghai"
+
+func quoteDays(days []string, wrap string) string {
+	q := make([]string, len(days))
+	for i, d := range days {
+		q[i] = fmt.Sprintf(wrap, d)
+	}
+	return strings.Join(q, ", ")
+}
+
+var duckDialect = dialect{
+	engine: "duckdb",
+	funcs: func(days []string) template.FuncMap {
+		// Timestamps are stored in UTC; China has no daylight saving time.
+		dayOf := func(col string) string { return "CAST(" + col + " + INTERVAL 8 HOUR AS DATE)" }
+		dateOf := func(col string) string { return "CAST(" + col + " AS DATE)" }
+		in := func(expr string) string {
+			if days == nil {
+				return "1 = 1"
+			}
+			return expr + " IN (" + quoteDays(days, "DATE '%s'") + ")"
+		}
+		return template.FuncMap{
+			"day":        dayOf,
+			"date":       dateOf,
+			"inDays":     func(col string) string { return in(dayOf(col)) },
+			"inDateDays": func(col string) string { return in(dateOf(col)) },
+			"seconds": func(from, to string) string {
+				return "COALESCE(CAST(epoch(" + to + ") - epoch(" + from + ") AS BIGINT), 0)"
+			},
+			"epoch": func(col string) string { return "epoch(" + col + ")" },
+			"jsonInt": func(col, key string) string {
+				return "COALESCE(TRY_CAST(NULLIF(regexp_extract(" + col + `, '"` + key + `":\s*(-?\d+)', 1), '') AS BIGINT), 0)`
+			},
+			"z": func() string { return "0" },
+		}
+	},
+	ddl: func(m *Mart, table string) string {
+		cols := m.Columns()
+		defs := make([]string, len(cols))
+		for i, c := range cols {
+			defs[i] = c.Name + " " + map[ColumnType]string{Date: "DATE", Int: "BIGINT", Text: "VARCHAR"}[c.Type] + " NOT NULL"
+		}
+		return fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (%s)", table, strings.Join(defs, ", "))
+	},
+}
+
+var clickDialect = dialect{
+	engine: "clickhouse",
+	funcs: func(days []string) template.FuncMap {
+		dayOf := func(col string) string { return "toDate(assumeNotNull(" + col + "), '" + Local + "')" }
+		dateOf := func(col string) string { return "toDate(" + col + ")" }
+		in := func(expr string) string {
+			if days == nil {
+				return "1 = 1"
+			}
+			return expr + " IN (" + quoteDays(days, "toDate('%s')") + ")"
+		}
+		return template.FuncMap{
+			"day":        dayOf,
+			"date":       dateOf,
+			"inDays":     func(col string) string { return in(dayOf(col)) },
+			"inDateDays": func(col string) string { return in(dateOf(col)) },
+			"seconds": func(from, to string) string {
+				return "if(isNull(" + from + ") OR isNull(" + to + "), toInt64(0), toInt64(assumeNotNull(" + to + ")) - toInt64(assumeNotNull(" + from + ")))"
+			},
+			"epoch":   func(col string) string { return "toInt64(" + col + ")" },
+			"jsonInt": func(col, key string) string { return "visitParamExtractInt(" + col + ", '" + key + "')" },
+			"z":       func() string { return "toInt64(0)" },
+		}
+	},
+	// Partitioned by month: an incremental run recomputes the touched months
+	// into a staging table and swaps them in with REPLACE PARTITION, which is
+	// atomic per partition; month partitions keep the part count low.
+	ddl: func(m *Mart, table string) string {
+		cols := m.Columns()
+		defs := make([]string, len(cols))
+		keys := make([]string, len(m.Keys))
+		for i, c := range cols {
+			defs[i] = c.Name + " " + map[ColumnType]string{Date: "Date", Int: "Int64", Text: "String"}[c.Type]
+		}
+		for i, c := range m.Keys {
+			keys[i] = c.Name
+		}
+		return fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (%s) ENGINE = MergeTree() PARTITION BY toYYYYMM(day) ORDER BY (%s)",
+			table, strings.Join(defs, ", "), strings.Join(keys, ", "))
+	},
+}
+
+func dialectOf(engine string) (dialect, error) {
+	switch engine {
+	case "duckdb":
+		return duckDialect, nil
+	case "clickhouse":
+		return clickDialect, nil
+	}
+	return dialect{}, fmt.Errorf("etl: no mart SQL for engine %q", engine)
+}
+
+// martSQL renders a mart's SELECT for the given days (nil: every day).
+func (d dialect) martSQL(m *Mart, days []string) (string, error) {
+	body, err := sqlFS.ReadFile("sql/" + d.engine + "/" + m.Name + ".sql")
+	if err != nil {
+		return "", err
+	}
+	t, err := template.New(m.Name).Funcs(d.funcs(days)).Parse(string(body))
+	if err != nil {
+		return "", err
+	}
+	var b bytes.Buffer
+	if err := t.Execute(&b, nil); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+// validDay checks a YYYY-MM-DD string before it is written into SQL.
+func validDay(s string) bool {
+	_, err := time.Parse("2006-01-02", s)
+	return err == nil && len(s) == 10
+}

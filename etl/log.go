@@ -1,0 +1,103 @@
+package etl
+
+import (
+	"context"
+	"time"
+)
+
+// Runs lists the latest runs, newest first.
+func (r *Runner) Runs(ctx context.Context, limit int) ([]Result, error) {
+	d, err := dialectOf(r.Warehouse.Engine())
+	if err != nil {
+		return nil, err
+	}
+	if err := r.ensureSchemaLocked(ctx, d); err != nil {
+		return nil, err
+	}
+	rows, err := r.query(ctx, `SELECT mart, job, full_rebuild, status, days, rows, watermark, error, started_at, finished_at
+FROM etl_runs ORDER BY finished_at DESC, started_at DESC, mart LIMIT ?`, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Result, 0, len(rows))
+	for _, row := range rows {
+		res := Result{Mart: row[0].(string), Job: row[1].(string), Status: row[3].(string),
+			Days: row[4].(int64), Rows: row[5].(int64), Watermark: row[6].(int64), Error: row[7].(string),
+			StartedAt: row[8].(time.Time), Finished: row[9].(time.Time)}
+		switch v := row[2].(type) {
+		case bool:
+			res.Full = v
+		case int64:
+			res.Full = v != 0
+		}
+		out = append(out, res)
+	}
+	return out, nil
+}
+
+// Freshness is how current one mart is.
+type Freshness struct {
+	Mart        string    `json:"mart"`
+	Title       string    `json:"title"`
+	LastSuccess time.Time `json:"last_success,omitempty"` // when its last good run finished
+	Watermark   int64     `json:"watermark"`              // the outbox seq it was built up to
+	DataAsOf    time.Time `json:"data_as_of,omitempty"`   // when that event was committed in the core
+	Behind      int64     `json:"events_behind"`          // events the warehouse holds that the mart has not seen
+	LastStatus  string    `json:"last_status"`
+	LastError   string    `json:"last_error,omitempty"`
+}
+
+// Freshness reports every mart's freshness.
+func (r *Runner) Freshness(ctx context.Context) ([]Freshness, error) {
+	d, err := dialectOf(r.Warehouse.Engine())
+	if err != nil {
+		return nil, err
+	}
+	if err := r.ensureSchemaLocked(ctx, d); err != nil {
+		return nil, err
+	}
+	head, err := r.Warehouse.HighWater(ctx)
+	if err != nil {
+		return nil, err
+	}
+	runs, err := r.Runs(ctx, 1000)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Freshness, 0, len(Marts))
+	for _, m := range Marts {
+		f := Freshness{Mart: m.Name, Title: m.Title, Behind: head}
+		for _, run := range runs { // newest first
+			if run.Mart != m.Name {
+				continue
+			}
+			if f.LastStatus == "" {
+				f.LastStatus, f.LastError = run.Status, run.Error
+			}
+			if run.Status == "ok" {
+				f.LastSuccess, f.Watermark, f.Behind = run.Finished, run.Watermark, head-run.Watermark
+				break
+			}
+		}
+		if f.Watermark > 0 {
+			rows, err := r.query(ctx, "SELECT max(occurred_at) FROM cdc_events WHERE seq <= ? AND seq > ?", f.Watermark, f.Watermark-1000)
+			if err == nil && len(rows) == 1 {
+				if t, ok := rows[0][0].(time.Time); ok {
+					f.DataAsOf = t
+				}
+			}
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// ensureSchemaLocked creates the schema for readers that may run beside a
+// run (the flag it sets is only ever set under the run lock or here, to true).
+func (r *Runner) ensureSchemaLocked(ctx context.Context, d dialect) error {
+	if r.mu.TryLock() {
+		defer r.mu.Unlock()
+		return r.ensureSchema(ctx, d)
+	}
+	return nil // a run is in progress: it created the schema
+}

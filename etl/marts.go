@@ -1,0 +1,91 @@
+// Package etl owns the marts: their definitions (columns, and SQL per engine
+// as embedded files side by side in sql/duckdb and sql/clickhouse), the runs
+// that rebuild them from the warehouse's raw layer (incremental: only the
+// days touched since the last watermark; full: everything), the run log and
+// freshness, and the cron scheduler that runs them inside `zhiliao serve`.
+//
+// It reaches the warehouse only through the warehouse interface; nothing
+// outside this package knows a mart's SQL.
+package etl
+
+// ColumnType is the type of a mart column.
+type ColumnType int
+
+const (
+	Date ColumnType = iota
+	Int
+	Text
+)
+
+// Column is one column of a mart.
+type Column struct {
+	Name  string
+	Type  ColumnType
+	Title string // 中文 header, shared with dashboards and reports
+}
+
+// Mart is one mart: its key columns (day first) and its measures, all
+// additive integers, so that any period or slice is a sum of rows (averages
+// and coefficients are kept as sums and counts).
+type Mart struct {
+	Name     string
+	Title    string
+	Keys     []Column
+	Measures []Column
+}
+
+// Table is the mart's table in the warehouse.
+func (m *Mart) Table() string { return "mart_" + m.Name }
+
+// Columns lists keys then measures.
+func (m *Mart) Columns() []Column { return append(append([]Column{}, m.Keys...), m.Measures...) }
+
+func measures(pairs ...string) []Column {
+	out := make([]Column, 0, len(pairs)/2)
+	for i := 0; i < len(pairs); i += 2 {
+		out = append(out, Column{Name: pairs[i], Type: Int, Title: pairs[i+1]})
+	}
+	return out
+}
+
+var (
+	day       = Column{"day", Date, "日期"}
+	dept      = Column{"dept_id", Int, "科室"}
+	project   = Column{"project_id", Int, "项目"}
+	staff     = Column{"staff_id", Int, "人员"}
+	visitType = Column{"visit_type", Text, "门诊/住院"}
+)
+
+// Marts are the marts of DESIGN.md §4, in the order runs build them.
+var Marts = []*Mart{
+	{Name: "workload", Title: "工作量", Keys: []Column{day, dept, project, staff, visitType}, Measures: measures(
+		"sessions", "治疗人次", "patients", "治疗人数", "treatment_minutes", "治疗时长(分钟)", "units", "治疗单位",
+		"assessments", "评估数", "records_filed", "记录签署数", "records_on_time", "按时签署数", "followups_done", "完成随访数")},
+	{Name: "revenue", Title: "收入", Keys: []Column{day, dept, project, visitType}, Measures: measures(
+		"charges_fen", "确认收费(分)", "refunds_fen", "退费(分)", "net_fen", "净收入(分)", "sessions", "治疗人次",
+		"paid_orders", "缴费医嘱数", "paid_fen", "缴费金额(分)")},
+	{Name: "project", Title: "项目", Keys: []Column{day, dept, project}, Measures: measures(
+		"orders", "医嘱数", "applications", "申请数", "appointments_booked", "预约数", "appointments_cancelled", "取消预约数",
+		"no_shows", "爽约数", "walk_ins", "现场加号数", "sessions", "治疗人次", "courses_started", "开始疗程数",
+		"courses_completed", "完成疗程数", "first_sessions", "首次治疗数", "order_wait_seconds", "医嘱至首次治疗等待(秒)",
+		"queue_waits", "排队人次", "queue_wait_seconds", "排队等待(秒)", "slot_capacity", "号源容量", "slot_booked", "号源占用")},
+	{Name: "satisfaction", Title: "满意度与随访", Keys: []Column{day, dept, project}, Measures: measures(
+		"followups_due", "应随访数", "followups_done", "已随访数", "followups_on_time", "按时随访数",
+		"surveys_sent", "发放问卷数", "surveys_answered", "回收问卷数",
+		"score_environment", "环境得分合计", "score_attitude", "态度得分合计", "score_skill", "技术得分合计",
+		"score_waiting", "等候得分合计", "score_explanation", "解释得分合计", "score_overall", "总体得分合计",
+		"complaints", "投诉数", "complaints_replied", "已回复投诉数", "complaint_reply_seconds", "投诉响应时长(秒)",
+		"adverse_reactions", "不良反应数")},
+	{Name: "data_quality", Title: "数据质量与评级", Keys: []Column{day, dept, {"item", Text, "评价项目"}, {"dimension", Text, "评价特性"}},
+		Measures: measures("numerator", "分子", "denominator", "分母")},
+}
+
+// MartByName finds a mart.
+func MartByName(name string) *Mart {
+	for _, m := range Marts {
+		if m.Name == name {
+			return m
+		}
+	}
+	return nil
+}

@@ -1,0 +1,366 @@
+package etl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/warehouse"
+)
+
+// ErrBusy is returned when a run is asked for while another is running: runs
+// of the marts never overlap.
+var ErrBusy = errors.New("etl: another run is in progress")
+
+// Runner rebuilds marts in a warehouse.
+type Runner struct {
+	Warehouse warehouse.Warehouse
+	Logger    *slog.Logger
+	Now       func() time.Time
+	Metrics   *Metrics
+
+	mu     sync.Mutex
+	schema bool
+}
+
+// Options of one run.
+type Options struct {
+	Full  bool     // rebuild every day instead of the touched ones
+	Marts []string // nil: every mart
+	Job   string   // what asked for it: "manual", "incremental", "nightly"
+}
+
+// Result is what one run did to one mart.
+type Result struct {
+	Mart      string    `json:"mart"`
+	Job       string    `json:"job"`
+	Full      bool      `json:"full"`
+	Status    string    `json:"status"` // ok, failed
+	Days      int64     `json:"days"`
+	Rows      int64     `json:"rows"`
+	Watermark int64     `json:"watermark"`
+	Error     string    `json:"error,omitempty"`
+	StartedAt time.Time `json:"started_at"`
+	Finished  time.Time `json:"finished_at"`
+}
+
+func (r *Runner) logger() *slog.Logger {
+	if r.Logger == nil {
+		return slog.Default()
+	}
+	return r.Logger
+}
+
+func (r *Runner) now() time.Time {
+	if r.Now == nil {
+		return time.Now()
+	}
+	return r.Now()
+}
+
+// Run rebuilds the marts of opt once. A mart that fails keeps its previous
+// rows (the replacement is atomic) and its failure is in the run log; the
+// others still run. The error joins the failures.
+func (r *Runner) Run(ctx context.Context, opt Options) ([]Result, error) {
+	if !r.mu.TryLock() {
+		return nil, ErrBusy
+	}
+	defer r.mu.Unlock()
+	d, err := dialectOf(r.Warehouse.Engine())
+	if err != nil {
+		return nil, err
+	}
+	if err := r.ensureSchema(ctx, d); err != nil {
+		return nil, err
+	}
+	marts := Marts
+	if opt.Marts != nil {
+		marts = nil
+		for _, name := range opt.Marts {
+			m := MartByName(name)
+			if m == nil {
+				return nil, model.Invalid("mart", "没有这个数据集市 unknown mart %q", name)
+			}
+			marts = append(marts, m)
+		}
+	}
+	if opt.Job == "" {
+		opt.Job = "manual"
+	}
+	head, err := r.Warehouse.HighWater(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var results []Result
+	var errs []error
+	for _, m := range marts {
+		res := r.runMart(ctx, d, m, opt, head)
+		results = append(results, res)
+		if res.Status != "ok" {
+			errs = append(errs, fmt.Errorf("mart %s: %s", m.Name, res.Error))
+		}
+		if err := r.logRun(ctx, d, res); err != nil {
+			errs = append(errs, fmt.Errorf("run log: %w", err))
+		}
+		r.Metrics.observe(res)
+	}
+	return results, errors.Join(errs...)
+}
+
+func (r *Runner) runMart(ctx context.Context, d dialect, m *Mart, opt Options, head int64) Result {
+	res := Result{Mart: m.Name, Job: opt.Job, Full: opt.Full, StartedAt: r.now().UTC(), Watermark: head}
+	fail := func(err error) Result {
+		res.Status, res.Error, res.Finished = "failed", err.Error(), r.now().UTC()
+		r.logger().Error("etl run failed", "mart", m.Name, "job", opt.Job, "err", err)
+		return res
+	}
+	var days []string // nil: every day
+	if !opt.Full {
+		last, ok, err := r.watermark(ctx, m)
+		if err != nil {
+			return fail(err)
+		}
+		if !ok {
+			res.Full = true // never built: build it whole
+		} else {
+			if days, err = r.touchedDays(ctx, d, last, head); err != nil {
+				return fail(err)
+			}
+			if len(days) == 0 {
+				res.Status, res.Finished = "ok", r.now().UTC()
+				return res
+			}
+		}
+	}
+	var err error
+	if d.engine == "duckdb" {
+		err = r.replaceDuck(ctx, d, m, days)
+	} else {
+		err = r.replaceClick(ctx, d, m, days)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	res.Days = int64(len(days))
+	if days == nil {
+		res.Days = -1
+	}
+	if res.Rows, err = r.count(ctx, d, m, days); err != nil {
+		return fail(err)
+	}
+	res.Status, res.Finished = "ok", r.now().UTC()
+	r.logger().Info("etl run", "mart", m.Name, "job", opt.Job, "full", res.Full, "days", res.Days, "rows", res.Rows,
+		"watermark", head, "seconds", res.Finished.Sub(res.StartedAt).Seconds())
+	return res
+}
+
+func inList(d dialect, days []string) string {
+	if d.engine == "duckdb" {
+		return quoteDays(days, "DATE '%s'")
+	}
+	return quoteDays(days, "toDate('%s')")
+}
+
+// replaceDuck swaps the mart's rows of those days in one transaction.
+func (r *Runner) replaceDuck(ctx context.Context, d dialect, m *Mart, days []string) error {
+	sel, err := d.martSQL(m, days)
+	if err != nil {
+		return err
+	}
+	del := "DELETE FROM " + m.Table()
+	if days != nil {
+		del += " WHERE day IN (" + inList(d, days) + ")"
+	}
+	return r.Warehouse.Exec(ctx, "BEGIN TRANSACTION;\n"+del+";\nINSERT INTO "+m.Table()+" "+sel+";\nCOMMIT")
+}
+
+// replaceClick computes the touched months into the staging table and
+// swaps each month in with REPLACE PARTITION (atomic per partition).
+func (r *Runner) replaceClick(ctx context.Context, d dialect, m *Mart, days []string) error {
+	stage := m.Table() + "_stage"
+	var months map[string]bool
+	if days != nil {
+		months = map[string]bool{}
+		var all []string
+		for _, day := range days {
+			ym := day[:7]
+			if months[ym] {
+				continue
+			}
+			months[ym] = true
+			t, _ := time.Parse("2006-01", ym)
+			for x := t; x.Month() == t.Month(); x = x.AddDate(0, 0, 1) {
+				all = append(all, x.Format("2006-01-02"))
+			}
+		}
+		days = all
+	}
+	sel, err := d.martSQL(m, days)
+	if err != nil {
+		return err
+	}
+	if err := r.Warehouse.Exec(ctx, "TRUNCATE TABLE "+stage); err != nil {
+		return err
+	}
+	if err := r.Warehouse.Exec(ctx, "INSERT INTO "+stage+" "+sel); err != nil {
+		return err
+	}
+	var parts []string
+	if months != nil {
+		for ym := range months {
+			parts = append(parts, strings.ReplaceAll(ym, "-", ""))
+		}
+	} else {
+		rows, err := r.query(ctx, "SELECT DISTINCT partition FROM system.parts WHERE database = currentDatabase() AND active AND table IN ('"+m.Table()+"', '"+stage+"')")
+		if err != nil {
+			return err
+		}
+		for _, row := range rows {
+			parts = append(parts, fmt.Sprint(row[0]))
+		}
+	}
+	sort.Strings(parts)
+	for _, p := range parts {
+		if err := r.Warehouse.Exec(ctx, "ALTER TABLE "+m.Table()+" REPLACE PARTITION "+p+" FROM "+stage); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Runner) query(ctx context.Context, q string, args ...any) ([][]any, error) {
+	rr, err := r.Warehouse.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	return warehouse.ReadAll(rr)
+}
+
+func (r *Runner) count(ctx context.Context, d dialect, m *Mart, days []string) (int64, error) {
+	q := "SELECT count(*) FROM " + m.Table()
+	if days != nil {
+		q += " WHERE day IN (" + inList(d, days) + ")"
+	}
+	rows, err := r.query(ctx, q)
+	if err != nil || len(rows) == 0 {
+		return 0, err
+	}
+	n, _ := rows[0][0].(int64)
+	return n, nil
+}
+
+// watermark is the outbox seq the mart was last built up to.
+func (r *Runner) watermark(ctx context.Context, m *Mart) (int64, bool, error) {
+	rows, err := r.query(ctx, "SELECT max(watermark), count(*) FROM etl_runs WHERE mart = ? AND status = 'ok'", m.Name)
+	if err != nil {
+		return 0, false, err
+	}
+	if len(rows) == 0 || rows[0][1] == int64(0) {
+		return 0, false, nil
+	}
+	w, _ := rows[0][0].(int64)
+	return w, true, nil
+}
+
+// touchedDays lists the days any row changed in (after, upto] lives on: the
+// days of every time column of every version of those rows, so that a
+// correction (a refund, a cancellation, a re-signed record) recomputes the
+// day it corrects as well as the day it happened. Measures are keyed by a
+// time column of the row whose change alters them; dictionary changes
+// (a project renamed) reach old days at the nightly full rebuild.
+func (r *Runner) touchedDays(ctx context.Context, d dialect, after, upto int64) ([]string, error) {
+	if upto <= after {
+		return nil, nil
+	}
+	f := d.funcs(nil)
+	dayOf := f["day"].(func(string) string)
+	dateOf := f["date"].(func(string) string)
+	var parts []string
+	for _, t := range warehouse.Tables() {
+		changed := fmt.Sprintf("id IN (SELECT id FROM %s WHERE _seq > %d AND _seq <= %d)", t.Name, after, upto)
+		for _, c := range t.Columns[warehouse.EnvelopeColumns:] {
+			var expr string
+			switch {
+			case c.Kind == model.KindTime || c.Kind == model.KindNullTime:
+				expr = dayOf(c.Name)
+			case c.Kind == model.KindString && (c.Name == "day" || c.Name == "due_date"):
+				expr = dateOf(c.Name)
+			default:
+				continue
+			}
+			parts = append(parts, fmt.Sprintf("SELECT DISTINCT %s AS d FROM %s WHERE %s AND %s IS NOT NULL", expr, t.Name, changed, c.Name))
+		}
+	}
+	rows, err := r.query(ctx, "SELECT DISTINCT d FROM ("+strings.Join(parts, " UNION ALL ")+") u ORDER BY d")
+	if err != nil {
+		return nil, err
+	}
+	days := make([]string, 0, len(rows))
+	for _, row := range rows {
+		t, ok := row[0].(time.Time)
+		if !ok {
+			continue
+		}
+		s := t.Format("2006-01-02")
+		if validDay(s) && t.Year() > 1970 {
+			days = append(days, s)
+		}
+	}
+	return days, nil
+}
+
+// ensureSchema creates the mart tables and the run log once per runner.
+func (r *Runner) ensureSchema(ctx context.Context, d dialect) error {
+	if r.schema {
+		return nil
+	}
+	stmts := []string{}
+	for _, m := range Marts {
+		stmts = append(stmts, d.ddl(m, m.Table()))
+		if d.engine == "clickhouse" {
+			stmts = append(stmts, d.ddl(m, m.Table()+"_stage"))
+		}
+	}
+	if d.engine == "duckdb" {
+		stmts = append(stmts, `CREATE TABLE IF NOT EXISTS etl_runs (mart VARCHAR NOT NULL, job VARCHAR NOT NULL, full_rebuild BOOLEAN NOT NULL,
+status VARCHAR NOT NULL, days BIGINT NOT NULL, rows BIGINT NOT NULL, watermark BIGINT NOT NULL, error VARCHAR NOT NULL,
+started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP NOT NULL)`)
+	} else {
+		stmts = append(stmts, `CREATE TABLE IF NOT EXISTS etl_runs (mart String, job String, full_rebuild UInt8,
+status String, days Int64, rows Int64, watermark Int64, error String, started_at DateTime, finished_at DateTime)
+ENGINE = MergeTree() ORDER BY (started_at, mart)`)
+	}
+	for _, s := range stmts {
+		if err := r.Warehouse.Exec(ctx, s); err != nil {
+			return fmt.Errorf("%s: %w", s, err)
+		}
+	}
+	r.schema = true
+	return nil
+}
+
+// logRun appends the run to etl_runs. INSERT … SELECT rather than VALUES:
+// ClickHouse 18.16 waits for a data block after an INSERT … VALUES query.
+func (r *Runner) logRun(ctx context.Context, d dialect, res Result) error {
+	ts := func(t time.Time) string {
+		if d.engine == "duckdb" {
+			return "CAST('" + t.UTC().Format("2006-01-02 15:04:05") + "' AS TIMESTAMP)"
+		}
+		return "toDateTime('" + t.UTC().Format("2006-01-02 15:04:05") + "', 'UTC')"
+	}
+	full := "false"
+	if d.engine == "clickhouse" {
+		full = "0"
+	}
+	if res.Full {
+		full = map[string]string{"duckdb": "true", "clickhouse": "1"}[d.engine]
+	}
+	return r.Warehouse.Exec(ctx, fmt.Sprintf("INSERT INTO etl_runs SELECT ?, ?, %s, ?, %d, %d, %d, ?, %s, %s",
+		full, res.Days, res.Rows, res.Watermark, ts(res.StartedAt), ts(res.Finished)), res.Mart, res.Job, res.Status, res.Error)
+}
