@@ -51,7 +51,7 @@ func load(tb testing.TB, core *store.DB, table string) map[int64]row {
 	return out
 }
 
-func (r row) s(c string) string { return r[c].String }
+func (r row) s(c string) string  { return r[c].String }
 func (r row) null(c string) bool { return !r[c].Valid }
 func (r row) i(c string) int64 {
 	n, _ := strconv.ParseInt(r[c].String, 10, 64)
