@@ -30,9 +30,12 @@ type Pinger interface {
 
 // Server holds the router's dependencies.
 type Server struct {
-	Backend  Backend
-	Logger   *slog.Logger
-	Registry *prometheus.Registry
+	Backend Backend
+	// Analytics serves the warehouse side (ETL runs, freshness); nil until
+	// the service wires a warehouse.
+	Analytics Analytics
+	Logger    *slog.Logger
+	Registry  *prometheus.Registry
 	// LoginPerMinute limits login attempts per client address.
 	LoginPerMinute int
 

@@ -14,10 +14,12 @@ import (
 	"time"
 
 	"github.com/zhiliao/zhiliao/api"
+	"github.com/zhiliao/zhiliao/etl"
 	"github.com/zhiliao/zhiliao/ingest/his"
 	"github.com/zhiliao/zhiliao/internal/testclock"
 	"github.com/zhiliao/zhiliao/model"
 	"github.com/zhiliao/zhiliao/store"
+	"github.com/zhiliao/zhiliao/warehouse/duckdb"
 )
 
 // fixture is a hospital with two departments, a user of every role and a
@@ -40,6 +42,8 @@ type fixture struct {
 	tokens map[string]string // role → token (dept-bound roles in dept A)
 	tokenB string            // clinician of dept B
 	n      int
+	wh     *duckdb.Warehouse
+	etl    *etl.Runner
 }
 
 var day0 = time.Date(2026, 3, 2, 7, 30, 0, 0, model.Local)
@@ -102,6 +106,14 @@ func newFixture(t testing.TB) *fixture {
 	ub := &model.User{InstitutionID: f.inst.ID, Username: "u_clinician_b", Role: model.RoleClinician, DeptID: &f.deptB.ID, StaffID: &f.staffB.ID}
 	must(db.CreateUser(ctx, ub, "password-b-clinician"))
 	f.api = api.NewServer(db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	wh, err := duckdb.Open(ctx, filepath.Join(t.TempDir(), "warehouse.duckdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { wh.Close() })
+	f.wh = wh
+	f.etl = &etl.Runner{Warehouse: wh, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	f.api.Analytics = f.etl
 	f.api.LoginPerMinute = 1000
 	f.srv = httptest.NewServer(f.api.Handler())
 	t.Cleanup(f.srv.Close)

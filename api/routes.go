@@ -214,6 +214,11 @@ func withID[Req any](fn func(ctx context.Context, id int64, req Req) (any, error
 
 // routes is the API's route table.
 func (s *Server) routes() []route {
+	return append(s.lifecycleRoutes(), s.analyticsRoutes()...)
+}
+
+// lifecycleRoutes are the routes of the transactional core.
+func (s *Server) lifecycleRoutes() []route {
 	b := s.Backend
 	return []route{
 		{Method: "POST", Pattern: "/api/v1/auth/login", Summary: "登录 log in", Tag: "auth", Body: loginRequest{}, Response: loginResponse{}, handler: s.login},

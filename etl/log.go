@@ -15,7 +15,7 @@ func (r *Runner) Runs(ctx context.Context, limit int) ([]Result, error) {
 		return nil, err
 	}
 	rows, err := r.query(ctx, `SELECT mart, job, full_rebuild, status, days, rows, watermark, error, started_at, finished_at
-FROM etl_runs ORDER BY finished_at DESC, started_at DESC, mart LIMIT ?`, limit)
+FROM etl_runs ORDER BY seq DESC LIMIT ?`, limit)
 	if err != nil {
 		return nil, err
 	}

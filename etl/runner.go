@@ -27,6 +27,7 @@ type Runner struct {
 
 	mu     sync.Mutex
 	schema bool
+	logSeq int64
 }
 
 // Options of one run.
@@ -177,7 +178,7 @@ func (r *Runner) replaceDuck(ctx context.Context, d dialect, m *Mart, days []str
 	if days != nil {
 		del += " WHERE day IN (" + inList(d, days) + ")"
 	}
-	return r.Warehouse.Exec(ctx, "BEGIN TRANSACTION;\n"+del+";\nINSERT INTO "+m.Table()+" "+sel+";\nCOMMIT")
+	return r.Warehouse.ExecAtomic(ctx, del, "INSERT INTO "+m.Table()+" "+sel)
 }
 
 // replaceClick computes the touched months into the staging table and
@@ -330,11 +331,11 @@ func (r *Runner) ensureSchema(ctx context.Context, d dialect) error {
 	if d.engine == "duckdb" {
 		stmts = append(stmts, `CREATE TABLE IF NOT EXISTS etl_runs (mart VARCHAR NOT NULL, job VARCHAR NOT NULL, full_rebuild BOOLEAN NOT NULL,
 status VARCHAR NOT NULL, days BIGINT NOT NULL, rows BIGINT NOT NULL, watermark BIGINT NOT NULL, error VARCHAR NOT NULL,
-started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP NOT NULL)`)
+started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP NOT NULL, seq BIGINT NOT NULL)`)
 	} else {
 		stmts = append(stmts, `CREATE TABLE IF NOT EXISTS etl_runs (mart String, job String, full_rebuild UInt8,
-status String, days Int64, rows Int64, watermark Int64, error String, started_at DateTime, finished_at DateTime)
-ENGINE = MergeTree() ORDER BY (started_at, mart)`)
+status String, days Int64, rows Int64, watermark Int64, error String, started_at DateTime, finished_at DateTime, seq Int64)
+ENGINE = MergeTree() ORDER BY seq`)
 	}
 	for _, s := range stmts {
 		if err := r.Warehouse.Exec(ctx, s); err != nil {
@@ -361,6 +362,9 @@ func (r *Runner) logRun(ctx context.Context, d dialect, res Result) error {
 	if res.Full {
 		full = map[string]string{"duckdb": "true", "clickhouse": "1"}[d.engine]
 	}
-	return r.Warehouse.Exec(ctx, fmt.Sprintf("INSERT INTO etl_runs SELECT ?, ?, %s, ?, %d, %d, %d, ?, %s, %s",
-		full, res.Days, res.Rows, res.Watermark, ts(res.StartedAt), ts(res.Finished)), res.Mart, res.Job, res.Status, res.Error)
+	// seq orders the log: timestamps have second precision and many runs
+	// finish within one second.
+	r.logSeq = max(r.logSeq+1, time.Now().UnixNano())
+	return r.Warehouse.Exec(ctx, fmt.Sprintf("INSERT INTO etl_runs SELECT ?, ?, %s, ?, %d, %d, %d, ?, %s, %s, %d",
+		full, res.Days, res.Rows, res.Watermark, ts(res.StartedAt), ts(res.Finished), r.logSeq), res.Mart, res.Job, res.Status, res.Error)
 }

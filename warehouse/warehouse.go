@@ -46,6 +46,10 @@ type Warehouse interface {
 	Query(ctx context.Context, query string, args ...any) (array.RecordReader, error)
 	// Exec runs SQL of this engine that returns no rows.
 	Exec(ctx context.Context, query string, args ...any) error
+	// ExecAtomic runs statements in order as one unit where the engine has
+	// transactions (DuckDB: all or nothing); on ClickHouse they simply run
+	// in order, and callers make each step safe to repeat.
+	ExecAtomic(ctx context.Context, stmts ...string) error
 
 	// Reset drops every table and view and recreates an empty schema with a
 	// new ID: the first step of a rebuild.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -26,7 +27,8 @@ import (
 func TestServeDemo(t *testing.T) {
 	data := t.TempDir()
 	var stdout, stderr bytes.Buffer
-	m := &Main{Addr: "127.0.0.1:0", MLLPAddr: "127.0.0.1:0", Demo: true, Seed: 1, Stdout: &stdout, Stderr: &stderr}
+	m := &Main{Addr: "127.0.0.1:0", MLLPAddr: "127.0.0.1:0", Demo: true, Seed: 1, Stdout: &stdout, Stderr: &stderr,
+		ETL: etlFlags{incremental: "@every 1s", full: "0 2 * * *"}}
 	m.Common = common{data: data, logLevel: "warn"}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -84,6 +86,41 @@ func TestServeDemo(t *testing.T) {
 	}
 	if _, body := get("/metrics"); !strings.Contains(body, "zhiliao_relay_lag_events 0") {
 		t.Errorf("relay lag not 0 after catching up")
+	}
+	// The scheduler builds the marts from what the relay shipped.
+	resp, err := http.Post(m.URL()+"/api/v1/auth/login", "application/json", strings.NewReader(`{"username":"zhikong","password":"`+demoPassword+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var login struct{ Token string }
+	json.NewDecoder(resp.Body).Decode(&login)
+	resp.Body.Close()
+	var fresh struct {
+		Items []struct {
+			Mart       string `json:"mart"`
+			LastStatus string `json:"last_status"`
+			Behind     int64  `json:"events_behind"`
+		}
+	}
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		req, _ := http.NewRequest("GET", m.URL()+"/api/v1/etl/freshness", nil)
+		req.Header.Set("Authorization", "Bearer "+login.Token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		json.NewDecoder(resp.Body).Decode(&fresh)
+		resp.Body.Close()
+		done := len(fresh.Items) > 0
+		for _, f := range fresh.Items {
+			done = done && f.LastStatus == "ok" && f.Behind == 0
+		}
+		if done {
+			break
+		}
+	}
+	if n := warehousetest.Count(t, m.Warehouse, "SELECT sum(sessions) FROM mart_workload"); n != coreSessionsCompleted(t, m) {
+		t.Errorf("mart_workload has %d sessions after the scheduled run (freshness %+v)", n, fresh)
 	}
 	if !strings.Contains(body, `zhiliao_http_requests_total{method="GET",route="/healthz",status="200"} 1`) {
 		t.Errorf("request metrics missing")
@@ -181,6 +218,12 @@ func TestOutOfDateSchemaAtStartup(t *testing.T) {
 	if code := Run(ctx, []string{"migrate", "--data", data, "--log-level", "warn"}, &out, &errb); code != 0 || !strings.Contains(out.String(), fmt.Sprintf("version %d", store.LatestSchemaVersion())) {
 		t.Fatalf("migrate: %d %s %s", code, out.String(), errb.String())
 	}
+}
+
+func coreSessionsCompleted(t *testing.T, m *Main) int64 {
+	var n int64
+	m.DB.Reader().QueryRow("SELECT count(*) FROM treatment_session WHERE status = 'completed'").Scan(&n)
+	return n
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/zhiliao/zhiliao/api"
+	"github.com/zhiliao/zhiliao/etl"
 	"github.com/zhiliao/zhiliao/gen"
 	"github.com/zhiliao/zhiliao/ingest/cdc"
 	"github.com/zhiliao/zhiliao/ingest/his"
@@ -34,10 +35,13 @@ type Main struct {
 	Stdout   io.Writer
 	Stderr   io.Writer
 	WH       whFlags
+	ETL      etlFlags
 
 	DB        *store.DB
 	Warehouse warehouse.Warehouse
 	Relay     *cdc.Relay
+	Marts     *etl.Runner
+	Schedule  *etl.Scheduler
 	Server    *api.Server
 	HTTP      *http.Server
 	Listener  net.Listener
@@ -55,6 +59,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	m := &Main{Stdout: stdout, Stderr: stderr}
 	m.Common.register(fs)
 	m.WH.register(fs)
+	m.ETL.register(fs)
 	fs.StringVar(&m.Addr, "addr", "127.0.0.1:8080", "监听地址 listen address (env ZHILIAO_ADDR)")
 	fs.BoolVar(&m.Demo, "demo", false, "演示模式：空数据目录时生成试点数据 generate the pilot preset into an empty data folder (env ZHILIAO_DEMO)")
 	fs.Uint64Var(&m.Seed, "seed", 1, "演示数据种子 demo data seed")
@@ -63,6 +68,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	if err := m.WH.validate(); err != nil {
+		return err
+	}
+	if err := m.ETL.validate(); err != nil {
 		return err
 	}
 	if _, _, err := net.SplitHostPort(m.Addr); err != nil {
@@ -112,6 +120,9 @@ func (m *Main) Open(ctx context.Context) error {
 	if err := m.Relay.Register(m.Server.Registry); err != nil {
 		return err
 	}
+	m.Marts = &etl.Runner{Warehouse: m.Warehouse, Logger: m.log.With("component", "etl"), Metrics: etl.NewMetrics(m.Server.Registry)}
+	m.Server.Analytics = m.Marts
+	m.Schedule = &etl.Scheduler{Runner: m.Marts, Incremental: m.ETL.incremental, Full: m.ETL.full, Logger: m.log.With("component", "etl")}
 	if m.Listener, err = net.Listen("tcp", m.Addr); err != nil {
 		return err
 	}
@@ -150,6 +161,10 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 	}()
 	defer func() { stopRelay(); <-relayDone }()
+	if err := m.Schedule.Start(); err != nil {
+		return err
+	}
+	defer m.Schedule.Stop()
 	if m.MLLP != nil {
 		m.log.Info("hl7 mllp intake", "addr", m.MLLP.Addr().String())
 		srv := &his.MLLPServer{Handle: m.intake.Handle, Logger: m.log}

@@ -61,7 +61,12 @@ func TestWarehouseCommands(t *testing.T) {
 	if code, out, stderr := run(t, "warehouse", "rebuild", "--data", data, "--log-level", "error"); code != 0 || !strings.Contains(out, "重建 rebuild: done") {
 		t.Errorf("rebuild: %d %s %s", code, out, stderr)
 	}
+	if code, out, stderr := run(t, "etl", "run", "--data", data, "--log-level", "error"); code != 0 || strings.Count(out, " ok ") != 5 {
+		t.Errorf("etl run: %d\n%s%s", code, out, stderr)
+	}
 	for _, bad := range [][]string{
+		{"etl", "run", "--mart", "nope", "--data", data},
+		{"etl", "compute", "--data", data},
 		{"relay", "--warehouse", "postgres://x", "--data", data},
 		{"relay", "--relay-batch", "0", "--data", data},
 		{"warehouse", "drop", "--data", data},

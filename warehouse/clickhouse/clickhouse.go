@@ -154,6 +154,17 @@ func (w *Warehouse) Exec(ctx context.Context, query string, args ...any) error {
 	return w.conn.Exec(ctx, query, args...)
 }
 
+// ExecAtomic implements warehouse.Warehouse: ClickHouse has no
+// transactions, so the statements run in order.
+func (w *Warehouse) ExecAtomic(ctx context.Context, stmts ...string) error {
+	for _, s := range stmts {
+		if err := w.conn.Exec(ctx, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func sqlType(name string, k model.FieldKind) string {
 	if name == "version" {
 		return "UInt64" // ReplacingMergeTree's version column must be unsigned on 18.16

@@ -135,6 +135,31 @@ func (w *Warehouse) Exec(ctx context.Context, query string, args ...any) error {
 	return err
 }
 
+// ExecAtomic implements warehouse.Warehouse: one transaction on one
+// connection, rolled back on the first error.
+func (w *Warehouse) ExecAtomic(ctx context.Context, stmts ...string) (err error) {
+	conn, err := w.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			conn.ExecContext(context.Background(), "ROLLBACK")
+		}
+	}()
+	for _, s := range stmts {
+		if _, err = conn.ExecContext(ctx, s); err != nil {
+			return err
+		}
+	}
+	_, err = conn.ExecContext(ctx, "COMMIT")
+	return err
+}
+
 func sqlType(k model.FieldKind) string {
 	switch k {
 	case model.KindInt, model.KindNullInt:

@@ -1,0 +1,69 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+
+	"github.com/zhiliao/zhiliao/etl"
+	"github.com/zhiliao/zhiliao/model"
+)
+
+// Analytics is what the API reads of the warehouse side: the ETL run log and
+// each mart's freshness. etl.Runner implements it.
+type Analytics interface {
+	Runs(ctx context.Context, limit int) ([]etl.Result, error)
+	Freshness(ctx context.Context) ([]etl.Freshness, error)
+}
+
+var (
+	etlOperators = []string{model.RoleAdmin, model.RoleQualityOffice}
+	martReaders  = []string{model.RoleAdmin, model.RoleQualityOffice, model.RoleDeptManager, model.RoleEvaluator}
+)
+
+func (s *Server) analytics() (Analytics, error) {
+	if s.Analytics == nil {
+		return nil, &model.Error{Code: model.EINTERNAL, Message: "分析库未配置 the warehouse is not configured"}
+	}
+	return s.Analytics, nil
+}
+
+// analyticsRoutes are the routes of the warehouse side.
+func (s *Server) analyticsRoutes() []route {
+	return []route{
+		{Method: "GET", Pattern: "/api/v1/etl/runs", Summary: "ETL 运行记录 run log of the marts", Tag: "etl", Roles: etlOperators,
+			Params: []string{"limit"}, Response: listResponse[etl.Result]{},
+			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
+				if err := knownParams(r, "limit"); err != nil {
+					return nil, err
+				}
+				limit := 100
+				if v := r.URL.Query().Get("limit"); v != "" {
+					n, err := strconv.Atoi(v)
+					if err != nil || n < 1 || n > 1000 {
+						return nil, model.Invalid("limit", "limit 应为 1–1000 的整数 want an integer from 1 to 1000")
+					}
+					limit = n
+				}
+				a, err := s.analytics()
+				if err != nil {
+					return nil, err
+				}
+				runs, err := a.Runs(ctx, limit)
+				return list(runs), err
+			})},
+		{Method: "GET", Pattern: "/api/v1/etl/freshness", Summary: "数据新鲜度 freshness of each mart", Tag: "etl", Roles: martReaders,
+			Response: listResponse[etl.Freshness]{},
+			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
+				if err := knownParams(r); err != nil {
+					return nil, err
+				}
+				a, err := s.analytics()
+				if err != nil {
+					return nil, err
+				}
+				f, err := a.Freshness(ctx)
+				return list(f), err
+			})},
+	}
+}
