@@ -21,7 +21,7 @@ var errCut = errors.New("cut")
 // shipUpTo ships at least everything up to seq (whole batches).
 func shipUpTo(tb testing.TB, core *store.DB, wh warehouse.Warehouse, seq int64) {
 	tb.Helper()
-	r := &cdc.Relay{Core: core, Warehouse: wh, Logger: quiet, BatchSize: 400}
+	r := &cdc.Relay{Core: core, Warehouse: wh, Logger: quiet, BatchSize: 50}
 	r.BeforeCheckpoint = func(b *warehouse.Batch) error {
 		if b.LastSeq >= seq {
 			return errCut

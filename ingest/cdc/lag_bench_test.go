@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zhiliao/zhiliao/etl"
 	"github.com/zhiliao/zhiliao/model"
 	"github.com/zhiliao/zhiliao/store"
 	"github.com/zhiliao/zhiliao/warehouse"
@@ -110,6 +111,18 @@ func BenchmarkRelayLag(b *testing.B) {
 					b.Fatal(err)
 				}
 				go r.Run(ctx)
+				// The marts' scheduler fires every second meanwhile.
+				marts := &etl.Runner{Warehouse: wh, Logger: discard}
+				mustBuild := func() {
+					if _, err := marts.Run(ctx, etl.Options{Full: true}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				mustBuild()
+				sched := &etl.Scheduler{Runner: marts, Incremental: "@every 1s", Full: "0 2 * * *", Logger: discard}
+				if err := sched.Start(); err != nil {
+					b.Fatal(err)
+				}
 				writeCtx, stopWriting := context.WithCancel(ctx)
 				writers := steadyWriter(writeCtx, b, core, rate)
 				var commits []mark
@@ -128,6 +141,27 @@ func BenchmarkRelayLag(b *testing.B) {
 				mu.Lock()
 				lags := lagsOf(commits, shipped)
 				mu.Unlock()
+				sched.Stop()
+				runs, err := marts.Runs(ctx, 10000)
+				if err != nil {
+					b.Fatal(err)
+				}
+				fired, overlaps := 0, 0
+				var prev *etl.Result
+				for i := len(runs) - 1; i >= 0; i-- { // oldest first
+					run := runs[i]
+					if run.Job != "incremental" || run.Mart != "workload" {
+						continue
+					}
+					fired++
+					if prev != nil && run.StartedAt.Before(prev.Finished) {
+						overlaps++
+					}
+					prev = &runs[i]
+				}
+				b.ReportMetric(float64(fired), "etl-runs")
+				b.ReportMetric(steady.Seconds()-float64(fired), "etl-missed")
+				b.ReportMetric(float64(overlaps), "etl-overlaps")
 				b.ReportMetric(achieved, "committed/s")
 				b.ReportMetric(percentile(lags, 0.50), "p50-lag-ms")
 				b.ReportMetric(percentile(lags, 0.99), "p99-lag-ms")

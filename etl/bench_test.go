@@ -1,0 +1,109 @@
+package etl_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/zhiliao/zhiliao/etl"
+	"github.com/zhiliao/zhiliao/ingest/cdc"
+	"github.com/zhiliao/zhiliao/store"
+	"github.com/zhiliao/zhiliao/warehouse"
+	"github.com/zhiliao/zhiliao/warehouse/warehousetest"
+)
+
+// scanSQL reads the same source columns the marts read, summed, with no
+// grouping, joining or replacing: the floor a full rebuild is measured against.
+var scanSQL = map[string]string{}
+
+func init() {
+	cols := map[string]string{
+		"session":      "sum(charge_fen) + sum(units) + sum(performer_id) + sum(patient_id) + sum(seq_no) + sum(order_id) + sum(dept_id) + sum(project_id) + count(started_at) + count(ended_at) + count(visit_type) + count(adverse_reaction)",
+		"order":        "sum(amount_fen) + sum(refund_fen) + count(paid_at) + count(refunded_at) + count(ordered_at) + sum(dept_id) + sum(project_id) + count(visit_type)",
+		"record":       "sum(session_id) + count(signed_at) + count(due_at) + count(treated_at) + sum(project_id) + count(project_code) + count(project_name) + count(patient_name)",
+		"appointment":  "count(booked_at) + count(cancelled_at) + count(planned_at) + sum(project_id) + count(channel) + count(status)",
+		"queue_ticket": "count(checked_in_at) + count(started_at) + count(day) + sum(project_id)",
+		"slot":         "sum(capacity) + sum(booked) + count(day)",
+		"course":       "count(started_at) + count(ended_at) + sum(application_id) + sum(patient_id)",
+		"application":  "count(applied_at) + sum(project_id) + count(visit_type)",
+		"assessment":   "count(signed_at) + sum(assessor_id) + sum(application_id)",
+		"followup":     "count(done_at) + count(due_date) + sum(done_by) + count(channel)",
+		"survey":       "count(sent_at) + count(answered_at) + count(scores) + count(channel)",
+		"complaint":    "count(received_at) + count(replied_at) + sum(dept_id)",
+	}
+	for ent, expr := range cols {
+		scanSQL[ent] = "SELECT " + expr + " FROM cur_" + ent
+	}
+}
+
+// BenchmarkMarts measures, side by side on one warehouse: a plain scan of
+// the marts' source columns, a full rebuild of every mart, and an
+// incremental run over the last minute of events. The core comes from
+// ZHILIAO_BENCH_CORE (a `zhiliao gen` data folder's core.db; default the
+// pilot); the relay fills the warehouse before the timer starts, holding
+// back the last ZHILIAO_BENCH_TAIL events (default 300, about a busy minute).
+func BenchmarkMarts(b *testing.B) {
+	path := os.Getenv("ZHILIAO_BENCH_CORE")
+	if path == "" {
+		path = pilotDB
+	}
+	tail := int64(300)
+	if n, err := fmt.Sscan(os.Getenv("ZHILIAO_BENCH_TAIL"), &tail); n != 1 || err != nil {
+		tail = 300
+	}
+	ctx := context.Background()
+	core, err := store.Open(ctx, path, store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer core.Close()
+	head, _ := core.OutboxHead(ctx)
+	engines := []func(testing.TB) warehousetest.Engine{warehousetest.DuckDB}
+	if os.Getenv("ZHILIAO_TEST_CLICKHOUSE") != "" {
+		engines = append(engines, warehousetest.ClickHouse)
+	}
+	for _, newEngine := range engines {
+		e := newEngine(b)
+		b.Run(e.Name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				wh := e.Open(b)
+				if e.Name == "duckdb" {
+					wh.Close() // a fresh file per iteration
+					wh = warehousetest.DuckDB(b).Open(b)
+				}
+				shipUpTo(b, core, wh, head-tail)
+				r := runner(wh)
+				began := time.Now()
+				for _, q := range scanSQL {
+					warehousetest.Rows(b, wh, q)
+				}
+				scan := time.Since(began)
+				began = time.Now()
+				mustRun(b, r, etl.Options{Full: true})
+				full := time.Since(began)
+				shipAll(b, core, wh)
+				began = time.Now()
+				res := mustRun(b, r, etl.Options{Job: "incremental"})
+				incr := time.Since(began)
+				b.ReportMetric(scan.Seconds(), "scan-s")
+				b.ReportMetric(full.Seconds(), "full-s")
+				b.ReportMetric(full.Seconds()/scan.Seconds(), "full/scan")
+				b.ReportMetric(incr.Seconds(), "incremental-s")
+				b.ReportMetric(float64(res[0].Days), "incremental-days")
+				wh.Close()
+			}
+		})
+	}
+}
+
+func shipAll(tb testing.TB, core *store.DB, wh warehouse.Warehouse) {
+	tb.Helper()
+	if err := (&cdc.Relay{Core: core, Warehouse: wh, Logger: quiet}).Drain(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+var _ = filepath.Join
