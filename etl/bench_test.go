@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/zhiliao/zhiliao/etl"
 	"github.com/zhiliao/zhiliao/ingest/cdc"
+	"github.com/zhiliao/zhiliao/internal/testcore"
 	"github.com/zhiliao/zhiliao/store"
 	"github.com/zhiliao/zhiliao/warehouse"
 	"github.com/zhiliao/zhiliao/warehouse/warehousetest"
@@ -48,7 +48,7 @@ func init() {
 func BenchmarkMarts(b *testing.B) {
 	path := os.Getenv("ZHILIAO_BENCH_CORE")
 	if path == "" {
-		path = pilotDB
+		path = testcore.Copy(b, testcore.PilotFile(b))
 	}
 	tail := int64(300)
 	if n, err := fmt.Sscan(os.Getenv("ZHILIAO_BENCH_TAIL"), &tail); n != 1 || err != nil {
@@ -105,5 +105,3 @@ func shipAll(tb testing.TB, core *store.DB, wh warehouse.Warehouse) {
 		tb.Fatal(err)
 	}
 }
-
-var _ = filepath.Join

@@ -6,61 +6,28 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/zhiliao/zhiliao/etl"
-	"github.com/zhiliao/zhiliao/gen"
 	"github.com/zhiliao/zhiliao/ingest/cdc"
+	"github.com/zhiliao/zhiliao/internal/testcore"
 	"github.com/zhiliao/zhiliao/store"
 	"github.com/zhiliao/zhiliao/warehouse"
 	"github.com/zhiliao/zhiliao/warehouse/warehousetest"
 )
 
-var pilotDB string
-
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "zhiliao-etl-")
-	if err != nil {
-		panic(err)
-	}
-	pilotDB = filepath.Join(dir, "core.db")
-	ctx := context.Background()
-	db, err := store.Open(ctx, pilotDB, store.Options{})
-	if err != nil {
-		panic(err)
-	}
-	if _, err := gen.Run(ctx, db, gen.Config{Preset: gen.Presets["pilot"], Seed: 11}); err != nil {
-		panic(err)
-	}
-	db.Close()
 	code := m.Run()
-	os.RemoveAll(dir)
+	testcore.Cleanup()
 	os.Exit(code)
 }
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-func pilotCore(tb testing.TB) *store.DB {
-	tb.Helper()
-	data, err := os.ReadFile(pilotDB)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	path := filepath.Join(tb.TempDir(), "core.db")
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		tb.Fatal(err)
-	}
-	db, err := store.Open(context.Background(), path, store.Options{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	return db
-}
+func pilotCore(tb testing.TB) *store.DB { return testcore.Pilot(tb) }
 
 // ship drains the core into the warehouse.
 func ship(tb testing.TB, core *store.DB, wh warehouse.Warehouse) {

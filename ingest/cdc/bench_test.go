@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/zhiliao/zhiliao/ingest/cdc"
+	"github.com/zhiliao/zhiliao/internal/testcore"
 	"github.com/zhiliao/zhiliao/model"
 	"github.com/zhiliao/zhiliao/store"
 	"github.com/zhiliao/zhiliao/warehouse"
@@ -48,7 +49,7 @@ func benchOutbox(b *testing.B, n int) string {
 	}
 	tmp := path + ".tmp"
 	os.Remove(tmp)
-	data, err := os.ReadFile(pilotDB)
+	data, err := os.ReadFile(testcore.PilotFile(b))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -214,15 +215,4 @@ func settle(b *testing.B, wh warehouse.Warehouse) {
 	}
 }
 
-func copyFile(tb testing.TB, src string) string {
-	tb.Helper()
-	dst := filepath.Join(tb.TempDir(), "core.db")
-	data, err := os.ReadFile(src)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := os.WriteFile(dst, data, 0o600); err != nil {
-		tb.Fatal(err)
-	}
-	return dst
-}
+func copyFile(tb testing.TB, src string) string { return testcore.Copy(tb, src) }

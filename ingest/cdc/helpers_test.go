@@ -7,63 +7,34 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/apache/arrow/go/v15/arrow"
-	"github.com/zhiliao/zhiliao/gen"
 	"github.com/zhiliao/zhiliao/ingest/cdc"
+	"github.com/zhiliao/zhiliao/internal/testcore"
 	"github.com/zhiliao/zhiliao/model"
 	"github.com/zhiliao/zhiliao/store"
 	"github.com/zhiliao/zhiliao/warehouse"
 	"github.com/zhiliao/zhiliao/warehouse/warehousetest"
 )
 
-// pilotDB is a core generated once per test binary (the pilot preset, ~14k
-// events); each test works on its own copy.
-var pilotDB string
-
 func TestMain(m *testing.M) {
 	if os.Getenv(helperEnv) != "" {
 		os.Exit(crashHelper())
 	}
-	dir, err := os.MkdirTemp("", "zhiliao-cdc-")
-	if err != nil {
-		panic(err)
-	}
-	pilotDB = filepath.Join(dir, "core.db")
-	ctx := context.Background()
-	db, err := store.Open(ctx, pilotDB, store.Options{})
-	if err != nil {
-		panic(err)
-	}
-	if _, err := gen.Run(ctx, db, gen.Config{Preset: gen.Presets["pilot"], Seed: 7}); err != nil {
-		panic(err)
-	}
-	if err := db.Close(); err != nil {
-		panic(err)
-	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	testcore.Cleanup()
 	os.Exit(code)
 }
 
-// copyPilot gives a test its own copy of the pilot core.
-func copyPilot(tb testing.TB) string { return copyFile(tb, pilotDB) }
+// copyPilot gives a test its own copy of the pilot core file.
+func copyPilot(tb testing.TB) string { return testcore.Copy(tb, testcore.PilotFile(tb)) }
 
-func openCore(tb testing.TB, path string) *store.DB {
-	tb.Helper()
-	db, err := store.Open(context.Background(), path, store.Options{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	return db
-}
+func openCore(tb testing.TB, path string) *store.DB { return testcore.Open(tb, path) }
 
-func pilotCore(tb testing.TB) *store.DB { return openCore(tb, copyPilot(tb)) }
+func pilotCore(tb testing.TB) *store.DB { return testcore.Pilot(tb) }
 
 func quietRelay(core *store.DB, wh warehouse.Warehouse) *cdc.Relay {
 	return &cdc.Relay{Core: core, Warehouse: wh, Logger: discard, MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond}

@@ -137,7 +137,20 @@ func (w *Warehouse) Exec(ctx context.Context, query string, args ...any) error {
 
 // ExecAtomic implements warehouse.Warehouse: one transaction on one
 // connection, rolled back on the first error.
-func (w *Warehouse) ExecAtomic(ctx context.Context, stmts ...string) (err error) {
+func (w *Warehouse) ExecAtomic(ctx context.Context, stmts ...string) error {
+	return w.inTx(ctx, func(conn *sql.Conn) error {
+		for _, s := range stmts {
+			if _, err := conn.ExecContext(ctx, s); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// inTx runs fn in a transaction on one connection (DuckDB's appender writes
+// into the connection's open transaction), rolled back if fn fails.
+func (w *Warehouse) inTx(ctx context.Context, fn func(conn *sql.Conn) error) (err error) {
 	conn, err := w.db.Conn(ctx)
 	if err != nil {
 		return err
@@ -146,17 +159,14 @@ func (w *Warehouse) ExecAtomic(ctx context.Context, stmts ...string) (err error)
 	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
 		return err
 	}
-	defer func() {
-		if err != nil {
-			conn.ExecContext(context.Background(), "ROLLBACK")
-		}
-	}()
-	for _, s := range stmts {
-		if _, err = conn.ExecContext(ctx, s); err != nil {
-			return err
-		}
+	if err = fn(conn); err != nil {
+		conn.ExecContext(context.Background(), "ROLLBACK")
+		return err
 	}
 	_, err = conn.ExecContext(ctx, "COMMIT")
+	if err != nil {
+		conn.ExecContext(context.Background(), "ROLLBACK")
+	}
 	return err
 }
 
@@ -236,20 +246,11 @@ func (w *Warehouse) HighWater(ctx context.Context) (int64, error) {
 }
 
 // Append implements warehouse.Warehouse: one transaction per batch.
-func (w *Warehouse) Append(ctx context.Context, b *warehouse.Batch) (err error) {
-	conn, err := w.db.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			conn.ExecContext(context.Background(), "ROLLBACK")
-		}
-	}()
+func (w *Warehouse) Append(ctx context.Context, b *warehouse.Batch) error {
+	return w.inTx(ctx, func(conn *sql.Conn) error { return appendBatch(ctx, conn, b) })
+}
+
+func appendBatch(ctx context.Context, conn *sql.Conn, b *warehouse.Batch) error {
 	exec := func(q string, args ...any) error {
 		_, err := conn.ExecContext(ctx, q, args...)
 		return err
@@ -314,8 +315,7 @@ func (w *Warehouse) Append(ctx context.Context, b *warehouse.Batch) (err error) 
 			return err
 		}
 	}
-	_, err = conn.ExecContext(ctx, "COMMIT")
-	return err
+	return nil
 }
 
 // appendRecord appends an Arrow record through DuckDB's appender, which
