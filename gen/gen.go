@@ -38,6 +38,10 @@ var Presets = map[string]Preset{
 	// One laser treatment centre for three months, like the seed's pilot (219 treatments).
 	"pilot": {Name: "pilot", Hospitals: 1, Departments: 1, Start: date(2026, 8, 24), Days: 91,
 		StaffPerDept: 3, RoomsPerDept: 2, Beds: 1, CoursesPerDay: 3},
+	// A mid-size treatment service: four departments for half a year, long
+	// enough for courses to end and follow-ups to fall due (oracle tests).
+	"clinic": {Name: "clinic", Hospitals: 1, Departments: 4, Start: date(2026, 1, 5), Days: 182,
+		StaffPerDept: 4, RoomsPerDept: 2, Beds: 2, CoursesPerDay: 2},
 	// A 3,000-bed tertiary hospital, 20 treatment departments, one year: ~500k sessions.
 	"hospital": {Name: "hospital", Hospitals: 1, Departments: 20, Start: date(2025, 11, 24), Days: 364,
 		StaffPerDept: 9, RoomsPerDept: 5, Beds: 2, CoursesPerDay: 9},
