@@ -2,7 +2,6 @@ package etl_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -16,19 +15,11 @@ import (
 	"github.com/zhiliao/zhiliao/warehouse/warehousetest"
 )
 
-var errCut = errors.New("cut")
-
-// shipUpTo ships at least everything up to seq (whole batches).
+// shipUpTo ships everything up to seq, and nothing after it.
 func shipUpTo(tb testing.TB, core *store.DB, wh warehouse.Warehouse, seq int64) {
 	tb.Helper()
-	r := &cdc.Relay{Core: core, Warehouse: wh, Logger: quiet, BatchSize: 50}
-	r.BeforeCheckpoint = func(b *warehouse.Batch) error {
-		if b.LastSeq >= seq {
-			return errCut
-		}
-		return nil
-	}
-	if err := r.Drain(context.Background()); err != nil && !errors.Is(err, errCut) {
+	r := &cdc.Relay{Core: core, Warehouse: wh, Logger: quiet}
+	if err := r.DrainTo(context.Background(), seq); err != nil {
 		tb.Fatal(err)
 	}
 }

@@ -143,16 +143,22 @@ func (r *Relay) resume(ctx context.Context) (int64, error) {
 // Run ships events until ctx ends, retrying with backoff through warehouse
 // and core failures. It returns nil when ctx ends, or an error the relay
 // cannot get past by waiting (ErrNeedsRebuild, or a failing fault hook).
-func (r *Relay) Run(ctx context.Context) error { return r.run(ctx, false) }
+func (r *Relay) Run(ctx context.Context) error { return r.run(ctx, 0) }
 
 // Drain ships every event committed before it started and returns.
-func (r *Relay) Drain(ctx context.Context) error { return r.run(ctx, true) }
+func (r *Relay) Drain(ctx context.Context) error { return r.run(ctx, -1) }
+
+// DrainTo ships the events up to seq (or up to the head, if it is lower)
+// and returns: for replaying a history step by step.
+func (r *Relay) DrainTo(ctx context.Context, seq int64) error { return r.run(ctx, seq) }
 
 type readBatch struct {
 	events []model.ChangeEvent
 }
 
-func (r *Relay) run(ctx context.Context, drain bool) error {
+// run ships until ctx ends (upto 0), up to the head (upto < 0), or up to
+// seq upto.
+func (r *Relay) run(ctx context.Context, upto int64) error {
 	r.defaults()
 	var pos int64
 	if err := r.retry(ctx, "resume", func(ctx context.Context) (err error) {
@@ -165,12 +171,15 @@ func (r *Relay) run(ctx context.Context, drain bool) error {
 		return err
 	}
 	target := int64(-1)
-	if drain {
+	if upto != 0 {
 		head, err := r.Core.OutboxHead(ctx)
 		if err != nil {
 			return err
 		}
 		target = head
+		if upto > 0 && upto < head {
+			target = upto
+		}
 		if pos >= target {
 			return nil
 		}
@@ -227,6 +236,11 @@ func (r *Relay) read(ctx context.Context, pos, target int64, free chan *readBatc
 			r.Logger.Warn("outbox read failed", "err", err)
 			if !sleep(ctx, r.MinBackoff) {
 				return
+			}
+		}
+		if target >= 0 { // gaps (pruned rows) can carry a read past the target
+			for len(rb.events) > 0 && rb.events[len(rb.events)-1].Seq > target {
+				rb.events = rb.events[:len(rb.events)-1]
 			}
 		}
 		if len(rb.events) > 0 {

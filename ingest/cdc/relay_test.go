@@ -31,12 +31,15 @@ func TestRelayMirrorsTheOutbox(t *testing.T) {
 		core := pilotCore(t)
 		wh := e.Open(t)
 		defer wh.Close()
+		head := outboxHead(t, core)
 		r := quietRelay(core, wh)
 		r.BatchSize = 3000
+		if err := r.DrainTo(ctx, head/2); err != nil || r.Shipped() != head/2 {
+			t.Fatalf("DrainTo(%d): shipped %d, %v", head/2, r.Shipped(), err)
+		}
 		if err := r.Drain(ctx); err != nil {
 			t.Fatal(err)
 		}
-		head := outboxHead(t, core)
 		if r.Shipped() != head {
 			t.Fatalf("shipped %d, head %d", r.Shipped(), head)
 		}
