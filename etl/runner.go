@@ -100,8 +100,9 @@ func (r *Runner) Run(ctx context.Context, opt Options) ([]Result, error) {
 	}
 	var results []Result
 	var errs []error
+	touched := map[int64][]string{} // by watermark: marts built together share one lookup
 	for _, m := range marts {
-		res := r.runMart(ctx, d, m, opt, head)
+		res := r.runMart(ctx, d, m, opt, head, touched)
 		results = append(results, res)
 		if res.Status != "ok" {
 			errs = append(errs, fmt.Errorf("mart %s: %s", m.Name, res.Error))
@@ -114,7 +115,7 @@ func (r *Runner) Run(ctx context.Context, opt Options) ([]Result, error) {
 	return results, errors.Join(errs...)
 }
 
-func (r *Runner) runMart(ctx context.Context, d dialect, m *Mart, opt Options, head int64) Result {
+func (r *Runner) runMart(ctx context.Context, d dialect, m *Mart, opt Options, head int64, touched map[int64][]string) Result {
 	res := Result{Mart: m.Name, Job: opt.Job, Full: opt.Full, StartedAt: r.now().UTC(), Watermark: head}
 	fail := func(err error) Result {
 		res.Status, res.Error, res.Finished = "failed", err.Error(), r.now().UTC()
@@ -130,8 +131,12 @@ func (r *Runner) runMart(ctx context.Context, d dialect, m *Mart, opt Options, h
 		if !ok {
 			res.Full = true // never built: build it whole
 		} else {
-			if days, err = r.touchedDays(ctx, d, last, head); err != nil {
-				return fail(err)
+			var cached bool
+			if days, cached = touched[last]; !cached {
+				if days, err = r.touchedDays(ctx, d, last, head); err != nil {
+					return fail(err)
+				}
+				touched[last] = days
 			}
 			if len(days) == 0 {
 				res.Status, res.Finished = "ok", r.now().UTC()
@@ -269,12 +274,22 @@ func (r *Runner) watermark(ctx context.Context, m *Mart) (int64, bool, error) {
 	return w, true, nil
 }
 
-// touchedDays lists the days any row changed in (after, upto] lives on: the
-// days of every time column of every version of those rows, so that a
-// correction (a refund, a cancellation, a re-signed record) recomputes the
-// day it corrects as well as the day it happened. Measures are keyed by a
-// time column of the row whose change alters them; dictionary changes
-// (a project renamed) reach old days at the nightly full rebuild.
+// dayColumns are the columns the marts put a row's measures on a day by,
+// per entity (see the SQL files).
+var dayColumns = map[string][]string{
+	"session": {"started_at"}, "assessment": {"signed_at"}, "record": {"signed_at", "treated_at"},
+	"followup": {"done_at", "due_date"}, "order": {"ordered_at", "paid_at", "refunded_at"},
+	"application": {"applied_at"}, "appointment": {"booked_at", "cancelled_at", "planned_at"},
+	"queue_ticket": {"day", "checked_in_at"}, "course": {"started_at", "ended_at"}, "slot": {"day"},
+	"survey": {"sent_at", "answered_at"}, "complaint": {"received_at"},
+}
+
+// touchedDays lists the days the rows changed in (after, upto] count on:
+// the day columns of every version of those rows, so that a correction (a
+// refund, a cancellation, a re-signed record) recomputes the day it corrects
+// as well as the day it happened. Measures are keyed by a day column of the
+// row whose change alters them; dictionary changes (a project renamed, its
+// rating scope) reach old days at the nightly full rebuild.
 func (r *Runner) touchedDays(ctx context.Context, d dialect, after, upto int64) ([]string, error) {
 	if upto <= after {
 		return nil, nil
@@ -284,16 +299,16 @@ func (r *Runner) touchedDays(ctx context.Context, d dialect, after, upto int64) 
 	dateOf := f["date"].(func(string) string)
 	var parts []string
 	for _, t := range warehouse.Tables() {
+		cols := dayColumns[t.Entity]
+		if len(cols) == 0 {
+			continue
+		}
 		changed := fmt.Sprintf("id IN (SELECT id FROM %s WHERE _seq > %d AND _seq <= %d)", t.Name, after, upto)
-		for _, c := range t.Columns[warehouse.EnvelopeColumns:] {
-			var expr string
-			switch {
-			case c.Kind == model.KindTime || c.Kind == model.KindNullTime:
-				expr = dayOf(c.Name)
-			case c.Kind == model.KindString && (c.Name == "day" || c.Name == "due_date"):
+		for _, name := range cols {
+			c := t.Columns[t.FieldIndex[name]]
+			expr := dayOf(c.Name)
+			if c.Kind == model.KindString {
 				expr = dateOf(c.Name)
-			default:
-				continue
 			}
 			parts = append(parts, fmt.Sprintf("SELECT DISTINCT %s AS d FROM %s WHERE %s AND %s IS NOT NULL", expr, t.Name, changed, c.Name))
 		}
