@@ -111,15 +111,6 @@ func (t *Table) ColumnList() string {
 	return strings.Join(names, ", ")
 }
 
-// FieldList joins the entity's field names (without the envelope).
-func (t *Table) FieldList() string {
-	names := make([]string, len(t.Fields))
-	for i, f := range t.Fields {
-		names[i] = f.Name
-	}
-	return strings.Join(names, ", ")
-}
-
 // EventsColumnList is the explicit column list of cdc_events.
 func EventsColumnList() string {
 	names := make([]string, EventsSchema.NumFields())

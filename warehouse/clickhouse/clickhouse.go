@@ -124,9 +124,6 @@ func (w *Warehouse) Engine() string { return "clickhouse" }
 func (w *Warehouse) ID() string     { return w.id }
 func (w *Warehouse) Close() error   { return w.conn.Close() }
 
-// Conn exposes the native connection for benchmarks that compare against a
-// raw batch append.
-func (w *Warehouse) Conn() driver.Conn { return w.conn }
 
 // AppliedVersions implements warehouse.Migrator.
 func (w *Warehouse) AppliedVersions(ctx context.Context) (map[int64]bool, error) {

@@ -99,8 +99,6 @@ func (w *Warehouse) Engine() string { return "duckdb" }
 func (w *Warehouse) ID() string     { return w.id }
 func (w *Warehouse) Close() error   { return w.db.Close() }
 
-// DB exposes the handle for tests and benchmarks that compare against raw SQL.
-func (w *Warehouse) DB() *sql.DB { return w.db }
 
 // AppliedVersions implements warehouse.Migrator.
 func (w *Warehouse) AppliedVersions(ctx context.Context) (map[int64]bool, error) {
