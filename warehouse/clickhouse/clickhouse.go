@@ -124,7 +124,6 @@ func (w *Warehouse) Engine() string { return "clickhouse" }
 func (w *Warehouse) ID() string     { return w.id }
 func (w *Warehouse) Close() error   { return w.conn.Close() }
 
-
 // AppliedVersions implements warehouse.Migrator.
 func (w *Warehouse) AppliedVersions(ctx context.Context) (map[int64]bool, error) {
 	if err := w.conn.Exec(ctx, "CREATE TABLE IF NOT EXISTS schema_migrations (version Int64, applied_at DateTime) ENGINE = MergeTree() ORDER BY version"); err != nil {

@@ -99,7 +99,6 @@ func (w *Warehouse) Engine() string { return "duckdb" }
 func (w *Warehouse) ID() string     { return w.id }
 func (w *Warehouse) Close() error   { return w.db.Close() }
 
-
 // AppliedVersions implements warehouse.Migrator.
 func (w *Warehouse) AppliedVersions(ctx context.Context) (map[int64]bool, error) {
 	if _, err := w.db.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at TIMESTAMP NOT NULL)"); err != nil {
