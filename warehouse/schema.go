@@ -131,9 +131,10 @@ func (t *Table) CheckRecord(r interface{ Schema() *arrow.Schema }) error {
 // RawDialect is how an engine spells the DDL of the raw layer.
 type RawDialect interface {
 	CreateTable(t *Table) string
-	AddColumn(t *Table, c Column) string
+	AddColumn(t *Table, c Column) []string
 	// Views (re)creates ver_<entity> (every version once) and cur_<entity>
-	// (the latest version of each live id).
+	// (the latest version of each live id: a view, or a table the engine
+	// keeps current as batches land).
 	Views(t *Table) []string
 }
 
@@ -150,7 +151,7 @@ func RawDDL(have map[string]map[string]bool, d RawDialect) []string {
 		} else {
 			for _, c := range t.Columns {
 				if !have[t.Name][c.Name] {
-					stmts = append(stmts, d.AddColumn(t, c))
+					stmts = append(stmts, d.AddColumn(t, c)...)
 				}
 			}
 		}

@@ -219,8 +219,8 @@ func (dialect) CreateTable(t *warehouse.Table) string {
 		t.Name, strings.Join(defs, ", "))
 }
 
-func (dialect) AddColumn(t *warehouse.Table, c warehouse.Column) string {
-	return fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", t.Name, c.Name, sqlType(c.Name, c.Kind))
+func (dialect) AddColumn(t *warehouse.Table, c warehouse.Column) []string {
+	return []string{fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", t.Name, c.Name, sqlType(c.Name, c.Kind))}
 }
 
 // Views deduplicate what merges have not collapsed yet (FINAL), and take the

@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -222,20 +223,46 @@ func (dialect) CreateTable(t *warehouse.Table) string {
 	return fmt.Sprintf("CREATE TABLE %s (%s)", t.Name, strings.Join(cols, ", "))
 }
 
-func (dialect) AddColumn(t *warehouse.Table, c warehouse.Column) string {
-	return fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", t.Name, c.Name, sqlType(c.Kind))
+func (dialect) AddColumn(t *warehouse.Table, c warehouse.Column) []string {
+	return []string{
+		fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", t.Name, c.Name, sqlType(c.Kind)),
+		fmt.Sprintf("ALTER TABLE IF EXISTS %s ADD COLUMN IF NOT EXISTS %s %s", t.Current, c.Name, sqlType(c.Kind)),
+	}
 }
 
-// Views: a batch lands whole or not at all, so raw_ holds each version once.
+// Views: a batch lands whole or not at all, so raw_ holds each version
+// once. cur_ is a table that every append keeps current (see refreshCurrent),
+// so that marts reading a few days scan those days' rows, not every version
+// of every row; it is filled from raw_ when it is first created.
 func (dialect) Views(t *warehouse.Table) []string {
 	return []string{
 		fmt.Sprintf("CREATE OR REPLACE VIEW ver_%s AS SELECT * FROM %s", t.Entity, t.Name),
-		// An anti-join rather than a window: a filter on the view (a
-		// mart's days) reaches the scan of the rows it keeps, and only the
-		// three key columns of the newer versions are read in full.
-		fmt.Sprintf(`CREATE OR REPLACE VIEW %s AS SELECT * FROM %s r WHERE r._op <> 'd' AND NOT EXISTS
-(SELECT 1 FROM %s n WHERE n.institution_id = r.institution_id AND n.id = r.id AND n.version > r.version)`, t.Current, t.Name, t.Name),
+		fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s AS %s", t.Current, latestOf(t, "1 = 1")),
 	}
+}
+
+// latestOf selects the latest version of each live id among the rows of
+// t's ids that match where.
+func latestOf(t *warehouse.Table, where string) string {
+	return fmt.Sprintf(`SELECT * FROM (SELECT * FROM %s WHERE %s
+QUALIFY row_number() OVER (PARTITION BY institution_id, id ORDER BY version DESC) = 1) WHERE _op <> 'd'`, t.Name, where)
+}
+
+// refreshCurrent brings cur_ up to date for the ids a batch touched, in the
+// batch's transaction: the ids of its seq range, or for a snapshot batch
+// (all seq 0) the id range of its rows.
+func refreshCurrent(ctx context.Context, conn *sql.Conn, t *warehouse.Table, b *warehouse.Batch, rec arrow.Record) error {
+	touched := fmt.Sprintf("id IN (SELECT id FROM %s WHERE _seq BETWEEN %d AND %d)", t.Name, b.FirstSeq, b.LastSeq)
+	if b.Snapshot && b.LastSeq == 0 {
+		ids := rec.Column(t.FieldIndex["id"]).(*array.Int64).Int64Values()
+		lo, hi := slices.Min(ids), slices.Max(ids)
+		touched = fmt.Sprintf("id IN (SELECT id FROM %s WHERE _seq = 0 AND id BETWEEN %d AND %d)", t.Name, lo, hi)
+	}
+	if _, err := conn.ExecContext(ctx, "DELETE FROM "+t.Current+" WHERE "+touched); err != nil {
+		return err
+	}
+	_, err := conn.ExecContext(ctx, "INSERT INTO "+t.Current+" "+latestOf(t, touched))
+	return err
 }
 
 // HighWater implements warehouse.Warehouse.
@@ -296,6 +323,9 @@ func appendBatch(ctx context.Context, conn *sql.Conn, b *warehouse.Batch) error 
 			return err
 		}
 		if err := appendRecord(conn, t.Name, rec); err != nil {
+			return err
+		}
+		if err := refreshCurrent(ctx, conn, t, b, rec); err != nil {
 			return err
 		}
 	}

@@ -242,9 +242,8 @@ func Run(t *testing.T, newEngine func(testing.TB) Engine) {
 		b.Release()
 		id := w.ID()
 		// An older warehouse that lacks a column the model has now.
-		if err := w.Exec(ctx, "DROP VIEW IF EXISTS cur_room"); err != nil && e.Name == "duckdb" {
-			t.Fatal(err)
-		}
+		// cur_room is a view on one engine and a table on the other.
+		w.Exec(ctx, "DROP VIEW IF EXISTS cur_room")
 		w.Exec(ctx, "DROP TABLE IF EXISTS cur_room")
 		w.Exec(ctx, "DROP VIEW IF EXISTS ver_room")
 		w.Exec(ctx, "DROP TABLE IF EXISTS ver_room")
