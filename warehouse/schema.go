@@ -1,10 +1,12 @@
 package warehouse
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
 	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
 
 	"github.com/zhiliao/zhiliao/model"
 )
@@ -136,6 +138,37 @@ type RawDialect interface {
 	// (the latest version of each live id: a view, or a table the engine
 	// keeps current as batches land).
 	Views(t *Table) []string
+}
+
+// SyncRaw brings w's raw layer in line with the model: columnsSQL lists the
+// (table, column) pairs of the raw tables w has now, in the engine's own
+// catalogue; RawDDL plans the statements and w runs them.
+func SyncRaw(ctx context.Context, w interface {
+	Query(ctx context.Context, query string, args ...any) (array.RecordReader, error)
+	Exec(ctx context.Context, query string, args ...any) error
+}, columnsSQL string, d RawDialect) error {
+	rr, err := w.Query(ctx, columnsSQL)
+	if err != nil {
+		return err
+	}
+	rows, err := ReadAll(rr)
+	if err != nil {
+		return err
+	}
+	have := map[string]map[string]bool{}
+	for _, r := range rows {
+		t, c := r[0].(string), r[1].(string)
+		if have[t] == nil {
+			have[t] = map[string]bool{}
+		}
+		have[t][c] = true
+	}
+	for _, s := range RawDDL(have, d) {
+		if err := w.Exec(ctx, s); err != nil {
+			return fmt.Errorf("%s: %w", s, err)
+		}
+	}
+	return nil
 }
 
 // RawDDL lists the statements that bring the raw layer in line with the

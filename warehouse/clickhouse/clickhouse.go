@@ -183,26 +183,7 @@ func sqlType(name string, k model.FieldKind) string {
 
 // EnsureRaw brings the raw tables and their views in line with the model.
 func (w *Warehouse) EnsureRaw(ctx context.Context) error {
-	var cols []struct {
-		Table  string `ch:"table"`
-		Column string `ch:"name"`
-	}
-	if err := w.conn.Select(ctx, &cols, "SELECT table, name FROM system.columns WHERE database = currentDatabase() AND table LIKE 'raw_%'"); err != nil {
-		return err
-	}
-	have := map[string]map[string]bool{}
-	for _, c := range cols {
-		if have[c.Table] == nil {
-			have[c.Table] = map[string]bool{}
-		}
-		have[c.Table][c.Column] = true
-	}
-	for _, s := range warehouse.RawDDL(have, dialect{}) {
-		if err := w.conn.Exec(ctx, s); err != nil {
-			return fmt.Errorf("%s: %w", s, err)
-		}
-	}
-	return nil
+	return warehouse.SyncRaw(ctx, w, "SELECT table, name FROM system.columns WHERE database = currentDatabase() AND table LIKE 'raw_%'", dialect{})
 }
 
 // dialect spells the raw layer in ClickHouse 18.16.

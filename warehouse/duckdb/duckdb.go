@@ -183,29 +183,7 @@ func sqlType(k model.FieldKind) string {
 
 // EnsureRaw brings the raw tables and their views in line with the model.
 func (w *Warehouse) EnsureRaw(ctx context.Context) error {
-	have := map[string]map[string]bool{}
-	rows, err := w.db.QueryContext(ctx, "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'main' AND table_name LIKE 'raw_%'")
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var t, c string
-		if err := rows.Scan(&t, &c); err != nil {
-			rows.Close()
-			return err
-		}
-		if have[t] == nil {
-			have[t] = map[string]bool{}
-		}
-		have[t][c] = true
-	}
-	rows.Close()
-	for _, s := range warehouse.RawDDL(have, dialect{}) {
-		if _, err := w.db.ExecContext(ctx, s); err != nil {
-			return fmt.Errorf("%s: %w", s, err)
-		}
-	}
-	return nil
+	return warehouse.SyncRaw(ctx, w, "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'main' AND table_name LIKE 'raw_%'", dialect{})
 }
 
 // dialect spells the raw layer in DuckDB.
