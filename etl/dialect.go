@@ -18,6 +18,11 @@ type dialect struct {
 	engine string
 	funcs  func(days []string) template.FuncMap
 	ddl    func(m *Mart, table string) string
+	// period truncates a mart's day to the first day of its week (Monday)
+	// or month.
+	period map[string]string
+	// date is a literal of a checked YYYY-MM-DD day.
+	date func(day string) string
 }
 
 // Local is the hospitals' time zone: a mart's day is a day in China.
@@ -33,6 +38,8 @@ func quoteDays(days []string, wrap string) string {
 
 var duckDialect = dialect{
 	engine: "duckdb",
+	period: map[string]string{"day": "day", "week": "CAST(date_trunc('week', day) AS DATE)", "month": "CAST(date_trunc('month', day) AS DATE)"},
+	date:   func(day string) string { return "DATE '" + day + "'" },
 	funcs: func(days []string) template.FuncMap {
 		// Timestamps are stored in UTC; China has no daylight saving time.
 		dayOf := func(col string) string { return "CAST(" + col + " + INTERVAL 8 HOUR AS DATE)" }
@@ -70,6 +77,8 @@ var duckDialect = dialect{
 
 var clickDialect = dialect{
 	engine: "clickhouse",
+	period: map[string]string{"day": "day", "week": "toMonday(day)", "month": "toStartOfMonth(day)"},
+	date:   func(day string) string { return "toDate('" + day + "')" },
 	funcs: func(days []string) template.FuncMap {
 		dayOf := func(col string) string { return "toDate(assumeNotNull(" + col + "), '" + Local + "')" }
 		dateOf := func(col string) string { return "toDate(" + col + ")" }
@@ -122,13 +131,31 @@ func dialectOf(engine string) (dialect, error) {
 
 // martSQL renders a mart's SELECT for the given days (nil: every day).
 func (d dialect) martSQL(m *Mart, days []string) (string, error) {
-	body, err := sqlFS.ReadFile("sql/" + d.engine + "/" + m.Name + ".sql")
+	return d.render(m.Name+".sql", days)
+}
+
+// detailSQL renders the SELECT of a mart's detail rows on the given days:
+// its keys then its Detail columns.
+func (d dialect) detailSQL(m *Mart, days []string) (string, error) {
+	return d.render("detail/"+m.Name+".sql", days)
+}
+
+// render executes one SQL file of the engine with the macros for days. The
+// engine's units.sql is parsed beside it: it defines the rows that both a
+// mart and its detail count, so the two cannot disagree.
+func (d dialect) render(file string, days []string) (string, error) {
+	body, err := sqlFS.ReadFile("sql/" + d.engine + "/" + file)
 	if err != nil {
 		return "", err
 	}
-	t, err := template.New(m.Name).Funcs(d.funcs(days)).Parse(string(body))
+	t, err := template.New(file).Funcs(d.funcs(days)).Parse(string(body))
 	if err != nil {
 		return "", err
+	}
+	if units, err := sqlFS.ReadFile("sql/" + d.engine + "/units.sql"); err == nil {
+		if _, err := t.Parse(string(units)); err != nil {
+			return "", err
+		}
 	}
 	var b bytes.Buffer
 	if err := t.Execute(&b, nil); err != nil {

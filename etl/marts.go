@@ -15,6 +15,7 @@ const (
 	Date ColumnType = iota
 	Int
 	Text
+	Time // an instant, UTC; only in detail rows
 )
 
 // Column is one column of a mart.
@@ -32,6 +33,9 @@ type Mart struct {
 	Title    string
 	Keys     []Column
 	Measures []Column
+	// Detail are the columns of the rows behind a cell (drill-down), after
+	// the mart's keys: the units its main measure counts, one row each.
+	Detail []Column
 }
 
 // Table is the mart's table in the warehouse.
@@ -48,6 +52,14 @@ func measures(pairs ...string) []Column {
 	return out
 }
 
+func detail(triples ...any) []Column {
+	out := make([]Column, 0, len(triples)/3)
+	for i := 0; i < len(triples); i += 3 {
+		out = append(out, Column{Name: triples[i].(string), Type: triples[i+1].(ColumnType), Title: triples[i+2].(string)})
+	}
+	return out
+}
+
 var (
 	day       = Column{"day", Date, "日期"}
 	dept      = Column{"dept_id", Int, "科室"}
@@ -60,24 +72,33 @@ var (
 var Marts = []*Mart{
 	{Name: "workload", Title: "工作量", Keys: []Column{day, dept, project, staff, visitType}, Measures: measures(
 		"sessions", "治疗人次", "patients", "治疗人数", "treatment_minutes", "治疗时长(分钟)", "units", "治疗单位",
-		"assessments", "评估数", "records_filed", "记录签署数", "records_on_time", "按时签署数", "followups_done", "完成随访数")},
+		"assessments", "评估数", "records_filed", "记录签署数", "records_on_time", "按时签署数", "followups_done", "完成随访数"),
+		Detail: detail("session_id", Int, "治疗编号", "patient_id", Int, "患者编号", "started_at", Time, "开始时间",
+			"ended_at", Time, "结束时间", "minutes", Int, "时长(分钟)", "units", Int, "治疗单位", "seq_no", Int, "疗程第几次")},
 	{Name: "revenue", Title: "收入", Keys: []Column{day, dept, project, visitType}, Measures: measures(
 		"charges_fen", "确认收费(分)", "refunds_fen", "退费(分)", "net_fen", "净收入(分)", "sessions", "治疗人次",
-		"paid_orders", "缴费医嘱数", "paid_fen", "缴费金额(分)")},
+		"paid_orders", "缴费医嘱数", "paid_fen", "缴费金额(分)"),
+		Detail: detail("session_id", Int, "治疗编号", "patient_id", Int, "患者编号", "started_at", Time, "开始时间",
+			"charge_fen", Int, "收费(分)", "charge_confirmed", Int, "已确认收费")},
 	{Name: "project", Title: "项目", Keys: []Column{day, dept, project}, Measures: measures(
 		"orders", "医嘱数", "applications", "申请数", "appointments_booked", "预约数", "appointments_cancelled", "取消预约数",
 		"no_shows", "爽约数", "walk_ins", "现场加号数", "sessions", "治疗人次", "courses_started", "开始疗程数",
 		"courses_completed", "完成疗程数", "first_sessions", "首次治疗数", "order_wait_seconds", "医嘱至首次治疗等待(秒)",
-		"queue_waits", "排队人次", "queue_wait_seconds", "排队等待(秒)", "slot_capacity", "号源容量", "slot_booked", "号源占用")},
+		"queue_waits", "排队人次", "queue_wait_seconds", "排队等待(秒)", "slot_capacity", "号源容量", "slot_booked", "号源占用"),
+		Detail: detail("appointment_id", Int, "预约编号", "patient_id", Int, "患者编号", "booked_at", Time, "预约时间",
+			"planned_at", Time, "计划治疗时间", "channel", Text, "预约渠道", "status", Text, "状态")},
 	{Name: "satisfaction", Title: "满意度与随访", Keys: []Column{day, dept, project}, Measures: measures(
 		"followups_due", "应随访数", "followups_done", "已随访数", "followups_on_time", "按时随访数",
 		"surveys_sent", "发放问卷数", "surveys_answered", "回收问卷数",
 		"score_environment", "环境得分合计", "score_attitude", "态度得分合计", "score_skill", "技术得分合计",
 		"score_waiting", "等候得分合计", "score_explanation", "解释得分合计", "score_overall", "总体得分合计",
 		"complaints", "投诉数", "complaints_replied", "已回复投诉数", "complaint_reply_seconds", "投诉响应时长(秒)",
-		"adverse_reactions", "不良反应数")},
+		"adverse_reactions", "不良反应数"),
+		Detail: detail("survey_id", Int, "问卷编号", "patient_id", Int, "患者编号", "sent_at", Time, "发放时间",
+			"channel", Text, "调查方式", "status", Text, "状态", "score_overall", Int, "总体评分")},
 	{Name: "data_quality", Title: "数据质量与评级", Keys: []Column{day, dept, {"item", Text, "评价项目"}, {"dimension", Text, "评价特性"}},
-		Measures: measures("numerator", "分子", "denominator", "分母")},
+		Measures: measures("numerator", "分子", "denominator", "分母"),
+		Detail: detail("entity", Text, "对象", "entity_id", Int, "编号", "patient_id", Int, "患者编号", "passed", Int, "是否达标")},
 }
 
 // MartByName finds a mart.
@@ -88,4 +109,24 @@ func MartByName(name string) *Mart {
 		}
 	}
 	return nil
+}
+
+// Key finds a key column of the mart by name.
+func (m *Mart) Key(name string) (Column, bool) {
+	for _, c := range m.Keys {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return Column{}, false
+}
+
+// Measure finds a measure of the mart by name.
+func (m *Mart) Measure(name string) (Column, bool) {
+	for _, c := range m.Measures {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return Column{}, false
 }

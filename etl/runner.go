@@ -28,6 +28,8 @@ type Runner struct {
 	mu     sync.Mutex
 	schema bool
 	logSeq int64
+	dims   dimsCache
+	stamps stampCache
 }
 
 // Options of one run.
@@ -112,6 +114,7 @@ func (r *Runner) Run(ctx context.Context, opt Options) ([]Result, error) {
 		}
 		r.Metrics.observe(res)
 	}
+	r.stamps.invalidate()
 	return results, errors.Join(errs...)
 }
 

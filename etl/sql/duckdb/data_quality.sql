@@ -1,63 +1,8 @@
 -- 数据质量与评级 data quality and rating evidence: per day, department, rating
 -- item and dimension, a numerator and a denominator (RATING.md), so that any
--- period's coefficient is a sum over a sum. EMR 06.01 items read projects in
--- the EMR scope; smart-service coverage reads projects in that scope.
-SELECT day, dept_id, item, dimension, sum(numerator) AS numerator, sum(denominator) AS denominator
-FROM (
-    -- 06.01.3 一致性: the record's project code and name agree with the dictionary.
-    SELECT {{day "r.treated_at"}} AS day, r.dept_id, '06.01.3' AS item, '一致性' AS dimension,
-           sum(CASE WHEN r.project_code = p.code AND r.project_name = p.name THEN 1 ELSE 0 END) AS numerator, count(*) AS denominator
-    FROM cur_record r JOIN cur_project p ON p.id = r.project_id
-    WHERE p.emr_scope AND {{inDays "r.treated_at"}} GROUP BY 1, 2, 3, 4
-    UNION ALL
-    -- 06.01.4 完整性: patient id, patient name and project name filled.
-    SELECT {{day "r.treated_at"}}, r.dept_id, '06.01.4', '完整性',
-           sum(CASE WHEN r.patient_id > 0 AND r.patient_name <> '' AND r.project_name <> '' THEN 1 ELSE 0 END), count(*)
-    FROM cur_record r JOIN cur_project p ON p.id = r.project_id
-    WHERE p.emr_scope AND {{inDays "r.treated_at"}} GROUP BY 1, 2, 3, 4
-    UNION ALL
-    -- 06.01.5 完整性: the execution record has its time and therapist.
-    SELECT {{day "s.started_at"}}, s.dept_id, '06.01.5', '完整性',
-           sum(CASE WHEN s.ended_at IS NOT NULL AND s.performer_id > 0 THEN 1 ELSE 0 END), count(*)
-    FROM cur_session s JOIN cur_project p ON p.id = s.project_id
-    WHERE p.emr_scope AND s.status = 'completed' AND {{inDays "s.started_at"}} GROUP BY 1, 2, 3, 4
-    UNION ALL
-    -- 06.01.5 整合性: the execution matches a plan (course) on patient and project.
-    SELECT {{day "s.started_at"}}, s.dept_id, '06.01.5', '整合性',
-           sum(CASE WHEN c.id > 0 THEN 1 ELSE 0 END), count(*)
-    FROM cur_session s JOIN cur_project p ON p.id = s.project_id
-    LEFT JOIN cur_course c ON c.id = s.course_id AND c.patient_id = s.patient_id AND c.project_id = s.project_id
-    WHERE p.emr_scope AND s.status = 'completed' AND {{inDays "s.started_at"}} GROUP BY 1, 2, 3, 4
-    UNION ALL
-    -- 06.01.6 完整性: the appointment has its time and planned project.
-    SELECT {{day "a.booked_at"}}, a.dept_id, '06.01.6', '完整性',
-           sum(CASE WHEN a.project_id > 0 AND {{epoch "a.planned_at"}} > 0 THEN 1 ELSE 0 END), count(*)
-    FROM cur_appointment a JOIN cur_project p ON p.id = a.project_id
-    WHERE p.emr_scope AND {{inDays "a.booked_at"}} GROUP BY 1, 2, 3, 4
-    UNION ALL
-    -- 06.01.6 及时性: application before plan before execution.
-    SELECT {{day "s.started_at"}}, s.dept_id, '06.01.6', '及时性',
-           sum(CASE WHEN ap.applied_at < c.started_at AND c.started_at < s.started_at THEN 1 ELSE 0 END), count(*)
-    FROM cur_session s JOIN cur_project p ON p.id = s.project_id
-    JOIN cur_course c ON c.id = s.course_id JOIN cur_application ap ON ap.id = c.application_id
-    WHERE p.emr_scope AND s.status = 'completed' AND {{inDays "s.started_at"}} GROUP BY 1, 2, 3, 4
-    UNION ALL
-    -- 智慧服务 诊疗预约: electronic bookings over all bookings.
-    SELECT {{day "a.booked_at"}}, a.dept_id, 'smart.appointment', '电子预约覆盖',
-           sum(CASE WHEN a.channel IN ('wechat', 'pad', 'kiosk') THEN 1 ELSE 0 END), count(*)
-    FROM cur_appointment a JOIN cur_project p ON p.id = a.project_id
-    WHERE p.smart_scope AND {{inDays "a.booked_at"}} GROUP BY 1, 2, 3, 4
-    UNION ALL
-    -- 智慧服务 患者反馈: electronic surveys over all surveys.
-    SELECT {{day "v.sent_at"}}, v.dept_id, 'smart.feedback', '电子调查覆盖',
-           sum(CASE WHEN v.channel = 'electronic' THEN 1 ELSE 0 END), count(*)
-    FROM cur_survey v JOIN cur_project p ON p.id = v.project_id
-    WHERE p.smart_scope AND {{inDays "v.sent_at"}} GROUP BY 1, 2, 3, 4
-    UNION ALL
-    -- 智慧服务 患者管理: electronic follow-up records over all follow-ups done.
-    SELECT {{day "f.done_at"}}, f.dept_id, 'smart.followup', '电子随访覆盖',
-           sum(CASE WHEN f.channel IN ('wechat', 'sms') THEN 1 ELSE 0 END), count(*)
-    FROM cur_followup f JOIN cur_project p ON p.id = f.project_id
-    WHERE p.smart_scope AND f.status = 'done' AND f.done_at IS NOT NULL AND {{inDays "f.done_at"}} GROUP BY 1, 2, 3, 4
-) t
+-- period's coefficient is a sum over a sum. The rules are the units in
+-- units.sql: EMR 06.01 items read projects in the EMR scope; smart-service
+-- coverage reads projects in that scope.
+SELECT day, dept_id, item, dimension, sum(passed) AS numerator, count(*) AS denominator
+FROM ({{template "dq_units" .}}) t
 GROUP BY day, dept_id, item, dimension

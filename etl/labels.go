@@ -1,0 +1,238 @@
+package etl
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/apache/arrow/go/v15/arrow/memory"
+
+	"github.com/zhiliao/zhiliao/model"
+)
+
+// Dim is one member of a dimension (a department, project or staff member)
+// as the warehouse holds it now.
+type Dim struct {
+	ID            int64  `json:"id"`
+	Code          string `json:"code"`
+	Name          string `json:"name"`
+	DeptID        int64  `json:"dept_id,omitempty"`
+	InstitutionID int64  `json:"institution_id"`
+}
+
+// Dims are the dimensions the marts are sliced by: the filter bar's lists
+// and the names beside ids in query results.
+type Dims struct {
+	Departments []Dim `json:"departments"`
+	Projects    []Dim `json:"projects"`
+	Staff       []Dim `json:"staff"`
+
+	names map[string]map[int64]string // id column → id → name
+}
+
+// Name is the name of id in the dimension of an id column (dept_id, …).
+func (d *Dims) Name(col string, id int64) string { return d.names[col][id] }
+
+// dimsTTL bounds how stale the cached names may be: a renamed project shows
+// its new name within this long.
+const dimsTTL = 10 * time.Second
+
+type dimsCache struct {
+	mu   sync.Mutex
+	dims *Dims
+	at   time.Time
+}
+
+// Dimensions reads the departments, projects and staff of the warehouse
+// (cached for a few seconds: every query result names its ids).
+func (r *Runner) Dimensions(ctx context.Context) (*Dims, error) {
+	r.dims.mu.Lock()
+	defer r.dims.mu.Unlock()
+	if r.dims.dims != nil && time.Since(r.dims.at) < dimsTTL {
+		return r.dims.dims, nil
+	}
+	d := &Dims{names: map[string]map[int64]string{}}
+	read := func(q string, withDept bool) ([]Dim, map[int64]string, error) {
+		rows, err := r.query(ctx, q)
+		if err != nil {
+			return nil, nil, err
+		}
+		out, names := make([]Dim, 0, len(rows)), make(map[int64]string, len(rows))
+		for _, row := range rows {
+			dm := Dim{ID: row[0].(int64), Code: row[1].(string), Name: row[2].(string), InstitutionID: row[3].(int64)}
+			if withDept {
+				dm.DeptID = row[4].(int64)
+			}
+			out = append(out, dm)
+			names[dm.ID] = dm.Name
+		}
+		return out, names, nil
+	}
+	var err error
+	if d.Departments, d.names["dept_id"], err = read("SELECT id, code, name, institution_id FROM cur_department ORDER BY code, id", false); err != nil {
+		return nil, err
+	}
+	if d.Projects, d.names["project_id"], err = read("SELECT id, code, name, institution_id, dept_id FROM cur_project ORDER BY code, id", true); err != nil {
+		return nil, err
+	}
+	if d.Staff, d.names["staff_id"], err = read("SELECT id, code, name, institution_id, dept_id FROM cur_staff ORDER BY code, id", true); err != nil {
+		return nil, err
+	}
+	r.dims.dims, r.dims.at = d, time.Now()
+	return d, nil
+}
+
+// withLabels adds a name column after every id key of rr's schema
+// (dept_name after dept_id, …) and patient_name after patient_id, masked
+// when deidentify is set.
+func (r *Runner) withLabels(ctx context.Context, rr array.RecordReader, deidentify ...bool) (array.RecordReader, error) {
+	dims, err := r.Dimensions(ctx)
+	if err != nil {
+		rr.Release()
+		return nil, err
+	}
+	lr := &labelReader{ctx: ctx, r: r, src: rr, dims: dims, refs: 1, mask: len(deidentify) > 0 && deidentify[0]}
+	var fields []arrow.Field
+	for i, f := range rr.Schema().Fields() {
+		fields = append(fields, f)
+		lr.plan = append(lr.plan, labelPlan{src: i})
+		name := labelOf[f.Name]
+		if f.Name == "patient_id" {
+			name = "patient_name"
+		}
+		if name != "" {
+			fields = append(fields, arrow.Field{Name: name, Type: arrow.BinaryTypes.String, Nullable: true})
+			lr.plan = append(lr.plan, labelPlan{src: i, label: f.Name})
+		}
+	}
+	lr.schema = arrow.NewSchema(fields, nil)
+	return lr, nil
+}
+
+type labelPlan struct {
+	src   int
+	label string // "" copies the source column; else the id column it names
+}
+
+type labelReader struct {
+	ctx    context.Context
+	r      *Runner
+	src    array.RecordReader
+	dims   *Dims
+	schema *arrow.Schema
+	plan   []labelPlan
+	mask   bool
+	cur    arrow.Record
+	err    error
+	refs   int64
+}
+
+func (l *labelReader) Retain() { atomic.AddInt64(&l.refs, 1) }
+func (l *labelReader) Release() {
+	if atomic.AddInt64(&l.refs, -1) == 0 {
+		if l.cur != nil {
+			l.cur.Release()
+			l.cur = nil
+		}
+		l.src.Release()
+	}
+}
+func (l *labelReader) Schema() *arrow.Schema { return l.schema }
+func (l *labelReader) Record() arrow.Record  { return l.cur }
+func (l *labelReader) Err() error {
+	if l.err != nil {
+		return l.err
+	}
+	return l.src.Err()
+}
+
+func (l *labelReader) Next() bool {
+	if l.cur != nil {
+		l.cur.Release()
+		l.cur = nil
+	}
+	if l.err != nil || !l.src.Next() {
+		return false
+	}
+	rec := l.src.Record()
+	cols := make([]arrow.Array, len(l.plan))
+	for i, p := range l.plan {
+		if p.label == "" {
+			cols[i] = rec.Column(p.src)
+			cols[i].Retain()
+			continue
+		}
+		ids, ok := rec.Column(p.src).(*array.Int64)
+		if !ok {
+			l.err = errNotIDs(p.label)
+			break
+		}
+		names := l.dims.names[p.label]
+		if p.label == "patient_id" {
+			if names, l.err = l.r.patientNames(l.ctx, ids); l.err != nil {
+				break
+			}
+		}
+		b := array.NewStringBuilder(memory.DefaultAllocator)
+		b.Reserve(ids.Len())
+		for j := 0; j < ids.Len(); j++ {
+			if ids.IsNull(j) {
+				b.AppendNull()
+				continue
+			}
+			name := names[ids.Value(j)]
+			if p.label == "patient_id" && l.mask {
+				name = model.MaskName(name)
+			}
+			b.Append(name)
+		}
+		cols[i] = b.NewArray()
+		b.Release()
+	}
+	if l.err != nil {
+		for _, c := range cols {
+			if c != nil {
+				c.Release()
+			}
+		}
+		return false
+	}
+	l.cur = array.NewRecord(l.schema, cols, rec.NumRows())
+	for _, c := range cols {
+		c.Release()
+	}
+	return true
+}
+
+type errNotIDs string
+
+func (e errNotIDs) Error() string { return "etl: column " + string(e) + " is not BIGINT ids" }
+
+// patientNames reads the names of the patients in ids (one page of detail).
+func (r *Runner) patientNames(ctx context.Context, ids *array.Int64) (map[int64]string, error) {
+	seen := map[int64]bool{}
+	var list []string
+	for j := 0; j < ids.Len(); j++ {
+		if id := ids.Value(j); !ids.IsNull(j) && !seen[id] {
+			seen[id] = true
+			list = append(list, strconv.FormatInt(id, 10))
+		}
+	}
+	out := make(map[int64]string, len(list))
+	if len(list) == 0 {
+		return out, nil
+	}
+	rows, err := r.query(ctx, "SELECT id, name FROM cur_patient WHERE id IN ("+strings.Join(list, ", ")+")")
+	if err != nil {
+		return nil, err
+	}
+	for _, row := range rows {
+		out[row[0].(int64)] = row[1].(string)
+	}
+	return out, nil
+}

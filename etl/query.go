@@ -1,0 +1,265 @@
+package etl
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow/go/v15/arrow/array"
+
+	"github.com/zhiliao/zhiliao/model"
+)
+
+// Grains a mart query sums over: a row per day, per week (from Monday), per
+// month, or one row over the whole range ("all").
+var Grains = []string{"day", "week", "month", "all"}
+
+// Query asks a mart for its measures summed over a date range, by period and
+// by some of its keys, within a slice. Callers (the API) put the actor's
+// department scope into Depts; the query never widens it.
+type Query struct {
+	From, To string   // inclusive days, YYYY-MM-DD
+	Grain    string   // one of Grains; "" is "day"
+	GroupBy  []string // key columns besides day, e.g. dept_id, staff_id
+	Measures []string // nil: every measure
+	// Ints and Texts filter key columns to the listed values: Ints for
+	// dept_id, project_id and staff_id, Texts for visit_type, item and
+	// dimension. A nil list does not filter; an empty one matches nothing.
+	Ints  map[string][]int64
+	Texts map[string][]string
+}
+
+// ParamOf is the URL parameter that filters a key column.
+var ParamOf = map[string]string{"dept_id": "dept", "project_id": "project", "staff_id": "staff",
+	"visit_type": "visit_type", "item": "item", "dimension": "dimension"}
+
+// labelOf is the name column added beside an id key.
+var labelOf = map[string]string{"dept_id": "dept_name", "project_id": "project_name", "staff_id": "staff_name"}
+
+// Validate checks q against m and fills defaults; errors name the parameter.
+func (q *Query) Validate(m *Mart) error {
+	from, err := time.Parse("2006-01-02", q.From)
+	if err != nil || !validDay(q.From) {
+		return model.Invalid("from", "from 应为日期 YYYY-MM-DD want a day YYYY-MM-DD")
+	}
+	to, err := time.Parse("2006-01-02", q.To)
+	if err != nil || !validDay(q.To) {
+		return model.Invalid("to", "to 应为日期 YYYY-MM-DD want a day YYYY-MM-DD")
+	}
+	if to.Before(from) {
+		return model.Invalid("to", "to 早于 from：日期范围颠倒 the range is reversed")
+	}
+	if to.Sub(from) > 3*366*24*time.Hour {
+		return model.Invalid("to", "日期范围超过三年 the range is longer than three years")
+	}
+	if q.Grain == "" {
+		q.Grain = "day"
+	}
+	known := false
+	for _, g := range Grains {
+		known = known || g == q.Grain
+	}
+	if !known {
+		return model.Invalid("grain", "grain 应为 day、week、month 或 all")
+	}
+	seen := map[string]bool{}
+	for _, k := range q.GroupBy {
+		if _, ok := m.Key(k); !ok || k == "day" {
+			return model.Invalid("group_by", "%s 不是%s的维度 is not a key of mart %s", k, m.Title, m.Name)
+		}
+		if seen[k] {
+			return model.Invalid("group_by", "%s 重复 is repeated", k)
+		}
+		seen[k] = true
+	}
+	if q.Measures == nil {
+		for _, c := range m.Measures {
+			q.Measures = append(q.Measures, c.Name)
+		}
+	}
+	if len(q.Measures) == 0 {
+		return model.Invalid("measures", "至少需要一个指标 at least one measure")
+	}
+	for _, name := range q.Measures {
+		if _, ok := m.Measure(name); !ok {
+			return model.Invalid("measures", "%s 不是%s的指标 is not a measure of mart %s", name, m.Title, m.Name)
+		}
+	}
+	for k := range q.Ints {
+		if _, ok := m.Key(k); !ok {
+			return model.Invalid(ParamOf[k], "%s不能按 %s 筛选 mart %s has no %s", m.Title, ParamOf[k], m.Name, k)
+		}
+	}
+	for k := range q.Texts {
+		if _, ok := m.Key(k); !ok {
+			return model.Invalid(ParamOf[k], "%s不能按 %s 筛选 mart %s has no %s", m.Title, ParamOf[k], m.Name, k)
+		}
+	}
+	return nil
+}
+
+// where is the filter of q over a table or subquery with the mart's keys,
+// and the arguments of its text placeholders.
+func (q *Query) where(d dialect) (string, []any) {
+	conds := []string{"day >= " + d.date(q.From), "day <= " + d.date(q.To)}
+	var args []any
+	for _, k := range sortedKeys(q.Ints) {
+		ids := q.Ints[k]
+		if len(ids) == 0 {
+			conds = append(conds, "1 = 0")
+			continue
+		}
+		s := make([]string, len(ids))
+		for i, id := range ids {
+			s[i] = strconv.FormatInt(id, 10)
+		}
+		conds = append(conds, k+" IN ("+strings.Join(s, ", ")+")")
+	}
+	for _, k := range sortedKeys(q.Texts) {
+		vals := q.Texts[k]
+		if len(vals) == 0 {
+			conds = append(conds, "1 = 0")
+			continue
+		}
+		conds = append(conds, k+" IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(vals)), ", ")+")")
+		for _, v := range vals {
+			args = append(args, v)
+		}
+	}
+	return strings.Join(conds, " AND "), args
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// days lists every day of q's range, for the detail SQL's day macros.
+func (q *Query) days() []string {
+	from, _ := time.Parse("2006-01-02", q.From)
+	to, _ := time.Parse("2006-01-02", q.To)
+	var out []string
+	for d := from; !d.After(to); d = d.AddDate(0, 0, 1) {
+		out = append(out, d.Format("2006-01-02"))
+	}
+	return out
+}
+
+// sql renders q over mart m. Sums are aliased apart from the mart's column
+// names and renamed outside, because ClickHouse 18.16 resolves an alias equal
+// to a column name inside the aggregate that defines it.
+func (q *Query) sql(d dialect, m *Mart) (string, []any) {
+	var inner, outer, group []string
+	if q.Grain != "all" {
+		inner = append(inner, d.period[q.Grain]+" AS period")
+		outer = append(outer, "period")
+		group = append(group, "period")
+	}
+	for _, k := range q.GroupBy {
+		inner = append(inner, k)
+		outer = append(outer, k)
+		group = append(group, k)
+	}
+	for _, name := range q.Measures {
+		sum := "sum(" + name + ")"
+		if d.engine == "duckdb" {
+			sum = "CAST(COALESCE(sum(" + name + "), 0) AS BIGINT)" // sum of BIGINT is HUGEINT in DuckDB
+		}
+		inner = append(inner, sum+" AS s_"+name)
+		outer = append(outer, "s_"+name+" AS "+name)
+	}
+	where, args := q.where(d)
+	s := "SELECT " + strings.Join(outer, ", ") + " FROM (SELECT " + strings.Join(inner, ", ") + " FROM " + m.Table() +
+		" WHERE " + where
+	if len(group) > 0 {
+		s += " GROUP BY " + strings.Join(group, ", ")
+	}
+	s += ") t"
+	if len(group) > 0 {
+		s += " ORDER BY " + strings.Join(group, ", ")
+	}
+	return s, args
+}
+
+// Query runs q over mart m and streams the result: period (unless grain is
+// all), each group key followed by its name for id keys (dept_name,
+// project_name, staff_name), then the measures.
+func (r *Runner) Query(ctx context.Context, m *Mart, q Query) (array.RecordReader, error) {
+	if err := q.Validate(m); err != nil {
+		return nil, err
+	}
+	d, err := dialectOf(r.Warehouse.Engine())
+	if err != nil {
+		return nil, err
+	}
+	if err := r.ensureSchemaLocked(ctx, d); err != nil {
+		return nil, err
+	}
+	s, args := q.sql(d, m)
+	rr, err := r.Warehouse.Query(ctx, s, args...)
+	if err != nil {
+		return nil, fmt.Errorf("query mart %s: %w", m.Name, err)
+	}
+	return r.withLabels(ctx, rr)
+}
+
+// DetailQuery asks for the detail rows behind a cell: the units a mart
+// counts on the days of the range within a slice, a page at a time.
+type DetailQuery struct {
+	Query
+	Limit, Offset int
+	// Deidentify masks patient names (evaluators, exports without identity).
+	Deidentify bool
+}
+
+// Detail runs a detail query and returns the page (the mart's keys with
+// their names, then its Detail columns, ordered by day and unit) and the
+// number of rows across all pages.
+func (r *Runner) Detail(ctx context.Context, m *Mart, q DetailQuery) (array.RecordReader, int64, error) {
+	q.Measures = []string{m.Measures[0].Name}
+	if err := q.Validate(m); err != nil {
+		return nil, 0, err
+	}
+	if q.Limit < 1 || q.Limit > 10000 {
+		return nil, 0, model.Invalid("page_size", "page_size 应为 1–10000")
+	}
+	if q.Offset < 0 {
+		return nil, 0, model.Invalid("page", "page 应为正整数")
+	}
+	d, err := dialectOf(r.Warehouse.Engine())
+	if err != nil {
+		return nil, 0, err
+	}
+	body, err := d.detailSQL(m, q.days())
+	if err != nil {
+		return nil, 0, err
+	}
+	where, args := q.where(d)
+	rows, err := r.query(ctx, "SELECT count(*) FROM ("+body+") t WHERE "+where, args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("detail of %s: %w", m.Name, err)
+	}
+	total, _ := rows[0][0].(int64)
+	order := []string{"day"}
+	for _, k := range m.Keys[1:] {
+		order = append(order, k.Name)
+	}
+	order = append(order, m.Detail[0].Name)
+	if m.Detail[0].Type == Text { // data_quality: entity, then its id
+		order = append(order, m.Detail[1].Name)
+	}
+	s := fmt.Sprintf("SELECT * FROM (%s) t WHERE %s ORDER BY %s LIMIT %d OFFSET %d", body, where, strings.Join(order, ", "), q.Limit, q.Offset)
+	rr, err := r.Warehouse.Query(ctx, s, args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("detail of %s: %w", m.Name, err)
+	}
+	lr, err := r.withLabels(ctx, rr, q.Deidentify)
+	return lr, total, err
+}

@@ -1,0 +1,234 @@
+package etl_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zhiliao/zhiliao/etl"
+	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/warehouse"
+	"github.com/zhiliao/zhiliao/warehouse/warehousetest"
+)
+
+// queried runs a mart query and renders its rows as text lines.
+func queried(t *testing.T, r *etl.Runner, m *etl.Mart, q etl.Query) ([]string, []string) {
+	t.Helper()
+	rr, err := r.Query(context.Background(), m, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, f := range rr.Schema().Fields() {
+		names = append(names, f.Name)
+	}
+	rows, err := warehouse.ReadAll(rr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return names, lines(rows)
+}
+
+func lines(rows [][]any) []string {
+	out := make([]string, 0, len(rows))
+	for _, r := range rows {
+		parts := make([]string, len(r))
+		for i, v := range r {
+			if t, ok := v.(time.Time); ok {
+				parts[i] = t.Format("2006-01-02")
+			} else {
+				parts[i] = fmt.Sprint(v)
+			}
+		}
+		out = append(out, strings.Join(parts, "|"))
+	}
+	return out
+}
+
+// TestQuery: a mart query sums exactly the mart rows of its range and slice
+// by its grain (checked against sums done here over the mart's rows), names
+// its ids, and gives the same answer on both engines.
+func TestQuery(t *testing.T) {
+	core := pilotCore(t)
+	results := map[string][]string{}
+	warehousetest.Engines(t, func(t *testing.T, e warehousetest.Engine) {
+		wh := e.Open(t)
+		defer wh.Close()
+		ship(t, core, wh)
+		r := runner(wh)
+		mustRun(t, r, etl.Options{Full: true})
+		ctx := context.Background()
+		dims, err := r.Dimensions(ctx)
+		if err != nil || len(dims.Departments) == 0 || len(dims.Staff) == 0 || len(dims.Projects) == 0 {
+			t.Fatalf("dimensions %+v %v", dims, err)
+		}
+		dept := dims.Departments[0]
+		m := etl.MartByName("workload")
+
+		// The oracle: every mart row in September, summed by month and staff.
+		want := map[string][2]int64{}
+		for _, row := range warehousetest.Rows(t, wh, "SELECT day, staff_id, sessions, treatment_minutes FROM mart_workload WHERE dept_id = ?", dept.ID) {
+			day := row[0].(time.Time)
+			if day.Before(time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)) || day.After(time.Date(2026, 10, 15, 0, 0, 0, 0, time.UTC)) {
+				continue
+			}
+			k := fmt.Sprintf("%s|%d", day.Format("2006-01")+"-01", row[1].(int64))
+			w := want[k]
+			want[k] = [2]int64{w[0] + row[2].(int64), w[1] + row[3].(int64)}
+		}
+		names, got := queried(t, r, m, etl.Query{From: "2026-09-01", To: "2026-10-15", Grain: "month", GroupBy: []string{"staff_id"},
+			Measures: []string{"sessions", "treatment_minutes"}, Ints: map[string][]int64{"dept_id": {dept.ID}}})
+		if !slices.Equal(names, []string{"period", "staff_id", "staff_name", "sessions", "treatment_minutes"}) {
+			t.Fatalf("columns %v", names)
+		}
+		if len(got) != len(want) || len(got) < 2 {
+			t.Fatalf("%d rows, want %d: %v", len(got), len(want), got)
+		}
+		for _, line := range got {
+			p := strings.Split(line, "|")
+			w, ok := want[p[0]+"|"+p[1]]
+			if !ok || fmt.Sprint(w[0]) != p[3] || fmt.Sprint(w[1]) != p[4] || p[2] == "" {
+				t.Errorf("row %s: want %v", line, w)
+			}
+		}
+
+		// Week grain starts on Monday; "all" is one row of totals.
+		_, weeks := queried(t, r, m, etl.Query{From: "2026-09-01", To: "2026-09-30", Grain: "week", Measures: []string{"sessions"}})
+		var weekSum int64
+		for _, line := range weeks {
+			p := strings.Split(line, "|")
+			d, _ := time.Parse("2006-01-02", p[0])
+			if d.Weekday() != time.Monday {
+				t.Errorf("week %s does not start on Monday", p[0])
+			}
+			var n int64
+			fmt.Sscan(p[1], &n)
+			weekSum += n
+		}
+		_, total := queried(t, r, m, etl.Query{From: "2026-09-01", To: "2026-09-30", Grain: "all", Measures: []string{"sessions"}})
+		wantTotal := warehousetest.Count(t, wh, "SELECT sum(sessions) FROM mart_workload WHERE day >= '2026-09-01' AND day <= '2026-09-30'")
+		if len(total) != 1 || total[0] != fmt.Sprint(wantTotal) || weekSum != wantTotal || wantTotal == 0 {
+			t.Errorf("total %v, weeks sum %d, want %d", total, weekSum, wantTotal)
+		}
+
+		// A filter that matches nothing gives no rows (all: one row of zeros).
+		_, none := queried(t, r, m, etl.Query{From: "2026-09-01", To: "2026-09-30", Ints: map[string][]int64{"dept_id": {}}})
+		if len(none) != 0 {
+			t.Errorf("empty scope returned %v", none)
+		}
+		_, byVisit := queried(t, r, etl.MartByName("revenue"), etl.Query{From: "2026-09-01", To: "2026-11-30", Grain: "month",
+			GroupBy: []string{"dept_id", "visit_type"}, Texts: map[string][]string{"visit_type": {"inpatient"}}})
+		for _, line := range byVisit {
+			if !strings.Contains(line, "|"+dept.Name+"|inpatient|") {
+				t.Errorf("revenue row %s", line)
+			}
+		}
+		results[e.Name] = append(append(append(got, weeks...), total...), byVisit...)
+	})
+	if d, c := results["duckdb"], results["clickhouse"]; d != nil && c != nil && !slices.Equal(d, c) {
+		t.Errorf("engines differ\n%s", diff(d, c))
+	}
+}
+
+// TestQueryRejects: each bad query names its parameter.
+func TestQueryRejects(t *testing.T) {
+	m := etl.MartByName("project")
+	for _, c := range []struct {
+		q     etl.Query
+		field string
+	}{
+		{etl.Query{From: "2026-9-1", To: "2026-09-30"}, "from"},
+		{etl.Query{From: "2026-09-01", To: "2026-02-30"}, "to"},
+		{etl.Query{From: "2026-09-30", To: "2026-09-01"}, "to"},
+		{etl.Query{From: "2020-01-01", To: "2026-09-01"}, "to"},
+		{etl.Query{From: "2026-09-01", To: "2026-09-30", Grain: "year"}, "grain"},
+		{etl.Query{From: "2026-09-01", To: "2026-09-30", GroupBy: []string{"staff_id"}}, "group_by"},
+		{etl.Query{From: "2026-09-01", To: "2026-09-30", GroupBy: []string{"day"}}, "group_by"},
+		{etl.Query{From: "2026-09-01", To: "2026-09-30", GroupBy: []string{"dept_id", "dept_id"}}, "group_by"},
+		{etl.Query{From: "2026-09-01", To: "2026-09-30", Measures: []string{"sessions", "revenue"}}, "measures"},
+		{etl.Query{From: "2026-09-01", To: "2026-09-30", Measures: []string{}}, "measures"},
+		{etl.Query{From: "2026-09-01", To: "2026-09-30", Ints: map[string][]int64{"staff_id": {1}}}, "staff"},
+		{etl.Query{From: "2026-09-01", To: "2026-09-30", Texts: map[string][]string{"visit_type": {"outpatient"}}}, "visit_type"},
+	} {
+		err := c.q.Validate(m)
+		if model.ErrorCode(err) != model.EINVALID || model.ErrorField(err) != c.field {
+			t.Errorf("%+v: %v (field %q), want invalid %s", c.q, err, model.ErrorField(err), c.field)
+		}
+	}
+}
+
+// TestDetail: the detail rows behind a cell are the units its measure
+// counts: their number is the cell's value (sessions; a rating rule's
+// denominator, with the passed ones its numerator), pages do not overlap,
+// and patient names are masked when asked.
+func TestDetail(t *testing.T) {
+	core := pilotCore(t)
+	warehousetest.Engines(t, func(t *testing.T, e warehousetest.Engine) {
+		wh := e.Open(t)
+		defer wh.Close()
+		ship(t, core, wh)
+		r := runner(wh)
+		mustRun(t, r, etl.Options{Full: true})
+		ctx := context.Background()
+
+		cell := warehousetest.Rows(t, wh, "SELECT day, dept_id, staff_id, sum(sessions) FROM mart_workload GROUP BY day, dept_id, staff_id HAVING sum(sessions) > 3 ORDER BY day, staff_id LIMIT 1")[0]
+		day := cell[0].(time.Time).Format("2006-01-02")
+		q := etl.DetailQuery{Query: etl.Query{From: day, To: day, Ints: map[string][]int64{"dept_id": {cell[1].(int64)}, "staff_id": {cell[2].(int64)}}}, Limit: 2}
+		var ids []string
+		for page := 0; ; page++ {
+			q.Offset = page * q.Limit
+			rr, total, err := r.Detail(ctx, etl.MartByName("workload"), q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if total != cell[3].(int64) {
+				t.Fatalf("detail total %d, cell %d", total, cell[3])
+			}
+			if name := rr.Schema().Field(8).Name; name != "session_id" {
+				t.Fatalf("column 8 is %s: %v", name, rr.Schema())
+			}
+			rows, err := warehouse.ReadAll(rr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rows) == 0 {
+				break
+			}
+			for _, row := range rows {
+				ids = append(ids, fmt.Sprint(row[8]))
+				if row[10] == "" || strings.Contains(row[10].(string), "*") { // patient_name, unmasked
+					t.Errorf("patient name %q", row[10])
+				}
+			}
+		}
+		if int64(len(ids)) != cell[3].(int64) || len(slices.Compact(slices.Sorted(slices.Values(ids)))) != len(ids) {
+			t.Errorf("pages gave %v for %d sessions", ids, cell[3])
+		}
+
+		dq := warehousetest.Rows(t, wh, "SELECT day, dept_id, item, dimension, numerator, denominator FROM mart_data_quality WHERE denominator > 0 ORDER BY day, item, dimension LIMIT 1")[0]
+		day = dq[0].(time.Time).Format("2006-01-02")
+		rr, total, err := r.Detail(ctx, etl.MartByName("data_quality"), etl.DetailQuery{Query: etl.Query{From: day, To: day,
+			Ints: map[string][]int64{"dept_id": {dq[1].(int64)}}, Texts: map[string][]string{"item": {dq[2].(string)}, "dimension": {dq[3].(string)}}},
+			Limit: 10000, Deidentify: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := warehouse.ReadAll(rr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var passed int64
+		for _, row := range rows {
+			passed += row[len(row)-1].(int64)
+			if name := row[len(row)-2].(string); !strings.Contains(name, "*") {
+				t.Errorf("evaluator sees patient name %q", name)
+			}
+		}
+		if total != dq[5].(int64) || int64(len(rows)) != total || passed != dq[4].(int64) {
+			t.Errorf("data quality cell %v: detail %d rows (total %d), %d passed", dq, len(rows), total, passed)
+		}
+	})
+}

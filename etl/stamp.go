@@ -1,0 +1,52 @@
+package etl
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// stampTTL bounds how long a run by another process (`zhiliao etl run`)
+// goes unnoticed by cached responses; runs of this process are seen at once.
+const stampTTL = 2 * time.Second
+
+type stampCache struct {
+	mu     sync.Mutex
+	stamps map[string]int64
+	at     time.Time
+}
+
+func (c *stampCache) invalidate() {
+	c.mu.Lock()
+	c.stamps = nil
+	c.mu.Unlock()
+}
+
+// Stamp identifies the state of a mart's rows: the outbox seq its last good
+// run was built up to (0 before any). Rows change only when it does, so a
+// response computed from the mart stays valid (and its ETag) while the stamp
+// holds.
+func (r *Runner) Stamp(ctx context.Context, mart string) (int64, error) {
+	r.stamps.mu.Lock()
+	defer r.stamps.mu.Unlock()
+	if r.stamps.stamps == nil || time.Since(r.stamps.at) > stampTTL {
+		d, err := dialectOf(r.Warehouse.Engine())
+		if err != nil {
+			return 0, err
+		}
+		if err := r.ensureSchemaLocked(ctx, d); err != nil {
+			return 0, err
+		}
+		rows, err := r.query(ctx, "SELECT mart, max(watermark) FROM etl_runs WHERE status = 'ok' GROUP BY mart")
+		if err != nil {
+			return 0, err
+		}
+		m := make(map[string]int64, len(rows))
+		for _, row := range rows {
+			w, _ := row[1].(int64)
+			m[row[0].(string)] = w
+		}
+		r.stamps.stamps, r.stamps.at = m, time.Now()
+	}
+	return r.stamps.stamps[mart], nil
+}
