@@ -98,7 +98,7 @@ var Marts = []*Mart{
 			"channel", Text, "调查方式", "status", Text, "状态", "score_overall", Int, "总体评分")},
 	{Name: "data_quality", Title: "数据质量与评级", Keys: []Column{day, dept, {"item", Text, "评价项目"}, {"dimension", Text, "评价特性"}},
 		Measures: measures("numerator", "分子", "denominator", "分母"),
-		Detail: detail("entity", Text, "对象", "entity_id", Int, "编号", "patient_id", Int, "患者编号", "passed", Int, "是否达标")},
+		Detail:   detail("entity", Text, "对象", "entity_id", Int, "编号", "patient_id", Int, "患者编号", "passed", Int, "是否达标")},
 }
 
 // MartByName finds a mart.
