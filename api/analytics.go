@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/apache/arrow/go/v15/arrow/array"
+
 	"github.com/zhiliao/zhiliao/etl"
 	"github.com/zhiliao/zhiliao/model"
 )
@@ -14,6 +16,12 @@ import (
 type Analytics interface {
 	Runs(ctx context.Context, limit int) ([]etl.Result, error)
 	Freshness(ctx context.Context) ([]etl.Freshness, error)
+	// Query and Detail answer mart queries; Stamp changes whenever a mart's
+	// rows may have; Dimensions names departments, projects and staff.
+	Query(ctx context.Context, m *etl.Mart, q etl.Query) (array.RecordReader, error)
+	Detail(ctx context.Context, m *etl.Mart, q etl.DetailQuery) (array.RecordReader, int64, error)
+	Stamp(ctx context.Context, mart string) (int64, error)
+	Dimensions(ctx context.Context) (*etl.Dims, error)
 }
 
 var (

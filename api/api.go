@@ -6,16 +6,19 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -39,9 +42,11 @@ type Server struct {
 	// LoginPerMinute limits login attempts per client address.
 	LoginPerMinute int
 
-	ready    atomic.Bool
-	requests *prometheus.CounterVec
-	latency  *prometheus.HistogramVec
+	ready     atomic.Bool
+	cacheOnce sync.Once
+	cache     *lru.Cache[string, *cached]
+	requests  *prometheus.CounterVec
+	latency   *prometheus.HistogramVec
 }
 
 // NewServer builds a server with its own metrics registry.
@@ -151,4 +156,14 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)
+}
+
+// jsonTo appends v as JSON without the encoder's trailing newline.
+func jsonTo(buf *bytes.Buffer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	buf.Write(b)
+	return nil
 }

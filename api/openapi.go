@@ -7,6 +7,8 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3gen"
+
+	"github.com/zhiliao/zhiliao/etl"
 )
 
 // OpenAPI builds the OpenAPI 3 document of the whole API from the route
@@ -35,6 +37,13 @@ func (s *Server) OpenAPI() (*openapi3.T, error) {
 		}
 		if strings.Contains(rt.Pattern, "{id}") {
 			op.AddParameter(openapi3.NewPathParameter("id").WithSchema(openapi3.NewInt64Schema().WithMin(1)))
+		}
+		if strings.Contains(rt.Pattern, "{mart}") {
+			names := make([]any, len(etl.Marts))
+			for i, m := range etl.Marts {
+				names[i] = m.Name
+			}
+			op.AddParameter(openapi3.NewPathParameter("mart").WithSchema(openapi3.NewStringSchema().WithEnum(names...)))
 		}
 		for _, p := range rt.Params {
 			op.AddParameter(openapi3.NewQueryParameter(p).WithSchema(openapi3.NewStringSchema()))

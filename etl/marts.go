@@ -130,3 +130,32 @@ func (m *Mart) Measure(name string) (Column, bool) {
 	}
 	return Column{}, false
 }
+
+// periodTitle is the header of a query's period column by grain.
+var periodTitle = map[string]string{"day": "日期", "week": "周(起始日)", "month": "月份"}
+
+// ColumnTitle is the Chinese header of a column of a query or detail result
+// over m: the period, a key, the name beside an id key, a measure or a
+// detail column.
+func (m *Mart) ColumnTitle(grain, name string) string {
+	if name == "period" {
+		return periodTitle[grain]
+	}
+	if name == "patient_name" {
+		return "患者姓名"
+	}
+	for _, cols := range [][]Column{m.Keys, m.Measures, m.Detail} {
+		for _, c := range cols {
+			if c.Name == name {
+				return c.Title
+			}
+		}
+	}
+	for id, label := range labelOf {
+		if label == name {
+			c, _ := m.Key(id)
+			return c.Title + "名称"
+		}
+	}
+	return name
+}

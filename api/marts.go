@@ -1,0 +1,472 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"hash/fnv"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/go-chi/chi/v5"
+	lru "github.com/hashicorp/golang-lru/v2"
+
+	"github.com/zhiliao/zhiliao/encode"
+	"github.com/zhiliao/zhiliao/etl"
+	"github.com/zhiliao/zhiliao/model"
+)
+
+// Formats of query results, by the format parameter or the Accept header.
+const (
+	ctJSON  = "application/json; charset=utf-8"
+	ctCSV   = "text/csv; charset=utf-8"
+	ctArrow = "application/vnd.apache.arrow.stream"
+)
+
+var formats = map[string]string{"json": ctJSON, "csv": ctCSV, "arrow": ctArrow}
+
+// format picks the response format: format= wins, then Accept, then JSON.
+func format(r *http.Request) (string, error) {
+	if f := r.URL.Query().Get("format"); f != "" {
+		if _, ok := formats[f]; !ok {
+			return "", model.Invalid("format", "format 应为 json、csv 或 arrow")
+		}
+		return f, nil
+	}
+	accept := r.Header.Get("Accept")
+	switch {
+	case strings.Contains(accept, "application/vnd.apache.arrow.stream"):
+		return "arrow", nil
+	case strings.Contains(accept, "text/csv"):
+		return "csv", nil
+	}
+	return "json", nil
+}
+
+// sliceParams filter a mart's key columns.
+var sliceParams = []string{"dept", "project", "staff", "visit_type", "item", "dimension"}
+
+var columnOfParam = map[string]string{"dept": "dept_id", "project": "project_id", "staff": "staff_id",
+	"visit_type": "visit_type", "item": "item", "dimension": "dimension"}
+
+// listParam reads a parameter given as a comma list, repeated, or both.
+func listParam(r *http.Request, name string) []string {
+	var out []string
+	for _, v := range r.URL.Query()[name] {
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// parseQuery reads the common parameters of a mart or detail query. Dates
+// default to the 30 days ending today.
+func parseQuery(r *http.Request, m *etl.Mart) (etl.Query, error) {
+	q := etl.Query{From: r.URL.Query().Get("from"), To: r.URL.Query().Get("to"), Grain: r.URL.Query().Get("grain"),
+		Ints: map[string][]int64{}, Texts: map[string][]string{}}
+	today := time.Now().In(model.Local)
+	if q.To == "" {
+		q.To = today.Format("2006-01-02")
+	}
+	if q.From == "" {
+		if to, err := time.Parse("2006-01-02", q.To); err == nil {
+			q.From = to.AddDate(0, 0, -29).Format("2006-01-02")
+		}
+	}
+	for _, p := range sliceParams {
+		vals := listParam(r, p)
+		if vals == nil {
+			continue
+		}
+		col := columnOfParam[p]
+		if col == "dept_id" || col == "project_id" || col == "staff_id" {
+			for _, v := range vals {
+				id, err := strconv.ParseInt(v, 10, 64)
+				if err != nil || id < 0 {
+					return q, model.Invalid(p, "%s 应为编号（整数）want integer ids, got %q", p, v)
+				}
+				q.Ints[col] = append(q.Ints[col], id)
+			}
+		} else {
+			q.Texts[col] = vals
+		}
+	}
+	for _, g := range listParam(r, "group_by") {
+		if c, ok := columnOfParam[g]; ok {
+			g = c
+		}
+		q.GroupBy = append(q.GroupBy, g)
+	}
+	if r.URL.Query().Has("measures") {
+		q.Measures = listParam(r, "measures")
+		if q.Measures == nil {
+			q.Measures = []string{}
+		}
+	}
+	return q, q.Validate(m)
+}
+
+// scope narrows q to the departments the actor may see: a department-bound
+// actor its own, anyone else the departments of their institution. Asking
+// for a department outside it is forbidden, not silently emptied.
+func (s *Server) scope(ctx context.Context, a Analytics, q *etl.Query) ([]int64, error) {
+	actor := model.ActorFrom(ctx)
+	dims, err := a.Dimensions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var allowed []int64
+	if actor.DeptBound() {
+		allowed = []int64{actor.DeptID}
+	} else {
+		for _, d := range dims.Departments {
+			if actor.InstitutionID == 0 || d.InstitutionID == actor.InstitutionID {
+				allowed = append(allowed, d.ID)
+			}
+		}
+	}
+	asked := q.Ints["dept_id"]
+	if asked == nil {
+		q.Ints["dept_id"] = allowed
+		return allowed, nil
+	}
+	for _, id := range asked {
+		if !slices.Contains(allowed, id) {
+			return nil, model.Errorf(model.EFORBIDDEN, "无权查看科室 %d 的数据 (department %d is outside your scope)", id, id)
+		}
+	}
+	return asked, nil
+}
+
+type martInfo struct {
+	Name     string       `json:"name"`
+	Title    string       `json:"title"`
+	Keys     []columnInfo `json:"keys"`
+	Measures []columnInfo `json:"measures"`
+	Detail   []columnInfo `json:"detail"`
+}
+
+type columnInfo struct {
+	Name  string `json:"name"`
+	Title string `json:"title"`
+	Type  string `json:"type"`
+}
+
+var columnTypes = map[etl.ColumnType]string{etl.Date: "date", etl.Int: "int", etl.Text: "text", etl.Time: "time"}
+
+func infos(cols []etl.Column) []columnInfo {
+	out := make([]columnInfo, len(cols))
+	for i, c := range cols {
+		out[i] = columnInfo{Name: c.Name, Title: c.Title, Type: columnTypes[c.Type]}
+	}
+	return out
+}
+
+// resultColumns describes the columns of a result over m.
+func resultColumns(m *etl.Mart, grain string, schema *arrow.Schema) []columnInfo {
+	out := make([]columnInfo, schema.NumFields())
+	for i, f := range schema.Fields() {
+		t := "text"
+		switch f.Type.ID() {
+		case arrow.INT64:
+			t = "int"
+		case arrow.FLOAT64:
+			t = "number"
+		case arrow.DATE32:
+			t = "date"
+		case arrow.TIMESTAMP:
+			t = "time"
+		}
+		out[i] = columnInfo{Name: f.Name, Title: m.ColumnTitle(grain, f.Name), Type: t}
+	}
+	return out
+}
+
+// cached is one encoded response, valid while its mart's stamp holds.
+type cached struct {
+	stamp       int64
+	etag        string
+	contentType string
+	body        []byte
+}
+
+// martCacheSize bounds the cached responses (dashboards ask a few dozen
+// distinct queries per department and period).
+const martCacheSize = 1024
+
+func (s *Server) martCache() *lru.Cache[string, *cached] {
+	s.cacheOnce.Do(func() { s.cache, _ = lru.New[string, *cached](martCacheSize) })
+	return s.cache
+}
+
+func (s *Server) martRoutes() []route {
+	queryParams := append([]string{"from", "to", "grain", "group_by", "measures", "format"}, sliceParams...)
+	detailParams := append([]string{"from", "to", "page", "page_size", "format"}, sliceParams...)
+	return []route{
+		{Method: "GET", Pattern: "/api/v1/marts", Summary: "数据集市目录 the marts, their keys, measures and detail columns", Tag: "marts", Roles: martReaders,
+			Response: listResponse[martInfo]{},
+			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
+				if err := knownParams(r); err != nil {
+					return nil, err
+				}
+				out := make([]martInfo, len(etl.Marts))
+				for i, m := range etl.Marts {
+					out[i] = martInfo{Name: m.Name, Title: m.Title, Keys: infos(m.Keys), Measures: infos(m.Measures), Detail: infos(m.Detail)}
+				}
+				return list(out), nil
+			})},
+		{Method: "GET", Pattern: "/api/v1/dimensions", Summary: "维度 departments, projects and staff within your scope", Tag: "marts", Roles: martReaders,
+			Response: etl.Dims{},
+			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
+				if err := knownParams(r); err != nil {
+					return nil, err
+				}
+				a, err := s.analytics()
+				if err != nil {
+					return nil, err
+				}
+				q := etl.Query{Ints: map[string][]int64{}}
+				depts, err := s.scope(ctx, a, &q)
+				if err != nil {
+					return nil, err
+				}
+				all, err := a.Dimensions(ctx)
+				if err != nil {
+					return nil, err
+				}
+				out := etl.Dims{Departments: []etl.Dim{}, Projects: []etl.Dim{}, Staff: []etl.Dim{}}
+				for _, d := range all.Departments {
+					if slices.Contains(depts, d.ID) {
+						out.Departments = append(out.Departments, d)
+					}
+				}
+				for _, d := range all.Projects {
+					if slices.Contains(depts, d.DeptID) {
+						out.Projects = append(out.Projects, d)
+					}
+				}
+				for _, d := range all.Staff {
+					if slices.Contains(depts, d.DeptID) {
+						out.Staff = append(out.Staff, d)
+					}
+				}
+				return out, nil
+			})},
+		{Method: "GET", Pattern: "/api/v1/marts/{mart}", Summary: "数据集市查询 a mart's measures by period and keys: JSON, CSV or Arrow", Tag: "marts",
+			Roles: martReaders, Params: queryParams, Response: martResponse{},
+			handler: func(w http.ResponseWriter, r *http.Request) { s.martQuery(w, r, queryParams) }},
+		{Method: "GET", Pattern: "/api/v1/marts/{mart}/detail", Summary: "下钻明细 the rows behind one cell, paginated, de-identified for evaluators", Tag: "marts",
+			Roles: martReaders, Params: detailParams, Response: detailResponse{},
+			handler: func(w http.ResponseWriter, r *http.Request) { s.martDetail(w, r, detailParams) }},
+	}
+}
+
+// martResponse documents the JSON form of a mart query.
+type martResponse struct {
+	Mart     string       `json:"mart"`
+	Title    string       `json:"title"`
+	From     string       `json:"from"`
+	To       string       `json:"to"`
+	Grain    string       `json:"grain"`
+	Stamp    int64        `json:"stamp"`
+	Columns  []columnInfo `json:"columns"`
+	Rows     [][]any      `json:"rows"`
+	RowCount int64        `json:"row_count"`
+}
+
+// detailResponse documents the JSON form of a detail page.
+type detailResponse struct {
+	martResponse
+	Page     int   `json:"page"`
+	PageSize int   `json:"page_size"`
+	Total    int64 `json:"total"`
+}
+
+func (s *Server) mart(r *http.Request) (*etl.Mart, Analytics, error) {
+	m := etl.MartByName(chi.URLParam(r, "mart"))
+	if m == nil {
+		return nil, nil, model.Errorf(model.ENOTFOUND, "没有这个数据集市 %q (no such mart)", chi.URLParam(r, "mart"))
+	}
+	a, err := s.analytics()
+	return m, a, err
+}
+
+func (s *Server) martQuery(w http.ResponseWriter, r *http.Request, params []string) {
+	ctx := r.Context()
+	m, a, err := s.mart(r)
+	if err == nil {
+		err = knownParams(r, params...)
+	}
+	var q etl.Query
+	var f string
+	if err == nil {
+		q, err = parseQuery(r, m)
+	}
+	if err == nil {
+		f, err = format(r)
+	}
+	var depts []int64
+	if err == nil {
+		depts, err = s.scope(ctx, a, &q)
+	}
+	var stamp int64
+	if err == nil {
+		stamp, err = a.Stamp(ctx, m.Name)
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	// The key holds everything the body depends on: the query as asked,
+	// the format and the departments the scope resolved to.
+	key := fmt.Sprintf("%s?%s|%s|%v", m.Name, r.URL.Query().Encode(), f, depts)
+	c := s.martCache()
+	hit, ok := c.Get(key)
+	if !ok || hit.stamp != stamp {
+		rr, err := a.Query(ctx, m, q)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		var buf bytes.Buffer
+		if _, err := s.encodeResult(&buf, f, m, q.Grain, rr, func(b *bytes.Buffer) {
+			fmt.Fprintf(b, `{"mart":%q,"title":%q,"from":%q,"to":%q,"grain":%q,"stamp":%d,`, m.Name, m.Title, q.From, q.To, q.Grain, stamp)
+		}, ""); err != nil {
+			writeError(w, r, err)
+			return
+		}
+		h := fnv.New64a()
+		h.Write([]byte(key))
+		hit = &cached{stamp: stamp, etag: fmt.Sprintf(`"%s-%d-%x"`, m.Name, stamp, h.Sum64()), contentType: formats[f], body: buf.Bytes()}
+		c.Add(key, hit)
+	}
+	if f == "csv" {
+		s.auditLine(r, "export", "GET /api/v1/marts/{mart}", "mart", m.Name, http.StatusOK, r.URL.RawQuery)
+	}
+	w.Header().Set("ETag", hit.etag)
+	w.Header().Set("Cache-Control", "private, no-cache")
+	w.Header().Set("Vary", "Accept, Authorization, Cookie")
+	if match := r.Header.Get("If-None-Match"); match != "" && match == hit.etag {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	w.Header().Set("Content-Type", hit.contentType)
+	if f == "csv" {
+		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s_%s_%s.csv"`, m.Name, q.From, q.To))
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(hit.body)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(hit.body)
+}
+
+// encodeResult writes rr in format f. JSON is an object: head writes its
+// leading fields, then columns, rows and row_count, then tail (more fields,
+// each with its leading comma).
+func (s *Server) encodeResult(buf *bytes.Buffer, f string, m *etl.Mart, grain string, rr array.RecordReader,
+	head func(*bytes.Buffer), tail string) (int64, error) {
+	cols := resultColumns(m, grain, rr.Schema())
+	switch f {
+	case "csv":
+		titles := make([]string, len(cols))
+		for i, c := range cols {
+			titles[i] = c.Title
+		}
+		return encode.CSV(buf, rr, titles)
+	case "arrow":
+		return encode.Arrow(buf, rr)
+	}
+	head(buf)
+	buf.WriteString(`"columns":`)
+	if err := jsonTo(buf, cols); err != nil {
+		rr.Release()
+		return 0, err
+	}
+	buf.WriteString(`,"rows":`)
+	n, err := encode.JSONRows(buf, rr)
+	if err != nil {
+		return n, err
+	}
+	fmt.Fprintf(buf, `,"row_count":%d%s}`, n, tail)
+	return n, nil
+}
+
+func (s *Server) martDetail(w http.ResponseWriter, r *http.Request, params []string) {
+	ctx := r.Context()
+	m, a, err := s.mart(r)
+	if err == nil {
+		err = knownParams(r, params...)
+	}
+	var q etl.Query
+	var f string
+	page, size := 1, 50
+	if err == nil {
+		q, err = parseQuery(r, m)
+	}
+	if err == nil {
+		f, err = format(r)
+	}
+	if err == nil {
+		page, size, err = pageParams(r, page, size)
+	}
+	if err == nil {
+		_, err = s.scope(ctx, a, &q)
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	actor := model.ActorFrom(ctx)
+	dq := etl.DetailQuery{Query: q, Limit: size, Offset: (page - 1) * size, Deidentify: actor.Role == model.RoleEvaluator}
+	rr, total, err := a.Detail(ctx, m, dq)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	var buf bytes.Buffer
+	n, err := s.encodeResult(&buf, f, m, "day", rr, func(b *bytes.Buffer) {
+		fmt.Fprintf(b, `{"mart":%q,"title":%q,"from":%q,"to":%q,"grain":"day",`, m.Name, m.Title, q.From, q.To)
+	}, fmt.Sprintf(`,"page":%d,"page_size":%d,"total":%d`, page, size, total))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	// Detail rows name patients: every read is in the audit log with its
+	// filters and how many rows it returned.
+	s.auditLine(r, "read_pii", "GET /api/v1/marts/{mart}/detail", "mart", m.Name, http.StatusOK,
+		fmt.Sprintf("%s rows=%d", r.URL.RawQuery, n))
+	w.Header().Set("Content-Type", formats[f])
+	w.Header().Set("Cache-Control", "private, no-store")
+	w.Header().Set("X-Total-Count", strconv.FormatInt(total, 10))
+	if f == "csv" {
+		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s_detail_%s_%s.csv"`, m.Name, q.From, q.To))
+	}
+	w.WriteHeader(http.StatusOK)
+	w.Write(buf.Bytes())
+}
+
+// pageParams reads page (from 1) and page_size (1–1000).
+func pageParams(r *http.Request, page, size int) (int, int, error) {
+	if v := r.URL.Query().Get("page"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1_000_000 {
+			return 0, 0, model.Invalid("page", "page 应为从 1 开始的整数 want an integer from 1")
+		}
+		page = n
+	}
+	if v := r.URL.Query().Get("page_size"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return 0, 0, model.Invalid("page_size", "page_size 应为 1–1000 的整数 want an integer from 1 to 1000")
+		}
+		size = n
+	}
+	return page, size, nil
+}
