@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/reports"
 )
 
 // Pinger is what readiness needs from a store.
@@ -37,8 +38,11 @@ type Server struct {
 	// Analytics serves the warehouse side (ETL runs, freshness); nil until
 	// the service wires a warehouse.
 	Analytics Analytics
-	Logger    *slog.Logger
-	Registry  *prometheus.Registry
+	// Rules are the rating rules the tables judge against; nil: the
+	// embedded version.
+	Rules    *reports.Rules
+	Logger   *slog.Logger
+	Registry *prometheus.Registry
 	// LoginPerMinute limits login attempts per client address.
 	LoginPerMinute int
 

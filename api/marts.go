@@ -193,6 +193,7 @@ func resultColumns(m *etl.Mart, grain string, schema *arrow.Schema) []columnInfo
 // cached is one encoded response, valid while its mart's stamp holds.
 type cached struct {
 	stamp       int64
+	rows        int64
 	etag        string
 	contentType string
 	body        []byte
@@ -327,29 +328,42 @@ func (s *Server) martQuery(w http.ResponseWriter, r *http.Request, params []stri
 	}
 	// The key holds everything the body depends on: the query as asked,
 	// the format and the departments the scope resolved to.
-	key := fmt.Sprintf("%s?%s|%s|%v", m.Name, r.URL.Query().Encode(), f, depts)
+	key := fmt.Sprintf("mart:%s?%s|%s|%v", m.Name, r.URL.Query().Encode(), f, depts)
+	filename := fmt.Sprintf("%s_%s_%s.csv", m.Name, q.From, q.To)
+	s.serveCached(w, r, key, m.Name, stamp, f, filename, func(buf *bytes.Buffer) (int64, error) {
+		rr, err := a.Query(ctx, m, q)
+		if err != nil {
+			return 0, err
+		}
+		return s.encodeResult(buf, f, m, q.Grain, rr, func(b *bytes.Buffer) {
+			fmt.Fprintf(b, `{"mart":%q,"title":%q,"from":%q,"to":%q,"grain":%q,"stamp":%d,`, m.Name, m.Title, q.From, q.To, q.Grain, stamp)
+		}, "")
+	})
+}
+
+// serveCached answers from the response cache while the mart's stamp
+// holds, else builds the body and caches it. The ETag names the mart, its
+// stamp and the key, so it changes exactly when the body may. A CSV body
+// is an export: it is in the audit log, served from cache or not.
+func (s *Server) serveCached(w http.ResponseWriter, r *http.Request, key, mart string, stamp int64, f, filename string,
+	build func(*bytes.Buffer) (int64, error)) {
 	c := s.martCache()
 	hit, ok := c.Get(key)
 	if !ok || hit.stamp != stamp {
-		rr, err := a.Query(ctx, m, q)
-		if err != nil {
-			writeError(w, r, err)
-			return
-		}
 		var buf bytes.Buffer
-		if _, err := s.encodeResult(&buf, f, m, q.Grain, rr, func(b *bytes.Buffer) {
-			fmt.Fprintf(b, `{"mart":%q,"title":%q,"from":%q,"to":%q,"grain":%q,"stamp":%d,`, m.Name, m.Title, q.From, q.To, q.Grain, stamp)
-		}, ""); err != nil {
+		rows, err := build(&buf)
+		if err != nil {
 			writeError(w, r, err)
 			return
 		}
 		h := fnv.New64a()
 		h.Write([]byte(key))
-		hit = &cached{stamp: stamp, etag: fmt.Sprintf(`"%s-%d-%x"`, m.Name, stamp, h.Sum64()), contentType: formats[f], body: buf.Bytes()}
+		hit = &cached{stamp: stamp, rows: rows, etag: fmt.Sprintf(`"%s-%d-%x"`, mart, stamp, h.Sum64()), contentType: formats[f], body: buf.Bytes()}
 		c.Add(key, hit)
 	}
 	if f == "csv" {
-		s.auditLine(r, "export", "GET /api/v1/marts/{mart}", "mart", m.Name, http.StatusOK, r.URL.RawQuery)
+		s.auditLine(r, "export", "GET "+chi.RouteContext(r.Context()).RoutePattern(), "mart", mart, http.StatusOK,
+			fmt.Sprintf("%s rows=%d", r.URL.RawQuery, hit.rows))
 	}
 	w.Header().Set("ETag", hit.etag)
 	w.Header().Set("Cache-Control", "private, no-cache")
@@ -360,7 +374,7 @@ func (s *Server) martQuery(w http.ResponseWriter, r *http.Request, params []stri
 	}
 	w.Header().Set("Content-Type", hit.contentType)
 	if f == "csv" {
-		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s_%s_%s.csv"`, m.Name, q.From, q.To))
+		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s"`, filename))
 	}
 	w.Header().Set("Content-Length", strconv.Itoa(len(hit.body)))
 	w.WriteHeader(http.StatusOK)

@@ -38,6 +38,9 @@ func (s *Server) OpenAPI() (*openapi3.T, error) {
 		if strings.Contains(rt.Pattern, "{id}") {
 			op.AddParameter(openapi3.NewPathParameter("id").WithSchema(openapi3.NewInt64Schema().WithMin(1)))
 		}
+		if strings.Contains(rt.Pattern, "{table}") {
+			op.AddParameter(openapi3.NewPathParameter("table").WithSchema(openapi3.NewStringSchema()))
+		}
 		if strings.Contains(rt.Pattern, "{mart}") {
 			names := make([]any, len(etl.Marts))
 			for i, m := range etl.Marts {

@@ -214,7 +214,7 @@ func withID[Req any](fn func(ctx context.Context, id int64, req Req) (any, error
 
 // routes is the API's route table.
 func (s *Server) routes() []route {
-	return append(append(s.lifecycleRoutes(), s.analyticsRoutes()...), s.martRoutes()...)
+	return append(append(append(s.lifecycleRoutes(), s.analyticsRoutes()...), s.martRoutes()...), s.tableRoutes()...)
 }
 
 // lifecycleRoutes are the routes of the transactional core.

@@ -143,17 +143,8 @@ func CSV(w io.Writer, rr array.RecordReader, titles []string) (int64, error) {
 	if len(titles) != len(rr.Schema().Fields()) {
 		return 0, fmt.Errorf("encode: %d titles for %d columns", len(titles), len(rr.Schema().Fields()))
 	}
-	bw := bufio.NewWriterSize(w, 64<<10)
-	cw := csv.NewWriter(bw)
-	cw.UseCRLF = true // what spreadsheet applications on Windows write and expect
-	if _, err := bw.WriteString(bom); err != nil {
-		return 0, err
-	}
-	head := make([]string, len(titles))
-	for i, t := range titles {
-		head[i] = SafeText(t)
-	}
-	if err := cw.Write(head); err != nil {
+	bw, cw, err := csvHead(w, titles)
+	if err != nil {
 		return 0, err
 	}
 	var n int64
@@ -179,6 +170,44 @@ func CSV(w io.Writer, rr array.RecordReader, titles []string) (int64, error) {
 		return n, err
 	}
 	return n, bw.Flush()
+}
+
+// csvHead starts a CSV: the byte-order mark and the header line.
+func csvHead(w io.Writer, titles []string) (*bufio.Writer, *csv.Writer, error) {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	cw := csv.NewWriter(bw)
+	cw.UseCRLF = true // what spreadsheet applications on Windows write and expect
+	if _, err := bw.WriteString(bom); err != nil {
+		return nil, nil, err
+	}
+	head := make([]string, len(titles))
+	for i, t := range titles {
+		head[i] = SafeText(t)
+	}
+	return bw, cw, cw.Write(head)
+}
+
+// CSVText writes a header line and rows of text cells as shown on screen
+// (each made SafeText).
+func CSVText(w io.Writer, titles []string, rows [][]string) error {
+	bw, cw, err := csvHead(w, titles)
+	if err != nil {
+		return err
+	}
+	rec := make([]string, len(titles))
+	for _, row := range rows {
+		for j, v := range row {
+			rec[j] = SafeText(v)
+		}
+		if err := cw.Write(rec[:len(row)]); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return err
+	}
+	return bw.Flush()
 }
 
 // Arrow writes rr as an Arrow IPC stream (the schema, then each record) and

@@ -15,6 +15,10 @@ import (
 	"github.com/zhiliao/zhiliao/model"
 )
 
+// Unassigned names id 0 of a dimension: slots rostered for no project in
+// particular, activity without a staff member.
+const Unassigned = "未指定"
+
 // Dim is one member of a dimension (a department, project or staff member)
 // as the warehouse holds it now.
 type Dim struct {
@@ -185,7 +189,10 @@ func (l *labelReader) Next() bool {
 				b.AppendNull()
 				continue
 			}
-			name := names[ids.Value(j)]
+			name, ok := names[ids.Value(j)]
+			if !ok && ids.Value(j) == 0 {
+				name = Unassigned
+			}
 			if p.label == "patient_id" && l.mask {
 				name = model.MaskName(name)
 			}

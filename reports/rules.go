@@ -1,0 +1,86 @@
+// Package reports owns the definitions of what users read as tables: the
+// catalogue of report tables (columns with header, order, format and width,
+// shared by the dashboards and the exports so a table looks the same on
+// screen and in a file), the rating rules behind the rating metrics (as
+// versioned configuration embedded in the binary and replaceable by a file),
+// and the formatting of cells. It reads mart results as Arrow records; it
+// imports etl only for mart definitions, never their SQL.
+package reports
+
+import (
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"os"
+)
+
+//go:embed rules.json
+var embeddedRules []byte
+
+// Rule is one rating rule: an item code and a dimension whose coefficient
+// is a numerator over a denominator, with the threshold it must reach.
+type Rule struct {
+	Item        string  `json:"item"`
+	Rating      string  `json:"rating"` // emr or smart
+	Level       int     `json:"level"`
+	Dimension   string  `json:"dimension"`
+	Title       string  `json:"title"`
+	Numerator   string  `json:"numerator"`
+	Denominator string  `json:"denominator"`
+	Threshold   float64 `json:"threshold"`
+	Basic       bool    `json:"basic"`
+}
+
+// Rules is one version of the rating rules.
+type Rules struct {
+	Version       string             `json:"version"`
+	Source        string             `json:"source"`
+	Note          string             `json:"note"`
+	Rules         []Rule             `json:"rules"`
+	EMRCoverage   map[string]float64 `json:"emr_coverage"`
+	SmartCoverage map[string]float64 `json:"smart_coverage"`
+}
+
+// Find returns the rule of an item and dimension.
+func (r *Rules) Find(item, dimension string) (Rule, bool) {
+	for _, x := range r.Rules {
+		if x.Item == item && x.Dimension == dimension {
+			return x, true
+		}
+	}
+	return Rule{}, false
+}
+
+// LoadRules reads the rules from path, or the embedded version when path is
+// empty, and checks them.
+func LoadRules(path string) (*Rules, error) {
+	data := embeddedRules
+	if path != "" {
+		var err error
+		if data, err = os.ReadFile(path); err != nil {
+			return nil, err
+		}
+	}
+	var r Rules
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("rating rules %s: %w", path, err)
+	}
+	if r.Version == "" || len(r.Rules) == 0 {
+		return nil, fmt.Errorf("rating rules %s: a version and at least one rule are required", path)
+	}
+	for _, x := range r.Rules {
+		if x.Item == "" || x.Dimension == "" || x.Threshold <= 0 || x.Threshold > 1 {
+			return nil, fmt.Errorf("rating rules %s: rule %q/%q needs an item, a dimension and a threshold in (0, 1]", path, x.Item, x.Dimension)
+		}
+	}
+	return &r, nil
+}
+
+// DefaultRules are the embedded rules.
+func DefaultRules() *Rules {
+	r, err := LoadRules("")
+	if err != nil {
+		panic(err) // the embedded file is checked by tests
+	}
+	return r
+}
