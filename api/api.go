@@ -38,6 +38,8 @@ type Server struct {
 	// Analytics serves the warehouse side (ETL runs, freshness); nil until
 	// the service wires a warehouse.
 	Analytics Analytics
+	// Pages are the dashboards, served under /dash when set.
+	Pages http.Handler
 	// Rules are the rating rules the tables judge against; nil: the
 	// embedded version.
 	Rules    *reports.Rules
@@ -78,6 +80,12 @@ func (s *Server) Handler() http.Handler {
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
 	s.mount(r)
 	r.Get("/api/v1/openapi.json", s.openAPI)
+	if s.Pages != nil {
+		r.Handle("/dash/*", s.Pages)
+		for _, p := range []string{"/", "/dash"} {
+			r.Get(p, func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/dash/", http.StatusFound) })
+		}
+	}
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, model.Errorf(model.ENOTFOUND, "路径不存在 (no such route)"))
 	})

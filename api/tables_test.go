@@ -85,7 +85,10 @@ func TestTables(t *testing.T) {
 	// Verdicts follow coefficient against threshold; money is yuan.
 	f.mustDo(tok, "GET", "/api/v1/tables/data-quality-items?from=2026-08-24&to=2026-11-22", nil, 200, &j)
 	for _, v := range j.Values {
-		coef, thr, verdict := v[4].(float64), v[5].(float64), v[6].(string)
+		coef, thr, verdict := v[5].(float64), v[6].(float64), v[7].(string)
+		if v[1] == "" || v[1] == nil {
+			t.Errorf("row %v has no rule title", v)
+		}
 		if (coef >= thr) != (verdict == "达标") {
 			t.Errorf("row %v", v)
 		}

@@ -57,7 +57,8 @@ var Tables = []*Table{
 		avg("complaint_reply_hours", "投诉平均响应(小时)", "complaint_reply_seconds", "complaints_replied", 1.0/3600),
 		count("adverse_reactions", "不良反应数")}},
 	{ID: "data-quality-items", Title: "数据质量与评级指标", Mart: "data_quality", Grain: "all", GroupBy: []string{"item", "dimension"}, Columns: []Column{
-		key("item", "评价项目", 18), key("dimension", "评价特性", 14), count("numerator", "分子"), count("denominator", "分母"),
+		key("item", "项目代码", 18), {Key: "title", Header: "评价指标", Format: Text, Width: 36, Rule: "title"},
+		key("dimension", "评价特性", 14), count("numerator", "分子"), count("denominator", "分母"),
 		{Key: "coefficient", Header: "系数", Format: Percent, Width: 10, Num: "numerator", Den: "denominator"},
 		{Key: "threshold", Header: "阈值", Format: Percent, Width: 10, Rule: "threshold"},
 		{Key: "verdict", Header: "是否达标", Format: Text, Width: 10, Rule: "verdict", Num: "coefficient"}}},

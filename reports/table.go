@@ -36,8 +36,9 @@ type Column struct {
 
 	// The value: a result column named Key; or the sum Num over the sum
 	// Den (a rate or an average: sums, so any period is exact), times Scale
-	// (1 when zero); or, with Rule, the row's rating rule ("threshold", or
-	// "verdict": whether the coefficient column Num reaches it).
+	// (1 when zero); or, with Rule, the row's rating rule ("title",
+	// "threshold", or "verdict": whether the coefficient column Num
+	// reaches it).
 	Num   string  `json:"-"`
 	Den   string  `json:"-"`
 	Scale float64 `json:"-"`
@@ -162,8 +163,13 @@ func (t *Table) Build(rr array.RecordReader, rules *Rules) ([][]Cell, error) {
 				if !ok {
 					break
 				}
-				if c.Rule == "threshold" {
+				switch c.Rule {
+				case "threshold":
 					v = rule.Threshold
+				case "title":
+					v = rule.Title
+				}
+				if c.Rule != "verdict" {
 					break
 				}
 				if coef, ok := cells[indexOf(t.Columns, c.Num)].Value.(float64); ok {

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/zhiliao/zhiliao/api"
+	"github.com/zhiliao/zhiliao/dashboards"
 	"github.com/zhiliao/zhiliao/etl"
 	"github.com/zhiliao/zhiliao/gen"
 	"github.com/zhiliao/zhiliao/ingest/cdc"
@@ -122,6 +123,7 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	m.Marts = &etl.Runner{Warehouse: m.Warehouse, Logger: m.log.With("component", "etl"), Metrics: etl.NewMetrics(m.Server.Registry)}
 	m.Server.Analytics = m.Marts
+	m.Server.Pages = dashboards.New(m.DB, m.log)
 	m.Schedule = &etl.Scheduler{Runner: m.Marts, Incremental: m.ETL.incremental, Full: m.ETL.full, Logger: m.log.With("component", "etl")}
 	if m.Listener, err = net.Listen("tcp", m.Addr); err != nil {
 		return err

@@ -1,0 +1,372 @@
+package dashboards_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/chromedp"
+
+	"github.com/zhiliao/zhiliao/api"
+	"github.com/zhiliao/zhiliao/dashboards"
+	"github.com/zhiliao/zhiliao/etl"
+	"github.com/zhiliao/zhiliao/ingest/cdc"
+	"github.com/zhiliao/zhiliao/internal/testcore"
+	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/warehouse/duckdb"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testcore.Cleanup()
+	os.Exit(code)
+}
+
+// chromium finds the browser: ZHILIAO_TEST_CHROME, else chromium on PATH.
+// Locally a missing browser skips; in CI it fails.
+func chromium(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("ZHILIAO_TEST_CHROME"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("no Chromium in CI: .ci/run installs the Debian package chromium")
+	}
+	t.Skip("no Chromium: `apt-get install chromium fonts-noto-cjk` or set ZHILIAO_TEST_CHROME")
+	return ""
+}
+
+// site serves the pilot hospital's analytics (marts built) with the pages.
+func site(t *testing.T) string {
+	t.Helper()
+	ctx := context.Background()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	db := testcore.Pilot(t)
+	insts, err := db.Institutions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	depts, err := db.Departments(ctx, insts[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []*model.User{
+		{Username: "zhuren", DisplayName: "激光中心主任", Role: model.RoleDeptManager, DeptID: &depts[0].ID},
+		{Username: "pingshen", DisplayName: "评审专家", Role: model.RoleEvaluator},
+		{Username: "qiantai", DisplayName: "前台", Role: model.RoleFrontDesk},
+	} {
+		u.InstitutionID = insts[0].ID
+		if err := db.CreateUser(ctx, u, "browser-test-pw"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wh, err := duckdb.Open(ctx, filepath.Join(t.TempDir(), "warehouse.duckdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { wh.Close() })
+	if err := (&cdc.Relay{Core: db, Warehouse: wh, Logger: quiet}).Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	runner := &etl.Runner{Warehouse: wh, Logger: quiet}
+	if _, err := runner.Run(ctx, etl.Options{Full: true}); err != nil {
+		t.Fatal(err)
+	}
+	s := api.NewServer(db, quiet)
+	s.Analytics, s.Pages = runner, dashboards.New(db, quiet)
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// browserTab starts a headless Chromium and returns a tab, the console
+// messages it has logged so far, and where downloads land.
+func browserTab(t *testing.T) (context.Context, func() []chromedp.ConsoleMessage, string) {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{chromedp.ExecPath(chromium(t)), chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-dev-shm-usage", true), chromedp.WindowSize(1366, 900), chromedp.UserDataDir(t.TempDir())}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var msgs []chromedp.ConsoleMessage
+	console := chromedp.Console(ctx)
+	go func() {
+		for m, err := range console {
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			msgs = append(msgs, m)
+			mu.Unlock()
+		}
+	}()
+	dir := t.TempDir()
+	if err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+			Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir, EventsEnabled: ptr(true)})
+		return err
+	})); err != nil {
+		t.Fatal(err)
+	}
+	return ctx, func() []chromedp.ConsoleMessage {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]chromedp.ConsoleMessage(nil), msgs...)
+	}, dir
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// screenshotOnFailure saves the page when the test has failed, to
+// ZHILIAO_SCREENSHOTS (or the temp dir), and says where.
+func screenshotOnFailure(t *testing.T, ctx context.Context, name string) {
+	if !t.Failed() {
+		return
+	}
+	dir := os.Getenv("ZHILIAO_SCREENSHOTS")
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Logf("screenshot of %s: %v", name, err)
+		return
+	}
+	path := filepath.Join(dir, "zhiliao-"+name+".png")
+	if err := os.WriteFile(path, png, 0o644); err == nil {
+		t.Logf("screenshot of the failed page: %s", path)
+	}
+}
+
+// settled waits until the page has no request in flight and every chart
+// has drawn.
+var settled = chromedp.Poll[bool](`document.body.dataset.ready === '1' &&
+	[...document.querySelectorAll('[data-chart]')].every(e => e.dataset.drawn === '1') &&
+	[...document.querySelectorAll('[data-table] .table-wrap')].every(e => e.dataset.rows !== undefined)`,
+	chromedp.WithPollingTimeout(30*time.Second), chromedp.WithPollingInterval(50*time.Millisecond))
+
+// inkedCharts counts the chart canvases with drawn (non-background) pixels.
+const inkedCharts = `[...document.querySelectorAll('[data-chart] canvas')].filter(c => {
+	const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+	let ink = 0;
+	for (let i = 0; i < d.length; i += 4) { if (d[i+3] > 0 && (d[i] < 200 || d[i+1] < 200 || d[i+2] < 200)) ink++; }
+	return ink > 200;
+}).length`
+
+// TestDashboardsInBrowser logs in as a department manager and walks every
+// page in headless Chromium: no console error, every chart has ink, a
+// filter change redraws, a click on a bar opens the rows behind it, and a
+// table's export downloads the CSV with the headers and rows on screen.
+func TestDashboardsInBrowser(t *testing.T) {
+	base := site(t)
+	ctx, console, downloads := browserTab(t)
+	defer screenshotOnFailure(t, ctx, "dashboards")
+
+	// The login page rejects a bad password with a message, then admits.
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/dash/workload"), chromedp.WaitVisible(chromedp.ID("login-form")),
+		chromedp.SetValue(chromedp.ID("username"), "zhuren"), chromedp.SetValue(chromedp.ID("password"), "wrong"),
+		chromedp.Click(chromedp.ID("login-submit")), chromedp.WaitVisible(chromedp.ID("login-error"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.ID("password"), "browser-test-pw"), chromedp.Click(chromedp.ID("login-submit")),
+		chromedp.WaitVisible(chromedp.CSS(`body[data-page="workload"]`))); err != nil {
+		t.Fatal(err)
+	}
+	// The failed login logged its 401; pages from here on must log nothing.
+	afterLogin := len(console())
+
+	for _, p := range dashboards.Pages {
+		if err := chromedp.Do(ctx, chromedp.Navigate(base+"/dash/"+p.Slug)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := chromedp.Run(ctx, settled); err != nil {
+			t.Fatalf("%s did not settle: %v", p.Slug, err)
+		}
+		inked, err := chromedp.Run(ctx, chromedp.Evaluate[int](inkedCharts))
+		if err != nil || inked != len(p.Charts) {
+			t.Errorf("%s: %d of %d charts drawn (%v)", p.Slug, inked, len(p.Charts), err)
+		}
+		rows, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('[data-table] .table-wrap, #freshness-table' + (document.body.dataset.operator === 'true' ? ', #runs-table' : ''))].map(e => e.dataset.rows || '')`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range rows {
+			if r == "" || r == "0" {
+				t.Errorf("%s: table %d has no rows", p.Slug, i)
+			}
+		}
+		if dir := os.Getenv("ZHILIAO_SCREENSHOTS"); dir != "" { // every page, for review
+			if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
+				os.WriteFile(filepath.Join(dir, "zhiliao-page-"+p.Slug+".png"), png, 0o644)
+			}
+		}
+		status, _ := chromedp.Run(ctx, chromedp.Text(chromedp.ID("status")))
+		if strings.Contains(status, "失败") {
+			t.Errorf("%s: %s", p.Slug, status)
+		}
+		if p.Slug == "overview" {
+			kpi, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`[data-kpi="sessions"] .kpi-month b`)))
+			if kpi == "…" || kpi == "" || kpi == "—" {
+				t.Errorf("overview: sessions this month %q", kpi)
+			}
+		}
+	}
+
+	// A filter change redraws: the last 7 days instead of this month.
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/dash/workload")); err != nil {
+		t.Fatal(err)
+	}
+	chromedp.Run(ctx, settled)
+	before, _ := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[document.querySelector('#chart-by-day').dataset.points, document.querySelector('#chart-by-day').dataset.sum, location.search]`))
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`[data-preset="7d"]`))); err != nil {
+		t.Fatal(err)
+	}
+	after, err := chromedp.Run(ctx, chromedp.Poll[[]string](`document.body.dataset.ready === '1' && document.querySelector('#chart-by-day').dataset.points === '7' &&
+		[document.querySelector('#chart-by-day').dataset.points, document.querySelector('#chart-by-day').dataset.sum, location.search]`,
+		chromedp.WithPollingTimeout(20*time.Second)))
+	if err != nil || after[1] == before[1] || after[2] == before[2] {
+		t.Errorf("7-day filter: before %v, after %v (%v)", before, after, err)
+	}
+
+	// A click on the first bar of sessions by staff opens its detail rows.
+	xy, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(() => {
+		const el = document.querySelector('#chart-by-staff');
+		const c = echarts.getInstanceByDom(el);
+		const data = c.getOption().series[0].data;
+		const i = data.findIndex(v => v > 0);
+		const b = c.getModel().getSeriesByIndex(0).getData().getItemLayout(i); // the bar's rectangle
+		const p = [b.x + b.width / 2, b.y + b.height / 2];
+		const r = el.getBoundingClientRect();
+		return [r.left + p[0], r.top + p[1], data[i]];
+	})()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.MouseClickXY(xy[0], xy[1])); err != nil {
+		t.Fatal(err)
+	}
+	total, err := chromedp.Run(ctx, chromedp.Poll[string](`!document.querySelector('#detail').hidden && document.body.dataset.ready === '1' &&
+		document.querySelector('#detail-table').dataset.rows > 0 && document.querySelector('#detail-page').textContent`,
+		chromedp.WithPollingTimeout(20*time.Second)))
+	if err != nil || !strings.Contains(total, fmt.Sprintf("共 %d 条", int(xy[2]))) {
+		state, _ := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[String(document.querySelector('#detail').hidden), document.querySelector('#status').textContent, location.href]`))
+		t.Errorf("detail after clicking at %v a bar of %v sessions: %q %v; page %v", xy[:2], xy[2], total, err, state)
+	}
+
+	// The table's export downloads what the table shows.
+	shown, err := chromedp.Run(ctx, chromedp.Evaluate[[][]string](`[...document.querySelectorAll('[data-table="workload-by-staff"] tr')].map(tr => [...tr.children].map(td => td.textContent))`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`[data-table="workload-by-staff"] a.export`))); err != nil {
+		t.Fatal(err)
+	}
+	var file []byte
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline) && file == nil; time.Sleep(100 * time.Millisecond) {
+		matches, _ := filepath.Glob(filepath.Join(downloads, "workload-by-staff_*.csv"))
+		if len(matches) == 1 {
+			file, _ = os.ReadFile(matches[0])
+		}
+	}
+	recs, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(file, []byte("\ufeff")))).ReadAll()
+	if err != nil || len(recs) != len(shown) || len(recs) < 2 {
+		t.Fatalf("download %d records, screen %d rows (%v): %s", len(recs), len(shown), err, file)
+	}
+	for i := range recs {
+		if strings.Join(recs[i], "|") != strings.Join(shown[i], "|") {
+			t.Errorf("row %d: file %v, screen %v", i, recs[i], shown[i])
+		}
+	}
+
+	for _, m := range console()[afterLogin:] {
+		if m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleException {
+			t.Errorf("console: %s", m)
+		}
+	}
+}
+
+// TestDashboardsScope: the evaluator's drill-down masks patient names, and a
+// front-desk login is refused the pages.
+func TestDashboardsScope(t *testing.T) {
+	base := site(t)
+	ctx, _, _ := browserTab(t)
+	defer screenshotOnFailure(t, ctx, "scope")
+	login := func(user string) int64 {
+		if err := chromedp.Do(ctx, chromedp.Navigate(base+"/dash/login"), chromedp.WaitVisible(chromedp.ID("login-form")),
+			chromedp.SetValue(chromedp.ID("username"), user), chromedp.SetValue(chromedp.ID("password"), "browser-test-pw")); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.ID("login-submit")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Status
+	}
+	if status := login("qiantai"); status != 403 {
+		t.Errorf("front desk: status %d", status)
+	}
+	text, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
+	if !strings.Contains(text, "无权访问") {
+		t.Errorf("front desk sees %q", text)
+	}
+	if status := login("pingshen"); status != 200 {
+		t.Errorf("evaluator: status %d", status)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/dash/workload")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(ctx, settled); err != nil {
+		t.Fatal(err)
+	}
+	xy, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(() => {
+		const el = document.querySelector('#chart-by-staff');
+		const c = echarts.getInstanceByDom(el);
+		const data = c.getOption().series[0].data;
+		const i = data.findIndex(v => v > 0);
+		const b = c.getModel().getSeriesByIndex(0).getData().getItemLayout(i); // the bar's rectangle
+		const p = [b.x + b.width / 2, b.y + b.height / 2];
+		const r = el.getBoundingClientRect();
+		return [r.left + p[0], r.top + p[1]];
+	})()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.MouseClickXY(xy[0], xy[1])); err != nil {
+		t.Fatal(err)
+	}
+	names, err := chromedp.Run(ctx, chromedp.Poll[[]string](`document.querySelector('#detail-table').dataset.rows > 0 && (() => {
+		const heads = [...document.querySelectorAll('#detail-table th')].map(th => th.textContent);
+		const col = heads.indexOf('患者姓名');
+		return [...document.querySelectorAll('#detail-table tbody tr')].map(tr => tr.children[col].textContent);
+	})()`, chromedp.WithPollingTimeout(20*time.Second)))
+	if err != nil || len(names) == 0 {
+		t.Fatalf("evaluator detail: %v %v", names, err)
+	}
+	for _, n := range names {
+		if !strings.Contains(n, "*") {
+			t.Errorf("evaluator sees patient name %q", n)
+		}
+	}
+}

@@ -1,0 +1,215 @@
+// Package dashboards owns the pages department managers, the quality office
+// and evaluators open: server-rendered HTML in Chinese, embedded in the
+// binary with their scripts, styles and the vendored Apache ECharts build,
+// and the login that gives them a cookie session. Pages draw from the
+// analytics API with that cookie, so the API's role and department scope
+// applies to every chart, table and export; a page refuses a role the API
+// would refuse. It imports model only; api mounts it under /dash.
+package dashboards
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/zhiliao/zhiliao/model"
+)
+
+//go:embed templates static
+var files embed.FS
+
+// Auth is what the pages need from the core's login.
+type Auth interface {
+	Login(ctx context.Context, username, password string) (string, *model.User, time.Time, error)
+	Authenticate(ctx context.Context, token string) (model.Actor, error)
+	Logout(ctx context.Context, token string) error
+	User(ctx context.Context, id int64) (*model.User, error)
+	Audit(ctx context.Context, e model.AuditEntry) error
+}
+
+// Cookie is the session cookie; the API reads the same one.
+const Cookie = "zhiliao_session"
+
+// Handler serves the pages under /dash.
+type Handler struct {
+	Auth   Auth
+	Logger *slog.Logger
+
+	tmpl *template.Template
+	mux  *http.ServeMux
+}
+
+var roleTitles = map[string]string{model.RoleAdmin: "系统管理员", model.RoleQualityOffice: "质控科",
+	model.RoleDeptManager: "科室主任", model.RoleEvaluator: "评审专家"}
+
+// New builds the handler.
+func New(auth Auth, logger *slog.Logger) *Handler {
+	h := &Handler{Auth: auth, Logger: logger.With("component", "dashboards")}
+	h.tmpl = template.Must(template.New("").Funcs(template.FuncMap{
+		"json": func(v any) (template.JS, error) {
+			b, err := json.Marshal(v)
+			return template.JS(b), err
+		},
+	}).ParseFS(files, "templates/*.html"))
+	static, _ := fs.Sub(files, "static")
+	h.mux = http.NewServeMux()
+	h.mux.Handle("GET /dash/static/", http.StripPrefix("/dash/static/", cacheStatic(http.FileServerFS(static))))
+	h.mux.HandleFunc("GET /dash/login", h.loginPage)
+	h.mux.HandleFunc("POST /dash/login", h.login)
+	h.mux.HandleFunc("POST /dash/logout", h.logout)
+	h.mux.HandleFunc("GET /dash/{$}", func(w http.ResponseWriter, r *http.Request) { h.page(w, r, "overview") })
+	h.mux.HandleFunc("GET /dash/{page}", func(w http.ResponseWriter, r *http.Request) { h.page(w, r, r.PathValue("page")) })
+	return h
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("X-Frame-Options", "DENY")
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; script-src 'self'")
+	h.mux.ServeHTTP(w, r)
+}
+
+// cacheStatic lets browsers keep the assets for a day; they change only
+// with the binary.
+func cacheStatic(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=86400")
+		next.ServeHTTP(w, r)
+	})
+}
+
+type loginView struct {
+	Error, Next, Username string
+}
+
+func (h *Handler) render(w http.ResponseWriter, status int, name string, data any) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	if err := h.tmpl.ExecuteTemplate(w, name, data); err != nil {
+		h.Logger.Error("render page", "template", name, "err", err)
+	}
+}
+
+// safeNext keeps a post-login redirect on the dashboards.
+func safeNext(next string) string {
+	if strings.HasPrefix(next, "/dash/") && !strings.HasPrefix(next, "/dash//") && !strings.Contains(next, "\\") {
+		return next
+	}
+	return "/dash/"
+}
+
+func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
+	h.render(w, http.StatusOK, "login.html", loginView{Next: safeNext(r.URL.Query().Get("next"))})
+}
+
+// sameOrigin refuses a form posted from another site (the cookie is
+// SameSite=Strict too; this also covers browsers that ignore it).
+func sameOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	return err == nil && u.Host == r.Host
+}
+
+func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
+	if !sameOrigin(r) {
+		http.Error(w, "跨站请求被拒绝 cross-site request refused", http.StatusForbidden)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	user, pass, next := r.PostFormValue("username"), r.PostFormValue("password"), safeNext(r.PostFormValue("next"))
+	token, u, exp, err := h.Auth.Login(r.Context(), user, pass)
+	if err != nil {
+		msg := "用户名或密码错误"
+		if model.ErrorCode(err) != model.EUNAUTHORIZED {
+			msg = model.ErrorMessage(err)
+		}
+		h.render(w, http.StatusUnauthorized, "login.html", loginView{Error: msg, Next: next, Username: user})
+		return
+	}
+	ctx := model.WithActor(r.Context(), model.ActorOf(u))
+	if err := h.Auth.Audit(ctx, model.AuditEntry{Action: "login", Route: "POST /dash/login", Entity: "user", Status: http.StatusSeeOther,
+		Remote: r.RemoteAddr}); err != nil {
+		h.Logger.Error("audit login", "err", err)
+	}
+	http.SetCookie(w, &http.Cookie{Name: Cookie, Value: token, Path: "/", Expires: exp, HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
+	if !sameOrigin(r) {
+		http.Error(w, "跨站请求被拒绝 cross-site request refused", http.StatusForbidden)
+		return
+	}
+	if c, err := r.Cookie(Cookie); err == nil {
+		h.Auth.Logout(r.Context(), c.Value)
+	}
+	http.SetCookie(w, &http.Cookie{Name: Cookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	http.Redirect(w, r, "/dash/login", http.StatusSeeOther)
+}
+
+type nav struct {
+	Slug, Title string
+	Active      bool
+}
+
+type pageView struct {
+	Page     *Page
+	Nav      []nav
+	User     string
+	Role     string
+	Operator bool // may read the ETL run log
+	Scope    string
+}
+
+func (h *Handler) page(w http.ResponseWriter, r *http.Request, slug string) {
+	c, err := r.Cookie(Cookie)
+	if err != nil {
+		http.Redirect(w, r, "/dash/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+		return
+	}
+	a, err := h.Auth.Authenticate(r.Context(), c.Value)
+	if err != nil {
+		http.Redirect(w, r, "/dash/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+		return
+	}
+	p := pageBySlug(slug)
+	if p == nil {
+		h.render(w, http.StatusNotFound, "error.html", map[string]string{"Title": "页面不存在", "Message": "没有这个页面 (no such page)"})
+		return
+	}
+	if !slices.Contains(p.Roles, a.Role) {
+		h.render(w, http.StatusForbidden, "error.html", map[string]string{"Title": "无权访问",
+			"Message": "您的角色无权查看分析看板 (your role may not open the dashboards)"})
+		return
+	}
+	v := pageView{Page: p, Role: roleTitles[a.Role], Operator: slices.Contains(operators, a.Role), Scope: "全院"}
+	if a.DeptBound() {
+		v.Scope = "本科室"
+	}
+	if a.Role == model.RoleEvaluator {
+		v.Scope = "全院（患者信息已脱敏）"
+	}
+	v.User = a.Username
+	if u, err := h.Auth.User(r.Context(), a.UserID); err == nil && u.DisplayName != "" {
+		v.User = u.DisplayName
+	}
+	for _, q := range Pages {
+		if slices.Contains(q.Roles, a.Role) {
+			v.Nav = append(v.Nav, nav{Slug: q.Slug, Title: q.Title, Active: q.Slug == p.Slug})
+		}
+	}
+	w.Header().Set("Cache-Control", "private, no-store")
+	h.render(w, http.StatusOK, "page.html", v)
+}

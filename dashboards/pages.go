@@ -1,0 +1,119 @@
+package dashboards
+
+import "github.com/zhiliao/zhiliao/model"
+
+// Series is one line or bar set of a chart: the sum of Num over the sum of
+// Den (a rate or an average; Den "" is the plain sum) times Scale.
+type Series struct {
+	Name   string  `json:"name"`
+	Num    string  `json:"num"`
+	Den    string  `json:"den,omitempty"`
+	Scale  float64 `json:"scale,omitempty"`
+	Format string  `json:"format"` // int, yuan, percent, decimal (as reports.Format)
+	Type   string  `json:"type,omitempty"`
+}
+
+// Chart is one ECharts chart over a mart query. X is the period (By "")
+// or a key of the mart; clicking a point opens the detail rows behind it.
+type Chart struct {
+	ID     string   `json:"id"`
+	Title  string   `json:"title"`
+	Mart   string   `json:"mart"`
+	Type   string   `json:"type"` // line or bar
+	By     string   `json:"by,omitempty"`
+	Grain  string   `json:"grain,omitempty"` // for period charts: day, week, month ("" follows the range)
+	Series []Series `json:"series"`
+	// Threshold draws each row's rating threshold (data quality).
+	Threshold bool `json:"threshold,omitempty"`
+}
+
+// KPI is one figure of the overview, for the anchor day and its month.
+type KPI struct {
+	ID     string `json:"id"`
+	Title  string `json:"title"`
+	Mart   string `json:"mart"`
+	Series Series `json:"series"`
+}
+
+// Page is one dashboard page.
+type Page struct {
+	Slug   string   `json:"slug"`
+	Title  string   `json:"title"`
+	Roles  []string `json:"-"`
+	KPIs   []KPI    `json:"kpis,omitempty"`
+	Charts []Chart  `json:"charts"`
+	Tables []string `json:"tables"` // report table ids
+	ETL    bool     `json:"etl,omitempty"`
+}
+
+var (
+	readers   = []string{model.RoleAdmin, model.RoleQualityOffice, model.RoleDeptManager, model.RoleEvaluator}
+	operators = []string{model.RoleAdmin, model.RoleQualityOffice}
+)
+
+func sum(name, num, format string) Series { return Series{Name: name, Num: num, Format: format} }
+func ratio(name, num, den, format string, scale float64) Series {
+	return Series{Name: name, Num: num, Den: den, Format: format, Scale: scale}
+}
+
+// Pages are the dashboards, in the order of the navigation.
+var Pages = []Page{
+	{Slug: "overview", Title: "总览", Roles: readers,
+		KPIs: []KPI{
+			{ID: "sessions", Title: "治疗人次", Mart: "workload", Series: sum("治疗人次", "sessions", "int")},
+			{ID: "revenue", Title: "净收入", Mart: "revenue", Series: sum("净收入", "net_fen", "yuan")},
+			{ID: "utilisation", Title: "号源利用率", Mart: "project", Series: ratio("号源利用率", "slot_booked", "slot_capacity", "percent", 1)},
+			{ID: "satisfaction", Title: "满意度(均分/5)", Mart: "satisfaction", Series: ratio("满意度", "score_overall", "surveys_answered", "decimal", 1)},
+			{ID: "no_shows", Title: "爽约", Mart: "project", Series: sum("爽约", "no_shows", "int")},
+		},
+		Charts: []Chart{
+			{ID: "trend", Title: "治疗人次趋势", Mart: "workload", Type: "line", Series: []Series{sum("治疗人次", "sessions", "int")}},
+			{ID: "revenue-trend", Title: "净收入趋势", Mart: "revenue", Type: "bar", Series: []Series{sum("净收入", "net_fen", "yuan")}},
+		},
+		Tables: []string{"dept-overview"}},
+	{Slug: "workload", Title: "工作量", Roles: readers,
+		Charts: []Chart{
+			{ID: "by-staff", Title: "人员治疗人次", Mart: "workload", Type: "bar", By: "staff_id", Series: []Series{sum("治疗人次", "sessions", "int"), sum("评估数", "assessments", "int")}},
+			{ID: "by-day", Title: "每日治疗人次", Mart: "workload", Type: "line", Series: []Series{sum("治疗人次", "sessions", "int"), sum("治疗人数", "patients", "int")}},
+		},
+		Tables: []string{"workload-by-staff"}},
+	{Slug: "revenue", Title: "收入", Roles: readers,
+		Charts: []Chart{
+			{ID: "by-day", Title: "收入趋势", Mart: "revenue", Type: "line", Series: []Series{sum("确认收费", "charges_fen", "yuan"), sum("退费", "refunds_fen", "yuan")}},
+			{ID: "by-project", Title: "项目净收入", Mart: "revenue", Type: "bar", By: "project_id", Series: []Series{sum("净收入", "net_fen", "yuan")}},
+		},
+		Tables: []string{"revenue-by-project", "daily-trend"}},
+	{Slug: "projects", Title: "项目", Roles: readers,
+		Charts: []Chart{
+			{ID: "by-project", Title: "项目量", Mart: "project", Type: "bar", By: "project_id", Series: []Series{
+				sum("预约数", "appointments_booked", "int"), sum("治疗人次", "sessions", "int"), sum("爽约数", "no_shows", "int")}},
+			{ID: "utilisation", Title: "号源利用率", Mart: "project", Type: "line", Grain: "week", Series: []Series{
+				ratio("号源利用率", "slot_booked", "slot_capacity", "percent", 1)}},
+		},
+		Tables: []string{"project-summary"}},
+	{Slug: "satisfaction", Title: "满意度", Roles: readers,
+		Charts: []Chart{
+			{ID: "score", Title: "满意度均分(周)", Mart: "satisfaction", Type: "line", Grain: "week", Series: []Series{
+				ratio("总体", "score_overall", "surveys_answered", "decimal", 1), ratio("态度", "score_attitude", "surveys_answered", "decimal", 1)}},
+			{ID: "followup", Title: "随访与问卷", Mart: "satisfaction", Type: "bar", By: "project_id", Series: []Series{
+				ratio("随访按时率", "followups_on_time", "followups_due", "percent", 1), ratio("问卷回收率", "surveys_answered", "surveys_sent", "percent", 1)}},
+		},
+		Tables: []string{"satisfaction-by-project"}},
+	{Slug: "quality", Title: "数据质量与评级", Roles: readers,
+		Charts: []Chart{
+			{ID: "coefficients", Title: "评级指标系数与阈值", Mart: "data_quality", Type: "bar", By: "item,dimension", Threshold: true, Series: []Series{
+				ratio("系数", "numerator", "denominator", "percent", 1)}},
+		},
+		Tables: []string{"data-quality-items"}},
+	{Slug: "etl", Title: "ETL 运行状态", Roles: readers, ETL: true},
+}
+
+// pageBySlug finds a page.
+func pageBySlug(slug string) *Page {
+	for i := range Pages {
+		if Pages[i].Slug == slug {
+			return &Pages[i]
+		}
+	}
+	return nil
+}

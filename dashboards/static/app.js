@@ -1,0 +1,470 @@
+// zhiliao 分析看板: draws a page's KPIs, charts and tables from the analytics
+// API with the session cookie, keeps the filter bar in the URL, drills from
+// a chart point to the detail rows behind it, and downloads every table as
+// the CSV the server renders from the same definition as the screen.
+(function () {
+  'use strict';
+
+  var spec = JSON.parse(document.getElementById('page-spec').textContent);
+  spec.charts = spec.charts || [];
+  spec.kpis = spec.kpis || [];
+  spec.tables = spec.tables || [];
+  var operator = document.body.dataset.operator === 'true';
+  var state = { from: '', to: '', dept: '', project: '' };
+  var anchor = '';          // the last day with data (or today)
+  var dims = { departments: [], projects: [], staff: [] };
+  var charts = {};          // id → echarts instance
+  var detail = { chart: null, params: null, page: 1, size: 20, total: 0 };
+  var pending = 0;
+
+  function $(id) { return document.getElementById(id); }
+
+  function busy(delta) {
+    pending += delta;
+    document.body.dataset.ready = pending === 0 ? '1' : '0';
+    if (pending === 0) { setStatus(''); }
+  }
+
+  function setStatus(msg, isError) {
+    var el = $('status');
+    el.textContent = msg;
+    el.className = isError ? 'status error' : 'status';
+  }
+
+  // api fetches JSON with the session cookie; a lost session goes back to login.
+  function api(path) {
+    busy(1);
+    return fetch(path, { credentials: 'same-origin', headers: { Accept: 'application/json' } }).then(function (r) {
+      if (r.status === 401) {
+        location.href = '/dash/login?next=' + encodeURIComponent(location.pathname + location.search);
+        throw new Error('请重新登录');
+      }
+      return r.json().then(function (body) {
+        if (!r.ok) {
+          var e = new Error((body.error && body.error.message) || ('HTTP ' + r.status));
+          e.status = r.status;
+          throw e;
+        }
+        return body;
+      });
+    }).finally(function () { busy(-1); });
+  }
+
+  // --- dates -------------------------------------------------------------
+  function pad(n) { return (n < 10 ? '0' : '') + n; }
+  function fmtDay(d) { return d.getUTCFullYear() + '-' + pad(d.getUTCMonth() + 1) + '-' + pad(d.getUTCDate()); }
+  function parseDay(s) { var p = s.split('-'); return new Date(Date.UTC(+p[0], +p[1] - 1, +p[2])); }
+  function addDays(s, n) { var d = parseDay(s); d.setUTCDate(d.getUTCDate() + n); return fmtDay(d); }
+  function monthStart(s) { return s.slice(0, 8) + '01'; }
+  function monthEnd(s) { var d = parseDay(monthStart(s)); d.setUTCMonth(d.getUTCMonth() + 1); d.setUTCDate(0); return fmtDay(d); }
+  function minDay(a, b) { return a < b ? a : b; }
+  function daysBetween(a, b) { return Math.round((parseDay(b) - parseDay(a)) / 86400000); }
+  function beijingToday() { return fmtDay(new Date(Date.now() + 8 * 3600000)); }
+
+  function preset(name) {
+    switch (name) {
+      case 'today': return [anchor, anchor];
+      case '7d': return [addDays(anchor, -6), anchor];
+      case 'month': return [monthStart(anchor), anchor];
+      case 'lastmonth': var last = addDays(monthStart(anchor), -1); return [monthStart(last), last];
+      default: return [addDays(anchor, -89), anchor];
+    }
+  }
+
+  // --- formats (the same as reports.Format on the server) -----------------
+  function fmt(v, format) {
+    if (v === null || v === undefined || isNaN(v)) { return '—'; }
+    switch (format) {
+      case 'yuan': return '¥' + v.toLocaleString('zh-CN', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+      case 'percent': return (v * 100).toFixed(1) + '%';
+      case 'decimal': return v.toFixed(2);
+      default: return Math.round(v).toLocaleString('zh-CN');
+    }
+  }
+
+  // value computes a series over one result row (by column name) or over
+  // the sums of many: num over den times scale, fen as yuan.
+  function value(s, sums) {
+    var num = sums[s.num] || 0, scale = s.scale || 1;
+    if (s.format === 'yuan') { scale = scale / 100; }
+    if (!s.den) { return num * scale; }
+    var den = sums[s.den] || 0;
+    return den === 0 ? null : num / den * scale;
+  }
+
+  function measures(series) {
+    var out = [];
+    series.forEach(function (s) {
+      [s.num, s.den].forEach(function (m) { if (m && out.indexOf(m) < 0) { out.push(m); } });
+    });
+    return out;
+  }
+
+  function filterQuery(extra) {
+    var q = new URLSearchParams();
+    q.set('from', state.from);
+    q.set('to', state.to);
+    if (state.dept) { q.set('dept', state.dept); }
+    if (state.project) { q.set('project', state.project); }
+    Object.keys(extra || {}).forEach(function (k) { if (extra[k] !== '' && extra[k] !== undefined) { q.set(k, extra[k]); } });
+    return q.toString();
+  }
+
+  function autoGrain() {
+    var n = daysBetween(state.from, state.to);
+    return n <= 62 ? 'day' : (n <= 400 ? 'week' : 'month');
+  }
+
+  // rowsAsObjects turns a mart JSON response into objects by column name.
+  function rowsAsObjects(body) {
+    return body.rows.map(function (row) {
+      var o = {};
+      body.columns.forEach(function (c, i) { o[c.name] = row[i]; });
+      return o;
+    });
+  }
+
+  // --- filter bar ----------------------------------------------------------
+  function readURL() {
+    var q = new URLSearchParams(location.search);
+    ['from', 'to', 'dept', 'project'].forEach(function (k) { state[k] = q.get(k) || ''; });
+  }
+
+  function writeURL() {
+    history.replaceState(null, '', location.pathname + '?' + filterQuery());
+    document.querySelectorAll('nav a[data-nav]').forEach(function (a) {
+      a.href = '/dash/' + a.dataset.nav + '?' + filterQuery();
+    });
+  }
+
+  function fillSelects() {
+    var dept = $('dept'), project = $('project');
+    dept.innerHTML = '';
+    if (dims.departments.length > 1) { dept.add(new Option('全部科室', '')); }
+    dims.departments.forEach(function (d) { dept.add(new Option(d.name, String(d.id))); });
+    if (dims.departments.length === 1) { state.dept = String(dims.departments[0].id); }
+    dept.value = state.dept;
+    project.innerHTML = '';
+    project.add(new Option('全部项目', ''));
+    dims.projects.forEach(function (p) {
+      if (!state.dept || String(p.dept_id) === state.dept) { project.add(new Option(p.name, String(p.id))); }
+    });
+    project.value = state.project;
+    if (project.value !== state.project) { state.project = ''; project.value = ''; }
+  }
+
+  function bindFilters() {
+    $('from').value = state.from;
+    $('to').value = state.to;
+    document.querySelectorAll('[data-preset]').forEach(function (b) {
+      b.addEventListener('click', function () {
+        var r = preset(b.dataset.preset);
+        state.from = r[0]; state.to = r[1];
+        $('from').value = state.from; $('to').value = state.to;
+        refresh();
+      });
+    });
+    ['from', 'to'].forEach(function (id) {
+      $(id).addEventListener('change', function () {
+        if (!$(id).value) { return; }
+        state[id] = $(id).value;
+        if (state.from > state.to) { setStatus('开始日期晚于结束日期', true); return; }
+        refresh();
+      });
+    });
+    $('dept').addEventListener('change', function () { state.dept = $('dept').value; state.project = ''; fillSelects(); refresh(); });
+    $('project').addEventListener('change', function () { state.project = $('project').value; refresh(); });
+  }
+
+  // --- KPIs ------------------------------------------------------------------
+  function drawKPIs() {
+    var box = $('kpis');
+    if (!box) { return; }
+    box.innerHTML = '';
+    spec.kpis.forEach(function (k) {
+      var card = document.createElement('div');
+      card.className = 'kpi';
+      card.dataset.kpi = k.id;
+      card.innerHTML = '<h3></h3><div class="kpi-day"><span class="label">当日</span><b>…</b></div>' +
+        '<div class="kpi-month"><span class="label">本月</span><b>…</b></div>';
+      card.querySelector('h3').textContent = k.title;
+      box.appendChild(card);
+      [['.kpi-day b', anchor, anchor], ['.kpi-month b', monthStart(anchor), anchor]].forEach(function (p) {
+        var q = new URLSearchParams({ from: p[1], to: p[2], grain: 'all', measures: measures([k.series]).join(',') });
+        if (state.dept) { q.set('dept', state.dept); }
+        if (state.project && k.mart !== 'data_quality') { q.set('project', state.project); }
+        api('/api/v1/marts/' + k.mart + '?' + q).then(function (body) {
+          var o = rowsAsObjects(body)[0] || {};
+          card.querySelector(p[0]).textContent = fmt(value(k.series, o), k.series.format);
+        }).catch(showError);
+      });
+    });
+    var fresh = document.createElement('div');
+    fresh.className = 'kpi';
+    fresh.dataset.kpi = 'freshness';
+    fresh.innerHTML = '<h3>数据新鲜度</h3><div><span class="label">数据截至</span><b id="kpi-asof">…</b></div>' +
+      '<div><span class="label">待处理事件</span><b id="kpi-behind">…</b></div>';
+    box.appendChild(fresh);
+    api('/api/v1/etl/freshness').then(function (body) {
+      var latest = '', behind = 0;
+      body.items.forEach(function (f) {
+        if (f.data_as_of && f.data_as_of > latest) { latest = f.data_as_of; }
+        behind = Math.max(behind, f.events_behind);
+      });
+      $('kpi-asof').textContent = latest ? new Date(latest).toLocaleString('zh-CN', { timeZone: 'Asia/Shanghai', hour12: false }) : '—';
+      $('kpi-behind').textContent = fmt(behind, 'int');
+    }).catch(showError);
+  }
+
+  // --- charts ----------------------------------------------------------------
+  function chartSpec(id) {
+    for (var i = 0; i < spec.charts.length; i++) { if (spec.charts[i].id === id) { return spec.charts[i]; } }
+    return null;
+  }
+
+  function xLabel(c, o) {
+    if (!c.by) { return o.period; }
+    if (c.by === 'item,dimension') { return o.item + ' ' + o.dimension; }
+    return o[c.by.replace('_id', '_name')] || '未指定';
+  }
+
+  function drawChart(c) {
+    var el = $('chart-' + c.id);
+    var grain = c.by ? 'all' : (c.grain || autoGrain());
+    var extra = { grain: grain, measures: measures(c.series).join(',') };
+    if (c.by) { extra.group_by = c.by; }
+    if (c.mart === 'data_quality') { delete extra.project; }
+    var path = '/api/v1/marts/' + c.mart + '?' + filterQuery(extra);
+    if (c.mart === 'data_quality') { path = path.replace(/&project=\d+/, ''); }
+    var loads = [api(path)];
+    if (c.threshold) { loads.push(api('/api/v1/tables/data-quality-items?' + filterQuery().replace(/&project=\d+/, ''))); }
+    Promise.all(loads).then(function (res) {
+      var rows = rowsAsObjects(res[0]);
+      var chart = charts[c.id] || echarts.init(el, null, { renderer: 'canvas' });
+      charts[c.id] = chart;
+      var series = c.series.map(function (s) {
+        return {
+          name: s.name, type: s.type || c.type, smooth: c.type === 'line', barMaxWidth: 36,
+          data: rows.map(function (o) { var v = value(s, o); return v === null ? null : +v.toFixed(4); })
+        };
+      });
+      if (c.threshold) {
+        var thr = {};
+        var key = {};
+        res[1].columns.forEach(function (col, i) { key[col.key] = i; });
+        res[1].values.forEach(function (v) { thr[v[key.item] + ' ' + v[key.dimension]] = v[key.threshold]; });
+        series.push({ name: '阈值', type: 'scatter', symbol: 'rect', symbolSize: [28, 3], itemStyle: { color: '#d9534f' },
+          data: rows.map(function (o) { var t = thr[o.item + ' ' + o.dimension]; return t === undefined ? null : t; }) });
+      }
+      var format = c.series[0].format;
+      chart.setOption({
+        animation: false,
+        tooltip: { trigger: 'axis', valueFormatter: function (v) { return fmt(v, format); } },
+        legend: { top: 0 },
+        grid: { left: 64, right: 16, top: 32, bottom: c.by ? 72 : 32 },
+        xAxis: { type: 'category', data: rows.map(function (o) { return xLabel(c, o); }),
+          axisLabel: { rotate: c.by ? 30 : 0, hideOverlap: true } },
+        yAxis: { type: 'value', axisLabel: { formatter: function (v) { return fmt(v, format); } } },
+        series: series
+      }, true);
+      chart.off('click');
+      chart.on('click', function (p) { openDetail(c, rows[p.dataIndex], grain); });
+      el.dataset.points = String(rows.length);
+      el.dataset.sum = String(series[0].data.reduce(function (a, v) { return a + (v || 0); }, 0));
+      el.dataset.drawn = '1';
+    }).catch(showError);
+  }
+
+  // --- drill-down ---------------------------------------------------------------
+  function openDetail(c, o, grain) {
+    if (!o) { return; }
+    var params = {};
+    var from = state.from, to = state.to, label;
+    if (!c.by) {
+      from = o.period;
+      to = grain === 'day' ? o.period : (grain === 'week' ? minDay(addDays(o.period, 6), state.to) : minDay(monthEnd(o.period), state.to));
+      if (from < state.from) { from = state.from; }
+      label = from === to ? from : from + ' 至 ' + to;
+    } else if (c.by === 'item,dimension') {
+      params.item = o.item; params.dimension = o.dimension;
+      label = o.item + ' ' + o.dimension;
+    } else {
+      params[c.by.replace('_id', '')] = String(o[c.by]);
+      label = xLabel(c, o);
+    }
+    detail.chart = c;
+    detail.params = Object.assign({ from: from, to: to }, params);
+    detail.page = 1;
+    $('detail-title').textContent = c.title + ' · ' + label + ' 明细';
+    loadDetail();
+  }
+
+  function detailQuery(format) {
+    var q = new URLSearchParams(detail.params);
+    if (state.dept) { q.set('dept', state.dept); }
+    if (state.project && detail.chart.mart !== 'data_quality') { q.set('project', state.project); }
+    q.set('page', String(detail.page));
+    q.set('page_size', String(detail.size));
+    if (format) { q.set('format', format); }
+    return '/api/v1/marts/' + detail.chart.mart + '/detail?' + q;
+  }
+
+  function loadDetail() {
+    var box = $('detail');
+    box.hidden = false;
+    api(detailQuery()).then(function (body) {
+      detail.total = body.total;
+      var cols = body.columns.filter(function (c) { return !/_id$/.test(c.name) || /^(session|appointment|survey|entity|patient)_id$/.test(c.name); });
+      var idx = cols.map(function (c) { return body.columns.indexOf(c); });
+      renderTable($('detail-table'), cols.map(function (c) { return { header: c.title, format: c.type === 'int' ? 'int' : 'text' }; }),
+        body.rows.map(function (r) { return idx.map(function (i) { return cellText(r[i], body.columns[i].type); }); }));
+      $('detail-export').href = detailQuery('csv');
+      var pages = Math.max(1, Math.ceil(body.total / detail.size));
+      $('detail-page').textContent = '第 ' + detail.page + ' / ' + pages + ' 页，共 ' + body.total + ' 条';
+      $('detail-prev').disabled = detail.page <= 1;
+      $('detail-next').disabled = detail.page >= pages;
+      box.scrollIntoView({ block: 'nearest' });
+    }).catch(showError);
+  }
+
+  function cellText(v, type) {
+    if (v === null || v === undefined) { return ''; }
+    if (type === 'time') { return v.replace('T', ' ').replace('+08:00', ''); }
+    return String(v);
+  }
+
+  // --- tables ----------------------------------------------------------------------
+  function renderTable(wrap, columns, rows) {
+    var t = document.createElement('table');
+    var head = t.createTHead().insertRow();
+    columns.forEach(function (c) {
+      var th = document.createElement('th');
+      th.textContent = c.header;
+      if (c.format !== 'text' && c.format !== 'date') { th.className = 'num'; }
+      head.appendChild(th);
+    });
+    var body = t.createTBody();
+    rows.forEach(function (r) {
+      var tr = body.insertRow();
+      r.forEach(function (v, i) {
+        var td = tr.insertCell();
+        td.textContent = v;
+        if (columns[i].format !== 'text' && columns[i].format !== 'date') { td.className = 'num'; }
+      });
+    });
+    if (rows.length === 0) {
+      var tr = body.insertRow(), td = tr.insertCell();
+      td.colSpan = columns.length;
+      td.className = 'empty';
+      td.textContent = '所选范围内没有数据';
+    }
+    wrap.innerHTML = '';
+    wrap.appendChild(t);
+    wrap.dataset.rows = String(rows.length);
+  }
+
+  function drawTable(card) {
+    var id = card.dataset.table;
+    var path = '/api/v1/tables/' + id + '?' + filterQuery();
+    if (id === 'data-quality-items') { path = path.replace(/&project=\d+/, ''); }
+    api(path).then(function (body) {
+      card.querySelector('h2').textContent = body.title;
+      renderTable(card.querySelector('.table-wrap'), body.columns, body.rows);
+      var a = card.querySelector('a.export');
+      a.href = path + '&format=csv';
+      a.setAttribute('download', id + '_' + state.from + '_' + state.to + '.csv');
+    }).catch(showError);
+  }
+
+  // --- ETL ----------------------------------------------------------------------------
+  function localTime(s) {
+    return s ? new Date(s).toLocaleString('zh-CN', { timeZone: 'Asia/Shanghai', hour12: false }) : '—';
+  }
+
+  function drawETL() {
+    api('/api/v1/etl/freshness').then(function (body) {
+      renderTable($('freshness-table'), [{ header: '数据集市' }, { header: '最近成功' }, { header: '水位', format: 'int' },
+        { header: '数据截至' }, { header: '待处理事件', format: 'int' }, { header: '最近状态' }, { header: '错误' }].map(textCol),
+        body.items.map(function (f) {
+          return [f.title, localTime(f.last_success), String(f.watermark), localTime(f.data_as_of), String(f.events_behind),
+            f.last_status === 'ok' ? '成功' : (f.last_status || '未运行'), f.last_error || ''];
+        }));
+    }).catch(showError);
+    if (!operator) {
+      $('runs-table').textContent = '运行记录仅对管理员与质控科开放。';
+      return;
+    }
+    api('/api/v1/etl/runs?limit=50').then(function (body) {
+      renderTable($('runs-table'), [{ header: '数据集市' }, { header: '任务' }, { header: '方式' }, { header: '状态' },
+        { header: '天数', format: 'int' }, { header: '行数', format: 'int' }, { header: '水位', format: 'int' },
+        { header: '开始' }, { header: '耗时(秒)', format: 'decimal' }, { header: '错误' }].map(textCol),
+        body.items.map(function (r) {
+          return [r.mart, r.job, r.full ? '全量' : '增量', r.status === 'ok' ? '成功' : '失败', String(r.days), String(r.rows),
+            String(r.watermark), localTime(r.started_at), ((new Date(r.finished_at) - new Date(r.started_at)) / 1000).toFixed(2), r.error || ''];
+        }));
+    }).catch(showError);
+  }
+
+  function textCol(c) { return { header: c.header, format: c.format || 'text' }; }
+
+  // exportLocal downloads a table drawn here (not from a report definition)
+  // exactly as shown, with the server's guard against spreadsheet formulas.
+  function exportLocal(wrapId, name) {
+    var lines = [];
+    document.querySelectorAll('#' + wrapId + ' tr').forEach(function (tr) {
+      var cells = [];
+      tr.querySelectorAll('th,td').forEach(function (td) {
+        var v = td.textContent;
+        if (/^[=+\-@\t\r]/.test(v)) { v = "'" + v; }
+        cells.push('"' + v.replace(/"/g, '""') + '"');
+      });
+      lines.push(cells.join(','));
+    });
+    var blob = new Blob(['\ufeff' + lines.join('\r\n') + '\r\n'], { type: 'text/csv;charset=utf-8' });
+    var a = document.createElement('a');
+    a.href = URL.createObjectURL(blob);
+    a.download = name + '.csv';
+    document.body.appendChild(a);
+    a.click();
+    setTimeout(function () { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
+  }
+
+  function showError(err) {
+    setStatus('加载失败：' + err.message, true);
+  }
+
+  function refresh() {
+    writeURL();
+    $('detail').hidden = true;
+    drawKPIs();
+    spec.charts.forEach(drawChart);
+    document.querySelectorAll('[data-table]').forEach(drawTable);
+    if (spec.etl) { drawETL(); }
+  }
+
+  function start() {
+    readURL();
+    busy(0);
+    Promise.all([api('/api/v1/dimensions'), api('/api/v1/etl/freshness')]).then(function (res) {
+      dims = res[0];
+      var latest = '';
+      res[1].items.forEach(function (f) { if (f.data_as_of && f.data_as_of > latest) { latest = f.data_as_of; } });
+      var today = beijingToday();
+      anchor = latest ? minDay(fmtDay(new Date(Date.parse(latest) + 8 * 3600000)), today) : today;
+      $('asof').textContent = '数据截至 ' + anchor;
+      if (!state.from || !state.to) { var r = preset('month'); state.from = state.from || r[0]; state.to = state.to || r[1]; }
+      fillSelects();
+      bindFilters();
+      refresh();
+    }).catch(showError);
+    $('detail-close').addEventListener('click', function () { $('detail').hidden = true; });
+    $('detail-prev').addEventListener('click', function () { detail.page--; loadDetail(); });
+    $('detail-next').addEventListener('click', function () { detail.page++; loadDetail(); });
+    document.querySelectorAll('[data-export-local]').forEach(function (a) {
+      a.addEventListener('click', function (e) { e.preventDefault(); exportLocal(a.dataset.exportLocal, a.dataset.exportLocal); });
+    });
+    window.addEventListener('resize', function () { Object.keys(charts).forEach(function (k) { charts[k].resize(); }); });
+  }
+
+  start();
+})();
