@@ -214,7 +214,7 @@ func CSVText(w io.Writer, titles []string, rows [][]string) error {
 // returns how many rows it wrote. It releases rr.
 func Arrow(w io.Writer, rr array.RecordReader) (int64, error) {
 	defer rr.Release()
-	iw := ipc.NewWriter(w, ipc.WithSchema(rr.Schema()), ipc.WithAllocator(memory.DefaultAllocator))
+	iw := ipc.NewWriter(w, ipc.WithSchema(rr.Schema()), ipc.WithAllocator(memory.DefaultAllocator), ipc.WithLZ4(), ipc.WithCompressConcurrency(2))
 	var n int64
 	for rr.Next() {
 		if err := iw.Write(rr.Record()); err != nil {
