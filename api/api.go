@@ -49,6 +49,7 @@ type Server struct {
 	LoginPerMinute int
 
 	ready     atomic.Bool
+	extra     []route // test-only routes (benchmark baselines)
 	cacheOnce sync.Once
 	cache     *lru.Cache[string, *cached]
 	requests  *prometheus.CounterVec

@@ -1,5 +1,7 @@
 package api
 
+import "net/http"
+
 // RouteInfo exposes the route table to the external tests.
 type RouteInfo struct {
 	Method, Pattern string
@@ -12,4 +14,15 @@ func (s *Server) RouteTable() []RouteInfo {
 		out = append(out, RouteInfo{r.Method, r.Pattern, r.Roles})
 	}
 	return out
+}
+
+// AddStaticRoute adds a GET route behind the same middleware, token check
+// and role check as the mart routes that answers a pre-serialized body:
+// the baseline the mart endpoint benchmark compares with.
+func (s *Server) AddStaticRoute(pattern string, body []byte) {
+	s.extra = append(s.extra, route{Method: "GET", Pattern: pattern, Roles: martReaders,
+		handler: func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", ctJSON)
+			w.Write(body)
+		}})
 }

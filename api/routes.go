@@ -76,7 +76,7 @@ func call[Req, Resp any](status int, fn func(ctx context.Context, r *http.Reques
 // mount adds every route of the table to r, each behind authentication,
 // its role check and its audit line.
 func (s *Server) mount(r chi.Router) {
-	for _, rt := range s.routes() {
+	for _, rt := range append(s.routes(), s.extra...) {
 		h := http.Handler(rt.handler)
 		if rt.Audit != "" {
 			h = s.auditMiddleware(rt, h)

@@ -37,6 +37,7 @@ type Dims struct {
 	Staff       []Dim `json:"staff"`
 
 	names map[string]map[int64]string // id column → id → name
+	at    time.Time
 }
 
 // Name is the name of id in the dimension of an id column (dept_id, …).
@@ -46,21 +47,25 @@ func (d *Dims) Name(col string, id int64) string { return d.names[col][id] }
 // its new name within this long.
 const dimsTTL = 10 * time.Second
 
+// dimsCache is read on every API request: readers load the current
+// Dims without locking; one refresher at a time replaces them.
 type dimsCache struct {
 	mu   sync.Mutex
-	dims *Dims
-	at   time.Time
+	dims atomic.Pointer[Dims]
 }
 
 // Dimensions reads the departments, projects and staff of the warehouse
 // (cached for a few seconds: every query result names its ids).
 func (r *Runner) Dimensions(ctx context.Context) (*Dims, error) {
+	if d := r.dims.dims.Load(); d != nil && time.Since(d.at) < dimsTTL {
+		return d, nil
+	}
 	r.dims.mu.Lock()
 	defer r.dims.mu.Unlock()
-	if r.dims.dims != nil && time.Since(r.dims.at) < dimsTTL {
-		return r.dims.dims, nil
+	if d := r.dims.dims.Load(); d != nil && time.Since(d.at) < dimsTTL {
+		return d, nil
 	}
-	d := &Dims{names: map[string]map[int64]string{}}
+	d := &Dims{names: map[string]map[int64]string{}, at: time.Now()}
 	read := func(q string, withDept bool) ([]Dim, map[int64]string, error) {
 		rows, err := r.query(ctx, q)
 		if err != nil {
@@ -87,7 +92,7 @@ func (r *Runner) Dimensions(ctx context.Context) (*Dims, error) {
 	if d.Staff, d.names["staff_id"], err = read("SELECT id, code, name, institution_id, dept_id FROM cur_staff ORDER BY code, id", true); err != nil {
 		return nil, err
 	}
-	r.dims.dims, r.dims.at = d, time.Now()
+	r.dims.dims.Store(d)
 	return d, nil
 }
 

@@ -3,6 +3,7 @@ package etl
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -10,26 +11,31 @@ import (
 // goes unnoticed by cached responses; runs of this process are seen at once.
 const stampTTL = 2 * time.Second
 
+// stampCache is read on every API request: readers load a snapshot
+// without locking; one refresher at a time replaces it.
 type stampCache struct {
-	mu     sync.Mutex
+	mu   sync.Mutex
+	snap atomic.Pointer[stampSnapshot]
+}
+
+type stampSnapshot struct {
 	stamps map[string]int64
 	at     time.Time
 }
 
-func (c *stampCache) invalidate() {
-	c.mu.Lock()
-	c.stamps = nil
-	c.mu.Unlock()
-}
+func (c *stampCache) invalidate() { c.snap.Store(nil) }
 
 // Stamp identifies the state of a mart's rows: the outbox seq its last good
 // run was built up to (0 before any). Rows change only when it does, so a
 // response computed from the mart stays valid (and its ETag) while the stamp
 // holds.
 func (r *Runner) Stamp(ctx context.Context, mart string) (int64, error) {
+	if s := r.stamps.snap.Load(); s != nil && time.Since(s.at) <= stampTTL {
+		return s.stamps[mart], nil
+	}
 	r.stamps.mu.Lock()
 	defer r.stamps.mu.Unlock()
-	if r.stamps.stamps == nil || time.Since(r.stamps.at) > stampTTL {
+	if s := r.stamps.snap.Load(); s == nil || time.Since(s.at) > stampTTL {
 		d, err := dialectOf(r.Warehouse.Engine())
 		if err != nil {
 			return 0, err
@@ -46,7 +52,7 @@ func (r *Runner) Stamp(ctx context.Context, mart string) (int64, error) {
 			w, _ := row[1].(int64)
 			m[row[0].(string)] = w
 		}
-		r.stamps.stamps, r.stamps.at = m, time.Now()
+		r.stamps.snap.Store(&stampSnapshot{stamps: m, at: time.Now()})
 	}
-	return r.stamps.stamps[mart], nil
+	return r.stamps.snap.Load().stamps[mart], nil
 }
