@@ -94,7 +94,7 @@ func (s *Server) table(w http.ResponseWriter, r *http.Request, params []string) 
 		return
 	}
 	q.GroupBy, q.Measures = t.GroupBy, t.Measures()
-	if !t.HasPeriod() {
+	if !t.HasPeriod() || !r.URL.Query().Has("grain") {
 		q.Grain = t.Grain
 	}
 	key := fmt.Sprintf("table:%s?%s|%s|%v", t.ID, r.URL.Query().Encode(), f, depts)

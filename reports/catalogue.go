@@ -29,6 +29,10 @@ var Tables = []*Table{
 	{ID: "daily-trend", Title: "每日治疗与收入", Mart: "revenue", Grain: "day", Columns: []Column{
 		day("日期"), count("sessions", "治疗人次"), money("charges_fen", "确认收费"), money("refunds_fen", "退费"),
 		money("net_fen", "净收入")}},
+	{ID: "workload-by-day", Title: "每日工作量", Mart: "workload", Grain: "day", Columns: []Column{
+		day("日期"), count("sessions", "治疗人次"), count("patients", "治疗人数"),
+		avg("treatment_hours", "治疗时长(小时)", "treatment_minutes", "", 1.0/60), count("units", "治疗单位"),
+		count("assessments", "评估数"), count("records_filed", "记录签署数"), count("followups_done", "完成随访数")}},
 	{ID: "workload-by-staff", Title: "人员工作量", Mart: "workload", Grain: "all", GroupBy: []string{"staff_id"}, Columns: []Column{
 		key("staff_name", "人员", 12), count("sessions", "治疗人次"), count("patients", "治疗人数"),
 		avg("treatment_hours", "治疗时长(小时)", "treatment_minutes", "", 1.0/60), count("units", "治疗单位"),
@@ -56,6 +60,16 @@ var Tables = []*Table{
 		count("complaints", "投诉数"),
 		avg("complaint_reply_hours", "投诉平均响应(小时)", "complaint_reply_seconds", "complaints_replied", 1.0/3600),
 		count("adverse_reactions", "不良反应数")}},
+	{ID: "followup-by-project", Title: "随访", Mart: "satisfaction", Grain: "all", GroupBy: []string{"project_id"}, Columns: []Column{
+		key("project_name", "项目", 16), count("followups_due", "应随访数"), count("followups_done", "已随访数"),
+		count("followups_on_time", "按时随访数"), rate("followup_done_rate", "随访完成率", "followups_done", "followups_due"),
+		rate("followup_on_time_rate", "随访按时率", "followups_on_time", "followups_due")}},
+	{ID: "data-quality-by-month", Title: "数据质量（按月）", Mart: "data_quality", Grain: "month", GroupBy: []string{"item", "dimension"}, Columns: []Column{
+		day("月份"), key("item", "项目代码", 18), {Key: "title", Header: "评价指标", Format: Text, Width: 36, Rule: "title"},
+		key("dimension", "评价特性", 14), count("numerator", "分子"), count("denominator", "分母"),
+		{Key: "coefficient", Header: "系数", Format: Percent, Width: 10, Num: "numerator", Den: "denominator"},
+		{Key: "threshold", Header: "阈值", Format: Percent, Width: 10, Rule: "threshold"},
+		{Key: "verdict", Header: "是否达标", Format: Text, Width: 10, Rule: "verdict", Num: "coefficient"}}},
 	{ID: "data-quality-items", Title: "数据质量与评级指标", Mart: "data_quality", Grain: "all", GroupBy: []string{"item", "dimension"}, Columns: []Column{
 		key("item", "项目代码", 18), {Key: "title", Header: "评价指标", Format: Text, Width: 36, Rule: "title"},
 		key("dimension", "评价特性", 14), count("numerator", "分子"), count("denominator", "分母"),

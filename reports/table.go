@@ -105,6 +105,9 @@ func format(f Format, v any) string {
 	case string:
 		return x
 	case int64:
+		if f == ID {
+			return fmt.Sprint(x)
+		}
 		if f == Yuan {
 			return numbers.Sprintf("¥%.2f", float64(x))
 		}

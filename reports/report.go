@@ -1,0 +1,253 @@
+package reports
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow/go/v15/arrow/array"
+
+	"github.com/zhiliao/zhiliao/etl"
+	"github.com/zhiliao/zhiliao/model"
+)
+
+// Sheet is one sheet of a report: a report table, or the detail rows of a
+// mart (Detail), with an optional chart beside it.
+type Sheet struct {
+	Name   string
+	Table  string // a report table id
+	Detail string // a mart whose detail rows fill the sheet
+	// DetailTexts filters the detail rows (item, dimension, …).
+	DetailTexts map[string][]string
+	Chart       *SheetChart
+}
+
+// SheetChart draws columns of the sheet's table.
+type SheetChart struct {
+	Title  string
+	Kind   string   // line or col
+	Values []string // column keys
+}
+
+// Report is one report of the catalogue.
+type Report struct {
+	ID    string `json:"id"`
+	Title string `json:"title"`
+	About string `json:"about"`
+	// Evidence reports print the rating rules' version and definitions.
+	Evidence bool    `json:"evidence"`
+	Sheets   []Sheet `json:"-"`
+}
+
+// Reports is the catalogue of reports.
+var Reports = []*Report{
+	{ID: "dept-monthly", Title: "科室月报", About: "科室运营概况、每日治疗与收入（含图表）、人员工作量、项目收入、项目运营、满意度与随访",
+		Sheets: []Sheet{
+			{Name: "汇总", Table: "dept-overview"},
+			{Name: "每日治疗与收入", Table: "daily-trend", Chart: &SheetChart{Title: "每日治疗人次与净收入", Kind: "col", Values: []string{"sessions"}}},
+			{Name: "人员工作量", Table: "workload-by-staff"},
+			{Name: "项目收入", Table: "revenue-by-project"},
+			{Name: "项目运营", Table: "project-summary"},
+			{Name: "满意度与随访", Table: "satisfaction-by-project"},
+		}},
+	{ID: "workload", Title: "工作量报表", About: "人员工作量与每日工作量",
+		Sheets: []Sheet{{Name: "人员工作量", Table: "workload-by-staff"}, {Name: "每日工作量", Table: "workload-by-day",
+			Chart: &SheetChart{Title: "每日治疗人次", Kind: "line", Values: []string{"sessions"}}}}},
+	{ID: "revenue", Title: "收入报表", About: "项目收入与每日收入",
+		Sheets: []Sheet{{Name: "项目收入", Table: "revenue-by-project"}, {Name: "每日治疗与收入", Table: "daily-trend",
+			Chart: &SheetChart{Title: "每日净收入", Kind: "col", Values: []string{"net_fen"}}}}},
+	{ID: "project", Title: "项目运营报表", About: "医嘱、预约、爽约、疗程、等待与号源利用率",
+		Sheets: []Sheet{{Name: "项目运营", Table: "project-summary"}}},
+	{ID: "satisfaction", Title: "满意度报表", About: "问卷回收、满意度均分、投诉与不良反应",
+		Sheets: []Sheet{{Name: "满意度与随访", Table: "satisfaction-by-project"}}},
+	{ID: "followup", Title: "随访报表", About: "应随访、已随访、按时随访，随访明细见问卷明细",
+		Sheets: []Sheet{{Name: "随访", Table: "followup-by-project"}}},
+	{ID: "data-quality", Title: "数据质量报表", About: "评级规则的分子、分母、系数与阈值，按月",
+		Sheets: []Sheet{{Name: "数据质量", Table: "data-quality-items"}, {Name: "按月", Table: "data-quality-by-month"}}},
+	{ID: "emr-0601", Title: "电子病历评级 06.01 一般治疗记录 证据", Evidence: true,
+		About: "项目代码与评价特性的分子、分母、系数、阈值与是否达标（期间合计与按月），及可追溯的抽查记录",
+		Sheets: []Sheet{{Name: "06.01 数据质量", Table: "data-quality-items"}, {Name: "06.01 按月", Table: "data-quality-by-month"},
+			{Name: "抽查记录", Detail: "data_quality"}}},
+}
+
+// ReportByID finds a report.
+func ReportByID(id string) *Report {
+	for _, r := range Reports {
+		if r.ID == id {
+			return r
+		}
+	}
+	return nil
+}
+
+// Source is what an export reads: the marts (etl.Runner).
+type Source interface {
+	Query(ctx context.Context, m *etl.Mart, q etl.Query) (array.RecordReader, error)
+	Detail(ctx context.Context, m *etl.Mart, q etl.DetailQuery) (array.RecordReader, int64, error)
+	Freshness(ctx context.Context) ([]etl.Freshness, error)
+}
+
+// Params are the filters of one export.
+type Params struct {
+	From, To   string
+	Depts      []int64 // the departments in scope (never nil: the caller resolves scope)
+	DeptNames  []string
+	Deidentify bool
+	By         string // who asked, for the 说明 sheet
+	// SampleRows bounds the detail rows of an evidence sheet.
+	SampleRows int
+}
+
+// Result is what an export wrote.
+type Result struct {
+	Rows   int64 // data rows over all sheets
+	Sheets int
+}
+
+// Export writes report rep for p to out as an xlsx workbook. A report
+// whose data sheets are all empty is an error: a blank report is never
+// delivered.
+func Export(ctx context.Context, src Source, rules *Rules, rep *Report, p Params, out io.Writer, progress func(int64)) (Result, error) {
+	w, err := NewWorkbook()
+	if err != nil {
+		return Result{}, err
+	}
+	defer w.Close()
+	w.Progress = progress
+	var res Result
+	for _, sh := range rep.Sheets {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		n, err := writeSheet(ctx, w, src, rules, sh, p)
+		if err != nil {
+			return res, fmt.Errorf("sheet %s: %w", sh.Name, err)
+		}
+		res.Rows += n
+		res.Sheets++
+	}
+	if res.Rows == 0 {
+		return res, model.Errorf(model.ENOTFOUND, "所选范围内没有数据，报表未生成 (no rows in the range: the report is not produced)")
+	}
+	if err := w.AddNotes(rep.Title+" · 说明", notes(ctx, src, rules, rep, p)); err != nil {
+		return res, err
+	}
+	_, err = w.WriteTo(out)
+	return res, err
+}
+
+func writeSheet(ctx context.Context, w *Workbook, src Source, rules *Rules, sh Sheet, p Params) (int64, error) {
+	if sh.Detail != "" {
+		m := etl.MartByName(sh.Detail)
+		limit := p.SampleRows
+		if limit <= 0 {
+			limit = 200
+		}
+		q := etl.DetailQuery{Query: etl.Query{From: p.From, To: p.To, Ints: map[string][]int64{"dept_id": p.Depts}, Texts: sh.DetailTexts},
+			Limit: limit, Deidentify: p.Deidentify}
+		rr, _, err := src.Detail(ctx, m, q)
+		if err != nil {
+			return 0, err
+		}
+		cols := ArrowColumns(rr.Schema(), func(name string) string { return m.ColumnTitle("day", name) })
+		return w.AddSheet(sh.Name, cols, ArrowRows(rr))
+	}
+	t := TableByID(sh.Table)
+	m := etl.MartByName(t.Mart)
+	q := etl.Query{From: p.From, To: p.To, Grain: t.Grain, GroupBy: t.GroupBy, Measures: t.Measures(),
+		Ints: map[string][]int64{"dept_id": p.Depts}}
+	rr, err := src.Query(ctx, m, q)
+	if err != nil {
+		return 0, err
+	}
+	cells, err := t.Build(rr, rules)
+	if err != nil {
+		return 0, err
+	}
+	cols := make([]SheetColumn, len(t.Columns))
+	headers := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		cols[i] = SheetColumn{Header: c.Header, Format: c.Format, Width: c.Width}
+		headers[i] = c.Header
+	}
+	n, err := w.AddSheet(sh.Name, cols, func(yield func([]any) bool) error {
+		row := make([]any, len(cols))
+		for _, r := range cells {
+			for j, c := range r {
+				row[j] = c.Value
+			}
+			if !yield(row) {
+				break
+			}
+		}
+		return nil
+	})
+	if err != nil || sh.Chart == nil || n == 0 {
+		return n, err
+	}
+	var valueCols []int
+	var names []string
+	for _, key := range sh.Chart.Values {
+		if i := indexOf(t.Columns, key); i >= 0 {
+			valueCols, names = append(valueCols, i+1), append(names, headers[i])
+		}
+	}
+	return n, w.AddChart(sh.Name, cellName(len(cols)+2, 2), sh.Chart.Title, sh.Chart.Kind, 1, valueCols, names, int(n)+1)
+}
+
+// notes are the lines of the 说明 sheet.
+func notes(ctx context.Context, src Source, rules *Rules, rep *Report, p Params) [][2]string {
+	scope := strings.Join(p.DeptNames, "、")
+	if scope == "" {
+		scope = fmt.Sprint(p.Depts)
+	}
+	out := [][2]string{
+		{"报表", rep.Title + "（" + rep.ID + "）"},
+		{"内容", rep.About},
+		{"统计期间", p.From + " 至 " + p.To},
+		{"科室范围", scope},
+		{"生成时间", time.Now().In(model.Local).Format("2006-01-02 15:04:05") + "（北京时间）"},
+		{"生成人", p.By},
+	}
+	if p.Deidentify {
+		out = append(out, [2]string{"脱敏", "患者姓名已脱敏（评审专家与无需身份的导出）"})
+	}
+	if fr, err := src.Freshness(ctx); err == nil {
+		for _, f := range fr {
+			asOf := "—"
+			if !f.DataAsOf.IsZero() {
+				asOf = f.DataAsOf.In(model.Local).Format("2006-01-02 15:04:05")
+			}
+			out = append(out, [2]string{"数据新鲜度 · " + f.Title, fmt.Sprintf("数据截至 %s，水位 %d，待处理事件 %d", asOf, f.Watermark, f.Behind)})
+		}
+	}
+	out = append(out, [2]string{"评级规则版本", rules.Version + "（" + rules.Source + "）"})
+	if rep.Evidence {
+		out = append(out, [2]string{"规则说明", rules.Note})
+		for _, r := range rules.Rules {
+			out = append(out, [2]string{r.Item + " " + r.Dimension, fmt.Sprintf("%s。分子：%s；分母：%s；阈值 %.0f%%。",
+				r.Title, r.Numerator, r.Denominator, r.Threshold*100)})
+		}
+	}
+	for _, sh := range rep.Sheets {
+		if sh.Table == "" {
+			continue
+		}
+		t := TableByID(sh.Table)
+		var defs []string
+		for _, c := range t.Columns {
+			switch {
+			case c.Den != "":
+				defs = append(defs, c.Header+" = "+c.Num+" ÷ "+c.Den)
+			case c.Rule != "":
+				defs = append(defs, c.Header+"：按评级规则")
+			}
+		}
+		if len(defs) > 0 {
+			out = append(out, [2]string{"指标定义 · " + sh.Name, strings.Join(defs, "；") + "（均为期间合计之比）"})
+		}
+	}
+	return out
+}
