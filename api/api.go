@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/zhiliao/zhiliao/exports"
 	"github.com/zhiliao/zhiliao/model"
 	"github.com/zhiliao/zhiliao/reports"
 )
@@ -38,6 +39,8 @@ type Server struct {
 	// Analytics serves the warehouse side (ETL runs, freshness); nil until
 	// the service wires a warehouse.
 	Analytics Analytics
+	// Exports runs export jobs; nil until the service wires it.
+	Exports *exports.Manager
 	// Pages are the dashboards, served under /dash when set.
 	Pages http.Handler
 	// Rules are the rating rules the tables judge against; nil: the
@@ -79,6 +82,9 @@ func (s *Server) Handler() http.Handler {
 	})
 	r.Get("/readyz", s.readyz)
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
+	if s.Exports != nil && s.Exports.OnFinish == nil {
+		s.Exports.OnFinish = s.auditExport
+	}
 	s.mount(r)
 	r.Get("/api/v1/openapi.json", s.openAPI)
 	if s.Pages != nil {

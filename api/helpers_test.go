@@ -15,9 +15,11 @@ import (
 
 	"github.com/zhiliao/zhiliao/api"
 	"github.com/zhiliao/zhiliao/etl"
+	"github.com/zhiliao/zhiliao/exports"
 	"github.com/zhiliao/zhiliao/ingest/his"
 	"github.com/zhiliao/zhiliao/internal/testclock"
 	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/reports"
 	"github.com/zhiliao/zhiliao/store"
 	"github.com/zhiliao/zhiliao/warehouse/duckdb"
 )
@@ -114,6 +116,7 @@ func newFixture(t testing.TB) *fixture {
 	f.wh = wh
 	f.etl = &etl.Runner{Warehouse: wh, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	f.api.Analytics = f.etl
+	f.api.Exports = &exports.Manager{Source: f.etl, Rules: reports.DefaultRules(), Dir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	f.api.LoginPerMinute = 1000
 	f.srv = httptest.NewServer(f.api.Handler())
 	t.Cleanup(f.srv.Close)

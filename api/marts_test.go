@@ -12,17 +12,21 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/apache/arrow/go/v15/arrow/ipc"
+	"github.com/xuri/excelize/v2"
 
 	"github.com/zhiliao/zhiliao/api"
 	"github.com/zhiliao/zhiliao/etl"
+	"github.com/zhiliao/zhiliao/exports"
 	"github.com/zhiliao/zhiliao/ingest/cdc"
 	"github.com/zhiliao/zhiliao/internal/testcore"
 	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/reports"
 	"github.com/zhiliao/zhiliao/warehouse"
 	"github.com/zhiliao/zhiliao/warehouse/duckdb"
 )
@@ -89,6 +93,8 @@ func newMartFixture(t *testing.T) *martFixture {
 	}
 	mf.api = api.NewServer(db, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	mf.api.Analytics, mf.api.LoginPerMinute = mf.etlR, 1000
+	mf.api.Exports = &exports.Manager{Source: mf.etlR, Rules: reports.DefaultRules(), Dir: t.TempDir(),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	mf.srv = httptest.NewServer(mf.api.Handler())
 	t.Cleanup(mf.srv.Close)
 	for _, role := range []string{model.RoleAdmin, model.RoleDeptManager, model.RoleQualityOffice, model.RoleEvaluator, model.RoleClinician, model.RoleHIS} {
@@ -370,5 +376,110 @@ func TestMartDetail(t *testing.T) {
 	if err := f.db.Reader().QueryRow("SELECT count(*) FROM audit_log WHERE action = 'read_pii' AND role = ? AND detail LIKE ?",
 		model.RoleEvaluator, fmt.Sprintf("%%staff=%d%%rows=%d", staff, len(ev.Rows))).Scan(&n); err != nil || n != 1 {
 		t.Errorf("audit lines for the evaluator's read: %d %v", n, err)
+	}
+}
+
+// TestExports: an export job runs to done with its progress, downloads as a
+// workbook a spreadsheet library opens, keeps department scope, masks
+// patient names for evaluators, is audited with its filters and row count,
+// and is visible only to its owner.
+func TestExports(t *testing.T) {
+	f := newMartFixture(t)
+	wait := func(tok, id string) map[string]any {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			var j map[string]any
+			f.mustDo(tok, "GET", "/api/v1/exports/"+id, nil, 200, &j)
+			if j["status"] != "queued" && j["status"] != "running" {
+				return j
+			}
+		}
+		t.Fatal("export did not finish")
+		return nil
+	}
+	qo := f.tokens[model.RoleQualityOffice]
+	var job map[string]any
+	f.mustDo(qo, "POST", "/api/v1/exports", map[string]any{"report": "workload", "from": "2026-09-01", "to": "2026-10-31"}, 202, &job)
+	done := wait(qo, job["id"].(string))
+	if done["status"] != "done" || done["percent"] != float64(100) || done["rows"].(float64) < 10 {
+		t.Fatalf("job %v", done)
+	}
+	resp, body := f.get(qo, "/api/v1/exports/"+job["id"].(string)+"/file")
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" ||
+		!strings.Contains(resp.Header.Get("Content-Disposition"), "filename*=UTF-8''") {
+		t.Fatalf("file: %d %v", resp.StatusCode, resp.Header)
+	}
+	wb, err := excelize.OpenReader(bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sheets := wb.GetSheetList(); strings.Join(sheets, ",") != "人员工作量,每日工作量,说明" {
+		t.Errorf("sheets %v", sheets)
+	}
+	if v, _ := wb.GetCellValue("说明", "B6"); !strings.Contains(v, "激光治疗中心") || !strings.Contains(v, "皮肤科") {
+		t.Errorf("quality office scope %q", v)
+	}
+	code, b := f.do(f.tokens[model.RoleDeptManager], "GET", "/api/v1/exports/"+job["id"].(string), nil)
+	f.wantError(code, b, 404, model.ENOTFOUND, "")
+
+	// A department manager exports their own department only.
+	mgr := f.tokens[model.RoleDeptManager]
+	code, b = f.do(mgr, "POST", "/api/v1/exports", map[string]any{"report": "workload", "from": "2026-09-01", "to": "2026-10-31", "dept": []int64{f.pf.ID}})
+	f.wantError(code, b, 403, model.EFORBIDDEN, "")
+	f.mustDo(mgr, "POST", "/api/v1/exports", map[string]any{"report": "dept-monthly", "from": "2026-09-01", "to": "2026-09-30"}, 202, &job)
+	if done := wait(mgr, job["id"].(string)); done["status"] != "done" {
+		t.Fatalf("manager's job %v", done)
+	}
+	_, body = f.get(mgr, "/api/v1/exports/"+job["id"].(string)+"/file")
+	wb, _ = excelize.OpenReader(bytes.NewReader(body))
+	if v, _ := wb.GetCellValue("说明", "B6"); v != "激光治疗中心" {
+		t.Errorf("manager scope %q", v)
+	}
+
+	// The evaluator's evidence has masked patient names.
+	ev := f.tokens[model.RoleEvaluator]
+	f.mustDo(ev, "POST", "/api/v1/exports", map[string]any{"report": "emr-0601", "from": "2026-08-24", "to": "2026-11-22"}, 202, &job)
+	if done := wait(ev, job["id"].(string)); done["status"] != "done" {
+		t.Fatalf("evaluator's job %v", done)
+	}
+	_, body = f.get(ev, "/api/v1/exports/"+job["id"].(string)+"/file")
+	wb, _ = excelize.OpenReader(bytes.NewReader(body))
+	rows, _ := wb.GetRows("抽查记录")
+	col := slices.Index(rows[0], "患者姓名")
+	if col < 0 || len(rows) < 2 {
+		t.Fatalf("sample sheet %v", rows[:min(2, len(rows))])
+	}
+	for _, r := range rows[1:] {
+		if !strings.Contains(r[col], "*") {
+			t.Errorf("evaluator's evidence names %q", r[col])
+		}
+	}
+
+	// Bad requests, and the audit.
+	for _, c := range []struct {
+		body  map[string]any
+		field string
+	}{
+		{map[string]any{"report": "nope", "from": "2026-09-01", "to": "2026-09-30"}, "report"},
+		{map[string]any{"report": "workload", "from": "2026-09-30", "to": "2026-09-01"}, "to"},
+		{map[string]any{"report": "workload", "from": "09/01/2026", "to": "2026-09-30"}, "from"},
+	} {
+		code, b := f.do(qo, "POST", "/api/v1/exports", c.body)
+		f.wantError(code, b, 400, model.EINVALID, c.field)
+	}
+	f.mustDo(qo, "POST", "/api/v1/exports", map[string]any{"report": "workload", "from": "2020-01-01", "to": "2020-01-31"}, 202, &job)
+	if done := wait(qo, job["id"].(string)); done["status"] != "failed" || !strings.Contains(done["error"].(string), "没有数据") {
+		t.Errorf("empty export %v", done)
+	}
+	code, b = f.do(qo, "GET", "/api/v1/exports/"+job["id"].(string)+"/file", nil)
+	f.wantError(code, b, 409, model.ECONFLICT, "")
+	if err := f.db.FlushAudit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	f.db.Reader().QueryRow(`SELECT count(*) FROM audit_log WHERE action = 'export' AND entity_id = 'emr-0601' AND role = 'evaluator'
+		AND detail LIKE '%status=done%deidentified=true rows=%'`).Scan(&n)
+	if n != 1 {
+		t.Errorf("evaluator's export audited %d times", n)
 	}
 }

@@ -35,8 +35,13 @@ func (s *Server) OpenAPI() (*openapi3.T, error) {
 			op.Security = openapi3.NewSecurityRequirements().With(openapi3.NewSecurityRequirement().Authenticate("bearer"))
 			op.Description = "角色 roles: " + strings.Join(rt.Roles, ", ")
 		}
-		if strings.Contains(rt.Pattern, "{id}") {
+		if strings.Contains(rt.Pattern, "/exports/{id}") {
+			op.AddParameter(openapi3.NewPathParameter("id").WithSchema(openapi3.NewStringSchema()))
+		} else if strings.Contains(rt.Pattern, "{id}") {
 			op.AddParameter(openapi3.NewPathParameter("id").WithSchema(openapi3.NewInt64Schema().WithMin(1)))
+		}
+		if strings.Contains(rt.Pattern, "{name}") {
+			op.AddParameter(openapi3.NewPathParameter("name").WithSchema(openapi3.NewStringSchema()))
 		}
 		if strings.Contains(rt.Pattern, "{table}") {
 			op.AddParameter(openapi3.NewPathParameter("table").WithSchema(openapi3.NewStringSchema()))

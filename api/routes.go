@@ -214,7 +214,10 @@ func withID[Req any](fn func(ctx context.Context, id int64, req Req) (any, error
 
 // routes is the API's route table.
 func (s *Server) routes() []route {
-	return append(append(append(s.lifecycleRoutes(), s.analyticsRoutes()...), s.martRoutes()...), s.tableRoutes()...)
+	out := append(s.lifecycleRoutes(), s.analyticsRoutes()...)
+	out = append(out, s.martRoutes()...)
+	out = append(out, s.tableRoutes()...)
+	return append(out, s.exportRoutes()...)
 }
 
 // lifecycleRoutes are the routes of the transactional core.

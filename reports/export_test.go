@@ -143,7 +143,12 @@ func TestExportGolden(t *testing.T) {
 			var progress []int64
 			res, err := reports.Export(context.Background(), src, reports.DefaultRules(), rep,
 				reports.Params{From: "2026-08-24", To: "2026-11-22", Depts: depts, DeptNames: []string{"激光治疗中心"}, By: "测试", SampleRows: 20},
-				&buf, func(n int64) { progress = append(progress, n) })
+				&buf, func(n int64, done, sheets int) {
+					if sheets != len(rep.Sheets) || done > sheets {
+						t.Errorf("progress %d of %d sheets", done, sheets)
+					}
+					progress = append(progress, n)
+				})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -106,20 +106,26 @@ type Result struct {
 	Sheets int
 }
 
+// Progress is told the rows written so far and how many of the sheets
+// are done.
+type Progress func(rows int64, sheetsDone, sheets int)
+
 // Export writes report rep for p to out as an xlsx workbook. A report
 // whose data sheets are all empty is an error: a blank report is never
 // delivered.
-func Export(ctx context.Context, src Source, rules *Rules, rep *Report, p Params, out io.Writer, progress func(int64)) (Result, error) {
+func Export(ctx context.Context, src Source, rules *Rules, rep *Report, p Params, out io.Writer, progress Progress) (Result, error) {
 	w, err := NewWorkbook()
 	if err != nil {
 		return Result{}, err
 	}
 	defer w.Close()
-	w.Progress = progress
 	var res Result
-	for _, sh := range rep.Sheets {
+	for i, sh := range rep.Sheets {
 		if err := ctx.Err(); err != nil {
 			return res, err
+		}
+		if progress != nil {
+			w.Progress = func(rows int64) { progress(rows, i, len(rep.Sheets)) }
 		}
 		n, err := writeSheet(ctx, w, src, rules, sh, p)
 		if err != nil {
@@ -127,6 +133,9 @@ func Export(ctx context.Context, src Source, rules *Rules, rep *Report, p Params
 		}
 		res.Rows += n
 		res.Sheets++
+		if progress != nil {
+			progress(res.Rows, i+1, len(rep.Sheets))
+		}
 	}
 	if res.Rows == 0 {
 		return res, model.Errorf(model.ENOTFOUND, "所选范围内没有数据，报表未生成 (no rows in the range: the report is not produced)")

@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"archive/zip"
 	"fmt"
 	"io"
 	"strings"
@@ -258,10 +259,35 @@ func colName(col int) string {
 	return name
 }
 
-// WriteTo writes the workbook, the first sheet active.
+// WriteTo writes the workbook, the first sheet active. excelize's own
+// WriteTo assembles the whole zip in a memory buffer (about the size of the
+// file, doubled while it grows); its zip writer hook lets the archive go
+// straight to out instead, so memory stays flat however big the export. The
+// buffer it then returns is empty. (That buffer is where excelize would patch
+// ZIP64 headers for a part over 4 GiB; sheets split at MaxSheetRows with our
+// report widths stay far below that.)
 func (w *Workbook) WriteTo(out io.Writer) (int64, error) {
 	w.f.SetActiveSheet(0)
-	return w.f.WriteTo(out)
+	cw := &countingWriter{w: out}
+	w.f.SetZipWriter(func(io.Writer) excelize.ZipWriter { return zip.NewWriter(cw) })
+	buf, err := w.f.WriteToBuffer()
+	if err != nil {
+		return cw.n, err
+	}
+	n, err := buf.WriteTo(cw)
+	_ = n
+	return cw.n, err
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // Close releases the workbook's temporary files.

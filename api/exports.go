@@ -1,0 +1,198 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/zhiliao/zhiliao/etl"
+	"github.com/zhiliao/zhiliao/exports"
+	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/reports"
+)
+
+type exportRequest struct {
+	Report string  `json:"report"`
+	From   string  `json:"from"`
+	To     string  `json:"to"`
+	Dept   []int64 `json:"dept,omitempty"`
+}
+
+const xlsxType = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+func (s *Server) exportsManager() (*exports.Manager, error) {
+	if s.Exports == nil {
+		return nil, &model.Error{Code: model.EINTERNAL, Message: "导出服务未配置 exports are not configured"}
+	}
+	return s.Exports, nil
+}
+
+// ownJob returns a job the actor may see: their own (an admin sees all).
+func (s *Server) ownJob(ctx context.Context, m *exports.Manager, id string) (exports.Job, error) {
+	j, err := m.Get(id)
+	if err != nil {
+		return j, err
+	}
+	a := model.ActorFrom(ctx)
+	if j.Owner != a.UserID && a.Role != model.RoleAdmin {
+		return exports.Job{}, exports.ErrNotFound
+	}
+	return j, nil
+}
+
+func (s *Server) exportRoutes() []route {
+	return []route{
+		{Method: "GET", Pattern: "/api/v1/reports", Summary: "报表目录 the reports that can be exported", Tag: "exports", Roles: martReaders,
+			Response: listResponse[reports.Report]{},
+			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
+				return list(reports.Reports), knownParams(r)
+			})},
+		{Method: "POST", Pattern: "/api/v1/exports", Summary: "创建导出任务 start an Excel export of a report", Tag: "exports", Roles: martReaders,
+			Body: exportRequest{}, Response: exports.Job{},
+			handler: call(http.StatusAccepted, func(ctx context.Context, r *http.Request, req exportRequest) (any, error) {
+				m, err := s.exportsManager()
+				if err != nil {
+					return nil, err
+				}
+				rep := reports.ReportByID(req.Report)
+				if rep == nil {
+					return nil, model.Invalid("report", "没有这个报表 %q (unknown report)", req.Report)
+				}
+				a, err := s.analytics()
+				if err != nil {
+					return nil, err
+				}
+				q := etl.Query{From: req.From, To: req.To, Ints: map[string][]int64{}}
+				if req.Dept != nil {
+					q.Ints["dept_id"] = req.Dept
+				}
+				if err := q.Validate(etl.MartByName("workload")); err != nil {
+					return nil, err
+				}
+				depts, err := s.scope(ctx, a, &q)
+				if err != nil {
+					return nil, err
+				}
+				dims, err := a.Dimensions(ctx)
+				if err != nil {
+					return nil, err
+				}
+				var names []string
+				for _, d := range dims.Departments {
+					if slices.Contains(depts, d.ID) {
+						names = append(names, d.Name)
+					}
+				}
+				actor := model.ActorFrom(ctx)
+				p := reports.Params{From: req.From, To: req.To, Depts: depts, DeptNames: names,
+					Deidentify: actor.Role == model.RoleEvaluator, By: actor.Username + "（" + actor.Role + "）"}
+				return m.Start(ctx, rep, p, actor.UserID), nil
+			})},
+		{Method: "GET", Pattern: "/api/v1/exports/{id}", Summary: "导出进度 an export job's progress (rows written, percent)", Tag: "exports", Roles: martReaders,
+			Response: exports.Job{},
+			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
+				m, err := s.exportsManager()
+				if err != nil {
+					return nil, err
+				}
+				return s.ownJob(ctx, m, chi.URLParam(r, "id"))
+			})},
+		{Method: "DELETE", Pattern: "/api/v1/exports/{id}", Summary: "取消导出 cancel an export job", Tag: "exports", Roles: martReaders,
+			Response: exports.Job{},
+			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
+				m, err := s.exportsManager()
+				if err != nil {
+					return nil, err
+				}
+				j, err := s.ownJob(ctx, m, chi.URLParam(r, "id"))
+				if err != nil {
+					return nil, err
+				}
+				if err := m.Cancel(j.ID); err != nil {
+					return nil, err
+				}
+				return m.Wait(ctx, j.ID)
+			})},
+		{Method: "GET", Pattern: "/api/v1/exports/{id}/file", Summary: "下载导出文件 download the workbook of a finished export", Tag: "exports",
+			Roles: martReaders,
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				m, err := s.exportsManager()
+				var j exports.Job
+				if err == nil {
+					j, err = s.ownJob(r.Context(), m, chi.URLParam(r, "id"))
+				}
+				var path string
+				if err == nil {
+					path, err = m.File(j.ID)
+				}
+				if err != nil {
+					writeError(w, r, err)
+					return
+				}
+				serveWorkbook(w, r, path, fmt.Sprintf("%s_%s_%s.xlsx", j.Title, j.Params.From, j.Params.To))
+			}},
+		{Method: "GET", Pattern: "/api/v1/reports/scheduled", Summary: "定时报表 reports written by the schedules", Tag: "exports", Roles: etlOperators,
+			Response: listResponse[exports.Scheduled]{},
+			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
+				m, err := s.exportsManager()
+				if err != nil {
+					return nil, err
+				}
+				l, err := m.ListScheduled()
+				return list(l), err
+			})},
+		{Method: "GET", Pattern: "/api/v1/reports/scheduled/{name}", Summary: "下载定时报表 download a scheduled report", Tag: "exports", Roles: etlOperators,
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				m, err := s.exportsManager()
+				var path string
+				if err == nil {
+					path, err = m.ScheduledFile(chi.URLParam(r, "name"))
+				}
+				if err != nil {
+					writeError(w, r, err)
+					return
+				}
+				s.auditLine(r, "export", "GET /api/v1/reports/scheduled/{name}", "report", chi.URLParam(r, "name"), http.StatusOK, "")
+				serveWorkbook(w, r, path, chi.URLParam(r, "name"))
+			}},
+	}
+}
+
+// auditExport writes a finished export job to the audit log as its owner:
+// the report, filters, scope, outcome and row count.
+func (s *Server) auditExport(ctx context.Context, j exports.Job) {
+	status := http.StatusOK
+	if j.Status != exports.Done {
+		status = http.StatusUnprocessableEntity
+	}
+	err := s.Backend.Audit(ctx, model.AuditEntry{Action: "export", Route: "POST /api/v1/exports", Entity: "report", EntityID: j.Report,
+		Status: status, Detail: fmt.Sprintf("job=%s status=%s from=%s to=%s depts=%v deidentified=%v rows=%d",
+			j.ID, j.Status, j.Params.From, j.Params.To, j.Params.Depts, j.Params.Deidentify, j.Rows)})
+	if err != nil {
+		s.Logger.Error("audit export", "job", j.ID, "err", err)
+	}
+}
+
+// serveWorkbook sends an xlsx file with a Chinese file name (RFC 6266).
+func serveWorkbook(w http.ResponseWriter, r *http.Request, path, name string) {
+	f, err := os.Open(path)
+	if err != nil {
+		writeError(w, r, exports.ErrNotFound)
+		return
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", xlsxType)
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="export.xlsx"; filename*=UTF-8''%s`, url.PathEscape(name)))
+	w.Header().Set("Cache-Control", "private, no-store")
+	http.ServeContent(w, r, "", st.ModTime(), f)
+}
