@@ -11,6 +11,7 @@
 //	zhiliao relay   [--once] [--warehouse DSN] [--data DIR]
 //	zhiliao warehouse rebuild|dead-letters [--replay] [--warehouse DSN] [--data DIR]
 //	zhiliao etl run [--full] [--mart NAME] [--warehouse DSN] [--data DIR]
+//	zhiliao export REPORT --from DAY --to DAY [--dept CODE] --out FILE.xlsx [--data DIR]
 package main
 
 import (
@@ -45,6 +46,7 @@ const usage = `zhiliao 综合治疗管理系统 (comprehensive treatment managem
   zhiliao warehouse rebuild       从核心库重建分析库 rebuild the warehouse from the core
   zhiliao warehouse dead-letters  查看/重放死信 list (--replay) warehouse dead letters
   zhiliao etl run  计算数据集市 build the marts once (--full, --mart NAME)
+  zhiliao export   导出 Excel 报表 write a report workbook (REPORT --from --to [--dept] --out FILE.xlsx)
 
 Every subcommand takes --data DIR (default ./data, env ZHILIAO_DATA).
 Run "zhiliao CMD -h" for its flags.
@@ -77,6 +79,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runWarehouse(ctx, args[1:], stdout, stderr)
 	case "etl":
 		err = runETL(ctx, args[1:], stdout, stderr)
+	case "export":
+		err = runExport(ctx, args[1:], stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "未知命令 unknown command %q\n\n%s", args[0], usage)
 		return 2

@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -121,6 +123,26 @@ func TestServeDemo(t *testing.T) {
 	}
 	if n := warehousetest.Count(t, m.Warehouse, "SELECT sum(sessions) FROM mart_workload"); n != coreSessionsCompleted(t, m) {
 		t.Errorf("mart_workload has %d sessions after the scheduled run (freshness %+v)", n, fresh)
+	}
+	// The dashboards: a page asks for a login, the demo login opens it.
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar}
+	page, err := browser.Get(m.URL() + "/dash/quality")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page.Body.Close()
+	if page.Request.URL.Path != "/dash/login" {
+		t.Errorf("unauthenticated page went to %s", page.Request.URL)
+	}
+	page, err = browser.PostForm(m.URL()+"/dash/login", url.Values{"username": {"jg_zhuren"}, "password": {demoPassword}, "next": {"/dash/quality"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	html, _ := io.ReadAll(page.Body)
+	page.Body.Close()
+	if page.StatusCode != 200 || page.Request.URL.Path != "/dash/quality" || !strings.Contains(string(html), "数据质量与评级") {
+		t.Errorf("dashboard after login: %d %s", page.StatusCode, page.Request.URL)
 	}
 	if !strings.Contains(body, `zhiliao_http_requests_total{method="GET",route="/healthz",status="200"} 1`) {
 		t.Errorf("request metrics missing")

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,10 +17,12 @@ import (
 	"github.com/zhiliao/zhiliao/api"
 	"github.com/zhiliao/zhiliao/dashboards"
 	"github.com/zhiliao/zhiliao/etl"
+	"github.com/zhiliao/zhiliao/exports"
 	"github.com/zhiliao/zhiliao/gen"
 	"github.com/zhiliao/zhiliao/ingest/cdc"
 	"github.com/zhiliao/zhiliao/ingest/his"
 	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/reports"
 	"github.com/zhiliao/zhiliao/store"
 	"github.com/zhiliao/zhiliao/warehouse"
 )
@@ -43,9 +46,14 @@ type Main struct {
 	Relay     *cdc.Relay
 	Marts     *etl.Runner
 	Schedule  *etl.Scheduler
-	Server    *api.Server
-	HTTP      *http.Server
-	Listener  net.Listener
+	Exports   *exports.Manager
+	Reports   *exports.Schedule
+	// RatingRules replaces the embedded rating rules when set.
+	RatingRules    string
+	ReportSchedule string
+	Server         *api.Server
+	HTTP           *http.Server
+	Listener       net.Listener
 	// MLLP is the HL7 listener when MLLPAddr is set.
 	MLLP   net.Listener
 	intake *his.Intake
@@ -64,6 +72,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&m.Addr, "addr", "127.0.0.1:8080", "监听地址 listen address (env ZHILIAO_ADDR)")
 	fs.BoolVar(&m.Demo, "demo", false, "演示模式：空数据目录时生成试点数据 generate the pilot preset into an empty data folder (env ZHILIAO_DEMO)")
 	fs.Uint64Var(&m.Seed, "seed", 1, "演示数据种子 demo data seed")
+	fs.StringVar(&m.RatingRules, "rating-rules", "", "评级规则文件 a rating rules file replacing the embedded version (env ZHILIAO_RATING_RULES)")
+	fs.StringVar(&m.ReportSchedule, "report-schedule", exports.DefaultMonthly, "月报计划 cron schedule of the monthly reports, China time; empty disables (env ZHILIAO_REPORT_SCHEDULE)")
 	fs.StringVar(&m.MLLPAddr, "mllp-addr", "", "HL7 v2 MLLP 监听地址 listen address for the HIS, e.g. 127.0.0.1:2575 (env ZHILIAO_MLLP_ADDR; off when empty)")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
@@ -73,6 +83,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if err := m.ETL.validate(); err != nil {
 		return err
+	}
+	if m.ReportSchedule != "" {
+		if err := etl.ParseSpec(m.ReportSchedule); err != nil {
+			return fmt.Errorf("%w: --report-schedule %q: %v", errUsage, m.ReportSchedule, err)
+		}
 	}
 	if _, _, err := net.SplitHostPort(m.Addr); err != nil {
 		return fmt.Errorf("%w: --addr %q: %v", errUsage, m.Addr, err)
@@ -124,6 +139,14 @@ func (m *Main) Open(ctx context.Context) error {
 	m.Marts = &etl.Runner{Warehouse: m.Warehouse, Logger: m.log.With("component", "etl"), Metrics: etl.NewMetrics(m.Server.Registry)}
 	m.Server.Analytics = m.Marts
 	m.Server.Pages = dashboards.New(m.DB, m.log)
+	rules, err := reports.LoadRules(m.RatingRules)
+	if err != nil {
+		return err
+	}
+	m.Server.Rules = rules
+	m.Exports = &exports.Manager{Source: m.Marts, Rules: rules, Dir: filepath.Join(m.Common.data, "reports"), Logger: m.log.With("component", "exports")}
+	m.Server.Exports = m.Exports
+	m.Reports = &exports.Schedule{Manager: m.Exports, Spec: m.ReportSchedule, Dims: m.Marts.Dimensions, Logger: m.log.With("component", "reports")}
 	m.Schedule = &etl.Scheduler{Runner: m.Marts, Incremental: m.ETL.incremental, Full: m.ETL.full, Logger: m.log.With("component", "etl")}
 	if m.Listener, err = net.Listen("tcp", m.Addr); err != nil {
 		return err
@@ -167,6 +190,10 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	defer m.Schedule.Stop()
+	if err := m.Reports.Start(); err != nil {
+		return err
+	}
+	defer m.Reports.Stop()
 	if m.MLLP != nil {
 		m.log.Info("hl7 mllp intake", "addr", m.MLLP.Addr().String())
 		srv := &his.MLLPServer{Handle: m.intake.Handle, Logger: m.log}

@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/xuri/excelize/v2"
 )
 
 func run(t *testing.T, args ...string) (int, string, string) {
@@ -64,7 +67,29 @@ func TestWarehouseCommands(t *testing.T) {
 	if code, out, stderr := run(t, "etl", "run", "--data", data, "--log-level", "error"); code != 0 || strings.Count(out, " ok ") != 5 {
 		t.Errorf("etl run: %d\n%s%s", code, out, stderr)
 	}
+	xlsx := filepath.Join(t.TempDir(), "月报.xlsx")
+	if code, out, stderr := run(t, "export", "dept-monthly", "--from", "2026-09-01", "--to", "2026-09-30", "--dept", "JG",
+		"--out", xlsx, "--data", data, "--log-level", "error"); code != 0 || !strings.Contains(out, "已导出 wrote") {
+		t.Errorf("export: %d %s %s", code, out, stderr)
+	}
+	if f, err := excelize.OpenFile(xlsx); err != nil {
+		t.Errorf("exported workbook: %v", err)
+	} else {
+		if v, _ := f.GetCellValue("汇总", "A2"); v != "激光治疗中心" {
+			t.Errorf("summary A2 %q", v)
+		}
+		f.Close()
+	}
+	if code, _, stderr := run(t, "export", "workload", "--from", "2020-01-01", "--to", "2020-01-31", "--out", filepath.Join(t.TempDir(), "e.xlsx"),
+		"--data", data, "--log-level", "error"); code != 1 || !strings.Contains(stderr, "没有数据") {
+		t.Errorf("empty export: %d %s", code, stderr)
+	}
 	for _, bad := range [][]string{
+		{"export", "nope", "--from", "2026-09-01", "--to", "2026-09-30", "--out", xlsx, "--data", data},
+		{"export", "workload", "--from", "2026-09-30", "--to", "2026-09-01", "--out", xlsx, "--data", data},
+		{"export", "workload", "--from", "2026-09-01", "--to", "2026-09-30", "--out", "x.csv", "--data", data},
+		{"export", "workload", "--from", "2026-09-01", "--to", "2026-09-30", "--dept", "NOPE", "--out", xlsx, "--data", data},
+		{"export", "--from", "2026-09-01", "--data", data},
 		{"etl", "run", "--mart", "nope", "--data", data},
 		{"etl", "compute", "--data", data},
 		{"relay", "--warehouse", "postgres://x", "--data", data},
