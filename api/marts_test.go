@@ -52,6 +52,7 @@ func newMartFixture(t *testing.T) *martFixture {
 	t.Helper()
 	ctx := context.Background()
 	db := testcore.Pilot(t)
+	testcore.RatingScope(t, db)
 	insts, err := db.Institutions(ctx)
 	if err != nil || len(insts) != 1 {
 		t.Fatal(insts, err)

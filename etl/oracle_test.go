@@ -336,11 +336,18 @@ func oracle(tb testing.TB, core *store.DB) map[string][]string {
 		count(r.day("treated_at"), r.i("dept_id"), "06.01.3", "一致性", r.s("project_code") == p.s("code") && r.s("project_name") == p.s("name"))
 		count(r.day("treated_at"), r.i("dept_id"), "06.01.4", "完整性", r.i("patient_id") > 0 && r.s("patient_name") != "" && r.s("project_name") != "")
 	}
+	signed := map[int64]bool{} // sessions whose execution record is signed
+	for _, r := range records {
+		if !r.null("signed_at") {
+			signed[r.i("session_id")] = true
+		}
+	}
 	for _, s := range sessions {
 		if s.s("status") != "completed" || !projects[s.i("project_id")].b("emr_scope") {
 			continue
 		}
 		d := s.day("started_at")
+		count(d, s.i("dept_id"), "06.01", "有效应用", signed[s.i("id")])
 		count(d, s.i("dept_id"), "06.01.5", "完整性", !s.null("ended_at") && s.i("performer_id") > 0)
 		c, ok := courses[s.i("course_id")]
 		count(d, s.i("dept_id"), "06.01.5", "整合性", ok && c.i("patient_id") == s.i("patient_id") && c.i("project_id") == s.i("project_id"))

@@ -33,6 +33,7 @@ func pilot(t *testing.T) *etl.Runner {
 	t.Helper()
 	ctx := context.Background()
 	db := testcore.Pilot(t)
+	testcore.RatingScope(t, db)
 	wh, err := duckdb.Open(ctx, filepath.Join(t.TempDir(), "warehouse.duckdb"))
 	if err != nil {
 		t.Fatal(err)

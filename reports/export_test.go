@@ -37,6 +37,7 @@ func pilotMarts(t *testing.T) (*etl.Runner, []int64) {
 	ctx := context.Background()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	db := testcore.Pilot(t)
+	testcore.RatingScope(t, db)
 	wh, err := duckdb.Open(ctx, filepath.Join(t.TempDir(), "warehouse.duckdb"))
 	if err != nil {
 		t.Fatal(err)

@@ -19,10 +19,21 @@ type Sheet struct {
 	Name   string
 	Table  string // a report table id
 	Detail string // a mart whose detail rows fill the sheet
-	// DetailTexts filters the detail rows (item, dimension, …).
-	DetailTexts map[string][]string
-	Chart       *SheetChart
+	// Items keeps the rating items listed (data quality tables and detail).
+	Items []string
+	// Months, when set, ends the sheet's period at the report's end but
+	// starts it that many months before (coverage over the last 3 months).
+	Months int
+	// Rated fills the sheet from the rating rules and their figures
+	// instead of a table: "functions" or "self-assessment".
+	Rated string
+	Chart *SheetChart
 }
+
+var (
+	emrItems   = []string{"06.01", "06.01.3", "06.01.4", "06.01.5", "06.01.6"}
+	smartItems = []string{"smart.appointment", "smart.feedback", "smart.followup"}
+)
 
 // SheetChart draws columns of the sheet's table.
 type SheetChart struct {
@@ -67,9 +78,22 @@ var Reports = []*Report{
 	{ID: "data-quality", Title: "数据质量报表", About: "评级规则的分子、分母、系数与阈值，按月",
 		Sheets: []Sheet{{Name: "数据质量", Table: "data-quality-items"}, {Name: "按月", Table: "data-quality-by-month"}}},
 	{ID: "emr-0601", Title: "电子病历评级 06.01 一般治疗记录 证据", Evidence: true,
-		About: "项目代码与评价特性的分子、分母、系数、阈值与是否达标（期间合计与按月），及可追溯的抽查记录",
-		Sheets: []Sheet{{Name: "06.01 数据质量", Table: "data-quality-items"}, {Name: "06.01 按月", Table: "data-quality-by-month"},
-			{Name: "抽查记录", Detail: "data_quality"}}},
+		About: "06.01 各级项目代码与评价特性的分子、分母、系数、阈值与是否达标（期间合计、近3个月有效应用、按月），及可追溯的抽查记录",
+		Sheets: []Sheet{
+			{Name: "06.01 数据质量", Table: "data-quality-items", Items: emrItems},
+			{Name: "有效应用（近3个月）", Table: "data-quality-items", Items: []string{"06.01"}, Months: 3},
+			{Name: "06.01 按月", Table: "data-quality-by-month", Items: emrItems},
+			{Name: "抽查记录", Detail: "data_quality", Items: emrItems}}},
+	{ID: "smart-service", Title: "智慧服务分级评估 治疗相关项目 证据", Evidence: true,
+		About: "诊疗预约、患者反馈、患者管理的覆盖率（分子、分母、阈值）、按月趋势、系统已实现的功能及其数据证据、抽查记录",
+		Sheets: []Sheet{
+			{Name: "覆盖率", Table: "data-quality-items", Items: smartItems},
+			{Name: "按月", Table: "data-quality-by-month", Items: smartItems},
+			{Name: "功能证据", Rated: "functions"},
+			{Name: "抽查记录", Detail: "data_quality", Items: smartItems}}},
+	{ID: "self-assessment", Title: "评级自评表（预填）", Evidence: true,
+		About:  "按自评表格式（序号、评估类别、业务项目、条款编号、条款内容、现场状态、自评得分、证据材料……）由指标预填，现场状态与整改由评审前人工确认",
+		Sheets: []Sheet{{Name: "自评表", Rated: "self-assessment"}}},
 }
 
 // ReportByID finds a report.
@@ -148,13 +172,23 @@ func Export(ctx context.Context, src Source, rules *Rules, rep *Report, p Params
 }
 
 func writeSheet(ctx context.Context, w *Workbook, src Source, rules *Rules, sh Sheet, p Params) (int64, error) {
+	var texts map[string][]string
+	if sh.Items != nil {
+		texts = map[string][]string{"item": sh.Items}
+	}
+	if sh.Months > 0 {
+		p.From = monthsBefore(p.To, sh.Months)
+	}
+	if sh.Rated != "" {
+		return writeRated(ctx, w, src, rules, sh, p)
+	}
 	if sh.Detail != "" {
 		m := etl.MartByName(sh.Detail)
 		limit := p.SampleRows
 		if limit <= 0 {
 			limit = 200
 		}
-		q := etl.DetailQuery{Query: etl.Query{From: p.From, To: p.To, Ints: map[string][]int64{"dept_id": p.Depts}, Texts: sh.DetailTexts},
+		q := etl.DetailQuery{Query: etl.Query{From: p.From, To: p.To, Ints: map[string][]int64{"dept_id": p.Depts}, Texts: texts},
 			Limit: limit, Deidentify: p.Deidentify}
 		rr, _, err := src.Detail(ctx, m, q)
 		if err != nil {
@@ -166,7 +200,7 @@ func writeSheet(ctx context.Context, w *Workbook, src Source, rules *Rules, sh S
 	t := TableByID(sh.Table)
 	m := etl.MartByName(t.Mart)
 	q := etl.Query{From: p.From, To: p.To, Grain: t.Grain, GroupBy: t.GroupBy, Measures: t.Measures(),
-		Ints: map[string][]int64{"dept_id": p.Depts}}
+		Ints: map[string][]int64{"dept_id": p.Depts}, Texts: texts}
 	rr, err := src.Query(ctx, m, q)
 	if err != nil {
 		return 0, err

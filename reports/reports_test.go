@@ -86,3 +86,29 @@ func TestRules(t *testing.T) {
 		t.Error("accepted a missing file")
 	}
 }
+
+// TestReportCatalogue: every report's sheets name a table, a mart's detail
+// or a rated kind that exists, and sheet names are unique and valid.
+func TestReportCatalogue(t *testing.T) {
+	for _, rep := range reports.Reports {
+		names := map[string]bool{}
+		for _, sh := range rep.Sheets {
+			switch {
+			case sh.Table != "":
+				if reports.TableByID(sh.Table) == nil {
+					t.Errorf("%s/%s: no table %s", rep.ID, sh.Name, sh.Table)
+				}
+			case sh.Detail != "":
+				if etl.MartByName(sh.Detail) == nil {
+					t.Errorf("%s/%s: no mart %s", rep.ID, sh.Name, sh.Detail)
+				}
+			case sh.Rated != "functions" && sh.Rated != "self-assessment":
+				t.Errorf("%s/%s: no source", rep.ID, sh.Name)
+			}
+			if names[sh.Name] || sh.Name == "说明" || len([]rune(sh.Name)) > 31 || strings.ContainsAny(sh.Name, `:\/?*[]`) {
+				t.Errorf("%s: bad sheet name %q", rep.ID, sh.Name)
+			}
+			names[sh.Name] = true
+		}
+	}
+}

@@ -29,6 +29,12 @@ type Rule struct {
 	Denominator string  `json:"denominator"`
 	Threshold   float64 `json:"threshold"`
 	Basic       bool    `json:"basic"`
+	// Name is the rating item's business name (业务项目); Functions the
+	// functions of levels 3–4 that touch treatments, and Evidence where the
+	// system records them (smart-service items).
+	Name      string `json:"name"`
+	Functions string `json:"functions,omitempty"`
+	Evidence  string `json:"evidence,omitempty"`
 }
 
 // Rules is one version of the rating rules.

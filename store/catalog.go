@@ -155,3 +155,20 @@ func sameInstitution[T any, PT interface {
 	}
 	return nil
 }
+
+// SetProjectScope puts a project in or out of each rating's scope (the
+// quality office's call: which treatments the EMR rating and the
+// smart-service rating count). The change reaches the warehouse through the
+// outbox like any other, and the marts at their next full rebuild.
+func (db *DB) SetProjectScope(ctx context.Context, projectID int64, emr, smart bool) (*model.Project, error) {
+	var p *model.Project
+	err := db.write(ctx, func(tx *Tx) error {
+		var err error
+		if p, err = findRow[model.Project](tx.ctx, tx, "id = ?", projectID); err != nil {
+			return err
+		}
+		p.EMRScope, p.SmartScope = emr, smart
+		return tx.update(p)
+	})
+	return p, err
+}

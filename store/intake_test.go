@@ -85,3 +85,22 @@ func TestCatalogValidation(t *testing.T) {
 	dup.InstitutionID = e.inst.ID
 	wantRule(t, e.db.CreateProject(e.ctx, dup), "project.duplicate")
 }
+
+// TestSetProjectScope: a scope change is a new version of the project with
+// its outbox event; an unknown project is not found.
+func TestSetProjectScope(t *testing.T) {
+	e := newEnv(t)
+	before := e.plain.Version
+	p, err := e.db.SetProjectScope(e.ctx, e.plain.ID, !e.plain.EMRScope, true)
+	if err != nil || p.EMRScope == e.plain.EMRScope || !p.SmartScope || p.Version != before+1 {
+		t.Fatalf("%+v %v", p, err)
+	}
+	var n int
+	e.db.Reader().QueryRow(`SELECT count(*) FROM cdc_outbox WHERE entity = 'project' AND entity_id = ? AND version = ? AND op = 'u'`, p.ID, p.Version).Scan(&n)
+	if n != 1 {
+		t.Errorf("%d outbox events for the scope change", n)
+	}
+	if _, err := e.db.SetProjectScope(e.ctx, 999999, true, true); model.ErrorCode(err) != model.ENOTFOUND {
+		t.Errorf("unknown project: %v", err)
+	}
+}

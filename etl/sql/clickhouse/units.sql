@@ -13,6 +13,15 @@
     FROM (SELECT id AS entity_id, project_id, dept_id, treated_at, patient_id, patient_name, project_name FROM cur_record WHERE {{inDays "treated_at"}})
     ALL INNER JOIN (SELECT id AS project_id FROM cur_project WHERE emr_scope = 1) USING project_id
     UNION ALL
+    SELECT {{day "started_at"}} AS day, dept_id, '06.01' AS item, '有效应用' AS dimension,
+           'session' AS entity, toInt64(entity_id) AS entity_id, toInt64(patient_id) AS patient_id,
+           toInt64(signed = 1) AS passed
+    FROM (SELECT entity_id, session_id, patient_id, dept_id, started_at FROM
+            (SELECT id AS entity_id, id AS session_id, patient_id, project_id, dept_id, started_at FROM cur_session
+             WHERE status = 'completed' AND {{inDays "started_at"}})
+          ALL INNER JOIN (SELECT id AS project_id FROM cur_project WHERE emr_scope = 1) USING project_id)
+    ALL LEFT JOIN (SELECT DISTINCT session_id, toUInt8(1) AS signed FROM cur_record WHERE isNotNull(signed_at)) USING session_id
+    UNION ALL
     SELECT {{day "started_at"}} AS day, dept_id, '06.01.5' AS item, '完整性' AS dimension,
            'session' AS entity, toInt64(entity_id) AS entity_id, toInt64(patient_id) AS patient_id,
            toInt64(isNotNull(ended_at) AND performer_id > 0) AS passed

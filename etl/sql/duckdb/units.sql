@@ -16,6 +16,12 @@
     FROM cur_record r JOIN cur_project p ON p.id = r.project_id
     WHERE p.emr_scope AND {{inDays "r.treated_at"}}
     UNION ALL
+    -- 06.01 有效应用 (coverage): completed sessions whose execution record is signed.
+    SELECT {{day "s.started_at"}}, s.dept_id, '06.01', '有效应用', 'session', s.id, s.patient_id,
+           CASE WHEN EXISTS (SELECT 1 FROM cur_record r WHERE r.session_id = s.id AND r.signed_at IS NOT NULL) THEN 1 ELSE 0 END
+    FROM cur_session s JOIN cur_project p ON p.id = s.project_id
+    WHERE p.emr_scope AND s.status = 'completed' AND {{inDays "s.started_at"}}
+    UNION ALL
     -- 06.01.5 完整性: the execution record has its time and therapist.
     SELECT {{day "s.started_at"}}, s.dept_id, '06.01.5', '完整性', 'session', s.id, s.patient_id,
            CASE WHEN s.ended_at IS NOT NULL AND s.performer_id > 0 THEN 1 ELSE 0 END
