@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -54,10 +56,22 @@ func (s *Server) exportRoutes() []route {
 			})},
 		{Method: "POST", Pattern: "/api/v1/exports", Summary: "创建导出任务 start an Excel export of a report", Tag: "exports", Roles: martReaders,
 			Body: exportRequest{}, Response: exports.Job{},
+			Params: []string{"wait"},
 			handler: call(http.StatusAccepted, func(ctx context.Context, r *http.Request, req exportRequest) (any, error) {
 				m, err := s.exportsManager()
 				if err != nil {
 					return nil, err
+				}
+				if err := knownParams(r, "wait"); err != nil {
+					return nil, err
+				}
+				var wait time.Duration
+				if v := r.URL.Query().Get("wait"); v != "" {
+					n, err := strconv.Atoi(v)
+					if err != nil || n < 1 || n > 60 {
+						return nil, model.Invalid("wait", "wait 应为 1–60 秒 want 1 to 60 seconds")
+					}
+					wait = time.Duration(n) * time.Second
 				}
 				rep := reports.ReportByID(req.Report)
 				if rep == nil {
@@ -91,7 +105,18 @@ func (s *Server) exportRoutes() []route {
 				actor := model.ActorFrom(ctx)
 				p := reports.Params{From: req.From, To: req.To, Depts: depts, DeptNames: names,
 					Deidentify: actor.Role == model.RoleEvaluator, By: actor.Username + "（" + actor.Role + "）"}
-				return m.Start(ctx, rep, p, actor.UserID), nil
+				j := m.Start(ctx, rep, p, actor.UserID)
+				// ?wait=N: a small export answers finished within N seconds
+				// (the job is returned as it stands when they pass).
+				if wait > 0 {
+					wctx, cancel := context.WithTimeout(ctx, wait)
+					defer cancel()
+					if done, err := m.Wait(wctx, j.ID); err == nil {
+						return done, nil
+					}
+					return m.Get(j.ID)
+				}
+				return j, nil
 			})},
 		{Method: "GET", Pattern: "/api/v1/exports/{id}", Summary: "导出进度 an export job's progress (rows written, percent)", Tag: "exports", Roles: martReaders,
 			Response: exports.Job{},

@@ -30,6 +30,10 @@ const (
 
 var formats = map[string]string{"json": ctJSON, "csv": ctCSV, "arrow": ctArrow}
 
+// contentTypes are the response types of every format (tables also answer
+// as a workbook).
+var contentTypes = map[string]string{"json": ctJSON, "csv": ctCSV, "arrow": ctArrow, "xlsx": xlsxType}
+
 // format picks the response format: format= wins, then Accept, then JSON.
 func format(r *http.Request) (string, error) {
 	if f := r.URL.Query().Get("format"); f != "" {
@@ -358,10 +362,10 @@ func (s *Server) serveCached(w http.ResponseWriter, r *http.Request, key, mart s
 		}
 		h := fnv.New64a()
 		h.Write([]byte(key))
-		hit = &cached{stamp: stamp, rows: rows, etag: fmt.Sprintf(`"%s-%d-%x"`, mart, stamp, h.Sum64()), contentType: formats[f], body: buf.Bytes()}
+		hit = &cached{stamp: stamp, rows: rows, etag: fmt.Sprintf(`"%s-%d-%x"`, mart, stamp, h.Sum64()), contentType: contentTypes[f], body: buf.Bytes()}
 		c.Add(key, hit)
 	}
-	if f == "csv" {
+	if f == "csv" || f == "xlsx" {
 		s.auditLine(r, "export", "GET "+chi.RouteContext(r.Context()).RoutePattern(), "mart", mart, http.StatusOK,
 			fmt.Sprintf("%s rows=%d", r.URL.RawQuery, hit.rows))
 	}
@@ -373,7 +377,7 @@ func (s *Server) serveCached(w http.ResponseWriter, r *http.Request, key, mart s
 		return
 	}
 	w.Header().Set("Content-Type", hit.contentType)
-	if f == "csv" {
+	if f == "csv" || f == "xlsx" {
 		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s"`, filename))
 	}
 	w.Header().Set("Content-Length", strconv.Itoa(len(hit.body)))

@@ -423,6 +423,15 @@ func TestExports(t *testing.T) {
 	code, b := f.do(f.tokens[model.RoleDeptManager], "GET", "/api/v1/exports/"+job["id"].(string), nil)
 	f.wantError(code, b, 404, model.ENOTFOUND, "")
 
+	// A small export can be waited for.
+	var quick map[string]any
+	f.mustDo(qo, "POST", "/api/v1/exports?wait=30", map[string]any{"report": "project", "from": "2026-09-01", "to": "2026-09-30"}, 202, &quick)
+	if quick["status"] != "done" {
+		t.Errorf("waited export %v", quick)
+	}
+	code, b = f.do(qo, "POST", "/api/v1/exports?wait=600", map[string]any{"report": "project", "from": "2026-09-01", "to": "2026-09-30"})
+	f.wantError(code, b, 400, model.EINVALID, "wait")
+
 	// A department manager exports their own department only.
 	mgr := f.tokens[model.RoleDeptManager]
 	code, b = f.do(mgr, "POST", "/api/v1/exports", map[string]any{"report": "workload", "from": "2026-09-01", "to": "2026-10-31", "dept": []int64{f.pf.ID}})

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -75,8 +76,8 @@ func (s *Server) table(w http.ResponseWriter, r *http.Request, params []string) 
 		q, err = parseQuery(r, m)
 	}
 	f := r.URL.Query().Get("format")
-	if err == nil && f != "" && f != "json" && f != "csv" {
-		err = model.Invalid("format", "format 应为 json 或 csv")
+	if err == nil && f != "" && f != "json" && f != "csv" && f != "xlsx" {
+		err = model.Invalid("format", "format 应为 json、csv 或 xlsx")
 	}
 	if f == "" {
 		f = "json"
@@ -98,8 +99,23 @@ func (s *Server) table(w http.ResponseWriter, r *http.Request, params []string) 
 		q.Grain = t.Grain
 	}
 	key := fmt.Sprintf("table:%s?%s|%s|%v", t.ID, r.URL.Query().Encode(), f, depts)
-	filename := fmt.Sprintf("%s_%s_%s.csv", t.ID, q.From, q.To)
+	filename := fmt.Sprintf("%s_%s_%s.%s", t.ID, q.From, q.To, f)
 	s.serveCached(w, r, key, m.Name, stamp, f, filename, func(buf *bytes.Buffer) (int64, error) {
+		if f == "xlsx" { // the same table as a workbook: one sheet and its 说明
+			actor := model.ActorFrom(ctx)
+			p := reports.Params{From: q.From, To: q.To, Depts: depts, By: actor.Username + "（" + actor.Role + "）"}
+			dims, err := a.Dimensions(ctx)
+			if err != nil {
+				return 0, err
+			}
+			for _, d := range dims.Departments {
+				if slices.Contains(depts, d.ID) {
+					p.DeptNames = append(p.DeptNames, d.Name)
+				}
+			}
+			res, err := reports.Export(ctx, a, s.rules(), reports.TableReport(t, q.Grain), p, buf, nil)
+			return res.Rows, err
+		}
 		rr, err := a.Query(ctx, m, q)
 		if err != nil {
 			return 0, err

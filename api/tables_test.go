@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/xuri/excelize/v2"
+
 	"github.com/zhiliao/zhiliao/model"
 	"github.com/zhiliao/zhiliao/reports"
 )
@@ -101,6 +103,22 @@ func TestTables(t *testing.T) {
 	}
 	if math.Abs(yuan*100-float64(fen)) > 0.5 || !strings.HasPrefix(j.Rows[0][2], "¥") {
 		t.Errorf("charges %v yuan, mart %d fen; cell %q", yuan, fen, j.Rows[0][2])
+	}
+
+	// The same table as a workbook: its sheet has the screen's headers and values.
+	resp, xlsx := f.get(tok, "/api/v1/tables/revenue-by-project?from=2026-08-24&to=2026-11-22&format=xlsx")
+	wb, err := excelize.OpenReader(bytes.NewReader(xlsx))
+	if err != nil || resp.Header.Get("Content-Type") != "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" {
+		t.Fatalf("xlsx: %v %v", err, resp.Header)
+	}
+	rows, _ := wb.GetRows("项目收入", excelize.Options{RawCellValue: true})
+	if len(rows) != len(j.Rows)+1 || rows[0][0] != "项目" || rows[0][2] != "确认收费" {
+		t.Fatalf("xlsx rows %v", rows)
+	}
+	for i, v := range j.Values {
+		if rows[i+1][0] != v[0] || rows[i+1][2] != fmt.Sprint(v[2]) {
+			t.Errorf("xlsx row %v, screen values %v", rows[i+1], v)
+		}
 	}
 
 	code, body := f.do(tok, "GET", "/api/v1/tables/project-summary?grain=week", nil)

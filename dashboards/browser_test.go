@@ -280,7 +280,7 @@ func TestDashboardsInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`[data-table="workload-by-staff"] a.export`))); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`[data-table="workload-by-staff"] a.export-csv`))); err != nil {
 		t.Fatal(err)
 	}
 	var file []byte

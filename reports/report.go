@@ -24,6 +24,9 @@ type Sheet struct {
 	// Months, when set, ends the sheet's period at the report's end but
 	// starts it that many months before (coverage over the last 3 months).
 	Months int
+	// Grain, when set, replaces the table's grain (a table with a period
+	// column exported as the screen showed it).
+	Grain string
 	// Rated fills the sheet from the rating rules and their figures
 	// instead of a table: "functions" or "self-assessment".
 	Rated string
@@ -94,6 +97,13 @@ var Reports = []*Report{
 	{ID: "self-assessment", Title: "评级自评表（预填）", Evidence: true,
 		About:  "按自评表格式（序号、评估类别、业务项目、条款编号、条款内容、现场状态、自评得分、证据材料……）由指标预填，现场状态与整改由评审前人工确认",
 		Sheets: []Sheet{{Name: "自评表", Rated: "self-assessment"}}},
+}
+
+// TableReport is one table of the dashboards as a workbook: its sheet,
+// by grain when it has a period column, and the 说明 sheet.
+func TableReport(t *Table, grain string) *Report {
+	return &Report{ID: t.ID, Title: t.Title, About: "分析看板表格导出（与屏幕所示列、顺序、表头、格式一致）",
+		Sheets: []Sheet{{Name: t.Title, Table: t.ID, Grain: grain}}}
 }
 
 // ReportByID finds a report.
@@ -199,7 +209,11 @@ func writeSheet(ctx context.Context, w *Workbook, src Source, rules *Rules, sh S
 	}
 	t := TableByID(sh.Table)
 	m := etl.MartByName(t.Mart)
-	q := etl.Query{From: p.From, To: p.To, Grain: t.Grain, GroupBy: t.GroupBy, Measures: t.Measures(),
+	grain := t.Grain
+	if sh.Grain != "" && t.HasPeriod() {
+		grain = sh.Grain
+	}
+	q := etl.Query{From: p.From, To: p.To, Grain: grain, GroupBy: t.GroupBy, Measures: t.Measures(),
 		Ints: map[string][]int64{"dept_id": p.Depts}, Texts: texts}
 	rr, err := src.Query(ctx, m, q)
 	if err != nil {

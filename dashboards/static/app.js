@@ -370,9 +370,11 @@
     api(path).then(function (body) {
       card.querySelector('h2').textContent = body.title;
       renderTable(card.querySelector('.table-wrap'), body.columns, body.rows);
-      var a = card.querySelector('a.export');
-      a.href = path + '&format=csv';
-      a.setAttribute('download', id + '_' + state.from + '_' + state.to + '.csv');
+      ['csv', 'xlsx'].forEach(function (f) {
+        var a = card.querySelector('a.export-' + f);
+        a.href = path + '&format=' + f;
+        a.setAttribute('download', id + '_' + state.from + '_' + state.to + '.' + f);
+      });
     }).catch(showError);
   }
 
