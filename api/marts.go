@@ -304,32 +304,51 @@ func (s *Server) mart(r *http.Request) (*etl.Mart, Analytics, error) {
 	return m, a, err
 }
 
+// martRequest is what a mart or table request shares before its body: the
+// parameters checked and parsed, the format (by pick), the department scope
+// applied, and the mart's stamp.
+type martRequest struct {
+	a     Analytics
+	q     etl.Query
+	f     string
+	depts []int64
+	stamp int64
+}
+
+func (s *Server) readMartRequest(r *http.Request, m *etl.Mart, params []string, pick func(*http.Request) (string, error)) (*martRequest, error) {
+	a, err := s.analytics()
+	if err != nil {
+		return nil, err
+	}
+	if err := knownParams(r, params...); err != nil {
+		return nil, err
+	}
+	mr := &martRequest{a: a}
+	if mr.q, err = parseQuery(r, m); err != nil {
+		return nil, err
+	}
+	if mr.f, err = pick(r); err != nil {
+		return nil, err
+	}
+	if mr.depts, err = s.scope(r.Context(), a, &mr.q); err != nil {
+		return nil, err
+	}
+	mr.stamp, err = a.Stamp(r.Context(), m.Name)
+	return mr, err
+}
+
 func (s *Server) martQuery(w http.ResponseWriter, r *http.Request, params []string) {
 	ctx := r.Context()
-	m, a, err := s.mart(r)
+	m, _, err := s.mart(r)
+	var mr *martRequest
 	if err == nil {
-		err = knownParams(r, params...)
-	}
-	var q etl.Query
-	var f string
-	if err == nil {
-		q, err = parseQuery(r, m)
-	}
-	if err == nil {
-		f, err = format(r)
-	}
-	var depts []int64
-	if err == nil {
-		depts, err = s.scope(ctx, a, &q)
-	}
-	var stamp int64
-	if err == nil {
-		stamp, err = a.Stamp(ctx, m.Name)
+		mr, err = s.readMartRequest(r, m, params, format)
 	}
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
+	a, q, f, depts, stamp := mr.a, mr.q, mr.f, mr.depts, mr.stamp
 	// The key holds everything the body depends on: the query as asked,
 	// the format and the departments the scope resolved to.
 	key := fmt.Sprintf("mart:%s?%s|%s|%v", m.Name, r.URL.Query().Encode(), f, depts)

@@ -18,8 +18,7 @@ import (
 
 	"github.com/zhiliao/zhiliao/api"
 	"github.com/zhiliao/zhiliao/etl"
-	"github.com/zhiliao/zhiliao/ingest/cdc"
-	"github.com/zhiliao/zhiliao/internal/testcore"
+	"github.com/zhiliao/zhiliao/internal/testmarts"
 	"github.com/zhiliao/zhiliao/model"
 	"github.com/zhiliao/zhiliao/store"
 	"github.com/zhiliao/zhiliao/warehouse/duckdb"
@@ -90,23 +89,18 @@ func benchSite(b *testing.B) (*api.Server, string, *etl.Runner) {
 		}
 		b.Cleanup(func() { db.Close() })
 		whPath = filepath.Join(dir, "warehouse.duckdb")
+	}
+	var runner *etl.Runner
+	if whPath != "" {
+		wh, err := duckdb.Open(ctx, whPath)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { wh.Close() })
+		runner = &etl.Runner{Warehouse: wh, Logger: quiet}
 	} else {
-		db = testcore.Pilot(b)
-		whPath = filepath.Join(b.TempDir(), "warehouse.duckdb")
-	}
-	wh, err := duckdb.Open(ctx, whPath)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { wh.Close() })
-	runner := &etl.Runner{Warehouse: wh, Logger: quiet}
-	if os.Getenv("ZHILIAO_BENCH_DATA") == "" {
-		if err := (&cdc.Relay{Core: db, Warehouse: wh, Logger: quiet}).Drain(ctx); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := runner.Run(ctx, etl.Options{Full: true}); err != nil {
-			b.Fatal(err)
-		}
+		site := testmarts.Pilot(b)
+		db, runner = site.DB, site.Runner
 	}
 	insts, err := db.Institutions(ctx)
 	if err != nil {

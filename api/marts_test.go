@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -24,7 +23,7 @@ import (
 	"github.com/zhiliao/zhiliao/etl"
 	"github.com/zhiliao/zhiliao/exports"
 	"github.com/zhiliao/zhiliao/ingest/cdc"
-	"github.com/zhiliao/zhiliao/internal/testcore"
+	"github.com/zhiliao/zhiliao/internal/testmarts"
 	"github.com/zhiliao/zhiliao/model"
 	"github.com/zhiliao/zhiliao/reports"
 	"github.com/zhiliao/zhiliao/warehouse"
@@ -33,7 +32,7 @@ import (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	testcore.Cleanup()
+	testmarts.Cleanup()
 	os.Exit(code)
 }
 
@@ -51,8 +50,8 @@ type martFixture struct {
 func newMartFixture(t *testing.T) *martFixture {
 	t.Helper()
 	ctx := context.Background()
-	db := testcore.Pilot(t)
-	testcore.RatingScope(t, db)
+	site := testmarts.Pilot(t)
+	db := site.DB
 	insts, err := db.Institutions(ctx)
 	if err != nil || len(insts) != 1 {
 		t.Fatal(insts, err)
@@ -76,17 +75,10 @@ func newMartFixture(t *testing.T) *martFixture {
 			t.Fatal(err)
 		}
 	}
-	wh, err := duckdb.Open(ctx, filepath.Join(t.TempDir(), "warehouse.duckdb"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { wh.Close() })
-	mf.wh = wh
-	if err := (&cdc.Relay{Core: db, Warehouse: wh, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}).Drain(ctx); err != nil {
-		t.Fatal(err)
-	}
-	mf.etlR = &etl.Runner{Warehouse: wh, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	if _, err := mf.etlR.Run(ctx, etl.Options{Full: true}); err != nil {
+	wh := site.Warehouse
+	mf.wh, mf.etlR = wh, site.Runner
+	// Ship the new department and users; the marts are already built.
+	if err := (&cdc.Relay{Core: db, Warehouse: wh, Logger: testmarts.Quiet}).Drain(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if err := wh.Exec(ctx, fmt.Sprintf(`INSERT INTO mart_workload VALUES (DATE '2026-09-01', %d, 0, 0, 'outpatient', 7, 7, 140, 7, 0, 0, 0, 0)`, mf.pf.ID)); err != nil {

@@ -56,6 +56,17 @@ func (s *Server) tableRoutes() []route {
 	}
 }
 
+// tableFormat picks a table's format: json (default), csv or xlsx.
+func tableFormat(r *http.Request) (string, error) {
+	switch f := r.URL.Query().Get("format"); f {
+	case "":
+		return "json", nil
+	case "json", "csv", "xlsx":
+		return f, nil
+	}
+	return "", model.Invalid("format", "format 应为 json、csv 或 xlsx")
+}
+
 func (s *Server) table(w http.ResponseWriter, r *http.Request, params []string) {
 	ctx := r.Context()
 	t := reports.TableByID(chi.URLParam(r, "table"))
@@ -64,36 +75,19 @@ func (s *Server) table(w http.ResponseWriter, r *http.Request, params []string) 
 		return
 	}
 	m := etl.MartByName(t.Mart)
-	a, err := s.analytics()
-	if err == nil {
-		err = knownParams(r, params...)
-	}
-	if err == nil && r.URL.Query().Has("grain") && !t.HasPeriod() {
+	var err error
+	if r.URL.Query().Has("grain") && !t.HasPeriod() {
 		err = model.Invalid("grain", "报表 %s 不按周期分行 (the table has no period column)", t.ID)
 	}
-	var q etl.Query
+	var mr *martRequest
 	if err == nil {
-		q, err = parseQuery(r, m)
-	}
-	f := r.URL.Query().Get("format")
-	if err == nil && f != "" && f != "json" && f != "csv" && f != "xlsx" {
-		err = model.Invalid("format", "format 应为 json、csv 或 xlsx")
-	}
-	if f == "" {
-		f = "json"
-	}
-	var depts []int64
-	if err == nil {
-		depts, err = s.scope(ctx, a, &q)
-	}
-	var stamp int64
-	if err == nil {
-		stamp, err = a.Stamp(ctx, m.Name)
+		mr, err = s.readMartRequest(r, m, params, tableFormat)
 	}
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
+	a, q, f, depts, stamp := mr.a, mr.q, mr.f, mr.depts, mr.stamp
 	q.GroupBy, q.Measures = t.GroupBy, t.Measures()
 	if !t.HasPeriod() || !r.URL.Query().Has("grain") {
 		q.Grain = t.Grain

@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -17,20 +15,18 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/zhiliao/zhiliao/api"
 	"github.com/zhiliao/zhiliao/dashboards"
-	"github.com/zhiliao/zhiliao/etl"
-	"github.com/zhiliao/zhiliao/ingest/cdc"
-	"github.com/zhiliao/zhiliao/internal/testcore"
+	"github.com/zhiliao/zhiliao/internal/testmarts"
 	"github.com/zhiliao/zhiliao/model"
-	"github.com/zhiliao/zhiliao/warehouse/duckdb"
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	testcore.Cleanup()
+	testmarts.Cleanup()
 	os.Exit(code)
 }
 
@@ -57,8 +53,8 @@ func chromium(t *testing.T) string {
 func site(t *testing.T) string {
 	t.Helper()
 	ctx := context.Background()
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	db := testcore.Pilot(t)
+	site := testmarts.Pilot(t)
+	db := site.DB
 	insts, err := db.Institutions(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -77,20 +73,8 @@ func site(t *testing.T) string {
 			t.Fatal(err)
 		}
 	}
-	wh, err := duckdb.Open(ctx, filepath.Join(t.TempDir(), "warehouse.duckdb"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { wh.Close() })
-	if err := (&cdc.Relay{Core: db, Warehouse: wh, Logger: quiet}).Drain(ctx); err != nil {
-		t.Fatal(err)
-	}
-	runner := &etl.Runner{Warehouse: wh, Logger: quiet}
-	if _, err := runner.Run(ctx, etl.Options{Full: true}); err != nil {
-		t.Fatal(err)
-	}
-	s := api.NewServer(db, quiet)
-	s.Analytics, s.Pages = runner, dashboards.New(db, quiet)
+	s := api.NewServer(db, testmarts.Quiet)
+	s.Analytics, s.Pages = site.Runner, dashboards.New(db, testmarts.Quiet)
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	return srv.URL
@@ -123,7 +107,7 @@ func browserTab(t *testing.T) (context.Context, func() []chromedp.ConsoleMessage
 		}
 	}()
 	dir := t.TempDir()
-	if err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+	if err := do(ctx, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
 		_, err := chromedp.Call(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
 			Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir, EventsEnabled: ptr(true)})
 		return err
@@ -139,6 +123,39 @@ func browserTab(t *testing.T) (context.Context, func() []chromedp.ConsoleMessage
 
 func ptr[T any](v T) *T { return &v }
 
+// stepTimeout bounds one browser step: a selector that never matches fails
+// the test instead of hanging it.
+const stepTimeout = 45 * time.Second
+
+func do(ctx context.Context, steps ...chromedp.Action[chromedp.Void]) error {
+	c, cancel := context.WithTimeout(ctx, stepTimeout)
+	defer cancel()
+	return chromedp.Do(c, steps...)
+}
+
+func run[T any](ctx context.Context, a chromedp.Action[T]) (T, error) {
+	c, cancel := context.WithTimeout(ctx, stepTimeout)
+	defer cancel()
+	return chromedp.Run(c, a)
+}
+
+func runResponse(ctx context.Context, steps ...chromedp.Action[chromedp.Void]) (*network.Response, error) {
+	c, cancel := context.WithTimeout(ctx, stepTimeout)
+	defer cancel()
+	return chromedp.RunResponse(c, steps...)
+}
+
+// barCenter is where on the page the first non-empty bar of a chart is.
+const barCenter = `(() => {
+	const el = document.querySelector('#chart-by-staff');
+	const c = echarts.getInstanceByDom(el);
+	const data = c.getOption().series[0].data;
+	const i = data.findIndex(v => v > 0);
+	const b = c.getModel().getSeriesByIndex(0).getData().getItemLayout(i); // the bar's rectangle
+	const r = el.getBoundingClientRect();
+	return [r.left + b.x + b.width / 2, r.top + b.y + b.height / 2, data[i]];
+})()`
+
 // screenshotOnFailure saves the page when the test has failed, to
 // ZHILIAO_SCREENSHOTS (or the temp dir), and says where.
 func screenshotOnFailure(t *testing.T, ctx context.Context, name string) {
@@ -149,7 +166,7 @@ func screenshotOnFailure(t *testing.T, ctx context.Context, name string) {
 	if dir == "" {
 		dir = os.TempDir()
 	}
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	png, err := run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Logf("screenshot of %s: %v", name, err)
 		return
@@ -185,12 +202,12 @@ func TestDashboardsInBrowser(t *testing.T) {
 	defer screenshotOnFailure(t, ctx, "dashboards")
 
 	// The login page rejects a bad password with a message, then admits.
-	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/dash/workload"), chromedp.WaitVisible(chromedp.ID("login-form")),
+	if err := do(ctx, chromedp.Navigate(base+"/dash/workload"), chromedp.WaitVisible(chromedp.ID("login-form")),
 		chromedp.SetValue(chromedp.ID("username"), "zhuren"), chromedp.SetValue(chromedp.ID("password"), "wrong"),
 		chromedp.Click(chromedp.ID("login-submit")), chromedp.WaitVisible(chromedp.ID("login-error"))); err != nil {
 		t.Fatal(err)
 	}
-	if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.ID("password"), "browser-test-pw"), chromedp.Click(chromedp.ID("login-submit")),
+	if err := do(ctx, chromedp.SetValue(chromedp.ID("password"), "browser-test-pw"), chromedp.Click(chromedp.ID("login-submit")),
 		chromedp.WaitVisible(chromedp.CSS(`body[data-page="workload"]`))); err != nil {
 		t.Fatal(err)
 	}
@@ -198,17 +215,17 @@ func TestDashboardsInBrowser(t *testing.T) {
 	afterLogin := len(console())
 
 	for _, p := range dashboards.Pages {
-		if err := chromedp.Do(ctx, chromedp.Navigate(base+"/dash/"+p.Slug)); err != nil {
+		if err := do(ctx, chromedp.Navigate(base+"/dash/"+p.Slug)); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := chromedp.Run(ctx, settled); err != nil {
+		if _, err := run(ctx, settled); err != nil {
 			t.Fatalf("%s did not settle: %v", p.Slug, err)
 		}
-		inked, err := chromedp.Run(ctx, chromedp.Evaluate[int](inkedCharts))
+		inked, err := run(ctx, chromedp.Evaluate[int](inkedCharts))
 		if err != nil || inked != len(p.Charts) {
 			t.Errorf("%s: %d of %d charts drawn (%v)", p.Slug, inked, len(p.Charts), err)
 		}
-		rows, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('[data-table] .table-wrap, #freshness-table' + (document.body.dataset.operator === 'true' ? ', #runs-table' : ''))].map(e => e.dataset.rows || '')`))
+		rows, err := run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('[data-table] .table-wrap, #freshness-table' + (document.body.dataset.operator === 'true' ? ', #runs-table' : ''))].map(e => e.dataset.rows || '')`))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -218,16 +235,16 @@ func TestDashboardsInBrowser(t *testing.T) {
 			}
 		}
 		if dir := os.Getenv("ZHILIAO_SCREENSHOTS"); dir != "" { // every page, for review
-			if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
+			if png, err := run(ctx, chromedp.FullScreenshot(100)); err == nil {
 				os.WriteFile(filepath.Join(dir, "zhiliao-page-"+p.Slug+".png"), png, 0o644)
 			}
 		}
-		status, _ := chromedp.Run(ctx, chromedp.Text(chromedp.ID("status")))
+		status, _ := run(ctx, chromedp.Text(chromedp.ID("status")))
 		if strings.Contains(status, "失败") {
 			t.Errorf("%s: %s", p.Slug, status)
 		}
 		if p.Slug == "overview" {
-			kpi, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`[data-kpi="sessions"] .kpi-month b`)))
+			kpi, _ := run(ctx, chromedp.Text(chromedp.CSS(`[data-kpi="sessions"] .kpi-month b`)))
 			if kpi == "…" || kpi == "" || kpi == "—" {
 				t.Errorf("overview: sessions this month %q", kpi)
 			}
@@ -235,52 +252,45 @@ func TestDashboardsInBrowser(t *testing.T) {
 	}
 
 	// A filter change redraws: the last 7 days instead of this month.
-	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/dash/workload")); err != nil {
+	if err := do(ctx, chromedp.Navigate(base+"/dash/workload")); err != nil {
 		t.Fatal(err)
 	}
-	chromedp.Run(ctx, settled)
-	before, _ := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[document.querySelector('#chart-by-day').dataset.points, document.querySelector('#chart-by-day').dataset.sum, location.search]`))
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`[data-preset="7d"]`))); err != nil {
+	run(ctx, settled)
+	before, _ := run(ctx, chromedp.Evaluate[[]string](`[document.querySelector('#chart-by-day').dataset.points, document.querySelector('#chart-by-day').dataset.sum, location.search]`))
+	if err := do(ctx, chromedp.Click(chromedp.CSS(`[data-preset="7d"]`))); err != nil {
 		t.Fatal(err)
 	}
-	after, err := chromedp.Run(ctx, chromedp.Poll[[]string](`document.body.dataset.ready === '1' && document.querySelector('#chart-by-day').dataset.points === '7' &&
+	// The chart redraws from the API for the new range: fewer days, fewer sessions.
+	after, err := run(ctx, chromedp.Poll[[]string](`document.body.dataset.ready === '1' && location.search !== '`+before[2]+`' &&
+		document.querySelector('#chart-by-day').dataset.drawn === '1' &&
 		[document.querySelector('#chart-by-day').dataset.points, document.querySelector('#chart-by-day').dataset.sum, location.search]`,
 		chromedp.WithPollingTimeout(20*time.Second)))
-	if err != nil || after[1] == before[1] || after[2] == before[2] {
+	if err != nil || after[1] == before[1] || after[0] == before[0] || !strings.Contains(after[2], "from=") {
 		t.Errorf("7-day filter: before %v, after %v (%v)", before, after, err)
 	}
 
 	// A click on the first bar of sessions by staff opens its detail rows.
-	xy, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(() => {
-		const el = document.querySelector('#chart-by-staff');
-		const c = echarts.getInstanceByDom(el);
-		const data = c.getOption().series[0].data;
-		const i = data.findIndex(v => v > 0);
-		const b = c.getModel().getSeriesByIndex(0).getData().getItemLayout(i); // the bar's rectangle
-		const p = [b.x + b.width / 2, b.y + b.height / 2];
-		const r = el.getBoundingClientRect();
-		return [r.left + p[0], r.top + p[1], data[i]];
-	})()`))
+	xy, err := run(ctx, chromedp.Evaluate[[]float64](barCenter))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := chromedp.Do(ctx, chromedp.MouseClickXY(xy[0], xy[1])); err != nil {
+	if err := do(ctx, chromedp.MouseClickXY(xy[0], xy[1])); err != nil {
 		t.Fatal(err)
 	}
-	total, err := chromedp.Run(ctx, chromedp.Poll[string](`!document.querySelector('#detail').hidden && document.body.dataset.ready === '1' &&
+	total, err := run(ctx, chromedp.Poll[string](`!document.querySelector('#detail').hidden && document.body.dataset.ready === '1' &&
 		document.querySelector('#detail-table').dataset.rows > 0 && document.querySelector('#detail-page').textContent`,
 		chromedp.WithPollingTimeout(20*time.Second)))
 	if err != nil || !strings.Contains(total, fmt.Sprintf("共 %d 条", int(xy[2]))) {
-		state, _ := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[String(document.querySelector('#detail').hidden), document.querySelector('#status').textContent, location.href]`))
+		state, _ := run(ctx, chromedp.Evaluate[[]string](`[String(document.querySelector('#detail').hidden), document.querySelector('#status').textContent, location.href]`))
 		t.Errorf("detail after clicking at %v a bar of %v sessions: %q %v; page %v", xy[:2], xy[2], total, err, state)
 	}
 
 	// The table's export downloads what the table shows.
-	shown, err := chromedp.Run(ctx, chromedp.Evaluate[[][]string](`[...document.querySelectorAll('[data-table="workload-by-staff"] tr')].map(tr => [...tr.children].map(td => td.textContent))`))
+	shown, err := run(ctx, chromedp.Evaluate[[][]string](`[...document.querySelectorAll('[data-table="workload-by-staff"] tr')].map(tr => [...tr.children].map(td => td.textContent))`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`[data-table="workload-by-staff"] a.export-csv`))); err != nil {
+	if err := do(ctx, chromedp.Click(chromedp.CSS(`[data-table="workload-by-staff"] a.export-csv`))); err != nil {
 		t.Fatal(err)
 	}
 	var file []byte
@@ -314,11 +324,11 @@ func TestDashboardsScope(t *testing.T) {
 	ctx, _, _ := browserTab(t)
 	defer screenshotOnFailure(t, ctx, "scope")
 	login := func(user string) int64 {
-		if err := chromedp.Do(ctx, chromedp.Navigate(base+"/dash/login"), chromedp.WaitVisible(chromedp.ID("login-form")),
+		if err := do(ctx, chromedp.Navigate(base+"/dash/login"), chromedp.WaitVisible(chromedp.ID("login-form")),
 			chromedp.SetValue(chromedp.ID("username"), user), chromedp.SetValue(chromedp.ID("password"), "browser-test-pw")); err != nil {
 			t.Fatal(err)
 		}
-		resp, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.ID("login-submit")))
+		resp, err := runResponse(ctx, chromedp.Click(chromedp.ID("login-submit")))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -327,36 +337,27 @@ func TestDashboardsScope(t *testing.T) {
 	if status := login("qiantai"); status != 403 {
 		t.Errorf("front desk: status %d", status)
 	}
-	text, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
+	text, _ := run(ctx, chromedp.Text(chromedp.CSS("body")))
 	if !strings.Contains(text, "无权访问") {
 		t.Errorf("front desk sees %q", text)
 	}
 	if status := login("pingshen"); status != 200 {
 		t.Errorf("evaluator: status %d", status)
 	}
-	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/dash/workload")); err != nil {
+	if err := do(ctx, chromedp.Navigate(base+"/dash/workload")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := chromedp.Run(ctx, settled); err != nil {
+	if _, err := run(ctx, settled); err != nil {
 		t.Fatal(err)
 	}
-	xy, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(() => {
-		const el = document.querySelector('#chart-by-staff');
-		const c = echarts.getInstanceByDom(el);
-		const data = c.getOption().series[0].data;
-		const i = data.findIndex(v => v > 0);
-		const b = c.getModel().getSeriesByIndex(0).getData().getItemLayout(i); // the bar's rectangle
-		const p = [b.x + b.width / 2, b.y + b.height / 2];
-		const r = el.getBoundingClientRect();
-		return [r.left + p[0], r.top + p[1]];
-	})()`))
+	xy, err := run(ctx, chromedp.Evaluate[[]float64](barCenter))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := chromedp.Do(ctx, chromedp.MouseClickXY(xy[0], xy[1])); err != nil {
+	if err := do(ctx, chromedp.MouseClickXY(xy[0], xy[1])); err != nil {
 		t.Fatal(err)
 	}
-	names, err := chromedp.Run(ctx, chromedp.Poll[[]string](`document.querySelector('#detail-table').dataset.rows > 0 && (() => {
+	names, err := run(ctx, chromedp.Poll[[]string](`document.querySelector('#detail-table').dataset.rows > 0 && (() => {
 		const heads = [...document.querySelectorAll('#detail-table th')].map(th => th.textContent);
 		const col = heads.indexOf('患者姓名');
 		return [...document.querySelectorAll('#detail-table tbody tr')].map(tr => tr.children[col].textContent);

@@ -2,8 +2,6 @@ package exports_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -14,40 +12,20 @@ import (
 
 	"github.com/zhiliao/zhiliao/etl"
 	"github.com/zhiliao/zhiliao/exports"
-	"github.com/zhiliao/zhiliao/ingest/cdc"
-	"github.com/zhiliao/zhiliao/internal/testcore"
+	"github.com/zhiliao/zhiliao/internal/testmarts"
 	"github.com/zhiliao/zhiliao/model"
 	"github.com/zhiliao/zhiliao/reports"
-	"github.com/zhiliao/zhiliao/warehouse/duckdb"
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	testcore.Cleanup()
+	testmarts.Cleanup()
 	os.Exit(code)
 }
 
-var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+var quiet = testmarts.Quiet
 
-func pilot(t *testing.T) *etl.Runner {
-	t.Helper()
-	ctx := context.Background()
-	db := testcore.Pilot(t)
-	testcore.RatingScope(t, db)
-	wh, err := duckdb.Open(ctx, filepath.Join(t.TempDir(), "warehouse.duckdb"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { wh.Close() })
-	if err := (&cdc.Relay{Core: db, Warehouse: wh, Logger: quiet}).Drain(ctx); err != nil {
-		t.Fatal(err)
-	}
-	r := &etl.Runner{Warehouse: wh, Logger: quiet}
-	if _, err := r.Run(ctx, etl.Options{Full: true}); err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
+func pilot(t *testing.T) *etl.Runner { return testmarts.Pilot(t).Runner }
 
 // gated holds every mart query until the gate opens or the query's context
 // ends: an export that is still running when the test acts.

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,40 +16,23 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/zhiliao/zhiliao/etl"
-	"github.com/zhiliao/zhiliao/ingest/cdc"
-	"github.com/zhiliao/zhiliao/internal/testcore"
+	"github.com/zhiliao/zhiliao/internal/testmarts"
 	"github.com/zhiliao/zhiliao/reports"
-	"github.com/zhiliao/zhiliao/warehouse/duckdb"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden dumps in testdata/")
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	testcore.Cleanup()
+	testmarts.Cleanup()
 	os.Exit(code)
 }
 
-// pilotMarts ships the pilot into a DuckDB warehouse and builds its marts.
+// pilotMarts is the pilot with its marts built, and its departments.
 func pilotMarts(t *testing.T) (*etl.Runner, []int64) {
 	t.Helper()
-	ctx := context.Background()
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	db := testcore.Pilot(t)
-	testcore.RatingScope(t, db)
-	wh, err := duckdb.Open(ctx, filepath.Join(t.TempDir(), "warehouse.duckdb"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { wh.Close() })
-	if err := (&cdc.Relay{Core: db, Warehouse: wh, Logger: quiet}).Drain(ctx); err != nil {
-		t.Fatal(err)
-	}
-	r := &etl.Runner{Warehouse: wh, Logger: quiet}
-	if _, err := r.Run(ctx, etl.Options{Full: true}); err != nil {
-		t.Fatal(err)
-	}
-	dims, err := r.Dimensions(ctx)
+	r := testmarts.Pilot(t).Runner
+	dims, err := r.Dimensions(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/warehouse"
 )
 
 // MaxSheetRows is how many data rows one sheet takes: a spreadsheet holds
@@ -303,7 +304,7 @@ func ArrowRows(rr array.RecordReader) Rows {
 			cols := rec.Columns()
 			for i := 0; i < int(rec.NumRows()); i++ {
 				for j, c := range cols {
-					row[j] = arrowValue(c, i)
+					row[j] = warehouse.Value(c, i)
 				}
 				if !yield(row) {
 					return nil
@@ -312,27 +313,6 @@ func ArrowRows(rr array.RecordReader) Rows {
 		}
 		return rr.Err()
 	}
-}
-
-func arrowValue(col arrow.Array, i int) any {
-	if col.IsNull(i) {
-		return nil
-	}
-	switch a := col.(type) {
-	case *array.Int64:
-		return a.Value(i)
-	case *array.Float64:
-		return a.Value(i)
-	case *array.String:
-		return a.Value(i)
-	case *array.Boolean:
-		return a.Value(i)
-	case *array.Date32:
-		return a.Value(i).ToTime()
-	case *array.Timestamp:
-		return time.Unix(int64(a.Value(i)), 0)
-	}
-	return col.ValueStr(i)
 }
 
 // ArrowColumns describes rr's columns for a sheet: titles by name, formats

@@ -230,6 +230,7 @@
 
   function drawChart(c) {
     var el = $('chart-' + c.id);
+    el.dataset.drawn = '0';
     var grain = c.by ? 'all' : (c.grain || autoGrain());
     var extra = { grain: grain, measures: measures(c.series).join(',') };
     if (c.by) { extra.group_by = c.by; }
