@@ -406,7 +406,7 @@ func TestExports(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sheets := wb.GetSheetList(); strings.Join(sheets, ",") != "人员工作量,每日工作量,说明" {
+	if sheets := wb.GetSheetList(); strings.Join(sheets, ",") != "人员工作量,项目工作量,每日工作量,说明" {
 		t.Errorf("sheets %v", sheets)
 	}
 	if v, _ := wb.GetCellValue("说明", "B6"); !strings.Contains(v, "激光治疗中心") || !strings.Contains(v, "皮肤科") {

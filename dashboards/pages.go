@@ -75,8 +75,10 @@ var Pages = []Page{
 		Charts: []Chart{
 			{ID: "by-staff", Title: "人员治疗人次", Mart: "workload", Type: "bar", By: "staff_id", Series: []Series{sum("治疗人次", "sessions", "int"), sum("评估数", "assessments", "int")}},
 			{ID: "by-day", Title: "每日治疗人次", Mart: "workload", Type: "line", Series: []Series{sum("治疗人次", "sessions", "int"), sum("治疗人数", "patients", "int")}},
+			{ID: "by-project", Title: "项目治疗人次与时长", Mart: "workload", Type: "bar", By: "project_id", Series: []Series{
+				sum("治疗人次", "sessions", "int"), ratio("治疗时长(小时)", "treatment_minutes", "", "decimal", 1.0/60)}},
 		},
-		Tables: []string{"workload-by-staff"}},
+		Tables: []string{"workload-by-staff", "workload-by-project"}},
 	{Slug: "revenue", Title: "收入", Roles: readers,
 		Charts: []Chart{
 			{ID: "by-day", Title: "收入趋势", Mart: "revenue", Type: "line", Series: []Series{sum("确认收费", "charges_fen", "yuan"), sum("退费", "refunds_fen", "yuan")}},

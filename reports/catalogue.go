@@ -38,6 +38,11 @@ var Tables = []*Table{
 		avg("treatment_hours", "治疗时长(小时)", "treatment_minutes", "", 1.0/60), count("units", "治疗单位"),
 		count("assessments", "评估数"), count("records_filed", "记录签署数"),
 		rate("records_on_time_rate", "记录按时签署率", "records_on_time", "records_filed"), count("followups_done", "完成随访数")}},
+	{ID: "workload-by-project", Title: "项目工作量", Mart: "workload", Grain: "all", GroupBy: []string{"project_id"}, Columns: []Column{
+		key("project_name", "项目", 16), count("sessions", "治疗人次"), count("patients", "治疗人数"),
+		avg("treatment_hours", "治疗时长(小时)", "treatment_minutes", "", 1.0/60), count("units", "治疗单位"),
+		count("assessments", "评估数"), count("records_filed", "记录签署数"),
+		rate("records_on_time_rate", "记录按时签署率", "records_on_time", "records_filed")}},
 	{ID: "revenue-by-project", Title: "项目收入", Mart: "revenue", Grain: "all", GroupBy: []string{"project_id"}, Columns: []Column{
 		key("project_name", "项目", 16), count("sessions", "治疗人次"), money("charges_fen", "确认收费"),
 		money("refunds_fen", "退费"), money("net_fen", "净收入"), count("paid_orders", "缴费医嘱数"), money("paid_fen", "缴费金额")}},

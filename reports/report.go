@@ -59,7 +59,7 @@ type Report struct {
 var Reports = []*Report{
 	{ID: "dept-monthly", Title: "科室月报", About: "科室运营概况、每日治疗与收入（含图表）、人员工作量、项目收入、项目运营、满意度与随访",
 		Sheets: []Sheet{
-			{Name: "汇总", Table: "dept-overview"},
+			{Name: "汇总", Table: "dept-overview", Chart: &SheetChart{Title: "各科室治疗人次与预约", Kind: "col", Values: []string{"sessions", "appointments_booked"}}},
 			{Name: "每日治疗与收入", Table: "daily-trend", Chart: &SheetChart{Title: "每日治疗人次与净收入", Kind: "col", Values: []string{"sessions"}}},
 			{Name: "人员工作量", Table: "workload-by-staff"},
 			{Name: "项目收入", Table: "revenue-by-project"},
@@ -67,7 +67,7 @@ var Reports = []*Report{
 			{Name: "满意度与随访", Table: "satisfaction-by-project"},
 		}},
 	{ID: "workload", Title: "工作量报表", About: "人员工作量与每日工作量",
-		Sheets: []Sheet{{Name: "人员工作量", Table: "workload-by-staff"}, {Name: "每日工作量", Table: "workload-by-day",
+		Sheets: []Sheet{{Name: "人员工作量", Table: "workload-by-staff"}, {Name: "项目工作量", Table: "workload-by-project"}, {Name: "每日工作量", Table: "workload-by-day",
 			Chart: &SheetChart{Title: "每日治疗人次", Kind: "line", Values: []string{"sessions"}}}}},
 	{ID: "revenue", Title: "收入报表", About: "项目收入与每日收入",
 		Sheets: []Sheet{{Name: "项目收入", Table: "revenue-by-project"}, {Name: "每日治疗与收入", Table: "daily-trend",

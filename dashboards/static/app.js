@@ -246,6 +246,7 @@
       var series = c.series.map(function (s) {
         return {
           name: s.name, type: s.type || c.type, smooth: c.type === 'line', barMaxWidth: 36,
+          tooltip: { valueFormatter: function (v) { return fmt(v, s.format); } },
           data: rows.map(function (o) { var v = value(s, o); return v === null ? null : +v.toFixed(4); })
         };
       });
@@ -255,12 +256,13 @@
         res[1].columns.forEach(function (col, i) { key[col.key] = i; });
         res[1].values.forEach(function (v) { thr[v[key.item] + ' ' + v[key.dimension]] = v[key.threshold]; });
         series.push({ name: '阈值', type: 'scatter', symbol: 'rect', symbolSize: [28, 3], itemStyle: { color: '#d9534f' },
+          tooltip: { valueFormatter: function (v) { return fmt(v, 'percent'); } },
           data: rows.map(function (o) { var t = thr[o.item + ' ' + o.dimension]; return t === undefined ? null : t; }) });
       }
       var format = c.series[0].format;
       chart.setOption({
         animation: false,
-        tooltip: { trigger: 'axis', valueFormatter: function (v) { return fmt(v, format); } },
+        tooltip: { trigger: 'axis' },
         legend: { top: 0 },
         grid: { left: 64, right: 16, top: 32, bottom: c.by ? 72 : 32 },
         xAxis: { type: 'category', data: rows.map(function (o) { return xLabel(c, o); }),
