@@ -200,20 +200,40 @@ func (dialect) CreateTable(t *warehouse.Table) string {
 		t.Name, strings.Join(defs, ", "))
 }
 
+// AddColumn adds the column to the raw table and drops the latest-version
+// table, which Views rebuilds from raw with every column.
 func (dialect) AddColumn(t *warehouse.Table, c warehouse.Column) []string {
-	return []string{fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", t.Name, c.Name, sqlType(c.Name, c.Kind))}
+	return []string{
+		fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", t.Name, c.Name, sqlType(c.Name, c.Kind)),
+		"DROP TABLE IF EXISTS " + latestOf(t),
+	}
 }
 
-// Views deduplicate what merges have not collapsed yet (FINAL), and take the
-// latest version per id without window functions (18.16 has none).
+// latestOf is the table that keeps each id's latest version: the same rows
+// as raw, sorted by id alone, so ReplacingMergeTree(version) collapses an
+// id's versions to its newest (every append writes both).
+func latestOf(t *warehouse.Table) string { return "latest_" + t.Entity }
+
+// Views: ver_ deduplicates repeated deliveries that merges have not
+// collapsed yet (FINAL); cur_ reads the latest-version table with FINAL
+// and drops deleted ids. Before latest_ tables, cur_ found each id's newest
+// version with an IN over max(version) of all of raw, which made every mart
+// query scan every version of every row twice. A latest_ table created for
+// a warehouse that already holds rows is filled from raw once.
 func (dialect) Views(t *warehouse.Table) []string {
+	defs := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		defs[i] = c.Name + " " + sqlType(c.Name, c.Kind)
+	}
+	latest, cols := latestOf(t), t.ColumnList()
 	return []string{
 		"DROP TABLE IF EXISTS ver_" + t.Entity,
 		fmt.Sprintf("CREATE VIEW ver_%s AS SELECT * FROM %s FINAL", t.Entity, t.Name),
+		fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (%s) ENGINE = ReplacingMergeTree(version) ORDER BY (institution_id, id)",
+			latest, strings.Join(defs, ", ")),
+		fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s WHERE (SELECT count() FROM %s) = 0", latest, cols, cols, t.Name, latest),
 		"DROP TABLE IF EXISTS " + t.Current,
-		fmt.Sprintf(`CREATE VIEW %s AS SELECT * FROM %s FINAL
-WHERE (institution_id, id, version) IN (SELECT institution_id, id, max(version) FROM %s GROUP BY institution_id, id) AND _op != 'd'`,
-			t.Current, t.Name, t.Name),
+		fmt.Sprintf("CREATE VIEW %s AS SELECT * FROM %s FINAL WHERE _op != 'd'", t.Current, latest),
 	}
 }
 
@@ -236,6 +256,12 @@ func (w *Warehouse) Append(ctx context.Context, b *warehouse.Batch) error {
 			return err
 		}
 		if err := w.appendRecord(ctx, t.Name, t.ColumnList(), rec); err != nil {
+			return err
+		}
+		// Then the latest-version table: a crash between the two is
+		// redelivered (the batch log below is written last) and both
+		// inserts collapse on their keys.
+		if err := w.appendRecord(ctx, latestOf(t), t.ColumnList(), rec); err != nil {
 			return err
 		}
 	}
