@@ -344,11 +344,24 @@ func TestDashboardsScope(t *testing.T) {
 	if status := login("pingshen"); status != 200 {
 		t.Errorf("evaluator: status %d", status)
 	}
+	// On a tablet (portrait), charts stack in one column, still draw, and
+	// the page does not scroll sideways.
+	if err := do(ctx, chromedp.EmulateViewport(820, 1180)); err != nil {
+		t.Fatal(err)
+	}
 	if err := do(ctx, chromedp.Navigate(base+"/dash/workload")); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := run(ctx, settled); err != nil {
 		t.Fatal(err)
+	}
+	layout, err := run(ctx, chromedp.Evaluate[[]int](`[getComputedStyle(document.querySelector('.charts')).gridTemplateColumns.split(' ').length,
+		document.documentElement.scrollWidth, window.innerWidth]`))
+	if err != nil || layout[0] != 1 || layout[1] > layout[2] {
+		t.Errorf("tablet layout: %d chart columns, page %d px wide in a %d px window (%v)", layout[0], layout[1], layout[2], err)
+	}
+	if inked, err := run(ctx, chromedp.Evaluate[int](inkedCharts)); err != nil || inked != 3 {
+		t.Errorf("tablet: %d of 3 charts drawn (%v)", inked, err)
 	}
 	xy, err := run(ctx, chromedp.Evaluate[[]float64](barCenter))
 	if err != nil {
