@@ -125,13 +125,14 @@ type Source interface {
 
 // Params are the filters of one export.
 type Params struct {
-	From, To   string
-	Depts      []int64 // the departments in scope (never nil: the caller resolves scope)
-	DeptNames  []string
-	Deidentify bool
-	By         string // who asked, for the 说明 sheet
+	From       string   `json:"from"`
+	To         string   `json:"to"`
+	Depts      []int64  `json:"depts"` // the departments in scope (never nil: the caller resolves scope)
+	DeptNames  []string `json:"dept_names"`
+	Deidentify bool     `json:"deidentify"`
+	By         string   `json:"by"` // who asked, for the 说明 sheet
 	// SampleRows bounds the detail rows of an evidence sheet.
-	SampleRows int
+	SampleRows int `json:"sample_rows,omitempty"`
 }
 
 // Result is what an export wrote.
