@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -79,8 +80,11 @@ func queryID(r *http.Request, name string) (int64, error) {
 }
 
 // knownParams refuses query parameters a route does not take.
-func knownParams(r *http.Request, names ...string) error {
-	for k := range r.URL.Query() {
+func knownParams(r *http.Request, names ...string) error { return knownValues(r.URL.Query(), names...) }
+
+// knownValues is knownParams over query values already parsed.
+func knownValues(vals url.Values, names ...string) error {
+	for k := range vals {
 		ok := false
 		for _, n := range names {
 			ok = ok || k == n

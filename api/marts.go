@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,21 +29,18 @@ const (
 	ctArrow = "application/vnd.apache.arrow.stream"
 )
 
-var formats = map[string]string{"json": ctJSON, "csv": ctCSV, "arrow": ctArrow}
-
-// contentTypes are the response types of every format (tables also answer
-// as a workbook).
+// contentTypes are the response types of every format (marts answer as
+// json, csv or arrow; tables as json, csv or xlsx).
 var contentTypes = map[string]string{"json": ctJSON, "csv": ctCSV, "arrow": ctArrow, "xlsx": xlsxType}
 
 // format picks the response format: format= wins, then Accept, then JSON.
-func format(r *http.Request) (string, error) {
-	if f := r.URL.Query().Get("format"); f != "" {
-		if _, ok := formats[f]; !ok {
+func format(vals url.Values, accept string) (string, error) {
+	if f := vals.Get("format"); f != "" {
+		if f != "json" && f != "csv" && f != "arrow" {
 			return "", model.Invalid("format", "format 应为 json、csv 或 arrow")
 		}
 		return f, nil
 	}
-	accept := r.Header.Get("Accept")
 	switch {
 	case strings.Contains(accept, "application/vnd.apache.arrow.stream"):
 		return "arrow", nil
@@ -59,9 +57,9 @@ var columnOfParam = map[string]string{"dept": "dept_id", "project": "project_id"
 	"visit_type": "visit_type", "item": "item", "dimension": "dimension"}
 
 // listParam reads a parameter given as a comma list, repeated, or both.
-func listParam(r *http.Request, name string) []string {
+func listParam(vals url.Values, name string) []string {
 	var out []string
-	for _, v := range r.URL.Query()[name] {
+	for _, v := range vals[name] {
 		for _, p := range strings.Split(v, ",") {
 			if p = strings.TrimSpace(p); p != "" {
 				out = append(out, p)
@@ -73,8 +71,8 @@ func listParam(r *http.Request, name string) []string {
 
 // parseQuery reads the common parameters of a mart or detail query. Dates
 // default to the 30 days ending today.
-func parseQuery(r *http.Request, m *etl.Mart) (etl.Query, error) {
-	q := etl.Query{From: r.URL.Query().Get("from"), To: r.URL.Query().Get("to"), Grain: r.URL.Query().Get("grain"),
+func parseQuery(vals url.Values, m *etl.Mart) (etl.Query, error) {
+	q := etl.Query{From: vals.Get("from"), To: vals.Get("to"), Grain: vals.Get("grain"),
 		Ints: map[string][]int64{}, Texts: map[string][]string{}}
 	today := time.Now().In(model.Local)
 	if q.To == "" {
@@ -86,13 +84,13 @@ func parseQuery(r *http.Request, m *etl.Mart) (etl.Query, error) {
 		}
 	}
 	for _, p := range sliceParams {
-		vals := listParam(r, p)
-		if vals == nil {
+		list := listParam(vals, p)
+		if list == nil {
 			continue
 		}
 		col := columnOfParam[p]
 		if col == "dept_id" || col == "project_id" || col == "staff_id" {
-			for _, v := range vals {
+			for _, v := range list {
 				id, err := strconv.ParseInt(v, 10, 64)
 				if err != nil || id < 0 {
 					return q, model.Invalid(p, "%s 应为编号（整数）want integer ids, got %q", p, v)
@@ -100,17 +98,17 @@ func parseQuery(r *http.Request, m *etl.Mart) (etl.Query, error) {
 				q.Ints[col] = append(q.Ints[col], id)
 			}
 		} else {
-			q.Texts[col] = vals
+			q.Texts[col] = list
 		}
 	}
-	for _, g := range listParam(r, "group_by") {
+	for _, g := range listParam(vals, "group_by") {
 		if c, ok := columnOfParam[g]; ok {
 			g = c
 		}
 		q.GroupBy = append(q.GroupBy, g)
 	}
-	if r.URL.Query().Has("measures") {
-		q.Measures = listParam(r, "measures")
+	if vals.Has("measures") {
+		q.Measures = listParam(vals, "measures")
 		if q.Measures == nil {
 			q.Measures = []string{}
 		}
@@ -308,6 +306,7 @@ func (s *Server) mart(r *http.Request) (*etl.Mart, Analytics, error) {
 // parameters checked and parsed, the format (by pick), the department scope
 // applied, and the mart's stamp.
 type martRequest struct {
+	vals  url.Values // the query, parsed once
 	a     Analytics
 	q     etl.Query
 	f     string
@@ -315,19 +314,19 @@ type martRequest struct {
 	stamp int64
 }
 
-func (s *Server) readMartRequest(r *http.Request, m *etl.Mart, params []string, pick func(*http.Request) (string, error)) (*martRequest, error) {
+func (s *Server) readMartRequest(r *http.Request, m *etl.Mart, params []string, pick func(url.Values, string) (string, error)) (*martRequest, error) {
 	a, err := s.analytics()
 	if err != nil {
 		return nil, err
 	}
-	if err := knownParams(r, params...); err != nil {
+	mr := &martRequest{a: a, vals: r.URL.Query()}
+	if err := knownValues(mr.vals, params...); err != nil {
 		return nil, err
 	}
-	mr := &martRequest{a: a}
-	if mr.q, err = parseQuery(r, m); err != nil {
+	if mr.q, err = parseQuery(mr.vals, m); err != nil {
 		return nil, err
 	}
-	if mr.f, err = pick(r); err != nil {
+	if mr.f, err = pick(mr.vals, r.Header.Get("Accept")); err != nil {
 		return nil, err
 	}
 	if mr.depts, err = s.scope(r.Context(), a, &mr.q); err != nil {
@@ -351,7 +350,7 @@ func (s *Server) martQuery(w http.ResponseWriter, r *http.Request, params []stri
 	a, q, f, depts, stamp := mr.a, mr.q, mr.f, mr.depts, mr.stamp
 	// The key holds everything the body depends on: the query as asked,
 	// the format and the departments the scope resolved to.
-	key := fmt.Sprintf("mart:%s?%s|%s|%v", m.Name, r.URL.Query().Encode(), f, depts)
+	key := fmt.Sprintf("mart:%s?%s|%s|%v", m.Name, mr.vals.Encode(), f, depts)
 	filename := fmt.Sprintf("%s_%s_%s.csv", m.Name, q.From, q.To)
 	s.serveCached(w, r, key, m.Name, stamp, f, filename, func(buf *bytes.Buffer) (int64, error) {
 		rr, err := a.Query(ctx, m, q)
@@ -437,29 +436,20 @@ func (s *Server) encodeResult(buf *bytes.Buffer, f string, m *etl.Mart, grain st
 
 func (s *Server) martDetail(w http.ResponseWriter, r *http.Request, params []string) {
 	ctx := r.Context()
-	m, a, err := s.mart(r)
+	m, _, err := s.mart(r)
+	var mr *martRequest
 	if err == nil {
-		err = knownParams(r, params...)
+		mr, err = s.readMartRequest(r, m, params, format)
 	}
-	var q etl.Query
-	var f string
 	page, size := 1, 50
 	if err == nil {
-		q, err = parseQuery(r, m)
-	}
-	if err == nil {
-		f, err = format(r)
-	}
-	if err == nil {
-		page, size, err = pageParams(r, page, size)
-	}
-	if err == nil {
-		_, err = s.scope(ctx, a, &q)
+		page, size, err = pageParams(mr.vals, page, size)
 	}
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
+	a, q, f := mr.a, mr.q, mr.f
 	actor := model.ActorFrom(ctx)
 	dq := etl.DetailQuery{Query: q, Limit: size, Offset: (page - 1) * size, Deidentify: actor.Role == model.RoleEvaluator}
 	rr, total, err := a.Detail(ctx, m, dq)
@@ -479,7 +469,7 @@ func (s *Server) martDetail(w http.ResponseWriter, r *http.Request, params []str
 	// filters and how many rows it returned.
 	s.auditLine(r, "read_pii", "GET /api/v1/marts/{mart}/detail", "mart", m.Name, http.StatusOK,
 		fmt.Sprintf("%s rows=%d", r.URL.RawQuery, n))
-	w.Header().Set("Content-Type", formats[f])
+	w.Header().Set("Content-Type", contentTypes[f])
 	w.Header().Set("Cache-Control", "private, no-store")
 	w.Header().Set("X-Total-Count", strconv.FormatInt(total, 10))
 	if f == "csv" {
@@ -490,15 +480,15 @@ func (s *Server) martDetail(w http.ResponseWriter, r *http.Request, params []str
 }
 
 // pageParams reads page (from 1) and page_size (1–1000).
-func pageParams(r *http.Request, page, size int) (int, int, error) {
-	if v := r.URL.Query().Get("page"); v != "" {
+func pageParams(vals url.Values, page, size int) (int, int, error) {
+	if v := vals.Get("page"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1_000_000 {
 			return 0, 0, model.Invalid("page", "page 应为从 1 开始的整数 want an integer from 1")
 		}
 		page = n
 	}
-	if v := r.URL.Query().Get("page_size"); v != "" {
+	if v := vals.Get("page_size"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1000 {
 			return 0, 0, model.Invalid("page_size", "page_size 应为 1–1000 的整数 want an integer from 1 to 1000")

@@ -485,3 +485,30 @@ func TestExports(t *testing.T) {
 		t.Errorf("evaluator's export audited %d times", n)
 	}
 }
+
+// TestScheduledReports: reports a schedule wrote are listed and downloaded
+// by the quality office, refused to a department manager, and a name that
+// climbs out of the folder is not found.
+func TestScheduledReports(t *testing.T) {
+	f := newMartFixture(t)
+	s := &exports.Schedule{Manager: f.api.Exports, Dims: f.etlR.Dimensions, Logger: testmarts.Quiet}
+	if _, err := s.RunMonthly(context.Background(), time.Date(2026, 10, 1, 6, 0, 0, 0, model.Local)); err != nil {
+		t.Fatal(err)
+	}
+	qo := f.tokens[model.RoleQualityOffice]
+	var list struct {
+		Items []exports.Scheduled
+	}
+	f.mustDo(qo, "GET", "/api/v1/reports/scheduled", nil, 200, &list)
+	if len(list.Items) != len(exports.MonthlyReports) || list.Items[0].Status != exports.Done {
+		t.Fatalf("scheduled %+v", list)
+	}
+	resp, body := f.get(qo, "/api/v1/reports/scheduled/"+list.Items[0].Name)
+	if _, err := excelize.OpenReader(bytes.NewReader(body)); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("download %s: %d %v", list.Items[0].Name, resp.StatusCode, err)
+	}
+	code, b := f.do(f.tokens[model.RoleDeptManager], "GET", "/api/v1/reports/scheduled", nil)
+	f.wantError(code, b, 403, model.EFORBIDDEN, "")
+	code, b = f.do(qo, "GET", "/api/v1/reports/scheduled/..%2Fjobs%2Fx.xlsx", nil)
+	f.wantError(code, b, 404, model.ENOTFOUND, "")
+}

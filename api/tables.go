@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"time"
 
@@ -57,8 +58,8 @@ func (s *Server) tableRoutes() []route {
 }
 
 // tableFormat picks a table's format: json (default), csv or xlsx.
-func tableFormat(r *http.Request) (string, error) {
-	switch f := r.URL.Query().Get("format"); f {
+func tableFormat(vals url.Values, _ string) (string, error) {
+	switch f := vals.Get("format"); f {
 	case "":
 		return "json", nil
 	case "json", "csv", "xlsx":
@@ -89,10 +90,10 @@ func (s *Server) table(w http.ResponseWriter, r *http.Request, params []string) 
 	}
 	a, q, f, depts, stamp := mr.a, mr.q, mr.f, mr.depts, mr.stamp
 	q.GroupBy, q.Measures = t.GroupBy, t.Measures()
-	if !t.HasPeriod() || !r.URL.Query().Has("grain") {
+	if !t.HasPeriod() || !mr.vals.Has("grain") {
 		q.Grain = t.Grain
 	}
-	key := fmt.Sprintf("table:%s?%s|%s|%v", t.ID, r.URL.Query().Encode(), f, depts)
+	key := fmt.Sprintf("table:%s?%s|%s|%v", t.ID, mr.vals.Encode(), f, depts)
 	filename := fmt.Sprintf("%s_%s_%s.%s", t.ID, q.From, q.To, f)
 	s.serveCached(w, r, key, m.Name, stamp, f, filename, func(buf *bytes.Buffer) (int64, error) {
 		if f == "xlsx" { // the same table as a workbook: one sheet and its 说明

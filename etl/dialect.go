@@ -16,8 +16,12 @@ var sqlFS embed.FS
 // the template macros those files use, and the DDL of mart tables.
 type dialect struct {
 	engine string
-	funcs  func(days []string) template.FuncMap
-	ddl    func(m *Mart, table string) string
+	// dayOf is the China day of a UTC timestamp column; dateOf the day of
+	// a YYYY-MM-DD text column.
+	dayOf, dateOf func(col string) string
+	// funcs are the engine's other macros (seconds, epoch, jsonInt, z).
+	funcs func() template.FuncMap
+	ddl   func(m *Mart, table string) string
 	// period truncates a mart's day to the first day of its week (Monday)
 	// or month.
 	period map[string]string
@@ -28,33 +32,41 @@ type dialect struct {
 // Local is the hospitals' time zone: a mart's day is a day in China.
 const Local = "Asia/Shanghai"
 
-func quoteDays(days []string, wrap string) string {
+// dayList is days as the engine's date literals, comma separated.
+func (d dialect) dayList(days []string) string {
 	q := make([]string, len(days))
-	for i, d := range days {
-		q[i] = fmt.Sprintf(wrap, d)
+	for i, day := range days {
+		q[i] = d.date(day)
 	}
 	return strings.Join(q, ", ")
+}
+
+// macros are the template macros of the SQL files for days (nil: every
+// day): day and date of a column, the filters to those days, and the
+// engine's others.
+func (d dialect) macros(days []string) template.FuncMap {
+	in := func(expr string) string {
+		if days == nil {
+			return "1 = 1"
+		}
+		return expr + " IN (" + d.dayList(days) + ")"
+	}
+	m := d.funcs()
+	m["day"], m["date"] = d.dayOf, d.dateOf
+	m["inDays"] = func(col string) string { return in(d.dayOf(col)) }
+	m["inDateDays"] = func(col string) string { return in(d.dateOf(col)) }
+	return m
 }
 
 var duckDialect = dialect{
 	engine: "duckdb",
 	period: map[string]string{"day": "day", "week": "CAST(date_trunc('week', day) AS DATE)", "month": "CAST(date_trunc('month', day) AS DATE)"},
 	date:   func(day string) string { return "DATE '" + day + "'" },
-	funcs: func(days []string) template.FuncMap {
-		// Timestamps are stored in UTC; China has no daylight saving time.
-		dayOf := func(col string) string { return "CAST(" + col + " + INTERVAL 8 HOUR AS DATE)" }
-		dateOf := func(col string) string { return "CAST(" + col + " AS DATE)" }
-		in := func(expr string) string {
-			if days == nil {
-				return "1 = 1"
-			}
-			return expr + " IN (" + quoteDays(days, "DATE '%s'") + ")"
-		}
+	// Timestamps are stored in UTC; China has no daylight saving time.
+	dayOf:  func(col string) string { return "CAST(" + col + " + INTERVAL 8 HOUR AS DATE)" },
+	dateOf: func(col string) string { return "CAST(" + col + " AS DATE)" },
+	funcs: func() template.FuncMap {
 		return template.FuncMap{
-			"day":        dayOf,
-			"date":       dateOf,
-			"inDays":     func(col string) string { return in(dayOf(col)) },
-			"inDateDays": func(col string) string { return in(dateOf(col)) },
 			"seconds": func(from, to string) string {
 				return "COALESCE(CAST(epoch(" + to + ") - epoch(" + from + ") AS BIGINT), 0)"
 			},
@@ -79,20 +91,10 @@ var clickDialect = dialect{
 	engine: "clickhouse",
 	period: map[string]string{"day": "day", "week": "toMonday(day)", "month": "toStartOfMonth(day)"},
 	date:   func(day string) string { return "toDate('" + day + "')" },
-	funcs: func(days []string) template.FuncMap {
-		dayOf := func(col string) string { return "toDate(assumeNotNull(" + col + "), '" + Local + "')" }
-		dateOf := func(col string) string { return "toDate(" + col + ")" }
-		in := func(expr string) string {
-			if days == nil {
-				return "1 = 1"
-			}
-			return expr + " IN (" + quoteDays(days, "toDate('%s')") + ")"
-		}
+	dayOf:  func(col string) string { return "toDate(assumeNotNull(" + col + "), '" + Local + "')" },
+	dateOf: func(col string) string { return "toDate(" + col + ")" },
+	funcs: func() template.FuncMap {
 		return template.FuncMap{
-			"day":        dayOf,
-			"date":       dateOf,
-			"inDays":     func(col string) string { return in(dayOf(col)) },
-			"inDateDays": func(col string) string { return in(dateOf(col)) },
 			"seconds": func(from, to string) string {
 				return "if(isNull(" + from + ") OR isNull(" + to + "), toInt64(0), toInt64(assumeNotNull(" + to + ")) - toInt64(assumeNotNull(" + from + ")))"
 			},
@@ -148,7 +150,7 @@ func (d dialect) render(file string, days []string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	t, err := template.New(file).Funcs(d.funcs(days)).Parse(string(body))
+	t, err := template.New(file).Funcs(d.macros(days)).Parse(string(body))
 	if err != nil {
 		return "", err
 	}

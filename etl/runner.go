@@ -169,13 +169,6 @@ func (r *Runner) runMart(ctx context.Context, d dialect, m *Mart, opt Options, h
 	return res
 }
 
-func inList(d dialect, days []string) string {
-	if d.engine == "duckdb" {
-		return quoteDays(days, "DATE '%s'")
-	}
-	return quoteDays(days, "toDate('%s')")
-}
-
 // replaceDuck swaps the mart's rows of those days in one transaction.
 func (r *Runner) replaceDuck(ctx context.Context, d dialect, m *Mart, days []string) error {
 	sel, err := d.martSQL(m, days)
@@ -184,7 +177,7 @@ func (r *Runner) replaceDuck(ctx context.Context, d dialect, m *Mart, days []str
 	}
 	del := "DELETE FROM " + m.Table()
 	if days != nil {
-		del += " WHERE day IN (" + inList(d, days) + ")"
+		del += " WHERE day IN (" + d.dayList(days) + ")"
 	}
 	return r.Warehouse.ExecAtomic(ctx, del, "INSERT INTO "+m.Table()+" "+sel)
 }
@@ -254,7 +247,7 @@ func (r *Runner) query(ctx context.Context, q string, args ...any) ([][]any, err
 func (r *Runner) count(ctx context.Context, d dialect, m *Mart, days []string) (int64, error) {
 	q := "SELECT count(*) FROM " + m.Table()
 	if days != nil {
-		q += " WHERE day IN (" + inList(d, days) + ")"
+		q += " WHERE day IN (" + d.dayList(days) + ")"
 	}
 	rows, err := r.query(ctx, q)
 	if err != nil || len(rows) == 0 {
@@ -297,9 +290,7 @@ func (r *Runner) touchedDays(ctx context.Context, d dialect, after, upto int64) 
 	if upto <= after {
 		return nil, nil
 	}
-	f := d.funcs(nil)
-	dayOf := f["day"].(func(string) string)
-	dateOf := f["date"].(func(string) string)
+	dayOf, dateOf := d.dayOf, d.dateOf
 	var parts []string
 	for _, t := range warehouse.Tables() {
 		cols := dayColumns[t.Entity]

@@ -153,6 +153,10 @@ func (t *Table) Build(rr array.RecordReader, rules *Rules) ([][]Cell, error) {
 	if err != nil {
 		return nil, err
 	}
+	judged := make([]int, len(t.Columns)) // a verdict's coefficient column
+	for j, c := range t.Columns {
+		judged[j] = indexOf(t.Columns, c.Num)
+	}
 	out := make([][]Cell, 0, len(rows))
 	for _, row := range rows {
 		cells := make([]Cell, len(t.Columns))
@@ -175,7 +179,7 @@ func (t *Table) Build(rr array.RecordReader, rules *Rules) ([][]Cell, error) {
 				if c.Rule != "verdict" {
 					break
 				}
-				if coef, ok := cells[indexOf(t.Columns, c.Num)].Value.(float64); ok {
+				if coef, ok := cells[judged[j]].Value.(float64); ok {
 					v = map[bool]string{true: "达标", false: "未达标"}[coef >= rule.Threshold]
 				}
 			case c.Num != "":
