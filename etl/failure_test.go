@@ -135,3 +135,54 @@ func TestRunsNeverOverlap(t *testing.T) {
 		t.Error("a bad cron spec is accepted")
 	}
 }
+
+// TestFailedSnapshotLeavesNothing: on ClickHouse an incremental run reads
+// its days into snapshot tables; when one cannot be read the run fails, the
+// marts keep their rows, and no snapshot table is left behind. The next run
+// after the cause is gone succeeds and leaves none either.
+func TestFailedSnapshotLeavesNothing(t *testing.T) {
+	ctx := context.Background()
+	e := warehousetest.ClickHouse(t)
+	core := pilotCore(t)
+	head, _ := core.OutboxHead(ctx)
+	wh := e.Open(t)
+	shipUpTo(t, core, wh, head/2)
+	r := runner(wh)
+	mustRun(t, r, etl.Options{Full: true})
+	good := dump(t, wh, etl.MartByName("revenue"))
+	ship(t, core, wh)
+	snaps := "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name LIKE 'etl_snap_%'"
+	if err := wh.Exec(ctx, "DROP TABLE latest_order"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Run(ctx, etl.Options{Job: "incremental"})
+	if err == nil {
+		t.Fatal("the run did not fail")
+	}
+	for _, x := range res {
+		if x.Mart == "revenue" && x.Status != "failed" {
+			t.Errorf("revenue: %+v", x)
+		}
+	}
+	if got := dump(t, wh, etl.MartByName("revenue")); !slices.Equal(got, good) {
+		t.Errorf("a failed run changed the mart: %s", diff(got, good))
+	}
+	if n := warehousetest.Count(t, wh, snaps); n != 0 {
+		t.Errorf("%d snapshot tables left after a failed run", n)
+	}
+	// Reopening recreates latest_order from the raw layer.
+	wh.Close()
+	wh = e.Open(t)
+	defer wh.Close()
+	r.Warehouse = wh
+	res = mustRun(t, r, etl.Options{Job: "incremental"})
+	if res[0].Full || res[0].Days == 0 {
+		t.Errorf("want an incremental run: %+v", res[0])
+	}
+	if n := warehousetest.Count(t, wh, snaps); n != 0 {
+		t.Errorf("%d snapshot tables left after a run", n)
+	}
+	if got := dump(t, wh, etl.MartByName("revenue")); slices.Equal(got, good) {
+		t.Error("the second half of the events did not reach the revenue mart")
+	}
+}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/zhiliao/zhiliao/model"
 	"github.com/zhiliao/zhiliao/warehouse"
+	"golang.org/x/sync/errgroup"
 )
 
 // ErrBusy is returned when a run is asked for while another is running: runs
@@ -100,14 +101,37 @@ func (r *Runner) Run(ctx context.Context, opt Options) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	var results []Result
+	run := &runState{touched: map[int64][]string{}, snaps: map[string]*snapshots{}}
+	if d.snapshots && !opt.Full {
+		if run.snapEntities, err = snapshotEntities(d, marts); err != nil {
+			return nil, err
+		}
+		if err := r.dropStaleSnapshots(ctx); err != nil {
+			r.logger().Warn("etl: dropping stale snapshots", "err", err)
+		}
+		defer func() {
+			for _, s := range run.snaps {
+				// Not the run's context: a cancelled run still cleans up.
+				if err := s.drop(context.WithoutCancel(ctx), r.Warehouse); err != nil {
+					r.logger().Warn("etl: dropping snapshots", "err", err)
+				}
+			}
+		}()
+	}
+	results := make([]Result, len(marts))
+	var g errgroup.Group
+	g.SetLimit(d.martWorkers)
+	for i, m := range marts {
+		g.Go(func() error {
+			results[i] = r.runMart(ctx, d, m, opt, head, run)
+			return nil
+		})
+	}
+	_ = g.Wait() // runMart reports failures in its result
 	var errs []error
-	touched := map[int64][]string{} // by watermark: marts built together share one lookup
-	for _, m := range marts {
-		res := r.runMart(ctx, d, m, opt, head, touched)
-		results = append(results, res)
+	for _, res := range results {
 		if res.Status != "ok" {
-			errs = append(errs, fmt.Errorf("mart %s: %s", m.Name, res.Error))
+			errs = append(errs, fmt.Errorf("mart %s: %s", res.Mart, res.Error))
 		}
 		if err := r.logRun(ctx, d, res); err != nil {
 			errs = append(errs, fmt.Errorf("run log: %w", err))
@@ -118,7 +142,44 @@ func (r *Runner) Run(ctx context.Context, opt Options) ([]Result, error) {
 	return results, errors.Join(errs...)
 }
 
-func (r *Runner) runMart(ctx context.Context, d dialect, m *Mart, opt Options, head int64, touched map[int64][]string) Result {
+// runState is what the marts of one run share: the touched days of a
+// watermark (looked up once) and the snapshots of a set of days (read
+// once). Marts run concurrently on ClickHouse, hence the lock.
+type runState struct {
+	mu           sync.Mutex
+	touched      map[int64][]string // by watermark
+	snaps        map[string]*snapshots
+	snapEntities []string
+}
+
+func (s *runState) days(ctx context.Context, r *Runner, d dialect, last, head int64) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if days, ok := s.touched[last]; ok {
+		return days, nil
+	}
+	days, err := r.touchedDays(ctx, d, last, head)
+	if err == nil {
+		s.touched[last] = days
+	}
+	return days, err
+}
+
+// snapshots of the days, nil when the engine does not take them.
+func (s *runState) snapshots(d dialect, days []string) *snapshots {
+	if days == nil || !d.snapshots {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := strings.Join(days, ",")
+	if s.snaps[key] == nil {
+		s.snaps[key] = newSnapshots(d, days, s.snapEntities...)
+	}
+	return s.snaps[key]
+}
+
+func (r *Runner) runMart(ctx context.Context, d dialect, m *Mart, opt Options, head int64, run *runState) Result {
 	res := Result{Mart: m.Name, Job: opt.Job, Full: opt.Full, StartedAt: r.now().UTC(), Watermark: head}
 	fail := func(err error) Result {
 		res.Status, res.Error, res.Finished = "failed", err.Error(), r.now().UTC()
@@ -134,12 +195,8 @@ func (r *Runner) runMart(ctx context.Context, d dialect, m *Mart, opt Options, h
 		if !ok {
 			res.Full = true // never built: build it whole
 		} else {
-			var cached bool
-			if days, cached = touched[last]; !cached {
-				if days, err = r.touchedDays(ctx, d, last, head); err != nil {
-					return fail(err)
-				}
-				touched[last] = days
+			if days, err = run.days(ctx, r, d, last, head); err != nil {
+				return fail(err)
 			}
 			if len(days) == 0 {
 				res.Status, res.Finished = "ok", r.now().UTC()
@@ -151,7 +208,7 @@ func (r *Runner) runMart(ctx context.Context, d dialect, m *Mart, opt Options, h
 	if d.engine == "duckdb" {
 		err = r.replaceDuck(ctx, d, m, days)
 	} else {
-		err = r.replaceClick(ctx, d, m, days)
+		err = r.replaceClick(ctx, d, m, days, run.snapshots(d, days))
 	}
 	if err != nil {
 		return fail(err)
@@ -171,7 +228,7 @@ func (r *Runner) runMart(ctx context.Context, d dialect, m *Mart, opt Options, h
 
 // replaceDuck swaps the mart's rows of those days in one transaction.
 func (r *Runner) replaceDuck(ctx context.Context, d dialect, m *Mart, days []string) error {
-	sel, err := d.martSQL(m, days)
+	sel, err := d.martSQL(m, days, nil)
 	if err != nil {
 		return err
 	}
@@ -182,33 +239,43 @@ func (r *Runner) replaceDuck(ctx context.Context, d dialect, m *Mart, days []str
 	return r.Warehouse.ExecAtomic(ctx, del, "INSERT INTO "+m.Table()+" "+sel)
 }
 
-// replaceClick computes the touched months into the staging table and
-// swaps each month in with REPLACE PARTITION (atomic per partition).
-func (r *Runner) replaceClick(ctx context.Context, d dialect, m *Mart, days []string) error {
+// replaceClick computes the touched days into the staging table, copies
+// the other days of their months from the mart beside them, and swaps each
+// month in with REPLACE PARTITION (atomic per partition). Copying a month's
+// untouched days is a read of a few hundred mart rows; recomputing them
+// would read the raw layer for every day of the month.
+func (r *Runner) replaceClick(ctx context.Context, d dialect, m *Mart, days []string, snaps *snapshots) error {
 	stage := m.Table() + "_stage"
 	var months map[string]bool
 	if days != nil {
 		months = map[string]bool{}
-		var all []string
 		for _, day := range days {
-			ym := day[:7]
-			if months[ym] {
-				continue
-			}
-			months[ym] = true
-			t, _ := time.Parse("2006-01", ym)
-			for x := t; x.Month() == t.Month(); x = x.AddDate(0, 0, 1) {
-				all = append(all, x.Format("2006-01-02"))
-			}
+			months[day[:7]] = true
 		}
-		days = all
 	}
-	sel, err := d.martSQL(m, days)
+	sel, err := d.martSQL(m, days, snaps)
 	if err != nil {
 		return err
 	}
+	if snaps != nil {
+		if err := snaps.make(ctx, r.Warehouse); err != nil {
+			return err
+		}
+	}
 	if err := r.Warehouse.Exec(ctx, "TRUNCATE TABLE "+stage); err != nil {
 		return err
+	}
+	if months != nil {
+		var ms []string
+		for ym := range months {
+			ms = append(ms, strings.ReplaceAll(ym, "-", ""))
+		}
+		sort.Strings(ms)
+		keep := fmt.Sprintf("INSERT INTO %s SELECT * FROM %s WHERE toYYYYMM(day) IN (%s) AND day NOT IN (%s)",
+			stage, m.Table(), strings.Join(ms, ", "), d.dayList(days))
+		if err := r.Warehouse.Exec(ctx, keep); err != nil {
+			return err
+		}
 	}
 	if err := r.Warehouse.Exec(ctx, "INSERT INTO "+stage+" "+sel); err != nil {
 		return err
@@ -290,22 +357,37 @@ func (r *Runner) touchedDays(ctx context.Context, d dialect, after, upto int64) 
 	if upto <= after {
 		return nil, nil
 	}
-	dayOf, dateOf := d.dayOf, d.dateOf
+	changed, err := r.changedIDs(ctx, after, upto)
+	if err != nil {
+		return nil, err
+	}
 	var parts []string
 	for _, t := range warehouse.Tables() {
 		cols := dayColumns[t.Entity]
 		if len(cols) == 0 {
 			continue
 		}
-		changed := fmt.Sprintf("id IN (SELECT id FROM %s WHERE _seq > %d AND _seq <= %d)", t.Name, after, upto)
-		for _, name := range cols {
-			c := t.Columns[t.FieldIndex[name]]
-			expr := dayOf(c.Name)
-			if c.Kind == model.KindString {
-				expr = dateOf(c.Name)
-			}
-			parts = append(parts, fmt.Sprintf("SELECT DISTINCT %s AS d FROM %s WHERE %s AND %s IS NOT NULL", expr, t.Name, changed, c.Name))
+		ids, ok := changed[t.Entity]
+		if changed != nil && !ok {
+			continue
 		}
+		// The landing table is ordered by seq, so the changed ids are a
+		// short range read; the raw tables are ordered by id, and a list
+		// of literal ids finds their granules by the key.
+		where := "id IN (" + ids + ")"
+		if changed == nil {
+			where = fmt.Sprintf("id IN (SELECT entity_id FROM cdc_events WHERE seq > %d AND seq <= %d AND entity = '%s')", after, upto, t.Entity)
+		}
+		for _, name := range cols {
+			expr, err := d.dayExpr(t.Entity, name)
+			if err != nil {
+				return nil, err
+			}
+			parts = append(parts, fmt.Sprintf("SELECT DISTINCT %s AS d FROM %s WHERE %s AND %s IS NOT NULL", expr, t.Name, where, name))
+		}
+	}
+	if len(parts) == 0 {
+		return nil, nil
 	}
 	rows, err := r.query(ctx, "SELECT DISTINCT d FROM ("+strings.Join(parts, " UNION ALL ")+") u ORDER BY d")
 	if err != nil {
@@ -323,6 +405,29 @@ func (r *Runner) touchedDays(ctx context.Context, d dialect, after, upto int64) 
 		}
 	}
 	return days, nil
+}
+
+// maxLiteralIDs bounds the changed ids touchedDays writes into its SQL; a
+// longer range (a catch-up after an outage) reads them by subquery.
+const maxLiteralIDs = 20000
+
+// changedIDs are the ids of each entity with events in (after, upto], as
+// comma-separated lists; nil when there are more than maxLiteralIDs.
+func (r *Runner) changedIDs(ctx context.Context, after, upto int64) (map[string]string, error) {
+	rows, err := r.query(ctx, fmt.Sprintf("SELECT DISTINCT entity, entity_id FROM cdc_events WHERE seq > %d AND seq <= %d LIMIT %d", after, upto, maxLiteralIDs+1))
+	if err != nil || len(rows) > maxLiteralIDs {
+		return nil, err
+	}
+	lists := map[string][]string{}
+	for _, row := range rows {
+		e, _ := row[0].(string)
+		lists[e] = append(lists[e], fmt.Sprint(row[1]))
+	}
+	out := make(map[string]string, len(lists))
+	for e, ids := range lists {
+		out[e] = strings.Join(ids, ", ")
+	}
+	return out, nil
 }
 
 // ensureSchema creates the mart tables and the run log once per runner.

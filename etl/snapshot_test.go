@@ -1,0 +1,65 @@
+package etl
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestSnapshotRulesRefuseUncoveredReads: a mart subquery may read a
+// snapshot only on a day column or join the snapshot is filled by; any
+// other would silently miss rows in incremental runs.
+func TestSnapshotRulesRefuseUncoveredReads(t *testing.T) {
+	days := []string{"2026-03-02"}
+	funcs := clickDialect.macros(days, newSnapshots(clickDialect, days))
+	cur := funcs["cur"].(func(string, string) (string, error))
+	curJoin := funcs["curJoin"].(func(string, string, string, string, string) (string, error))
+	if got, err := cur("session", "started_at"); err != nil || !strings.HasPrefix(got, snapshotPrefix) || !strings.HasSuffix(got, "_session") {
+		t.Errorf("cur session started_at = %q, %v; want its snapshot", got, err)
+	}
+	if _, err := cur("session", "ended_at"); err == nil {
+		t.Error("cur on a column the session snapshot is not filled by was accepted")
+	}
+	if _, err := cur("nosuch", "day"); err == nil {
+		t.Error("cur on an unknown entity was accepted")
+	}
+	if got, err := curJoin("order", "id", "session", "order_id", "started_at"); err != nil || !strings.HasSuffix(got, "_order") {
+		t.Errorf("listed join = %q, %v", got, err)
+	}
+	if _, err := curJoin("order", "id", "appointment", "order_id", "booked_at"); err == nil {
+		t.Error("a join not in snapshotJoins was accepted")
+	}
+	// Without snapshots (a full run, or a detail query) cur is the cur_ table.
+	full := clickDialect.macros(nil, newSnapshots(clickDialect, nil))["cur"].(func(string, string) (string, error))
+	if got, _ := full("session", "started_at"); got != "cur_session" {
+		t.Errorf("full run: cur = %q", got)
+	}
+}
+
+// TestSnapshotsCoverTheMarts: the snapshot of every entity a mart reads
+// through cur holds the rows of each day column and join its SQL filters
+// on, and reads only columns that exist.
+func TestSnapshotsCoverTheMarts(t *testing.T) {
+	ents, err := snapshotEntities(clickDialect, Marts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ents) < 10 {
+		t.Fatalf("marts read %d entities through snapshots: %v", len(ents), ents)
+	}
+	s := newSnapshots(clickDialect, []string{"2026-03-02", "2026-04-01"})
+	for _, e := range ents {
+		pred, err := s.pred(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, col := range dayColumns[e] {
+			if !strings.Contains(pred, col) {
+				t.Errorf("%s snapshot is not filled by %s: %s", e, col, pred)
+			}
+		}
+		cols := s.columns(e)
+		if cols[0] != "id" || len(cols) < 3 {
+			t.Errorf("%s snapshot columns %v", e, cols)
+		}
+	}
+}
