@@ -165,9 +165,15 @@ func (s *runState) days(ctx context.Context, r *Runner, d dialect, last, head in
 	return days, err
 }
 
-// snapshots of the days, nil when the engine does not take them.
+// maxSnapshotDays bounds the days a run reads into snapshots: a snapshot
+// is held in the server's memory, and a run over more days (a catch-up after
+// a long outage) reads nearly whole tables, where cur_ costs the same.
+const maxSnapshotDays = 62
+
+// snapshots of the days, nil when the engine does not take them or the
+// days are too many to hold.
 func (s *runState) snapshots(d dialect, days []string) *snapshots {
-	if days == nil || !d.snapshots {
+	if days == nil || !d.snapshots || len(days) > maxSnapshotDays {
 		return nil
 	}
 	s.mu.Lock()

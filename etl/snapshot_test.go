@@ -3,6 +3,7 @@ package etl
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestSnapshotRulesRefuseUncoveredReads: a mart subquery may read a
@@ -61,5 +62,35 @@ func TestSnapshotsCoverTheMarts(t *testing.T) {
 		if cols[0] != "id" || len(cols) < 3 {
 			t.Errorf("%s snapshot columns %v", e, cols)
 		}
+	}
+}
+
+// TestSnapshotsOnlyForFewDays: a run over more days than a snapshot should
+// hold in the server's memory reads the cur_ tables instead; a full run and
+// DuckDB never take snapshots.
+func TestSnapshotsOnlyForFewDays(t *testing.T) {
+	run := &runState{snaps: map[string]*snapshots{}}
+	few := []string{"2026-03-02", "2026-03-03"}
+	if s := run.snapshots(clickDialect, few); s == nil {
+		t.Error("no snapshots for a two-day run")
+	} else if again := run.snapshots(clickDialect, few); again != s {
+		t.Error("two marts of the same days got different snapshots")
+	}
+	var many []string
+	for d := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC); len(many) <= maxSnapshotDays; d = d.AddDate(0, 0, 1) {
+		many = append(many, d.Format("2006-01-02"))
+	}
+	if s := run.snapshots(clickDialect, many); s != nil {
+		t.Errorf("snapshots for a %d-day run", len(many))
+	}
+	if s := run.snapshots(clickDialect, nil); s != nil {
+		t.Error("snapshots for a full run")
+	}
+	if s := run.snapshots(duckDialect, few); s != nil {
+		t.Error("snapshots on DuckDB")
+	}
+	sql, err := clickDialect.martSQL(MartByName("revenue"), many, nil)
+	if err != nil || strings.Contains(sql, snapshotPrefix) || !strings.Contains(sql, "cur_session") {
+		t.Errorf("a run without snapshots does not read cur_: %v", err)
 	}
 }
