@@ -137,6 +137,15 @@ func (f *fixture) login(user, pass string) string {
 // do sends a JSON request with a bearer token and returns status and body.
 func (f *fixture) do(token, method, path string, body any) (int, []byte) {
 	f.t.Helper()
+	resp, out := f.send(token, method, path, body)
+	return resp.StatusCode, out
+}
+
+// send sends a request with a bearer token, a JSON body and extra headers
+// (name, value pairs) and returns the response and its body; a 5xx fails
+// the test.
+func (f *fixture) send(token, method, path string, body any, header ...string) (*http.Response, []byte) {
+	f.t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -159,6 +168,9 @@ func (f *fixture) do(token, method, path string, body any) (int, []byte) {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		f.t.Fatal(err)
@@ -168,7 +180,7 @@ func (f *fixture) do(token, method, path string, body any) (int, []byte) {
 	if resp.StatusCode >= 500 {
 		f.t.Fatalf("%s %s: %d is a bug: %s", method, path, resp.StatusCode, out)
 	}
-	return resp.StatusCode, out
+	return resp, out
 }
 
 // mustDo sends a request, requires the status and decodes the body into out.

@@ -110,21 +110,7 @@ type martJSON struct {
 // get sends a GET with headers and returns the response and body.
 func (f *fixture) get(token, path string, header ...string) (*http.Response, []byte) {
 	f.t.Helper()
-	req, _ := http.NewRequest("GET", f.srv.URL+path, nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode >= 500 {
-		f.t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
-	}
-	return resp, b
+	return f.send(token, "GET", path, nil, header...)
 }
 
 // TestMartFormats: one query read as JSON, CSV and Arrow gives the same

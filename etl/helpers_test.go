@@ -37,6 +37,18 @@ func ship(tb testing.TB, core *store.DB, wh warehouse.Warehouse) {
 	}
 }
 
+// built opens a warehouse of the engine (closed with the test), ships the
+// core into it and builds every mart.
+func built(tb testing.TB, core *store.DB, e warehousetest.Engine) (warehouse.Warehouse, *etl.Runner) {
+	tb.Helper()
+	wh := e.Open(tb)
+	tb.Cleanup(func() { wh.Close() })
+	ship(tb, core, wh)
+	r := runner(wh)
+	mustRun(tb, r, etl.Options{Full: true})
+	return wh, r
+}
+
 func runner(wh warehouse.Warehouse) *etl.Runner {
 	return &etl.Runner{Warehouse: wh, Logger: quiet}
 }

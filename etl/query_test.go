@@ -55,11 +55,7 @@ func TestQuery(t *testing.T) {
 	core := pilotCore(t)
 	results := map[string][]string{}
 	warehousetest.Engines(t, func(t *testing.T, e warehousetest.Engine) {
-		wh := e.Open(t)
-		defer wh.Close()
-		ship(t, core, wh)
-		r := runner(wh)
-		mustRun(t, r, etl.Options{Full: true})
+		wh, r := built(t, core, e)
 		ctx := context.Background()
 		dims, err := r.Dimensions(ctx)
 		if err != nil || len(dims.Departments) == 0 || len(dims.Staff) == 0 || len(dims.Projects) == 0 {
@@ -167,11 +163,7 @@ func TestQueryRejects(t *testing.T) {
 func TestDetail(t *testing.T) {
 	core := pilotCore(t)
 	warehousetest.Engines(t, func(t *testing.T, e warehousetest.Engine) {
-		wh := e.Open(t)
-		defer wh.Close()
-		ship(t, core, wh)
-		r := runner(wh)
-		mustRun(t, r, etl.Options{Full: true})
+		wh, r := built(t, core, e)
 		ctx := context.Background()
 
 		cell := warehousetest.Rows(t, wh, "SELECT day, dept_id, staff_id, sum(sessions) FROM mart_workload GROUP BY day, dept_id, staff_id HAVING sum(sessions) > 3 ORDER BY day, staff_id LIMIT 1")[0]

@@ -415,7 +415,7 @@ func (r *Runner) touchedDays(ctx context.Context, d dialect, after, upto int64) 
 
 // maxLiteralIDs bounds the changed ids touchedDays writes into its SQL; a
 // longer range (a catch-up after an outage) reads them by subquery.
-const maxLiteralIDs = 20000
+var maxLiteralIDs = 20000 // a var for the test of the subquery path
 
 // changedIDs are the ids of each entity with events in (after, upto], as
 // comma-separated lists; nil when there are more than maxLiteralIDs.

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/zhiliao/zhiliao/warehouse"
 	"golang.org/x/sync/errgroup"
@@ -129,7 +130,7 @@ func (s *snapshots) pred(entity string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		or = append(or, fmt.Sprintf("%s IN (SELECT %s FROM %s WHERE %s)", j.key, j.otherKey, latestOf(j.other), expr+in))
+		or = append(or, fmt.Sprintf("%s IN (SELECT %s FROM %s WHERE %s)", j.key, j.otherKey, warehouse.TableOf(j.other).Latest, expr+in))
 	}
 	return strings.Join(or, " OR "), nil
 }
@@ -156,7 +157,7 @@ func (s *snapshots) make(ctx context.Context, wh warehouse.Warehouse) error {
 		if err != nil {
 			return err
 		}
-		l := latestOf(e)
+		l := warehouse.TableOf(e).Latest
 		queries[i] = "CREATE TABLE " + s.name(e) + " ENGINE = Memory AS SELECT " + strings.Join(s.columns(e), ", ") + " FROM " + l +
 			" FINAL WHERE _op != 'd' AND id IN (SELECT id FROM " + l + " WHERE " + pred + ")"
 		// Listed before it is filled, so that a failed fill is dropped too.
@@ -237,14 +238,14 @@ func (s *snapshots) drop(ctx context.Context, wh warehouse.Warehouse) error {
 	return errors.Join(errs...)
 }
 
-// latestOf is the ClickHouse table that holds an entity's newest versions
-// (ReplacingMergeTree: older versions linger there until a merge).
-func latestOf(entity string) string { return "latest_" + entity }
+// staleSnapshotAge is older than any run takes (a var for its test).
+var staleSnapshotAge = time.Hour
 
 // dropStaleSnapshots drops snapshot tables an earlier process left behind
-// when it died mid-run: those older than any run takes.
+// when it died mid-run: those older than staleSnapshotAge.
 func (r *Runner) dropStaleSnapshots(ctx context.Context) error {
-	rows, err := r.query(ctx, "SELECT name FROM system.tables WHERE database = currentDatabase() AND name LIKE '"+snapshotPrefix+"%' AND metadata_modification_time < now() - INTERVAL 1 HOUR")
+	rows, err := r.query(ctx, fmt.Sprintf("SELECT name FROM system.tables WHERE database = currentDatabase() AND name LIKE '%s%%' AND metadata_modification_time < now() - INTERVAL %d SECOND",
+		snapshotPrefix, int64(staleSnapshotAge.Seconds())))
 	if err != nil {
 		return err
 	}

@@ -1,9 +1,13 @@
 package etl
 
 import (
+	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/zhiliao/zhiliao/warehouse/warehousetest"
 )
 
 // TestSnapshotRulesRefuseUncoveredReads: a mart subquery may read a
@@ -92,5 +96,41 @@ func TestSnapshotsOnlyForFewDays(t *testing.T) {
 	sql, err := clickDialect.martSQL(MartByName("revenue"), many, nil)
 	if err != nil || strings.Contains(sql, snapshotPrefix) || !strings.Contains(sql, "cur_session") {
 		t.Errorf("a run without snapshots does not read cur_: %v", err)
+	}
+}
+
+// TestStaleSnapshotsDropped: snapshot tables a dead process left behind go
+// when they are older than any run; younger ones (a run of another process
+// in progress) and other tables stay.
+func TestStaleSnapshotsDropped(t *testing.T) {
+	ctx := context.Background()
+	wh := warehousetest.ClickHouse(t).Open(t)
+	defer wh.Close()
+	r := &Runner{Warehouse: wh}
+	for _, q := range []string{
+		"CREATE TABLE " + snapshotPrefix + "dead_session (id Int64) ENGINE = Memory",
+		"CREATE TABLE etl_other (id Int64) ENGINE = Memory",
+	} {
+		if err := wh.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(2100 * time.Millisecond) // metadata times are in seconds
+	if err := wh.Exec(ctx, "CREATE TABLE "+snapshotPrefix+"live_session (id Int64) ENGINE = Memory"); err != nil {
+		t.Fatal(err)
+	}
+	saved := staleSnapshotAge
+	staleSnapshotAge = time.Second
+	defer func() { staleSnapshotAge = saved }()
+	if err := r.dropStaleSnapshots(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rows := warehousetest.Rows(t, wh, "SELECT name FROM system.tables WHERE database = currentDatabase() AND name LIKE 'etl_%' ORDER BY name")
+	var names []string
+	for _, row := range rows {
+		names = append(names, row[0].(string))
+	}
+	if want := []string{"etl_other", snapshotPrefix + "live_session"}; !slices.Equal(names, want) {
+		t.Errorf("tables after the cleanup %v, want %v", names, want)
 	}
 }

@@ -29,8 +29,12 @@ type Column struct {
 // Table is a typed raw table: the envelope columns, then the entity's fields.
 type Table struct {
 	Entity  string
-	Name    string   // raw_<entity>: every version, as landed
-	Current string   // cur_<entity>: the latest version per id
+	Name    string // raw_<entity>: every version, as landed
+	Current string // cur_<entity>: the latest version per id
+	// Latest is latest_<entity>, ClickHouse's copy of raw sorted by id alone,
+	// where ReplacingMergeTree(version) collapses an id's versions to its
+	// newest (every append writes both; readers still need FINAL).
+	Latest  string
 	Columns []Column // envelope first, then fields
 	Fields  []model.Field
 	Schema  *arrow.Schema
@@ -49,6 +53,7 @@ var (
 func init() {
 	for _, e := range model.Entities() {
 		t := &Table{Entity: e.EntityName(), Name: "raw_" + e.EntityName(), Current: "cur_" + e.EntityName(),
+			Latest: "latest_" + e.EntityName(),
 			Fields: model.Fields(e), FieldIndex: map[string]int{}}
 		t.Columns = []Column{{ColSeq, model.KindInt}, {ColOp, model.KindString}, {ColOccurredAt, model.KindTime}, {ColTxID, model.KindInt}}
 		for _, f := range t.Fields {

@@ -205,14 +205,9 @@ func (dialect) CreateTable(t *warehouse.Table) string {
 func (dialect) AddColumn(t *warehouse.Table, c warehouse.Column) []string {
 	return []string{
 		fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", t.Name, c.Name, sqlType(c.Name, c.Kind)),
-		"DROP TABLE IF EXISTS " + latestOf(t),
+		"DROP TABLE IF EXISTS " + t.Latest,
 	}
 }
-
-// latestOf is the table that keeps each id's latest version: the same rows
-// as raw, sorted by id alone, so ReplacingMergeTree(version) collapses an
-// id's versions to its newest (every append writes both).
-func latestOf(t *warehouse.Table) string { return "latest_" + t.Entity }
 
 // Views: ver_ deduplicates repeated deliveries that merges have not
 // collapsed yet (FINAL); cur_ reads the latest-version table with FINAL
@@ -225,7 +220,7 @@ func (dialect) Views(t *warehouse.Table) []string {
 	for i, c := range t.Columns {
 		defs[i] = c.Name + " " + sqlType(c.Name, c.Kind)
 	}
-	latest, cols := latestOf(t), t.ColumnList()
+	latest, cols := t.Latest, t.ColumnList()
 	return []string{
 		"DROP TABLE IF EXISTS ver_" + t.Entity,
 		fmt.Sprintf("CREATE VIEW ver_%s AS SELECT * FROM %s FINAL", t.Entity, t.Name),
@@ -261,7 +256,7 @@ func (w *Warehouse) Append(ctx context.Context, b *warehouse.Batch) error {
 		// Then the latest-version table: a crash between the two is
 		// redelivered (the batch log below is written last) and both
 		// inserts collapse on their keys.
-		if err := w.appendRecord(ctx, latestOf(t), t.ColumnList(), rec); err != nil {
+		if err := w.appendRecord(ctx, t.Latest, t.ColumnList(), rec); err != nil {
 			return err
 		}
 	}
