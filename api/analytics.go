@@ -22,6 +22,9 @@ type Analytics interface {
 	Detail(ctx context.Context, m *etl.Mart, q etl.DetailQuery) (array.RecordReader, int64, error)
 	Stamp(ctx context.Context, mart string) (int64, error)
 	Dimensions(ctx context.Context) (*etl.Dims, error)
+	// Span is the first and last day with treatment sessions on or before
+	// through (YYYY-MM-DD).
+	Span(ctx context.Context, through string) (etl.Span, error)
 }
 
 var (

@@ -50,6 +50,9 @@ type Server struct {
 	Registry *prometheus.Registry
 	// LoginPerMinute limits login attempts per client address.
 	LoginPerMinute int
+	// Now is the service's clock: every "today" (default date ranges, the
+	// dashboards' presets) is read from it, so tests can set the date.
+	Now func() time.Time
 
 	ready     atomic.Bool
 	extra     []route // test-only routes (benchmark baselines)
@@ -68,6 +71,15 @@ func NewServer(b Backend, logger *slog.Logger) *Server {
 		Help: "HTTP request latency by route pattern.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"route"})
 	s.Registry.MustRegister(s.requests, s.latency, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return s
+}
+
+// today is the current day in China time by the server's clock.
+func (s *Server) today() time.Time {
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
+	}
+	return now().In(model.Local)
 }
 
 // SetReady marks the server ready once migrations ran and stores are open.

@@ -69,12 +69,21 @@ func listParam(vals url.Values, name string) []string {
 	return out
 }
 
+// calendar is what the date presets need: the server's today and the last
+// day with data on or before it (the anchor). A warehouse whose data ended a
+// year ago still opens on its last month, not on an empty one.
+type calendar struct {
+	Today    string `json:"today"`               // by the server's clock, China time
+	FirstDay string `json:"first_day,omitempty"` // the first day with a treatment session
+	LastDay  string `json:"last_day,omitempty"`  // the last such day on or before today
+	Anchor   string `json:"anchor"`              // last_day, or today when there is no data
+}
+
 // parseQuery reads the common parameters of a mart or detail query. Dates
 // default to the 30 days ending today.
-func parseQuery(vals url.Values, m *etl.Mart) (etl.Query, error) {
+func parseQuery(vals url.Values, m *etl.Mart, today time.Time) (etl.Query, error) {
 	q := etl.Query{From: vals.Get("from"), To: vals.Get("to"), Grain: vals.Get("grain"),
 		Ints: map[string][]int64{}, Texts: map[string][]string{}}
-	today := time.Now().In(model.Local)
 	if q.To == "" {
 		q.To = today.Format("2006-01-02")
 	}
@@ -226,6 +235,27 @@ func (s *Server) martRoutes() []route {
 				}
 				return list(out), nil
 			})},
+		{Method: "GET", Pattern: "/api/v1/calendar", Summary: "日历 today by the server's clock and the days that hold data: the dashboards' date presets anchor on it", Tag: "marts", Roles: martReaders,
+			Response: calendar{},
+			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
+				if err := knownParams(r); err != nil {
+					return nil, err
+				}
+				a, err := s.analytics()
+				if err != nil {
+					return nil, err
+				}
+				today := s.today().Format("2006-01-02")
+				span, err := a.Span(ctx, today)
+				if err != nil {
+					return nil, err
+				}
+				c := calendar{Today: today, FirstDay: span.First, LastDay: span.Last, Anchor: today}
+				if span.Last != "" {
+					c.Anchor = span.Last
+				}
+				return c, nil
+			})},
 		{Method: "GET", Pattern: "/api/v1/dimensions", Summary: "维度 departments, projects and staff within your scope", Tag: "marts", Roles: martReaders,
 			Response: etl.Dims{},
 			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
@@ -323,7 +353,7 @@ func (s *Server) readMartRequest(r *http.Request, m *etl.Mart, params []string, 
 	if err := knownValues(mr.vals, params...); err != nil {
 		return nil, err
 	}
-	if mr.q, err = parseQuery(mr.vals, m); err != nil {
+	if mr.q, err = parseQuery(mr.vals, m, s.today()); err != nil {
 		return nil, err
 	}
 	if mr.f, err = pick(mr.vals, r.Header.Get("Accept")); err != nil {

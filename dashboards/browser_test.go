@@ -22,6 +22,7 @@ import (
 	"github.com/zhiliao/zhiliao/dashboards"
 	"github.com/zhiliao/zhiliao/internal/testmarts"
 	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/warehouse/warehousetest"
 )
 
 func TestMain(m *testing.M) {
@@ -49,11 +50,29 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
-// site serves the pilot hospital's analytics (marts built) with the pages.
+// site serves the pilot hospital's analytics (marts built) with the pages,
+// on a server whose clock reads the day after the pilot's last day.
 func site(t *testing.T) string {
+	t.Helper()
+	base, _ := siteAt(t, time.Date(2026, 11, 23, 9, 0, 0, 0, model.Local))
+	return base
+}
+
+// siteAt serves the pilot on a server whose clock always reads now, and
+// returns the pilot's last day with a completed session (China time), read
+// from the raw layer rather than the marts.
+func siteAt(t *testing.T, now time.Time) (string, string) {
 	t.Helper()
 	ctx := context.Background()
 	site := testmarts.Pilot(t)
+	var lastDay string
+	for _, row := range warehousetest.Rows(t, site.Warehouse, "SELECT started_at FROM cur_session WHERE status = 'completed'") {
+		if at, ok := row[0].(time.Time); ok {
+			if d := at.In(model.Local).Format("2006-01-02"); d > lastDay {
+				lastDay = d
+			}
+		}
+	}
 	db := site.DB
 	insts, err := db.Institutions(ctx)
 	if err != nil {
@@ -75,9 +94,62 @@ func site(t *testing.T) string {
 	}
 	s := api.NewServer(db, testmarts.Quiet)
 	s.Analytics, s.Pages = site.Runner, dashboards.New(db, testmarts.Quiet)
+	s.Now = func() time.Time { return now }
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
-	return srv.URL
+	return srv.URL, lastDay
+}
+
+// TestDatePresetsAnchorOnLastDay runs the date presets on a server whose
+// clock reads a year after the pilot ended: every preset ends on the last
+// day with data, never on the (empty) days before the server's today.
+func TestDatePresetsAnchorOnLastDay(t *testing.T) {
+	base, last := siteAt(t, time.Date(2027, 11, 23, 10, 0, 0, 0, model.Local))
+	if last == "" {
+		t.Fatal("the pilot has no completed session")
+	}
+	day := func(s string, months, days int) string {
+		d, _ := time.Parse("2006-01-02", s)
+		return d.AddDate(0, months, days).Format("2006-01-02")
+	}
+	monthStart := last[:8] + "01"
+	want := map[string][2]string{
+		"today":     {last, last},
+		"7d":        {day(last, 0, -6), last},
+		"month":     {monthStart, last},
+		"lastmonth": {day(monthStart, -1, 0), day(monthStart, 0, -1)},
+		"90d":       {day(last, 0, -89), last},
+	}
+	ctx, _, _ := browserTab(t)
+	defer screenshotOnFailure(t, ctx, "presets")
+	if err := do(ctx, chromedp.Navigate(base+"/dash/workload"), chromedp.WaitVisible(chromedp.ID("login-form")),
+		chromedp.SetValue(chromedp.ID("username"), "zhuren"), chromedp.SetValue(chromedp.ID("password"), "browser-test-pw"),
+		chromedp.Click(chromedp.ID("login-submit")), chromedp.WaitVisible(chromedp.CSS(`body[data-page="workload"]`))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(ctx, settled); err != nil {
+		t.Fatal(err)
+	}
+	if asof, _ := run(ctx, chromedp.Text(chromedp.ID("asof"))); !strings.Contains(asof, last) {
+		t.Errorf("数据截至 line %q, want the last day %s", asof, last)
+	}
+	// The page opened on the anchor's month, with sessions in it.
+	if sum, _ := run(ctx, chromedp.Evaluate[string](`document.querySelector('#chart-by-day').dataset.sum`)); sum == "" || sum == "0" {
+		t.Errorf("opening range shows %q sessions", sum)
+	}
+	for _, name := range []string{"today", "7d", "month", "lastmonth", "90d"} {
+		if err := do(ctx, chromedp.Click(chromedp.CSS(`[data-preset="`+name+`"]`))); err != nil {
+			t.Fatal(err)
+		}
+		_, err := run(ctx, chromedp.Poll[[]string](`document.body.dataset.ready === '1' && (() => {
+			const q = new URLSearchParams(location.search);
+			return q.get('from') === '`+want[name][0]+`' && q.get('to') === '`+want[name][1]+`' && [q.get('from'), q.get('to')];
+		})()`, chromedp.WithPollingTimeout(10*time.Second)))
+		if err != nil {
+			loc, _ := run(ctx, chromedp.Evaluate[string](`location.search`))
+			t.Errorf("preset %s: want %v, page at %q (%v)", name, want[name], loc, err)
+		}
+	}
 }
 
 // browserTab starts a headless Chromium and returns a tab, the console

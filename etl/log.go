@@ -3,6 +3,8 @@ package etl
 import (
 	"context"
 	"time"
+
+	"github.com/zhiliao/zhiliao/model"
 )
 
 // Runs lists the latest runs, newest first.
@@ -100,4 +102,42 @@ func (r *Runner) ensureSchemaLocked(ctx context.Context, d dialect) error {
 		return r.ensureSchema(ctx, d)
 	}
 	return nil // a run is in progress: it created the schema
+}
+
+// Span is the range of days that hold treatment sessions, as YYYY-MM-DD;
+// both empty when there are none.
+type Span struct {
+	First string `json:"first_day,omitempty"`
+	Last  string `json:"last_day,omitempty"`
+}
+
+// Span reads the first and last day with sessions in the workload mart on or
+// before through. Dashboards anchor their date presets on Last, so that a
+// warehouse whose data ends before today opens on days that hold data.
+func (r *Runner) Span(ctx context.Context, through string) (Span, error) {
+	d, err := dialectOf(r.Warehouse.Engine())
+	if err != nil {
+		return Span{}, err
+	}
+	if err := r.ensureSchemaLocked(ctx, d); err != nil {
+		return Span{}, err
+	}
+	if !validDay(through) {
+		return Span{}, model.Invalid("to", "日期应为 YYYY-MM-DD want a day, got %q", through)
+	}
+	rows, err := r.query(ctx, "SELECT count(*), min(day), max(day) FROM mart_workload WHERE sessions > 0 AND day <= "+d.date(through))
+	if err != nil || len(rows) == 0 {
+		return Span{}, err
+	}
+	if n, _ := rows[0][0].(int64); n == 0 {
+		return Span{}, nil
+	}
+	var s Span
+	if t, ok := rows[0][1].(time.Time); ok {
+		s.First = t.Format("2006-01-02")
+	}
+	if t, ok := rows[0][2].(time.Time); ok {
+		s.Last = t.Format("2006-01-02")
+	}
+	return s, nil
 }

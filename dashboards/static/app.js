@@ -59,7 +59,6 @@
   function monthEnd(s) { var d = parseDay(monthStart(s)); d.setUTCMonth(d.getUTCMonth() + 1); d.setUTCDate(0); return fmtDay(d); }
   function minDay(a, b) { return a < b ? a : b; }
   function daysBetween(a, b) { return Math.round((parseDay(b) - parseDay(a)) / 86400000); }
-  function beijingToday() { return fmtDay(new Date(Date.now() + 8 * 3600000)); }
 
   function preset(name) {
     switch (name) {
@@ -450,13 +449,12 @@
   function start() {
     readURL();
     busy(0);
-    Promise.all([api('/api/v1/dimensions'), api('/api/v1/etl/freshness')]).then(function (res) {
+    // "Today" is the server's (its clock is the one the tests set), and the
+    // presets anchor on the last day with data on or before it.
+    Promise.all([api('/api/v1/dimensions'), api('/api/v1/calendar')]).then(function (res) {
       dims = res[0];
-      var latest = '';
-      res[1].items.forEach(function (f) { if (f.data_as_of && f.data_as_of > latest) { latest = f.data_as_of; } });
-      var today = beijingToday();
-      anchor = latest ? minDay(fmtDay(new Date(Date.parse(latest) + 8 * 3600000)), today) : today;
-      $('asof').textContent = '数据截至 ' + anchor;
+      anchor = res[1].anchor;
+      $('asof').textContent = res[1].last_day ? '数据截至 ' + anchor : '暂无治疗数据（今日 ' + anchor + '）';
       if (!state.from || !state.to) { var r = preset('month'); state.from = state.from || r[0]; state.to = state.to || r[1]; }
       fillSelects();
       bindFilters();
