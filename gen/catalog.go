@@ -20,7 +20,9 @@ type projectTemplate struct {
 
 // departments is the catalogue the synthetic hospital draws from: twenty
 // treatment departments of a tertiary hospital. EMR-rating scope follows
-// RATING.md (repeated specialist treatments in; dressing changes out), while
+// RATING.md (repeated specialist treatments, laser and minimally invasive
+// treatments in, as the seed paper's 激光中心 pilot; wound-clinic dressing care
+// out, the choice RATING.md leaves to the hospital), while
 // the smart-service scope includes every treatment.
 var departments = []deptTemplate{
 	{"KF", "康复医学科", []projectTemplate{
@@ -43,13 +45,13 @@ var departments = []deptTemplate{
 		{"TN002", "小儿推拿", "massage", 4500, 20, 5, 10, false, false, true, true, "7", 1, "请家长陪同。", "TCM-PED"},
 	}, [][2]string{{"M54.2", "颈痛"}, {"M54.5", "腰痛"}, {"M47.8", "脊椎关节强硬"}}},
 	{"JG", "激光治疗中心", []projectTemplate{
-		{"JG001", "调Q激光祛斑", "laser", 80000, 20, 3, 6, true, true, false, true, "7,30", 28, "治疗后注意防晒，结痂自然脱落。", "LASER-SKIN"},
-		{"JG002", "点阵激光", "laser", 120000, 30, 3, 5, true, true, false, true, "7,30", 28, "治疗后 7 天内避免化妆。", "LASER-SKIN"},
-		{"JG003", "强脉冲光", "laser", 60000, 20, 3, 6, true, true, false, true, "7", 21, "治疗后注意防晒。", "LASER-SKIN"},
+		{"JG001", "调Q激光祛斑", "laser", 80000, 20, 3, 6, true, true, true, true, "7,30", 28, "治疗后注意防晒，结痂自然脱落。", "LASER-SKIN"},
+		{"JG002", "点阵激光", "laser", 120000, 30, 3, 5, true, true, true, true, "7,30", 28, "治疗后 7 天内避免化妆。", "LASER-SKIN"},
+		{"JG003", "强脉冲光", "laser", 60000, 20, 3, 6, true, true, true, true, "7", 21, "治疗后注意防晒。", "LASER-SKIN"},
 	}, [][2]string{{"L81.4", "黄褐斑"}, {"L70.0", "痤疮"}, {"D18.0", "血管瘤"}, {"L90.5", "瘢痕"}}},
 	{"PF", "皮肤科", []projectTemplate{
-		{"PF001", "窄谱中波紫外线", "laser", 5000, 10, 10, 20, true, false, false, true, "30", 2, "治疗后注意避光。", "DERM-PASI"},
-		{"PF002", "液氮冷冻", "dermatology", 8000, 10, 2, 4, true, true, false, true, "14", 14, "", "DERM-LESION"},
+		{"PF001", "窄谱中波紫外线", "laser", 5000, 10, 10, 20, true, false, true, true, "30", 2, "治疗后注意避光。", "DERM-PASI"},
+		{"PF002", "液氮冷冻", "dermatology", 8000, 10, 2, 4, true, true, true, true, "14", 14, "", "DERM-LESION"},
 	}, [][2]string{{"L40.0", "寻常型银屑病"}, {"L80", "白癜风"}, {"B07", "病毒性疣"}}},
 	{"XT", "血液净化中心", []projectTemplate{
 		{"XT001", "血液透析", "dialysis", 48000, 240, 12, 13, true, false, true, true, "1,7", 2, "透析前请称体重，控制饮水。", "DIALYSIS-KT"},
@@ -90,7 +92,7 @@ var departments = []deptTemplate{
 	}, [][2]string{{"N39.3", "压力性尿失禁"}, {"O90.8", "产后盆底功能障碍"}}},
 	{"YK", "眼科治疗", []projectTemplate{
 		{"YK001", "视功能训练", "physio", 6000, 30, 10, 20, false, false, true, true, "30", 2, "", "EYE-VA"},
-		{"YK002", "眼科激光", "laser", 90000, 20, 1, 2, true, true, false, true, "1,7", 14, "治疗后遵医嘱滴眼药水。", "EYE-VA"},
+		{"YK002", "眼科激光", "laser", 90000, 20, 1, 2, true, true, true, true, "1,7", 14, "治疗后遵医嘱滴眼药水。", "EYE-VA"},
 	}, [][2]string{{"H53.0", "弱视"}, {"H36.0", "糖尿病视网膜病变"}}},
 	{"EB", "耳鼻喉治疗", []projectTemplate{
 		{"EB001", "鼻腔冲洗", "physio", 2000, 15, 5, 10, false, false, true, true, "7", 1, "", "ENT-SNOT"},
