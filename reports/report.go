@@ -283,7 +283,13 @@ func notes(ctx context.Context, src Source, rules *Rules, rep *Report, p Params)
 	}
 	out = append(out, [2]string{"评级规则版本", rules.Version + "（" + rules.Source + "）"})
 	if rep.Evidence {
-		out = append(out, [2]string{"规则说明", rules.Note})
+		out = append(out, [2]string{"规则说明", rules.Note},
+			[2]string{"系数取舍", rules.Rounding},
+			[2]string{"近3个月", rules.Window},
+			[2]string{"未填写的判定", rules.PlaceholdersNote + "：" + strings.Join(rules.Placeholders, "、")},
+			[2]string{"自评得分", rules.SelfAssessment.Formula + "。" + rules.SelfAssessment.DQIndexNote + "；" + rules.SelfAssessment.PartialNote +
+				fmt.Sprintf("；每一级数据质量须 ≥ %.2f；EMR 覆盖率阈值 基本项 %.0f%%、选择项 %.0f%%", rules.SelfAssessment.DQMin,
+					rules.EMRCoverage["basic"]*100, rules.EMRCoverage["selective"]*100)})
 		for _, r := range rules.Rules {
 			out = append(out, [2]string{r.Item + " " + r.Dimension, fmt.Sprintf("%s。分子：%s；分母：%s；阈值 %.0f%%。",
 				r.Title, r.Numerator, r.Denominator, r.Threshold*100)})

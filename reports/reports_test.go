@@ -68,14 +68,18 @@ func TestRules(t *testing.T) {
 	}
 	dir := t.TempDir()
 	good := filepath.Join(dir, "rules.json")
-	os.WriteFile(good, []byte(`{"version":"2027.1","rules":[{"item":"06.01.4","dimension":"完整性","threshold":0.6}]}`), 0o600)
+	const common = `"emr_coverage":{"basic":0.8,"selective":0.5},"smart_coverage":{"basic":0.8,"selective":0.5},
+		"self_assessment":{"coverage_months":3,"dq_index":"min","dq_min":0.5,"partial_band":0.8}`
+	os.WriteFile(good, []byte(`{"version":"2027.1",`+common+`,"rules":[{"item":"06.01.4","dimension":"完整性","threshold":0.6}]}`), 0o600)
 	if r2, err := reports.LoadRules(good); err != nil || r2.Version != "2027.1" {
 		t.Errorf("replacement: %v %v", r2, err)
 	} else if x, ok := r2.Find("06.01.4", "完整性"); !ok || x.Threshold != 0.6 {
 		t.Errorf("find %v %v", x, ok)
 	}
 	for _, bad := range []string{`{"version":"x","rules":[]}`, `{"rules":[{"item":"a","dimension":"b","threshold":0.5}]}`,
-		`{"version":"x","rules":[{"item":"a","dimension":"b","threshold":1.5}]}`, `{not json`} {
+		`{"version":"x","rules":[{"item":"a","dimension":"b","threshold":1.5}]}`, `{not json`,
+		`{"version":"x","rules":[{"item":"a","dimension":"b","threshold":0.5}]}`, // no self_assessment band: it is never a constant in code
+		`{"version":"x",` + strings.Replace(common, `"partial_band":0.8`, `"partial_band":1.2`, 1) + `,"rules":[{"item":"a","dimension":"b","threshold":0.5}]}`} {
 		p := filepath.Join(dir, "bad.json")
 		os.WriteFile(p, []byte(bad), 0o600)
 		if _, err := reports.LoadRules(p); err == nil {

@@ -45,6 +45,32 @@ type Rules struct {
 	Rules         []Rule             `json:"rules"`
 	EMRCoverage   map[string]float64 `json:"emr_coverage"`
 	SmartCoverage map[string]float64 `json:"smart_coverage"`
+	EMRItem       struct {
+		Code  string `json:"code"`
+		Title string `json:"title"`
+		Role  string `json:"role"`
+		Basic bool   `json:"basic"`
+	} `json:"emr_item"`
+	SelfAssessment SelfAssessment `json:"self_assessment"`
+	// Placeholders are the values that count as not filled, after every
+	// Unicode space is trimmed (RATING.md 完整性).
+	Placeholders     []string `json:"placeholders"`
+	PlaceholdersNote string   `json:"placeholders_note"`
+	Rounding         string   `json:"rounding"`
+	Window           string   `json:"window"`
+}
+
+// SelfAssessment is how the self-assessment form scores and judges an item
+// (RATING.md: level × coverage × data-quality index), with the choices the
+// standard leaves open.
+type SelfAssessment struct {
+	Formula        string  `json:"formula"`
+	CoverageMonths int     `json:"coverage_months"`
+	DQIndex        string  `json:"dq_index"` // "min" (the lowest of an item's dimensions) or "mean"
+	DQIndexNote    string  `json:"dq_index_note"`
+	DQMin          float64 `json:"dq_min"`       // data quality every claimed level must reach
+	PartialBand    float64 `json:"partial_band"` // 部分符合 from this share of a threshold
+	PartialNote    string  `json:"partial_note"`
 }
 
 // Find returns the rule of an item and dimension.
@@ -73,6 +99,14 @@ func LoadRules(path string) (*Rules, error) {
 	}
 	if r.Version == "" || len(r.Rules) == 0 {
 		return nil, fmt.Errorf("rating rules %s: a version and at least one rule are required", path)
+	}
+	sa := r.SelfAssessment
+	if sa.CoverageMonths < 1 || sa.CoverageMonths > 12 || (sa.DQIndex != "min" && sa.DQIndex != "mean") ||
+		sa.DQMin <= 0 || sa.DQMin > 1 || sa.PartialBand <= 0 || sa.PartialBand >= 1 {
+		return nil, fmt.Errorf("rating rules %s: self_assessment needs coverage_months 1–12, dq_index min or mean, dq_min in (0, 1] and partial_band in (0, 1)", path)
+	}
+	if r.EMRCoverage["basic"] <= 0 || r.EMRCoverage["selective"] <= 0 || r.SmartCoverage["basic"] <= 0 || r.SmartCoverage["selective"] <= 0 {
+		return nil, fmt.Errorf("rating rules %s: emr_coverage and smart_coverage need basic and selective thresholds", path)
 	}
 	for _, x := range r.Rules {
 		if x.Item == "" || x.Dimension == "" || x.Threshold <= 0 || x.Threshold > 1 {

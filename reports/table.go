@@ -179,8 +179,8 @@ func (t *Table) Build(rr array.RecordReader, rules *Rules) ([][]Cell, error) {
 				if c.Rule != "verdict" {
 					break
 				}
-				if coef, ok := cells[judged[j]].Value.(float64); ok {
-					v = map[bool]string{true: "达标", false: "未达标"}[coef >= rule.Threshold]
+				if coef, ok := cells[judged[j]].Value.(float64); ok { // judged at two decimals, as the rating platform does
+					v = map[bool]string{true: "达标", false: "未达标"}[Round2(coef) >= rule.Threshold]
 				}
 			case c.Num != "":
 				num, _ := row[idx[c.Num]].(int64)
