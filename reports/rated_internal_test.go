@@ -57,7 +57,7 @@ func TestScoreItems(t *testing.T) {
 		{"06.01.5", "完整性"}: {90, 100}, {"06.01.5", "整合性"}: {45, 100}, // 0.45 < 0.5 but ≥ 0.4: 部分符合
 		{"06.01.6", "完整性"}: {30, 100}, {"06.01.6", "及时性"}: {100, 100}, // 0.30: 不符合
 		{"smart.appointment", "电子预约覆盖"}: {70, 100}, // 0.70 ≥ 0.8 × 0.8
-		{"smart.feedback", "电子调查覆盖"}: {50, 100},
+		{"smart.feedback", "电子调查覆盖"}:    {50, 100},
 	}
 	window := map[[2]string]figure{{"06.01", "有效应用"}: {900, 1000}}
 	got := map[string]*itemScore{}
@@ -78,7 +78,7 @@ func TestScoreItems(t *testing.T) {
 		}
 	}
 	check("06.01.3", "符合", 2.65)   // 3 × 0.90 × 0.98 = 2.646
-	check("06.01.4", "待确认", -1)   // no records in the period
+	check("06.01.4", "待确认", -1)    // no records in the period
 	check("06.01.5", "部分符合", 2.03) // 5 × 0.90 × 0.45
 	check("06.01.6", "不符合", 1.62)  // 6 × 0.90 × 0.30
 	check("smart.appointment", "部分符合", 2.1)
