@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -16,16 +18,46 @@ import (
 	"github.com/zhiliao/zhiliao/store"
 )
 
+// errNoCore is a data folder without a core database.
+var errNoCore = errors.New("no core database")
+
+// mustExist makes openCore refuse a data folder without core.db: a mistyped
+// --data must not silently create an empty database that relay and etl then
+// report as a success with 0 rows.
+const (
+	mustExist = false
+	mayCreate = true
+)
+
+// requireCore is errNoCore, naming the commands that make a core, when the
+// data folder has no core.db.
+func requireCore(c *common) error {
+	path := filepath.Join(c.data, "core.db")
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w at %s: 数据目录中没有核心库。生成演示数据 `zhiliao gen --data %s` 或 `zhiliao serve --demo --data %s`；新建空库 `zhiliao migrate --init --data %s`",
+			errNoCore, path, c.data, c.data, c.data)
+	}
+	return nil
+}
+
 // openCore opens DATA/core.db with the HIS simulator as payment checker.
-func openCore(ctx context.Context, c *common, stderr io.Writer) (*store.DB, error) {
+// Unless create is set (gen, serve --demo, migrate --init) a missing core.db
+// is an error that names the commands that make one; nothing is created.
+func openCore(ctx context.Context, c *common, stderr io.Writer, create bool) (*store.DB, error) {
 	log, err := c.logger(stderr)
 	if err != nil {
 		return nil, err
 	}
+	path := filepath.Join(c.data, "core.db")
+	if !create {
+		if err := requireCore(c); err != nil {
+			return nil, err
+		}
+	}
 	if err := os.MkdirAll(c.data, 0o750); err != nil {
 		return nil, fmt.Errorf("data folder %s: %w", c.data, err)
 	}
-	db, err := store.Open(ctx, filepath.Join(c.data, "core.db"), store.Options{Migrate: c.migrate, Logger: log})
+	db, err := store.Open(ctx, path, store.Options{Migrate: c.migrate, Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +87,7 @@ func runGen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if !ok {
 		return fmt.Errorf("%w: --preset %q: want %s", errUsage, *preset, presetNames())
 	}
-	db, err := openCore(ctx, &c, stderr)
+	db, err := openCore(ctx, &c, stderr, mayCreate)
 	if err != nil {
 		return err
 	}
@@ -79,10 +111,16 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var c common
 	c.register(fs)
 	to := fs.Int64("to", 0, "只升级到该版本 migrate up to this version (0: latest)")
+	initCore := fs.Bool("init", false, "新建空核心库 create an empty core database when the folder has none")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
 	path := filepath.Join(c.data, "core.db")
+	if !*initCore {
+		if err := requireCore(&c); err != nil {
+			return err
+		}
+	}
 	if *to > 0 {
 		if err := os.MkdirAll(c.data, 0o750); err != nil {
 			return err
@@ -94,7 +132,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return nil
 	}
 	c.migrate = true
-	db, err := openCore(ctx, &c, stderr)
+	db, err := openCore(ctx, &c, stderr, mayCreate)
 	if err != nil {
 		return err
 	}
@@ -131,7 +169,7 @@ func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := parse(fs, args[1:], stderr); err != nil {
 		return err
 	}
-	db, err := openCore(ctx, c, stderr)
+	db, err := openCore(ctx, c, stderr, mustExist)
 	if err != nil {
 		return err
 	}
@@ -187,7 +225,7 @@ func runHIS(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := parse(fs, args[1:], stderr); err != nil {
 		return err
 	}
-	db, err := openCore(ctx, c, stderr)
+	db, err := openCore(ctx, c, stderr, mustExist)
 	if err != nil {
 		return err
 	}

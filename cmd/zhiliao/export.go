@@ -68,7 +68,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	db, err := openCore(ctx, &c, stderr)
+	db, err := openCore(ctx, &c, stderr, mustExist)
 	if err != nil {
 		return err
 	}

@@ -5,13 +5,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -220,6 +223,51 @@ func TestCommandLine(t *testing.T) {
 	}
 	if code, _, e := run("user", "add", "--username", "x2", "--password", "short", "--role", "admin"); code != 1 || !strings.Contains(e, "password") {
 		t.Errorf("short password: %d %s", code, e)
+	}
+
+	// serve --demo on a folder with data but without the demo logins (made
+	// by gen) creates them; every login it prints works.
+	var stdout, stderr bytes.Buffer
+	m := &Main{Addr: "127.0.0.1:0", MLLPAddr: "127.0.0.1:0", Demo: true, Seed: 1, Stdout: &stdout, Stderr: &stderr,
+		ETL: etlFlags{incremental: "@every 1h", full: "0 2 * * *"}}
+	m.Common = common{data: data, logLevel: "warn"}
+	if err := m.Open(ctx); err != nil {
+		t.Fatalf("serve --demo on gen data: %v\n%s", err, stderr.String())
+	}
+	printed := regexp.MustCompile(`(?m)^  (\S+)\s+(\S+)`).FindAllStringSubmatch(stdout.String(), -1)
+	if len(printed) != len(demoUsers) {
+		t.Errorf("printed %d demo logins, want %d:\n%s", len(printed), len(demoUsers), stdout.String())
+	}
+	for _, p := range printed {
+		if _, u, _, err := m.DB.Login(ctx, p[1], demoPassword); err != nil || u.Role != p[2] {
+			t.Errorf("printed login %s (%s) does not work: %v", p[1], p[2], err)
+		}
+	}
+	m.Close()
+}
+
+// TestCommandsRefuseMissingCore: every command but gen and serve --demo
+// refuses a data folder without core.db, names the commands that make one,
+// and creates nothing.
+func TestCommandsRefuseMissingCore(t *testing.T) {
+	ctx := context.Background()
+	for _, args := range [][]string{{"serve"}, {"relay", "--once"}, {"etl", "run"}, {"export", "dept-monthly", "--from", "2026-09-01", "--to", "2026-09-30", "--out", "x.xlsx"},
+		{"user", "add", "--username", "a", "--password", "long-enough-pw", "--role", "admin"}, {"his", "replay"},
+		{"warehouse", "rebuild"}, {"warehouse", "dead-letters"}, {"migrate"}} {
+		dir := filepath.Join(t.TempDir(), "mistyped")
+		var out, errb bytes.Buffer
+		code := Run(ctx, append(args, "--data", dir, "--log-level", "warn"), &out, &errb)
+		if code != 1 || !strings.Contains(errb.String(), "no core database at "+filepath.Join(dir, "core.db")) || !strings.Contains(errb.String(), "zhiliao gen") {
+			t.Errorf("%v on a folder without core.db: exit %d, %s", args, code, errb.String())
+		}
+		if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%v created %s (%v)", args, dir, err)
+		}
+	}
+	dir := filepath.Join(t.TempDir(), "new")
+	var out, errb bytes.Buffer
+	if code := Run(ctx, []string{"migrate", "--init", "--data", dir, "--log-level", "warn"}, &out, &errb); code != 0 {
+		t.Errorf("migrate --init: %d %s", code, errb.String())
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"flag"
 	"fmt"
@@ -111,7 +112,7 @@ func (m *Main) Open(ctx context.Context) error {
 	if m.log, err = m.Common.logger(m.Stderr); err != nil {
 		return err
 	}
-	if m.DB, err = openCore(ctx, &m.Common, m.Stderr); err != nil {
+	if m.DB, err = openCore(ctx, &m.Common, m.Stderr, m.Demo); err != nil {
 		return err
 	}
 	if m.Demo {
@@ -270,18 +271,43 @@ func (m *Main) prepareDemo(ctx context.Context) error {
 			return err
 		}
 		fmt.Fprintf(m.Stderr, "演示数据已生成 %d sessions, %d CDC events\n", st.Sessions, st.Events)
-		for _, u := range demoUsers {
-			du := &model.User{Username: u.username, DisplayName: u.name, Role: u.role}
-			if err := resolveScope(ctx, m.DB, du, "", u.dept); err != nil {
-				return err
+	}
+	// On a folder that already held data, the demo logins may be missing
+	// (data made by gen) or taken by someone else: create the missing ones
+	// and print only logins that exist with the demo password.
+	var ready []int
+	for i, u := range demoUsers {
+		var role string
+		err := m.DB.Reader().QueryRowContext(ctx, "SELECT role FROM user_account WHERE username = ?", u.username).Scan(&role)
+		switch {
+		case err == nil:
+			if token, _, _, err := m.DB.Login(ctx, u.username, demoPassword); err == nil {
+				m.DB.Logout(ctx, token)
+				ready = append(ready, i)
+			} else {
+				fmt.Fprintf(m.Stderr, "演示账号 %s 已存在且密码不是演示密码，未列出 (exists with another password)\n", u.username)
 			}
-			if err := m.DB.CreateUser(ctx, du, demoPassword); err != nil {
-				return err
-			}
+			continue
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
 		}
+		du := &model.User{Username: u.username, DisplayName: u.name, Role: u.role}
+		if err := resolveScope(ctx, m.DB, du, "", u.dept); err != nil {
+			fmt.Fprintf(m.Stderr, "演示账号 %s 未创建：%v\n", u.username, err)
+			continue
+		}
+		if err := m.DB.CreateUser(ctx, du, demoPassword); err != nil {
+			return err
+		}
+		ready = append(ready, i)
+	}
+	if len(ready) == 0 {
+		fmt.Fprintln(m.Stdout, "没有可用的演示账号 no demo login exists in this data folder")
+		return nil
 	}
 	fmt.Fprintln(m.Stdout, "演示账号 demo logins (password "+demoPassword+"):")
-	for _, u := range demoUsers {
+	for _, i := range ready {
+		u := demoUsers[i]
 		fmt.Fprintf(m.Stdout, "  %-14s %-16s %s\n", u.username, u.role, u.name)
 	}
 	return nil

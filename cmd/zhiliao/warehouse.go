@@ -50,6 +50,11 @@ func (w *whFlags) validate() error {
 
 // open opens the warehouse the flags name.
 func (w *whFlags) open(ctx context.Context, c *common) (warehouse.Warehouse, error) {
+	// A warehouse is filled from a core: without one, the folder is a typo
+	// and nothing (not even an empty warehouse file) is created.
+	if err := requireCore(c); err != nil {
+		return nil, err
+	}
 	if w.dsn != "" {
 		wh, err := clickhouse.Open(ctx, w.dsn)
 		if err != nil {
@@ -83,7 +88,7 @@ func runRelay(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := w.validate(); err != nil {
 		return err
 	}
-	core, err := openCore(ctx, &c, stderr)
+	core, err := openCore(ctx, &c, stderr, mustExist)
 	if err != nil {
 		return err
 	}
@@ -138,7 +143,7 @@ func runWarehouse(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	defer wh.Close()
 	switch verb {
 	case "rebuild":
-		core, err := openCore(ctx, &c, stderr)
+		core, err := openCore(ctx, &c, stderr, mustExist)
 		if err != nil {
 			return err
 		}
