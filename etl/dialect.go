@@ -36,6 +36,41 @@ type dialect struct {
 	snapshots bool
 	// martWorkers is how many marts a run builds at once.
 	martWorkers int
+	// blankRE is the engine's literal of a pattern matching every Unicode
+	// space (and zero-width ones), removed before a field counts as filled.
+	blankRE string
+	// placeholders are the values that count as not filled (rules.json).
+	placeholders []string
+}
+
+// blank is a condition true when col, with every Unicode space removed, is
+// empty or one of the placeholders: RATING.md's 完整性 counts such a field
+// as not filled.
+func (d dialect) blank(col string) string {
+	lits := []string{"''"}
+	for _, p := range d.placeholders {
+		p = strings.TrimSpace(p)
+		if p == "" || strings.ContainsAny(p, "'\\") {
+			continue // never a quote or backslash inside a literal
+		}
+		lits = append(lits, "'"+p+"'")
+	}
+	return "(" + d.strip(col) + " IN (" + strings.Join(lits, ", ") + "))"
+}
+
+// strip is col without any Unicode space.
+func (d dialect) strip(col string) string {
+	if d.engine == "clickhouse" {
+		return "replaceRegexpAll(ifNull(" + col + ", ''), " + d.blankRE + ", '')"
+	}
+	return "regexp_replace(coalesce(" + col + ", ''), " + d.blankRE + ", '', 'g')"
+}
+
+// dialect is the engine's dialect with the runner's placeholders.
+func (r *Runner) dialect() (dialect, error) {
+	d, err := dialectOf(r.Warehouse.Engine())
+	d.placeholders = r.Placeholders
+	return d, err
 }
 
 // Local is the hospitals' time zone: a mart's day is a day in China.
@@ -65,6 +100,7 @@ func (d dialect) macros(days []string, snaps *snapshots) template.FuncMap {
 	m["day"], m["date"] = d.dayOf, d.dateOf
 	m["inDays"] = func(col string) string { return in(d.dayOf(col)) }
 	m["inDateDays"] = func(col string) string { return in(d.dateOf(col)) }
+	m["blank"] = d.blank
 	// cur ENTITY COL: the current rows of an entity a subquery filtered on
 	// the days of COL reads. curJoin ENTITY KEY OTHER OTHERKEY COL: those a
 	// row of OTHER on the days joins to (KEY = OTHERKEY). Both check that
@@ -106,7 +142,8 @@ func (d dialect) dayExpr(entity, col string) (string, error) {
 }
 
 var duckDialect = dialect{
-	engine: "duckdb",
+	engine:  "duckdb",
+	blankRE: `'[\s\p{Z}\x{200B}\x{FEFF}]'`,
 	// DuckDB parallelises each statement itself, and its marts are
 	// swapped in one transaction each on the one connection.
 	martWorkers: 1,
@@ -148,6 +185,7 @@ var clickDialect = dialect{
 	// marts read ~50 such subqueries: an incremental run reads each entity
 	// of its days once into a snapshot instead.
 	snapshots: true,
+	blankRE:   `'[\\s\\p{Z}\\x{200B}\\x{FEFF}]'`,
 	// Two marts at once keep a small server's two cores busy: much of a
 	// mart's time is round trips and single-threaded steps.
 	martWorkers: 2,

@@ -9,7 +9,7 @@ import (
 
 // Runs lists the latest runs, newest first.
 func (r *Runner) Runs(ctx context.Context, limit int) ([]Result, error) {
-	d, err := dialectOf(r.Warehouse.Engine())
+	d, err := r.dialect()
 	if err != nil {
 		return nil, err
 	}
@@ -51,7 +51,7 @@ type Freshness struct {
 
 // Freshness reports every mart's freshness.
 func (r *Runner) Freshness(ctx context.Context) ([]Freshness, error) {
-	d, err := dialectOf(r.Warehouse.Engine())
+	d, err := r.dialect()
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +115,7 @@ type Span struct {
 // before through. Dashboards anchor their date presets on Last, so that a
 // warehouse whose data ends before today opens on days that hold data.
 func (r *Runner) Span(ctx context.Context, through string) (Span, error) {
-	d, err := dialectOf(r.Warehouse.Engine())
+	d, err := r.dialect()
 	if err != nil {
 		return Span{}, err
 	}

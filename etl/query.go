@@ -195,7 +195,7 @@ func (r *Runner) Query(ctx context.Context, m *Mart, q Query) (array.RecordReade
 	if err := q.Validate(m); err != nil {
 		return nil, err
 	}
-	d, err := dialectOf(r.Warehouse.Engine())
+	d, err := r.dialect()
 	if err != nil {
 		return nil, err
 	}
@@ -233,7 +233,7 @@ func (r *Runner) Detail(ctx context.Context, m *Mart, q DetailQuery) (array.Reco
 	if q.Offset < 0 {
 		return nil, 0, model.Invalid("page", "page 应为正整数")
 	}
-	d, err := dialectOf(r.Warehouse.Engine())
+	d, err := r.dialect()
 	if err != nil {
 		return nil, 0, err
 	}

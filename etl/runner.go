@@ -25,6 +25,9 @@ type Runner struct {
 	Logger    *slog.Logger
 	Now       func() time.Time
 	Metrics   *Metrics
+	// Placeholders are the values that count as not filled, after every
+	// Unicode space is removed (rules.json placeholders; nil: none).
+	Placeholders []string
 
 	mu     sync.Mutex
 	schema bool
@@ -76,7 +79,7 @@ func (r *Runner) Run(ctx context.Context, opt Options) ([]Result, error) {
 		return nil, ErrBusy
 	}
 	defer r.mu.Unlock()
-	d, err := dialectOf(r.Warehouse.Engine())
+	d, err := r.dialect()
 	if err != nil {
 		return nil, err
 	}

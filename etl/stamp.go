@@ -36,7 +36,7 @@ func (r *Runner) Stamp(ctx context.Context, mart string) (int64, error) {
 	r.stamps.mu.Lock()
 	defer r.stamps.mu.Unlock()
 	if s := r.stamps.snap.Load(); s == nil || time.Since(s.at) > stampTTL {
-		d, err := dialectOf(r.Warehouse.Engine())
+		d, err := r.dialect()
 		if err != nil {
 			return 0, err
 		}

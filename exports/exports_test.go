@@ -62,7 +62,7 @@ func TestCancel(t *testing.T) {
 	g := gated{Runner: r, gate: make(chan struct{})}
 	dir := t.TempDir()
 	m := &exports.Manager{Source: g, Rules: reports.DefaultRules(), Dir: dir, Logger: quiet}
-	p := reports.Params{From: "2026-09-01", To: "2026-10-31", Depts: depts(t, r)}
+	p := reports.Params{From: "2026-09-01", To: "2026-11-22", Depts: depts(t, r)}
 	ctx := context.Background()
 	victim := m.Start(ctx, reports.ReportByID("dept-monthly"), p, 1)
 	var others []exports.Job

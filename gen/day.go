@@ -171,6 +171,9 @@ func (g *generator) plan(ctx context.Context, dp *dept, p *model.Project, pt pro
 	}
 	g.stats.Courses++
 	cs := &course{c: c, dept: dp, project: p, ptpl: pt, order: o}
+	if dp.recent = append(dp.recent, cs); len(dp.recent) > 8 {
+		dp.recent = dp.recent[1:]
+	}
 	if g.chance(abandonRate) {
 		cs.abandonAt = 1 + int64(g.pick(int(c.PlannedSessions)))
 	}
@@ -225,7 +228,7 @@ func (g *generator) bookNext(ctx context.Context, cs *course, after time.Time) e
 				g.stats.Cancels++
 				return g.bookNext(ctx, cs, g.now)
 			})
-		case g.chance(noShowRate):
+		case g.chance(g.rate(g.defects().NoShow, "no_show", cs.dept, a.PlannedAt)):
 			g.at(a.PlannedAt.Add(45*time.Minute), func(ctx context.Context) error {
 				if _, err := g.db.MarkNoShow(ctx, a.ID); err != nil {
 					return ignoreConflict(err)
@@ -332,9 +335,18 @@ func (g *generator) complete(ctx context.Context, cs *course, s *model.Session, 
 		return err
 	}
 	g.stats.Sessions++
+	var other int64 // a plan of another patient in the department
+	for _, o := range cs.dept.recent {
+		if o.c.PatientID != cs.c.PatientID {
+			other = o.c.ID
+		}
+	}
+	if err := g.spoilExecution(ctx, cs, s.ID, rec.ID, other); err != nil {
+		return err
+	}
 	// Most records are signed within the hour; some miss the 24 h deadline.
 	delay := time.Duration(5+g.pick(90)) * time.Minute
-	if g.chance(lateSignRate) {
+	if g.chance(g.rate(g.defects().LateSign, "late_sign", cs.dept, g.now)) {
 		delay = time.Duration(25+g.pick(72)) * time.Hour
 	}
 	g.at(g.now.Add(delay), func(ctx context.Context) error {

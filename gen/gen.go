@@ -54,12 +54,10 @@ func date(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0
 
 // Rates of the things that go differently from the plan.
 const (
-	noShowRate      = 0.08  // booked and did not come (DESIGN: 5–15%)
 	cancelRate      = 0.04  // cancelled before the day
 	walkInRate      = 0.12  // sessions taken as walk-ins instead of booked
 	abandonRate     = 0.025 // courses stopped midway and the rest refunded
 	unpaidRate      = 0.05  // orders never paid, cancelled by the HIS
-	lateSignRate    = 0.12  // records signed after the 24 h deadline
 	adverseRate     = 0.004
 	complaintRate   = 0.004
 	followupDone    = 0.86
@@ -75,6 +73,8 @@ type Config struct {
 	Preset   Preset
 	Seed     uint64
 	Progress io.Writer // a progress line every few seconds; nil for none
+	// Defects are the rates of spoiled data; nil: DefaultDefects.
+	Defects *Defects
 }
 
 // Stats counts what a run did.
@@ -82,6 +82,7 @@ type Stats struct {
 	Orders, Courses, Appointments, NoShows, Cancels, WalkIns, Sessions int
 	Refused, CourseAbandoned, Followups, Surveys, Complaints           int
 	RefusedBy                                                          map[string]int // rule → count
+	Spoiled                                                            Spoiled        // units made to fail a rating rule
 	Events                                                             int64
 	Elapsed                                                            time.Duration
 }
@@ -89,7 +90,8 @@ type Stats struct {
 // Run generates the preset into db. db.Now and db.HIS are replaced by the
 // simulated clock and a seeded HIS simulator for the run's duration.
 func Run(ctx context.Context, db *store.DB, cfg Config) (*Stats, error) {
-	g := &generator{db: db, cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)), stats: &Stats{RefusedBy: map[string]int{}}}
+	g := &generator{db: db, cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)), stats: &Stats{RefusedBy: map[string]int{}, Spoiled: Spoiled{}},
+		records: map[int64][]int64{}}
 	oldNow, oldHIS := db.Now, db.HIS
 	db.Now = func() time.Time { return g.now }
 	db.HIS = &his.Simulator{Status: db.OrderPaymentStatus, Seed: int64(cfg.Seed), RefundPermille: cashierRefundPm}
@@ -102,6 +104,11 @@ func Run(ctx context.Context, db *store.DB, cfg Config) (*Stats, error) {
 	lastProgress := time.Now()
 	for d := 0; d < cfg.Preset.Days; d++ {
 		day := cfg.Preset.Start.AddDate(0, 0, d)
+		if d == cfg.Preset.Days/2 && g.defects().RenameProject {
+			if err := g.renameProject(ctx); err != nil {
+				return nil, fmt.Errorf("rename: %w", err)
+			}
+		}
 		if err := db.Batch(ctx, func(ctx context.Context) error { return g.runDay(ctx, day) }); err != nil {
 			return nil, fmt.Errorf("day %s: %w", day.Format("2006-01-02"), err)
 		}
@@ -130,6 +137,7 @@ type dept struct {
 	rooms    []*model.Room
 	projects []*model.Project
 	ptpl     []projectTemplate
+	recent   []*course // the latest courses started, for a plan of another patient
 }
 
 // course is the generator's memory of a course in progress.
@@ -153,6 +161,10 @@ type generator struct {
 	seq   int64
 	stats *Stats
 	n     int // running number for HIS message and order ids
+	// records are the record ids written per project (for the dictionary
+	// rename's spoiled units); renamed the projects renamed.
+	records map[int64][]int64
+	renamed []int64
 }
 
 func (g *generator) events(ctx context.Context) int64 {

@@ -80,12 +80,21 @@ func runGen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	c.register(fs)
 	preset := fs.String("preset", "pilot", "规模 "+presetNames()+" (env ZHILIAO_PRESET)")
 	seed := fs.Uint64("seed", 1, "随机种子 seed: the same seed gives the same data (env ZHILIAO_SEED)")
+	defectsFile := fs.String("defects", "", "数据缺陷率 JSON file overriding the default defect rates (README: 数据缺陷)")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
 	p, ok := gen.Presets[*preset]
 	if !ok {
 		return fmt.Errorf("%w: --preset %q: want %s", errUsage, *preset, presetNames())
+	}
+	var defects *gen.Defects
+	if *defectsFile != "" {
+		d, err := gen.LoadDefects(*defectsFile)
+		if err != nil {
+			return fmt.Errorf("%w: --defects: %v", errUsage, err)
+		}
+		defects = &d
 	}
 	db, err := openCore(ctx, &c, stderr, mayCreate)
 	if err != nil {
@@ -97,7 +106,7 @@ func runGen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	} else if len(n) > 0 {
 		return fmt.Errorf("%s already holds data (%d hospitals): generate into an empty --data folder", c.data, len(n))
 	}
-	st, err := gen.Run(ctx, db, gen.Config{Preset: p, Seed: *seed, Progress: stderr})
+	st, err := gen.Run(ctx, db, gen.Config{Preset: p, Seed: *seed, Progress: stderr, Defects: defects})
 	if err != nil {
 		return err
 	}

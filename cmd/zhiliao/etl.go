@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/zhiliao/zhiliao/etl"
+	"github.com/zhiliao/zhiliao/reports"
 )
 
 // etlFlags are the ETL schedules of serve.
@@ -68,7 +69,9 @@ func runETL(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer wh.Close()
-	r := &etl.Runner{Warehouse: wh, Logger: log}
+	// The embedded rules' placeholders (a --rating-rules file of serve
+	// applies to the marts serve builds).
+	r := &etl.Runner{Warehouse: wh, Logger: log, Placeholders: reports.DefaultRules().Placeholders}
 	began := time.Now()
 	results, runErr := r.Run(ctx, opt)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)

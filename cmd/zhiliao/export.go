@@ -78,7 +78,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer wh.Close()
-	runner := &etl.Runner{Warehouse: wh, Logger: log}
+	runner := &etl.Runner{Warehouse: wh, Logger: log, Placeholders: rr.Placeholders}
 	dims, err := runner.Dimensions(ctx)
 	if err != nil {
 		return err

@@ -203,6 +203,11 @@ func TestCommandLine(t *testing.T) {
 	if code, _, e := run("serve", "--log-level", "loud", "--data", t.TempDir()); code != 2 || !strings.Contains(e, "log-level") {
 		t.Errorf("bad log level: %d %s", code, e)
 	}
+	bad := filepath.Join(t.TempDir(), "defects.json")
+	os.WriteFile(bad, []byte(`{"late_sign":{"min":0.3,"max":0.1}}`), 0o600)
+	if code, _, e := run("gen", "--defects", bad, "--data", t.TempDir()); code != 2 || !strings.Contains(e, "late_sign") {
+		t.Errorf("bad defects file: %d %s", code, e)
+	}
 	// ZHILIAO_* environment variables configure flags left unset.
 	data := t.TempDir()
 	t.Setenv("ZHILIAO_DATA", data)

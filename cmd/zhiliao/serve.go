@@ -145,6 +145,7 @@ func (m *Main) Open(ctx context.Context) error {
 		return err
 	}
 	m.Server.Rules = rules
+	m.Marts.Placeholders = rules.Placeholders
 	m.Exports = &exports.Manager{Source: m.Marts, Rules: rules, Dir: filepath.Join(m.Common.data, "reports"), Logger: m.log.With("component", "exports")}
 	m.Server.Exports = m.Exports
 	m.Reports = &exports.Schedule{Manager: m.Exports, Spec: m.ReportSchedule, Dims: m.Marts.Dimensions, Logger: m.log.With("component", "reports")}

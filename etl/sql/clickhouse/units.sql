@@ -9,7 +9,7 @@
     UNION ALL
     SELECT {{day "treated_at"}} AS day, dept_id, '06.01.4' AS item, '完整性' AS dimension,
            'record' AS entity, toInt64(entity_id) AS entity_id, toInt64(patient_id) AS patient_id,
-           toInt64(patient_id > 0 AND patient_name != '' AND project_name != '') AS passed
+           toInt64(patient_id > 0 AND NOT {{blank "patient_name"}} AND NOT {{blank "project_name"}}) AS passed
     FROM (SELECT id AS entity_id, project_id, dept_id, treated_at, patient_id, patient_name, project_name FROM {{cur "record" "treated_at"}} WHERE {{inDays "treated_at"}})
     ALL INNER JOIN (SELECT id AS project_id FROM cur_project WHERE emr_scope = 1) USING project_id
     UNION ALL
@@ -51,9 +51,9 @@
             (SELECT id AS entity_id, patient_id, course_id, project_id, dept_id, started_at FROM {{cur "session" "started_at"}}
              WHERE status = 'completed' AND {{inDays "started_at"}})
           ALL INNER JOIN (SELECT id AS project_id FROM cur_project WHERE emr_scope = 1) USING project_id)
-    ALL INNER JOIN (SELECT course_id, course_started, applied_at FROM
-        (SELECT id AS course_id, application_id, started_at AS course_started FROM cur_course)
-        ALL INNER JOIN (SELECT id AS application_id, applied_at FROM cur_application) USING application_id) USING course_id
+    ALL INNER JOIN (SELECT course_id, patient_id, course_started, applied_at FROM
+        (SELECT id AS course_id, patient_id, application_id, started_at AS course_started FROM cur_course)
+        ALL INNER JOIN (SELECT id AS application_id, applied_at FROM cur_application) USING application_id) USING course_id, patient_id
     UNION ALL
     SELECT {{day "booked_at"}} AS day, dept_id, 'smart.appointment' AS item, '电子预约覆盖' AS dimension,
            'appointment' AS entity, toInt64(entity_id) AS entity_id, toInt64(patient_id) AS patient_id,

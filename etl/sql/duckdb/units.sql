@@ -10,9 +10,10 @@
     FROM cur_record r JOIN cur_project p ON p.id = r.project_id
     WHERE p.emr_scope AND {{inDays "r.treated_at"}}
     UNION ALL
-    -- 06.01.4 完整性: patient id, patient name and project name filled.
+    -- 06.01.4 完整性: patient id, patient name and project name filled (blank after
+    -- removing every Unicode space, or a placeholder of rules.json, is not filled).
     SELECT {{day "r.treated_at"}}, r.dept_id, '06.01.4', '完整性', 'record', r.id, r.patient_id,
-           CASE WHEN r.patient_id > 0 AND r.patient_name <> '' AND r.project_name <> '' THEN 1 ELSE 0 END
+           CASE WHEN r.patient_id > 0 AND NOT {{blank "r.patient_name"}} AND NOT {{blank "r.project_name"}} THEN 1 ELSE 0 END
     FROM cur_record r JOIN cur_project p ON p.id = r.project_id
     WHERE p.emr_scope AND {{inDays "r.treated_at"}}
     UNION ALL
@@ -41,11 +42,13 @@
     FROM cur_appointment a JOIN cur_project p ON p.id = a.project_id
     WHERE p.emr_scope AND {{inDays "a.booked_at"}}
     UNION ALL
-    -- 06.01.6 及时性: application before plan before execution.
+    -- 06.01.6 及时性: application before plan before execution. Only an execution
+    -- whose plan is the patient's own has plan times to examine (one naming
+    -- another patient's plan fails 06.01.5 整合性 instead).
     SELECT {{day "s.started_at"}}, s.dept_id, '06.01.6', '及时性', 'session', s.id, s.patient_id,
            CASE WHEN ap.applied_at < c.started_at AND c.started_at < s.started_at THEN 1 ELSE 0 END
     FROM cur_session s JOIN cur_project p ON p.id = s.project_id
-    JOIN cur_course c ON c.id = s.course_id JOIN cur_application ap ON ap.id = c.application_id
+    JOIN cur_course c ON c.id = s.course_id AND c.patient_id = s.patient_id JOIN cur_application ap ON ap.id = c.application_id
     WHERE p.emr_scope AND s.status = 'completed' AND {{inDays "s.started_at"}}
     UNION ALL
     -- 智慧服务 诊疗预约: electronic bookings over all bookings.
