@@ -39,6 +39,15 @@ func (s *Server) analytics() (Analytics, error) {
 	return s.Analytics, nil
 }
 
+// analyticsWithoutParams is the warehouse side for a request that takes no
+// query parameters (an unknown one is refused).
+func (s *Server) analyticsWithoutParams(r *http.Request) (Analytics, error) {
+	if err := knownParams(r); err != nil {
+		return nil, err
+	}
+	return s.analytics()
+}
+
 // analyticsRoutes are the routes of the warehouse side.
 func (s *Server) analyticsRoutes() []route {
 	return []route{
@@ -66,10 +75,7 @@ func (s *Server) analyticsRoutes() []route {
 		{Method: "GET", Pattern: "/api/v1/etl/freshness", Summary: "数据新鲜度 freshness of each mart", Tag: "etl", Roles: martReaders,
 			Response: listResponse[etl.Freshness]{},
 			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
-				if err := knownParams(r); err != nil {
-					return nil, err
-				}
-				a, err := s.analytics()
+				a, err := s.analyticsWithoutParams(r)
 				if err != nil {
 					return nil, err
 				}

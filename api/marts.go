@@ -238,10 +238,7 @@ func (s *Server) martRoutes() []route {
 		{Method: "GET", Pattern: "/api/v1/calendar", Summary: "日历 today by the server's clock and the days that hold data: the dashboards' date presets anchor on it", Tag: "marts", Roles: martReaders,
 			Response: calendar{},
 			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
-				if err := knownParams(r); err != nil {
-					return nil, err
-				}
-				a, err := s.analytics()
+				a, err := s.analyticsWithoutParams(r)
 				if err != nil {
 					return nil, err
 				}
@@ -259,10 +256,7 @@ func (s *Server) martRoutes() []route {
 		{Method: "GET", Pattern: "/api/v1/dimensions", Summary: "维度 departments, projects and staff within your scope", Tag: "marts", Roles: martReaders,
 			Response: etl.Dims{},
 			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
-				if err := knownParams(r); err != nil {
-					return nil, err
-				}
-				a, err := s.analytics()
+				a, err := s.analyticsWithoutParams(r)
 				if err != nil {
 					return nil, err
 				}

@@ -85,20 +85,24 @@ func LoadDefects(path string) (Defects, error) {
 
 // rate is a department's rate of a defect on day: drawn once per
 // department and defect from the range (by hash of the seed, department
-// code and defect, so it does not disturb the run's random stream), then
-// lowered linearly over the run by Improvement.
+// code and defect, so it does not disturb the run's random stream; kept in
+// g.baseRates since it is asked for every session), then lowered linearly
+// over the run by Improvement.
 func (g *generator) rate(r Range, name string, dp *dept, day time.Time) float64 {
-	h := fnv.New64a()
-	fmt.Fprintf(h, "%d/%s/%s", g.cfg.Seed, dp.tpl.code, name)
-	u := float64(h.Sum64()%1_000_000) / 1_000_000
-	base := r.Min + (r.Max-r.Min)*u
+	key := [2]string{dp.tpl.code, name}
+	base, ok := g.baseRates[key]
+	if !ok {
+		h := fnv.New64a()
+		fmt.Fprintf(h, "%d/%s/%s", g.cfg.Seed, dp.tpl.code, name)
+		base = r.Min + (r.Max-r.Min)*float64(h.Sum64()%1_000_000)/1_000_000
+		g.baseRates[key] = base
+	}
 	span := g.cfg.Preset.Days
 	if span < 2 {
 		return base
 	}
 	progress := day.Sub(g.cfg.Preset.Start).Hours() / 24 / float64(span-1)
-	progress = min(max(progress, 0), 1)
-	return base * (1 - g.defects().Improvement*progress)
+	return base * (1 - g.defects().Improvement*min(max(progress, 0), 1))
 }
 
 func (g *generator) defects() *Defects {

@@ -91,7 +91,7 @@ type Stats struct {
 // simulated clock and a seeded HIS simulator for the run's duration.
 func Run(ctx context.Context, db *store.DB, cfg Config) (*Stats, error) {
 	g := &generator{db: db, cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)), stats: &Stats{RefusedBy: map[string]int{}, Spoiled: Spoiled{}},
-		records: map[int64][]int64{}}
+		records: map[int64][]int64{}, baseRates: map[[2]string]float64{}}
 	oldNow, oldHIS := db.Now, db.HIS
 	db.Now = func() time.Time { return g.now }
 	db.HIS = &his.Simulator{Status: db.OrderPaymentStatus, Seed: int64(cfg.Seed), RefundPermille: cashierRefundPm}
@@ -165,6 +165,8 @@ type generator struct {
 	// rename's spoiled units); renamed the projects renamed.
 	records map[int64][]int64
 	renamed []int64
+	// baseRates are each department's drawn defect rates (rate).
+	baseRates map[[2]string]float64
 }
 
 func (g *generator) events(ctx context.Context) int64 {

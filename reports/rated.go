@@ -81,10 +81,12 @@ func judge(rules *Rules, c, threshold float64) string {
 	return "不符合"
 }
 
+// verdictRank orders the verdicts from best to worst.
+var verdictRank = map[string]int{"符合": 0, "部分符合": 1, "待确认": 2, "不符合": 3}
+
 // worse is the worse of two verdicts.
 func worse(a, b string) string {
-	rank := map[string]int{"符合": 0, "部分符合": 1, "待确认": 2, "不符合": 3}
-	if rank[b] > rank[a] {
+	if verdictRank[b] > verdictRank[a] {
 		return b
 	}
 	return a

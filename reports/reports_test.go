@@ -79,7 +79,8 @@ func TestRules(t *testing.T) {
 	for _, bad := range []string{`{"version":"x","rules":[]}`, `{"rules":[{"item":"a","dimension":"b","threshold":0.5}]}`,
 		`{"version":"x","rules":[{"item":"a","dimension":"b","threshold":1.5}]}`, `{not json`,
 		`{"version":"x","rules":[{"item":"a","dimension":"b","threshold":0.5}]}`, // no self_assessment band: it is never a constant in code
-		`{"version":"x",` + strings.Replace(common, `"partial_band":0.8`, `"partial_band":1.2`, 1) + `,"rules":[{"item":"a","dimension":"b","threshold":0.5}]}`} {
+		`{"version":"x",` + strings.Replace(common, `"partial_band":0.8`, `"partial_band":1.2`, 1) + `,"rules":[{"item":"a","dimension":"b","threshold":0.5}]}`,
+		`{"version":"x",` + common + `,"placeholders":["无","x' OR 1=1 --"],"rules":[{"item":"a","dimension":"b","threshold":0.5}]}`} {
 		p := filepath.Join(dir, "bad.json")
 		os.WriteFile(p, []byte(bad), 0o600)
 		if _, err := reports.LoadRules(p); err == nil {

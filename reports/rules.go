@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 )
 
 //go:embed rules.json
@@ -107,6 +108,11 @@ func LoadRules(path string) (*Rules, error) {
 	}
 	if r.EMRCoverage["basic"] <= 0 || r.EMRCoverage["selective"] <= 0 || r.SmartCoverage["basic"] <= 0 || r.SmartCoverage["selective"] <= 0 {
 		return nil, fmt.Errorf("rating rules %s: emr_coverage and smart_coverage need basic and selective thresholds", path)
+	}
+	for _, p := range r.Placeholders {
+		if strings.TrimSpace(p) == "" || strings.ContainsAny(p, "'\\") {
+			return nil, fmt.Errorf("rating rules %s: placeholder %q must be non-blank and hold no quote or backslash", path, p)
+		}
 	}
 	for _, x := range r.Rules {
 		if x.Item == "" || x.Dimension == "" || x.Threshold <= 0 || x.Threshold > 1 {
