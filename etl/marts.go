@@ -23,6 +23,11 @@ type Column struct {
 	Name  string
 	Type  ColumnType
 	Title string // 中文 header, shared with dashboards and reports
+	// Distinct, on a measure, names the mart whose patient_id rows it
+	// counts distinct over a query's whole period and slice: a 人数 is
+	// never a sum of daily distinct counts. The mart's own column holds the
+	// count at its row grain.
+	Distinct string
 }
 
 // Mart is one mart: its key columns (day first) and its measures, all
@@ -61,18 +66,19 @@ func detail(triples ...any) []Column {
 }
 
 var (
-	day       = Column{"day", Date, "日期"}
-	dept      = Column{"dept_id", Int, "科室"}
-	project   = Column{"project_id", Int, "项目"}
-	staff     = Column{"staff_id", Int, "人员"}
-	visitType = Column{"visit_type", Text, "门诊/住院"}
+	day       = Column{Name: "day", Type: Date, Title: "日期"}
+	dept      = Column{Name: "dept_id", Type: Int, Title: "科室"}
+	project   = Column{Name: "project_id", Type: Int, Title: "项目"}
+	staff     = Column{Name: "staff_id", Type: Int, Title: "人员"}
+	visitType = Column{Name: "visit_type", Type: Text, Title: "门诊/住院"}
 )
 
 // Marts are the marts of DESIGN.md §4, in the order runs build them.
 var Marts = []*Mart{
-	{Name: "workload", Title: "工作量", Keys: []Column{day, dept, project, staff, visitType}, Measures: measures(
-		"sessions", "治疗人次", "patients", "治疗人数", "treatment_minutes", "治疗时长(分钟)", "units", "治疗单位",
-		"assessments", "评估数", "records_filed", "记录签署数", "records_on_time", "按时签署数", "followups_done", "完成随访数"),
+	{Name: "workload", Title: "工作量", Keys: []Column{day, dept, project, staff, visitType}, Measures: append(append(measures(
+		"sessions", "治疗人次"), Column{Name: "patients", Type: Int, Title: "治疗人数", Distinct: "patients"}), measures(
+		"treatment_minutes", "治疗时长(分钟)", "units", "治疗单位",
+		"assessments", "评估数", "records_filed", "记录签署数", "records_on_time", "按时签署数", "followups_done", "完成随访数")...),
 		Detail: detail("session_id", Int, "治疗编号", "patient_id", Int, "患者编号", "started_at", Time, "开始时间",
 			"ended_at", Time, "结束时间", "minutes", Int, "时长(分钟)", "units", Int, "治疗单位", "seq_no", Int, "疗程第几次")},
 	{Name: "revenue", Title: "收入", Keys: []Column{day, dept, project, visitType}, Measures: measures(
@@ -96,10 +102,17 @@ var Marts = []*Mart{
 		"adverse_reactions", "不良反应数"),
 		Detail: detail("survey_id", Int, "问卷编号", "patient_id", Int, "患者编号", "sent_at", Time, "发放时间",
 			"channel", Text, "调查方式", "status", Text, "状态", "score_overall", Int, "总体评分")},
-	{Name: "data_quality", Title: "数据质量与评级", Keys: []Column{day, dept, {"item", Text, "评价项目"}, {"dimension", Text, "评价特性"}},
+	{Name: "data_quality", Title: "数据质量与评级", Keys: []Column{day, dept, {Name: "item", Type: Text, Title: "评价项目"}, {Name: "dimension", Type: Text, Title: "评价特性"}},
 		Measures: measures("numerator", "分子", "denominator", "分母"),
 		Detail:   detail("entity", Text, "对象", "entity_id", Int, "编号", "patient_id", Int, "患者编号", "passed", Int, "是否达标")},
+	PatientsMart,
 }
+
+// PatientsMart holds who was treated: one row per day, department, project,
+// staff member, visit type and patient, with the sessions. Queries count
+// 治疗人数 distinct over it for any period and slice.
+var PatientsMart = &Mart{Name: "patients", Title: "治疗患者", Keys: []Column{day, dept, project, staff, visitType,
+	{Name: "patient_id", Type: Int, Title: "患者编号"}}, Measures: measures("sessions", "治疗人次")}
 
 // MartByName finds a mart.
 func MartByName(name string) *Mart {

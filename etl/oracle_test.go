@@ -197,6 +197,15 @@ func oracle(tb testing.TB, core *store.DB) map[string][]string {
 	}
 	out["workload"] = w.lines()
 
+	// patients: who was treated, per workload key and patient
+	pt := newAcc(1)
+	for _, s := range sessions {
+		if s.s("status") == "completed" {
+			pt.add(key(s.day("started_at"), s.i("dept_id"), s.i("project_id"), s.i("performer_id"), s.s("visit_type"), s.i("patient_id")), 0, 1)
+		}
+	}
+	out["patients"] = pt.lines()
+
 	// revenue
 	rv := newAcc(6)
 	for _, s := range sessions {

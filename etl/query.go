@@ -154,34 +154,66 @@ func (q *Query) days() []string {
 
 // sql renders q over mart m. Sums are aliased apart from the mart's column
 // names and renamed outside, because ClickHouse 18.16 resolves an alias equal
-// to a column name inside the aggregate that defines it.
+// to a column name inside the aggregate that defines it. A Distinct measure
+// (治疗人数) is counted distinct over its own mart's patient rows with the
+// same filter and grouping, and joined on the group keys.
 func (q *Query) sql(d dialect, m *Mart) (string, []any) {
-	var inner, outer, group []string
+	var keys, group []string
 	if q.Grain != "all" {
-		inner = append(inner, d.period[q.Grain]+" AS period")
-		outer = append(outer, "period")
+		keys = append(keys, d.period[q.Grain]+" AS period")
 		group = append(group, "period")
 	}
 	for _, k := range q.GroupBy {
-		inner = append(inner, k)
-		outer = append(outer, k)
+		keys = append(keys, k)
 		group = append(group, k)
 	}
+	var sums, distincts []string
+	bridge := ""
+	outer := append([]string{}, group...)
 	for _, name := range q.Measures {
+		c, _ := m.Measure(name)
+		if c.Distinct != "" {
+			bridge = c.Distinct
+			count := "CAST(count(DISTINCT patient_id) AS BIGINT)"
+			if d.engine == "clickhouse" {
+				count = "toInt64(uniqExact(patient_id))"
+			}
+			distincts = append(distincts, count+" AS s_"+name)
+			outer = append(outer, "COALESCE(s_"+name+", 0) AS "+name)
+			continue
+		}
 		sum := "sum(" + name + ")"
 		if d.engine == "duckdb" {
 			sum = "CAST(COALESCE(sum(" + name + "), 0) AS BIGINT)" // sum of BIGINT is HUGEINT in DuckDB
 		}
-		inner = append(inner, sum+" AS s_"+name)
+		sums = append(sums, sum+" AS s_"+name)
 		outer = append(outer, "s_"+name+" AS "+name)
 	}
 	where, args := q.where(d)
-	s := "SELECT " + strings.Join(outer, ", ") + " FROM (SELECT " + strings.Join(inner, ", ") + " FROM " + m.Table() +
-		" WHERE " + where
-	if len(group) > 0 {
-		s += " GROUP BY " + strings.Join(group, ", ")
+	agg := func(table string, measures []string) string {
+		s := "SELECT " + strings.Join(append(append([]string{}, keys...), measures...), ", ") + " FROM " + table + " WHERE " + where
+		if len(group) > 0 {
+			s += " GROUP BY " + strings.Join(group, ", ")
+		}
+		return "(" + s + ")"
 	}
-	s += ") t"
+	var from string
+	switch {
+	case bridge == "":
+		from = agg(m.Table(), sums) + " t"
+	case len(sums) == 0:
+		from = agg("mart_"+bridge, distincts) + " t"
+	case len(group) == 0: // one row each
+		from = agg(m.Table(), sums) + " t CROSS JOIN " + agg("mart_"+bridge, distincts) + " u"
+		args = append(args, args...)
+	case d.engine == "clickhouse":
+		from = agg(m.Table(), sums) + " t ALL LEFT JOIN " + agg("mart_"+bridge, distincts) + " u USING " + strings.Join(group, ", ")
+		args = append(args, args...)
+	default:
+		from = agg(m.Table(), sums) + " t LEFT JOIN " + agg("mart_"+bridge, distincts) + " u USING (" + strings.Join(group, ", ") + ")"
+		args = append(args, args...)
+	}
+	s := "SELECT " + strings.Join(outer, ", ") + " FROM " + from
 	if len(group) > 0 {
 		s += " ORDER BY " + strings.Join(group, ", ")
 	}
@@ -232,6 +264,9 @@ func (r *Runner) Detail(ctx context.Context, m *Mart, q DetailQuery) (array.Reco
 	}
 	if q.Offset < 0 {
 		return nil, 0, model.Invalid("page", "page 应为正整数")
+	}
+	if len(m.Detail) == 0 {
+		return nil, 0, model.Invalid("mart", "%s没有明细 mart %s has no detail rows", m.Title, m.Name)
 	}
 	d, err := r.dialect()
 	if err != nil {

@@ -224,3 +224,69 @@ func TestDetail(t *testing.T) {
 		}
 	})
 }
+
+// TestPatientsAreDistinctOverThePeriod: 治疗人数 of any period and slice is
+// the number of distinct patients the core treated in it, counted here from
+// the core's sessions; never the sum of daily distinct counts, which the
+// test checks is larger in the same slice (so the test can tell them apart).
+// Asked with and without other measures, by staff over the whole pilot, by
+// month, and as one figure, on both engines.
+func TestPatientsAreDistinctOverThePeriod(t *testing.T) {
+	core := pilotCore(t)
+	type cell struct {
+		staff int64
+		month string
+	}
+	truth := map[cell]map[int64]bool{}
+	daily := map[cell]map[string]bool{} // staff, month → "day/patient" seen: the sum of daily distinct counts
+	rows, err := core.Reader().Query("SELECT performer_id, patient_id, started_at FROM treatment_session WHERE status = 'completed'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var staff, patient int64
+		var started string
+		if err := rows.Scan(&staff, &patient, &started); err != nil {
+			t.Fatal(err)
+		}
+		at, err := time.Parse(time.RFC3339Nano, started)
+		if err != nil {
+			t.Fatal(err)
+		}
+		day := at.In(model.Local).Format("2006-01-02")
+		for _, c := range []cell{{staff, day[:7]}, {staff, ""}, {0, ""}} {
+			if truth[c] == nil {
+				truth[c], daily[c] = map[int64]bool{}, map[string]bool{}
+			}
+			truth[c][patient] = true
+			daily[c][fmt.Sprint(day, "/", patient)] = true
+		}
+	}
+	rows.Close()
+	if all := (cell{0, ""}); len(daily[all]) <= len(truth[all]) {
+		t.Fatalf("the pilot cannot tell a distinct count from a sum of daily ones: %d vs %d", len(truth[all]), len(daily[all]))
+	}
+	warehousetest.Engines(t, func(t *testing.T, e warehousetest.Engine) {
+		_, r := built(t, core, e)
+		m := etl.MartByName("workload")
+		for _, measures := range [][]string{{"patients"}, {"sessions", "patients", "units"}} {
+			_, got := queried(t, r, m, etl.Query{From: "2026-01-01", To: "2026-12-31", Grain: "all", Measures: measures})
+			if want := len(truth[cell{0, ""}]); len(got) != 1 || !strings.Contains("|"+got[0]+"|", fmt.Sprintf("|%d|", want)) {
+				t.Errorf("measures %v: whole pilot %v, want %d distinct patients", measures, got, want)
+			}
+			names, got := queried(t, r, m, etl.Query{From: "2026-01-01", To: "2026-12-31", Grain: "month", GroupBy: []string{"staff_id"}, Measures: measures})
+			col := slices.Index(names, "patients")
+			for _, line := range got {
+				parts := strings.Split(line, "|")
+				var staff int64
+				fmt.Sscan(parts[1], &staff)
+				if want := fmt.Sprint(len(truth[cell{staff, parts[0][:7]}])); parts[col] != want {
+					t.Errorf("measures %v: staff %d in %s: %s patients, want %s", measures, staff, parts[0][:7], parts[col], want)
+				}
+			}
+			if len(got) == 0 {
+				t.Errorf("measures %v: no rows by month and staff", measures)
+			}
+		}
+	})
+}

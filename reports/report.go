@@ -302,6 +302,9 @@ func notes(ctx context.Context, src Source, rules *Rules, rep *Report, p Params)
 		t := TableByID(sh.Table)
 		var defs []string
 		for _, c := range t.Columns {
+			if mc, ok := etl.MartByName(t.Mart).Measure(c.Key); ok && mc.Distinct != "" {
+				defs = append(defs, c.Header+" = 期间与所选范围内去重的患者人数（不是每日人数之和）")
+			}
 			switch {
 			case c.Den != "":
 				defs = append(defs, c.Header+" = "+c.Num+" ÷ "+c.Den)
