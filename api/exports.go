@@ -23,6 +23,10 @@ type exportRequest struct {
 	From   string  `json:"from"`
 	To     string  `json:"to"`
 	Dept   []int64 `json:"dept,omitempty"`
+	// SampleSeed and SampleRows draw the 抽查记录 sample again (see
+	// reports.Params); zero: the period's own seed, 20 rows per stratum.
+	SampleSeed uint32 `json:"sample_seed,omitempty"`
+	SampleRows int    `json:"sample_rows,omitempty"`
 }
 
 const xlsxType = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -103,8 +107,12 @@ func (s *Server) exportRoutes() []route {
 					}
 				}
 				actor := model.ActorFrom(ctx)
+				if req.SampleRows < 0 || req.SampleRows > 1000 {
+					return nil, model.Invalid("sample_rows", "每层抽样数应为 1–1000 want 1–1000 rows per stratum")
+				}
 				p := reports.Params{From: req.From, To: req.To, Depts: depts, DeptNames: names,
-					Deidentify: actor.Role == model.RoleEvaluator, By: actor.Username + "（" + actor.Role + "）"}
+					Deidentify: actor.Role == model.RoleEvaluator, By: actor.Username + "（" + actor.Role + "）",
+					SampleSeed: req.SampleSeed, SampleRows: req.SampleRows}
 				j := m.Start(ctx, rep, p, actor.UserID)
 				// ?wait=N: a small export answers finished within N seconds
 				// (the job is returned as it stands when they pass).

@@ -442,6 +442,24 @@ func TestExports(t *testing.T) {
 			t.Errorf("evaluator's evidence names %q", r[col])
 		}
 	}
+	// The evaluator draws the sample again with a seed of their own and a
+	// smaller stratum: 说明 names the seed, and the sample shrinks.
+	f.mustDo(ev, "POST", "/api/v1/exports", map[string]any{"report": "emr-0601", "from": "2026-08-24", "to": "2026-11-22",
+		"sample_seed": 7, "sample_rows": 2}, 202, &job)
+	if done := wait(ev, job["id"].(string)); done["status"] != "done" {
+		t.Fatalf("evaluator's reseeded job %v", done)
+	}
+	_, body = f.get(ev, "/api/v1/exports/"+job["id"].(string)+"/file")
+	wb, _ = excelize.OpenReader(bytes.NewReader(body))
+	small, _ := wb.GetRows("抽查记录")
+	notes, _ := wb.GetRows(wb.GetSheetList()[len(wb.GetSheetList())-1])
+	seeded := false
+	for _, r := range notes {
+		seeded = seeded || len(r) > 1 && strings.Contains(r[1], "抽样种子 7（")
+	}
+	if !seeded || len(small) >= len(rows) || len(small) < 2 {
+		t.Errorf("reseeded sample: seed on 说明 %v, %d rows against %d", seeded, len(small), len(rows))
+	}
 
 	// Bad requests, and the audit.
 	for _, c := range []struct {
@@ -451,6 +469,7 @@ func TestExports(t *testing.T) {
 		{map[string]any{"report": "nope", "from": "2026-09-01", "to": "2026-09-30"}, "report"},
 		{map[string]any{"report": "workload", "from": "2026-09-30", "to": "2026-09-01"}, "to"},
 		{map[string]any{"report": "workload", "from": "09/01/2026", "to": "2026-09-30"}, "from"},
+		{map[string]any{"report": "emr-0601", "from": "2026-09-01", "to": "2026-09-30", "sample_rows": 5000}, "sample_rows"},
 	} {
 		code, b := f.do(qo, "POST", "/api/v1/exports", c.body)
 		f.wantError(code, b, 400, model.EINVALID, c.field)
@@ -467,8 +486,8 @@ func TestExports(t *testing.T) {
 	var n int
 	f.db.Reader().QueryRow(`SELECT count(*) FROM audit_log WHERE action = 'export' AND entity_id = 'emr-0601' AND role = 'evaluator'
 		AND detail LIKE '%status=done%deidentified=true rows=%'`).Scan(&n)
-	if n != 1 {
-		t.Errorf("evaluator's export audited %d times", n)
+	if n != 2 { // the evidence, and its reseeded sample
+		t.Errorf("evaluator's 2 exports audited %d times", n)
 	}
 }
 

@@ -249,7 +249,39 @@ type DetailQuery struct {
 	Limit, Offset int
 	// Deidentify masks patient names (evaluators, exports without identity).
 	Deidentify bool
+	// Sample, when set, draws a reproducible stratified random sample
+	// instead of a page (Limit and Offset are then ignored).
+	Sample *Sample
 }
+
+// Sample is a stratified random sample of detail rows: in every stratum
+// (a calendar month × the By columns), the PerStratum rows with the lowest
+// sample key, unit id × SampleMultiplier(Seed) mod SamplePrime. The key is
+// plain integer arithmetic, the same on every engine and recomputable by an
+// evaluator in a spreadsheet from the multiplier printed on 说明, so the same
+// seed draws the same sample; the seed picks the multiplier through a
+// mixing function, so neighbouring seeds order the units unrelatedly.
+type Sample struct {
+	Seed       uint32
+	PerStratum int
+	By         []string // detail or key columns, e.g. item, dimension, passed
+}
+
+// SamplePrime is the modulus of the sample key (the largest prime below 2³²).
+const SamplePrime = 4294967291
+
+// SampleMultiplier is the multiplier a seed gives the sample key: splitmix64
+// of the seed, reduced to 1 … SamplePrime−1.
+func SampleMultiplier(seed uint32) int64 {
+	z := uint64(seed) + 0x9e3779b97f4a7c15
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	z ^= z >> 31
+	return int64(z%(SamplePrime-1)) + 1
+}
+
+// SampleKey is a unit's sample key under seed (see Sample).
+func SampleKey(id int64, seed uint32) int64 { return id * SampleMultiplier(seed) % SamplePrime }
 
 // Detail runs a detail query and returns the page (the mart's keys with
 // their names, then its Detail columns, ordered by day and unit) and the
@@ -258,6 +290,12 @@ func (r *Runner) Detail(ctx context.Context, m *Mart, q DetailQuery) (array.Reco
 	q.Measures = []string{m.Measures[0].Name}
 	if err := q.Validate(m); err != nil {
 		return nil, 0, err
+	}
+	if q.Sample != nil {
+		q.Limit, q.Offset = 1, 0
+		if q.Sample.PerStratum < 1 || q.Sample.PerStratum > 1000 {
+			return nil, 0, model.Invalid("sample_rows", "每层抽样数应为 1–1000 want 1–1000 rows per stratum")
+		}
 	}
 	if q.Limit < 1 || q.Limit > 10000 {
 		return nil, 0, model.Invalid("page_size", "page_size 应为 1–10000")
@@ -291,10 +329,50 @@ func (r *Runner) Detail(ctx context.Context, m *Mart, q DetailQuery) (array.Reco
 		order = append(order, m.Detail[1].Name)
 	}
 	s := fmt.Sprintf("SELECT * FROM (%s) t WHERE %s ORDER BY %s LIMIT %d OFFSET %d", body, where, strings.Join(order, ", "), q.Limit, q.Offset)
+	if q.Sample != nil {
+		if s, err = q.sampleSQL(d, m, body, where, order); err != nil {
+			return nil, 0, err
+		}
+	}
 	rr, err := r.Warehouse.Query(ctx, s, args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("detail of %s: %w", m.Name, err)
 	}
 	lr, err := r.withLabels(ctx, rr, q.Deidentify)
 	return lr, total, err
+}
+
+// sampleSQL draws q.Sample from the detail rows of body: per month and By
+// columns, the PerStratum rows of lowest sample key (DuckDB: a window;
+// ClickHouse 18.16, which has none: LIMIT n BY), presented in detail order.
+func (q *DetailQuery) sampleSQL(d dialect, m *Mart, body, where string, order []string) (string, error) {
+	id := m.Detail[0].Name
+	if m.Detail[0].Type == Text {
+		id = m.Detail[1].Name
+	}
+	strata := []string{d.period["month"]}
+	for _, b := range q.Sample.By {
+		_, isKey := m.Key(b)
+		isDetail := false
+		for _, c := range m.Detail {
+			isDetail = isDetail || c.Name == b
+		}
+		if !isKey && !isDetail {
+			return "", model.Invalid("sample", "%s 不是%s的列 is not a column of mart %s", b, m.Title, m.Name)
+		}
+		strata = append(strata, b)
+	}
+	// Integer literals are typed as 64-bit on both engines (ClickHouse 18.16
+	// types the remainder by its operands and would overflow Int32).
+	key := fmt.Sprintf("(%s * CAST(%d AS BIGINT) %% CAST(%d AS BIGINT))", id, SampleMultiplier(q.Sample.Seed), SamplePrime)
+	if d.engine == "clickhouse" {
+		key = fmt.Sprintf("(toInt64(%s) * toInt64(%d) %% toInt64(%d))", id, SampleMultiplier(q.Sample.Seed), SamplePrime)
+	}
+	by := strings.Join(strata, ", ")
+	if d.engine == "clickhouse" {
+		return fmt.Sprintf("SELECT * FROM (SELECT * FROM (%s) t WHERE %s ORDER BY %s, %s, %s LIMIT %d BY %s) ORDER BY %s",
+			body, where, by, key, id, q.Sample.PerStratum, by, strings.Join(order, ", ")), nil
+	}
+	return fmt.Sprintf("SELECT * FROM (%s) t WHERE %s QUALIFY row_number() OVER (PARTITION BY %s ORDER BY %s, %s) <= %d ORDER BY %s",
+		body, where, by, key, id, q.Sample.PerStratum, strings.Join(order, ", ")), nil
 }

@@ -3,6 +3,7 @@ package reports
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"strings"
 	"time"
@@ -32,6 +33,10 @@ type Sheet struct {
 	Rated string
 	Chart *SheetChart
 }
+
+// sampleStrata are the columns an evidence sample is stratified by, besides
+// the month: every rule, failing units and passing ones apart.
+var sampleStrata = []string{"item", "dimension", "passed"}
 
 var (
 	emrItems   = []string{"06.01", "06.01.3", "06.01.4", "06.01.5", "06.01.6"}
@@ -131,8 +136,30 @@ type Params struct {
 	DeptNames  []string `json:"dept_names"`
 	Deidentify bool     `json:"deidentify"`
 	By         string   `json:"by"` // who asked, for the 说明 sheet
-	// SampleRows bounds the detail rows of an evidence sheet.
-	SampleRows int `json:"sample_rows,omitempty"`
+	// SampleRows is how many units an evidence sample draws per stratum
+	// (month × item × dimension × passed; 0: DefaultSampleRows), and
+	// SampleSeed its seed (0: the period's own, SampleSeedOf).
+	SampleRows int    `json:"sample_rows,omitempty"`
+	SampleSeed uint32 `json:"sample_seed,omitempty"`
+}
+
+// DefaultSampleRows is the units drawn per stratum of an evidence sample.
+const DefaultSampleRows = 20
+
+// sample is the evidence sample p asks for: its seed (the given one, or
+// one derived from the period so that the same period draws the same
+// sample) and its size per stratum.
+func (p Params) sample() (uint32, int) {
+	n := p.SampleRows
+	if n <= 0 {
+		n = DefaultSampleRows
+	}
+	if p.SampleSeed != 0 {
+		return p.SampleSeed, n
+	}
+	h := fnv.New32a()
+	h.Write([]byte(p.From + "/" + p.To))
+	return h.Sum32(), n
 }
 
 // Result is what an export wrote.
@@ -195,12 +222,9 @@ func writeSheet(ctx context.Context, w *Workbook, src Source, rules *Rules, sh S
 	}
 	if sh.Detail != "" {
 		m := etl.MartByName(sh.Detail)
-		limit := p.SampleRows
-		if limit <= 0 {
-			limit = 200
-		}
+		seed, n := p.sample()
 		q := etl.DetailQuery{Query: etl.Query{From: p.From, To: p.To, Ints: map[string][]int64{"dept_id": p.Depts}, Texts: texts},
-			Limit: limit, Deidentify: p.Deidentify}
+			Deidentify: p.Deidentify, Sample: &etl.Sample{Seed: seed, PerStratum: n, By: sampleStrata}}
 		rr, _, err := src.Detail(ctx, m, q)
 		if err != nil {
 			return 0, err
@@ -282,6 +306,15 @@ func notes(ctx context.Context, src Source, rules *Rules, rep *Report, p Params)
 		}
 	}
 	out = append(out, [2]string{"评级规则版本", rules.Version + "（" + rules.Source + "）"})
+	for _, sh := range rep.Sheets {
+		if sh.Detail == "" {
+			continue
+		}
+		seed, n := p.sample()
+		out = append(out, [2]string{"抽查记录 · " + sh.Name, fmt.Sprintf("分层随机抽样：每个 月份 × 项目代码 × 评价特性 × 是否达标 中抽取至多 %d 条（不达标记录必然入样）。"+
+			"抽样种子 %d（乘数 %d）：按 抽样键 = 编号 × %d mod %d 升序取前 %d 条，同一种子可重新抽得同一样本（导出时指定 sample_seed）。",
+			n, seed, etl.SampleMultiplier(seed), etl.SampleMultiplier(seed), etl.SamplePrime, n)})
+	}
 	if rep.Evidence {
 		out = append(out, [2]string{"规则说明", rules.Note},
 			[2]string{"系数取舍", rules.Rounding},

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -48,6 +49,8 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	out := fs.String("out", "", "输出文件 the .xlsx file to write")
 	deid := fs.Bool("deidentify", false, "患者姓名脱敏 mask patient names")
 	rules := fs.String("rating-rules", "", "评级规则文件 a rating rules file replacing the embedded version")
+	sampleSeed := fs.Uint("sample-seed", 0, "抽查记录抽样种子 seed of the evidence sample (0: derived from the period)")
+	sampleRows := fs.Int("sample-rows", 0, "抽查记录每层抽样数 units per stratum of the evidence sample (0: 20)")
 	if err := parse(fs, args[1:], stderr); err != nil {
 		return err
 	}
@@ -83,7 +86,10 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	p := reports.Params{From: *from, To: *to, Deidentify: *deid, By: "命令行 command line"}
+	if *sampleSeed > math.MaxUint32 || *sampleRows < 0 || *sampleRows > 1000 {
+		return fmt.Errorf("%w: --sample-seed must fit 32 bits and --sample-rows be 0–1000", errUsage)
+	}
+	p := reports.Params{From: *from, To: *to, Deidentify: *deid, By: "命令行 command line", SampleSeed: uint32(*sampleSeed), SampleRows: *sampleRows}
 	codes := strings.Split(*dept, ",")
 	for _, d := range dims.Departments {
 		if *dept == "" || slices.Contains(codes, d.Code) || slices.Contains(codes, strconv.FormatInt(d.ID, 10)) {
