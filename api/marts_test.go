@@ -270,7 +270,7 @@ func TestMartCache(t *testing.T) {
 	if r2, b2 := f.get(tok, path, "If-None-Match", etag); r2.StatusCode != http.StatusNotModified || len(b2) != 0 {
 		t.Fatalf("revalidation: %d %s", r2.StatusCode, b2)
 	}
-	if err := f.wh.Exec(ctx, fmt.Sprintf(`INSERT INTO mart_revenue VALUES (DATE '2026-09-02', %d, 0, 'outpatient', 100, 0, 100, 1, 0, 0)`, f.jg.ID)); err != nil {
+	if err := f.wh.Exec(ctx, fmt.Sprintf(`INSERT INTO mart_revenue VALUES (DATE '2026-09-02', %d, 0, 'outpatient', 100, 0, 100, 0, 1, 0, 0)`, f.jg.ID)); err != nil {
 		t.Fatal(err)
 	}
 	if r3, b3 := f.get(tok, path); r3.Header.Get("ETag") != etag || !bytes.Equal(b3, b1) {

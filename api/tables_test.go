@@ -87,7 +87,8 @@ func TestTables(t *testing.T) {
 	// Verdicts follow coefficient against threshold; money is yuan.
 	f.mustDo(tok, "GET", "/api/v1/tables/data-quality-items?from=2026-08-24&to=2026-11-22", nil, 200, &j)
 	for _, v := range j.Values {
-		coef, thr, verdict := v[5].(float64), v[6].(float64), v[7].(string)
+		coef, thr, verdict := v[6].(float64), v[7].(float64), v[8].(string)
+		coef = math.Round(coef*100) / 100 // judged at two decimals, as the rating platform does
 		if v[1] == "" || v[1] == nil {
 			t.Errorf("row %v has no rule title", v)
 		}
@@ -112,7 +113,7 @@ func TestTables(t *testing.T) {
 		t.Fatalf("xlsx: %v %v", err, resp.Header)
 	}
 	rows, _ := wb.GetRows("项目收入", excelize.Options{RawCellValue: true})
-	if len(rows) != len(j.Rows)+1 || rows[0][0] != "项目" || rows[0][2] != "确认收费" {
+	if len(rows) != len(j.Rows)+1 || rows[0][0] != "项目" || rows[0][2] != "治疗收入" {
 		t.Fatalf("xlsx rows %v", rows)
 	}
 	for i, v := range j.Values {

@@ -81,7 +81,7 @@ var Pages = []Page{
 		Tables: []string{"workload-by-staff", "workload-by-project"}},
 	{Slug: "revenue", Title: "收入", Roles: readers,
 		Charts: []Chart{
-			{ID: "by-day", Title: "收入趋势", Mart: "revenue", Type: "line", Series: []Series{sum("确认收费", "charges_fen", "yuan"), sum("退费", "refunds_fen", "yuan")}},
+			{ID: "by-day", Title: "收入趋势", Mart: "revenue", Type: "line", Series: []Series{sum("治疗收入", "charges_fen", "yuan"), sum("冲减", "reversals_fen", "yuan"), sum("预交款退费", "prepaid_refunds_fen", "yuan")}},
 			{ID: "by-project", Title: "项目净收入", Mart: "revenue", Type: "bar", By: "project_id", Series: []Series{sum("净收入", "net_fen", "yuan")}},
 		},
 		Tables: []string{"revenue-by-project", "daily-trend"}},
@@ -98,7 +98,7 @@ var Pages = []Page{
 			{ID: "score", Title: "满意度均分(周)", Mart: "satisfaction", Type: "line", Grain: "week", Series: []Series{
 				ratio("总体", "score_overall", "surveys_answered", "decimal", 1), ratio("态度", "score_attitude", "surveys_answered", "decimal", 1)}},
 			{ID: "followup", Title: "随访与问卷", Mart: "satisfaction", Type: "bar", By: "project_id", Series: []Series{
-				ratio("随访按时率", "followups_on_time", "followups_due", "percent", 1), ratio("问卷回收率", "surveys_answered", "surveys_sent", "percent", 1)}},
+				ratio("随访按时率", "followups_on_time", "followups_past_due", "percent", 1), ratio("问卷回收率", "surveys_sent_answered", "surveys_sent", "percent", 1)}},
 		},
 		Tables: []string{"satisfaction-by-project"}},
 	{Slug: "quality", Title: "数据质量与评级", Roles: readers,
@@ -106,7 +106,7 @@ var Pages = []Page{
 			{ID: "coefficients", Title: "评级指标系数与阈值", Mart: "data_quality", Type: "bar", By: "item,dimension", Threshold: true, Series: []Series{
 				ratio("系数", "numerator", "denominator", "percent", 1)}},
 		},
-		Tables: []string{"data-quality-items"}},
+		Tables: []string{"data-quality-items", "data-quality-by-month"}},
 	{Slug: "etl", Title: "ETL 运行状态", Roles: readers, ETL: true},
 }
 

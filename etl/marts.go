@@ -82,7 +82,7 @@ var Marts = []*Mart{
 		Detail: detail("session_id", Int, "治疗编号", "patient_id", Int, "患者编号", "started_at", Time, "开始时间",
 			"ended_at", Time, "结束时间", "minutes", Int, "时长(分钟)", "units", Int, "治疗单位", "seq_no", Int, "疗程第几次")},
 	{Name: "revenue", Title: "收入", Keys: []Column{day, dept, project, visitType}, Measures: measures(
-		"charges_fen", "确认收费(分)", "refunds_fen", "退费(分)", "net_fen", "净收入(分)", "sessions", "治疗人次",
+		"charges_fen", "治疗收入(分)", "reversals_fen", "冲减(分)", "net_fen", "净收入(分)", "prepaid_refunds_fen", "预交款退费(分)", "sessions", "治疗人次",
 		"paid_orders", "缴费医嘱数", "paid_fen", "缴费金额(分)"),
 		Detail: detail("session_id", Int, "治疗编号", "patient_id", Int, "患者编号", "started_at", Time, "开始时间",
 			"charge_fen", Int, "收费(分)", "charge_confirmed", Int, "已确认收费")},
@@ -90,7 +90,8 @@ var Marts = []*Mart{
 		"orders", "医嘱数", "applications", "申请数", "appointments_booked", "预约数", "appointments_cancelled", "取消预约数",
 		"no_shows", "爽约数", "walk_ins", "现场加号数", "sessions", "治疗人次", "courses_started", "开始疗程数",
 		"courses_completed", "完成疗程数", "first_sessions", "首次治疗数", "order_wait_seconds", "医嘱至首次治疗等待(秒)",
-		"queue_waits", "排队人次", "queue_wait_seconds", "排队等待(秒)", "slot_capacity", "号源容量", "slot_booked", "号源占用"),
+		"queue_waits", "排队人次", "queue_wait_seconds", "排队等待(秒)", "slot_capacity", "号源容量", "slot_booked", "号源占用",
+		"appointments_due", "应到预约数"),
 		Detail: detail("appointment_id", Int, "预约编号", "patient_id", Int, "患者编号", "booked_at", Time, "预约时间",
 			"planned_at", Time, "计划治疗时间", "channel", Text, "预约渠道", "status", Text, "状态")},
 	{Name: "satisfaction", Title: "满意度与随访", Keys: []Column{day, dept, project}, Measures: measures(
@@ -99,11 +100,12 @@ var Marts = []*Mart{
 		"score_environment", "环境得分合计", "score_attitude", "态度得分合计", "score_skill", "技术得分合计",
 		"score_waiting", "等候得分合计", "score_explanation", "解释得分合计", "score_overall", "总体得分合计",
 		"complaints", "投诉数", "complaints_replied", "已回复投诉数", "complaint_reply_seconds", "投诉响应时长(秒)",
-		"adverse_reactions", "不良反应数"),
+		"adverse_reactions", "不良反应数", "followups_past_due", "已到期应随访数", "followups_due_done", "应随访中已随访数",
+		"surveys_sent_answered", "发放问卷中已回收数"),
 		Detail: detail("survey_id", Int, "问卷编号", "patient_id", Int, "患者编号", "sent_at", Time, "发放时间",
 			"channel", Text, "调查方式", "status", Text, "状态", "score_overall", Int, "总体评分")},
 	{Name: "data_quality", Title: "数据质量与评级", Keys: []Column{day, dept, {Name: "item", Type: Text, Title: "评价项目"}, {Name: "dimension", Type: Text, Title: "评价特性"}},
-		Measures: measures("numerator", "分子", "denominator", "分母"),
+		Measures: measures("numerator", "分子", "denominator", "分母", "failed", "不达标数"),
 		Detail:   detail("entity", Text, "对象", "entity_id", Int, "编号", "patient_id", Int, "患者编号", "passed", Int, "是否达标")},
 	PatientsMart,
 }

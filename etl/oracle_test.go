@@ -206,8 +206,8 @@ func oracle(tb testing.TB, core *store.DB) map[string][]string {
 	}
 	out["patients"] = pt.lines()
 
-	// revenue
-	rv := newAcc(6)
+	// revenue: charges, reversals, net, prepaid refunds, sessions, paid orders, paid
+	rv := newAcc(7)
 	for _, s := range sessions {
 		if s.s("status") != "completed" {
 			continue
@@ -217,24 +217,26 @@ func oracle(tb testing.TB, core *store.DB) map[string][]string {
 			rv.add(k, 0, s.i("charge_fen"))
 			rv.add(k, 2, s.i("charge_fen"))
 		}
-		rv.add(k, 3, 1)
+		rv.add(k, 4, 1)
 	}
 	for _, o := range orders {
 		if !o.null("refunded_at") && o.i("refund_fen") > 0 {
 			k := key(o.day("refunded_at"), o.i("dept_id"), o.i("project_id"), o.s("visit_type"))
-			rv.add(k, 1, o.i("refund_fen"))
-			rv.add(k, 2, -o.i("refund_fen"))
+			prepaid := min(o.i("refund_fen"), (o.i("quantity")-o.i("used_quantity"))*o.i("unit_price_fen"))
+			rv.add(k, 1, o.i("refund_fen")-prepaid)
+			rv.add(k, 2, -(o.i("refund_fen") - prepaid))
+			rv.add(k, 3, prepaid)
 		}
 		if !o.null("paid_at") {
 			k := key(o.day("paid_at"), o.i("dept_id"), o.i("project_id"), o.s("visit_type"))
-			rv.add(k, 4, 1)
-			rv.add(k, 5, o.i("amount_fen"))
+			rv.add(k, 5, 1)
+			rv.add(k, 6, o.i("amount_fen"))
 		}
 	}
 	out["revenue"] = rv.lines()
 
 	// project
-	pj := newAcc(15)
+	pj := newAcc(16)
 	pk := func(day string, r row, project int64) string { return key(day, r.i("dept_id"), project) }
 	for _, o := range orders {
 		pj.add(pk(o.day("ordered_at"), o, o.i("project_id")), 0, 1)
@@ -249,6 +251,10 @@ func oracle(tb testing.TB, core *store.DB) map[string][]string {
 		}
 		if a.s("status") == "no_show" {
 			pj.add(pk(a.day("planned_at"), a, a.i("project_id")), 4, 1)
+		}
+		// due on the planned day unless cancelled before that day
+		if a.s("status") != "cancelled" || (!a.null("cancelled_at") && a.day("cancelled_at") >= a.day("planned_at")) {
+			pj.add(pk(a.day("planned_at"), a, a.i("project_id")), 15, 1)
 		}
 	}
 	for _, q := range tickets {
@@ -287,21 +293,31 @@ func oracle(tb testing.TB, core *store.DB) map[string][]string {
 	out["project"] = pj.lines()
 
 	// satisfaction
-	st := newAcc(15)
+	st := newAcc(18)
 	for _, f := range followups {
+		due := pk(f.s("due_date"), f, f.i("project_id"))
 		if f.s("status") != "cancelled" {
-			st.add(pk(f.s("due_date"), f, f.i("project_id")), 0, 1)
+			st.add(due, 0, 1)
+		}
+		switch f.s("status") { // the cohort due on the day: past due, done, done on time
+		case "done":
+			st.add(due, 15, 1)
+			st.add(due, 16, 1)
+			if !f.null("done_at") && f.day("done_at") <= f.s("due_date") {
+				st.add(due, 2, 1)
+			}
+		case "missed":
+			st.add(due, 15, 1)
 		}
 		if f.s("status") == "done" && !f.null("done_at") {
-			k := pk(f.day("done_at"), f, f.i("project_id"))
-			st.add(k, 1, 1)
-			if f.day("done_at") <= f.s("due_date") {
-				st.add(k, 2, 1)
-			}
+			st.add(pk(f.day("done_at"), f, f.i("project_id")), 1, 1)
 		}
 	}
 	for _, v := range surveys {
 		st.add(pk(v.day("sent_at"), v, v.i("project_id")), 3, 1)
+		if v.s("status") == "answered" {
+			st.add(pk(v.day("sent_at"), v, v.i("project_id")), 17, 1)
+		}
 		if v.s("status") == "answered" && !v.null("answered_at") {
 			k := pk(v.day("answered_at"), v, v.i("project_id"))
 			st.add(k, 4, 1)
@@ -330,13 +346,16 @@ func oracle(tb testing.TB, core *store.DB) map[string][]string {
 	out["satisfaction"] = st.lines()
 
 	// data quality: numerator and denominator per day, department, item, dimension
-	dq := newAcc(2)
+	dq := newAcc(3)
 	count := func(day string, dept int64, item, dim string, ok bool) {
 		k := key(day, dept, item, dim)
 		if ok {
 			dq.add(k, 0, 1)
 		}
 		dq.add(k, 1, 1)
+		if !ok {
+			dq.add(k, 2, 1)
+		}
 	}
 	for _, r := range records {
 		p := projects[r.i("project_id")]

@@ -290,3 +290,30 @@ func TestPatientsAreDistinctOverThePeriod(t *testing.T) {
 		}
 	})
 }
+
+// TestRevenueSplitsRefunds: a refund is split into 冲减 (reversal of executed
+// charges) and 预交款退费 (the order's unexecuted sessions), which together
+// are every refund the core recorded; 净收入 is 治疗收入 − 冲减, so refunds of
+// prepayment never lower treatment revenue. The pilot has both kinds.
+func TestRevenueSplitsRefunds(t *testing.T) {
+	core := pilotCore(t)
+	var refunds, charges int64
+	core.Reader().QueryRow("SELECT COALESCE(sum(refund_fen), 0) FROM his_order WHERE refunded_at IS NOT NULL").Scan(&refunds)
+	core.Reader().QueryRow("SELECT COALESCE(sum(charge_fen), 0) FROM treatment_session WHERE status = 'completed' AND charge_confirmed").Scan(&charges)
+	warehousetest.Engines(t, func(t *testing.T, e warehousetest.Engine) {
+		_, r := built(t, core, e)
+		names, got := queried(t, r, etl.MartByName("revenue"), etl.Query{From: "2026-01-01", To: "2027-12-31", Grain: "all",
+			Measures: []string{"charges_fen", "reversals_fen", "net_fen", "prepaid_refunds_fen"}})
+		if len(got) != 1 {
+			t.Fatalf("%v %v", names, got)
+		}
+		var c, rev, net, prepaid int64
+		fmt.Sscanf(got[0], "%d|%d|%d|%d", &c, &rev, &net, &prepaid)
+		if rev <= 0 || prepaid <= 0 {
+			t.Errorf("the pilot should have both kinds of refund: 冲减 %d, 预交款退费 %d", rev, prepaid)
+		}
+		if rev+prepaid != refunds || c != charges || net != c-rev {
+			t.Errorf("治疗收入 %d (core %d), 冲减 %d + 预交款退费 %d = %d (core refunds %d), 净收入 %d", c, charges, rev, prepaid, rev+prepaid, refunds, net)
+		}
+	})
+}

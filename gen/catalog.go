@@ -48,6 +48,7 @@ var departments = []deptTemplate{
 		{"JG001", "调Q激光祛斑", "laser", 80000, 20, 3, 6, true, true, true, true, "7,30", 28, "治疗后注意防晒，结痂自然脱落。", "LASER-SKIN"},
 		{"JG002", "点阵激光", "laser", 120000, 30, 3, 5, true, true, true, true, "7,30", 28, "治疗后 7 天内避免化妆。", "LASER-SKIN"},
 		{"JG003", "强脉冲光", "laser", 60000, 20, 3, 6, true, true, true, true, "7", 21, "治疗后注意防晒。", "LASER-SKIN"},
+		{"JG004", "红蓝光治疗", "laser", 15000, 20, 4, 6, false, true, true, true, "1,7", 3, "治疗期间避免日晒，勿挤压皮损。", "LASER-SKIN"},
 	}, [][2]string{{"L81.4", "黄褐斑"}, {"L70.0", "痤疮"}, {"D18.0", "血管瘤"}, {"L90.5", "瘢痕"}}},
 	{"PF", "皮肤科", []projectTemplate{
 		{"PF001", "窄谱中波紫外线", "laser", 5000, 10, 10, 20, true, false, true, true, "30", 2, "治疗后注意避光。", "DERM-PASI"},

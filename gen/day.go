@@ -369,6 +369,15 @@ func (g *generator) complete(ctx context.Context, cs *course, s *model.Session, 
 			})
 		}
 	}
+	// 诊后评价: a satisfaction survey after the visit, for half the sessions.
+	if g.chance(0.5) {
+		if err := g.survey(ctx, cs.dept, cs.c.ID); err != nil {
+			return err
+		}
+	}
+	if g.chance(reversalRate) {
+		return g.reverse(ctx, cs)
+	}
 	c, err := g.db.Course(ctx, cs.c.ID)
 	if err != nil {
 		return err
@@ -401,39 +410,92 @@ func (g *generator) complete(ctx context.Context, cs *course, s *model.Session, 
 	return nil
 }
 
-// followups works the day's due follow-ups: most done (many with an
-// electronic survey), some missed and done later.
+// reverse stops a course after a session the patient disputes: the course is
+// cancelled and the HIS refunds the unexecuted sessions (预交款退费) and the
+// charge of the one just executed (冲减).
+func (g *generator) reverse(ctx context.Context, cs *course) error {
+	o, err := g.db.Order(ctx, cs.order.ID)
+	if err != nil || o.Status != model.OrderPaid || o.UsedQuantity < 1 {
+		return err
+	}
+	if _, err := g.db.CancelCourse(ctx, cs.c.ID, "患者对治疗效果有异议，终止疗程并退还本次费用"); err != nil {
+		return ignoreConflict(err)
+	}
+	g.n++
+	_, err = g.db.ReceiveOrder(ctx, model.OrderMessage{InstitutionID: o.InstitutionID, MessageID: fmt.Sprintf("MSG%08d", g.n),
+		Action: model.HISRefund, OrderNo: o.OrderNo, RefundFen: (o.Quantity - o.UsedQuantity + 1) * o.UnitPriceFen})
+	g.stats.CourseAbandoned++
+	return ignoreConflict(err)
+}
+
+// followups works the day's due follow-ups: most done on the day, some late
+// and some missed, at the department's rates; by WeChat or SMS more often as
+// the months go by (电子随访), by phone otherwise. Three in four send a
+// satisfaction survey, electronic more often as the months go by, answered
+// 0–7 days later by most patients.
 func (g *generator) followups(ctx context.Context, hs *hospital, day time.Time) error {
 	due, err := g.db.FollowupsDue(ctx, hs.inst.ID, day.Format("2006-01-02"))
 	if err != nil {
 		return err
 	}
+	d := g.defects()
 	for _, f := range due {
 		f := f
-		g.at(hm(day, 9+g.pick(8), g.pick(60)), func(ctx context.Context) error {
-			if !g.chance(followupDone) {
+		dp := hs.deptByID(f.DeptID)
+		if g.chance(g.rate(d.MissedFollowup, "missed_followup", dp, day)) {
+			g.at(hm(day, 16, g.pick(60)), func(ctx context.Context) error {
 				_, err := g.db.MissFollowup(ctx, f.ID)
-				return err
-			}
+				return ignoreConflict(err)
+			})
+			continue
+		}
+		when := hm(day, 9+g.pick(8), g.pick(60))
+		if g.chance(g.rate(d.LateFollowup, "late_followup", dp, day)) {
+			when = when.AddDate(0, 0, 1+g.pick(5))
+		}
+		g.at(when, func(ctx context.Context) error {
 			g.stats.Followups++
-			r := model.FollowupResult{DoneBy: hs.deptByID(f.DeptID).staff[0].ID, Result: []string{"恢复良好", "症状减轻", "无明显变化"}[g.pick(3)]}
-			if g.chance(0.75) {
-				r.Channel = []string{"electronic", "electronic", "electronic", "phone"}[g.pick(4)]
-				r.Scores = map[string]int64{}
-				base := int64(3 + g.pick(3))
-				for _, d := range model.SurveyDimensions {
-					v := base - int64(g.pick(2))
-					if v < 1 {
-						v = 1
-					}
-					r.Scores[d] = v
-				}
-				g.stats.Surveys++
+			r := model.FollowupResult{DoneBy: dp.staff[0].ID, Result: []string{"恢复良好", "症状减轻", "无明显变化"}[g.pick(3)], Via: "phone"}
+			if g.chance(g.electronicShare(d.ElectronicFollowup, "electronic_followup", dp)) {
+				r.Via = []string{"wechat", "wechat", "sms"}[g.pick(3)]
 			}
-			_, _, err := g.db.CompleteFollowup(ctx, f.ID, r)
-			return err
+			if _, _, err := g.db.CompleteFollowup(ctx, f.ID, r); err != nil {
+				return ignoreConflict(err)
+			}
+			if !g.chance(0.75) {
+				return nil
+			}
+			return g.survey(ctx, dp, f.CourseID)
 		})
 	}
+	return nil
+}
+
+// survey sends a satisfaction survey for a course, electronic at the
+// department's share of the day (paper or phone otherwise), answered 0–7
+// days later by most patients.
+func (g *generator) survey(ctx context.Context, dp *dept, courseID int64) error {
+	channel := []string{"paper", "phone"}[g.pick(2)]
+	if g.chance(g.electronicShare(g.defects().ElectronicSurvey, "electronic_survey", dp)) {
+		channel = "electronic"
+	}
+	sv, err := g.db.SendSurvey(ctx, courseID, channel)
+	if err != nil {
+		return err
+	}
+	g.stats.Surveys++
+	if !g.chance(0.85) {
+		return nil // never answered
+	}
+	g.at(g.now.Add(time.Duration(g.pick(8*24*60))*time.Minute), func(ctx context.Context) error {
+		scores := map[string]int64{}
+		base := int64(3 + g.pick(3))
+		for _, dim := range model.SurveyDimensions {
+			scores[dim] = max(base-int64(g.pick(2)), 1)
+		}
+		_, err := g.db.AnswerSurvey(ctx, sv.ID, scores, "")
+		return ignoreConflict(err)
+	})
 	return nil
 }
 

@@ -39,6 +39,16 @@ type Defects struct {
 	BlankName Range `json:"blank_name"`
 	// NoShow: booked appointments the patient does not come to.
 	NoShow Range `json:"no_show"`
+	// MissedFollowup: follow-ups the patient could not be reached for;
+	// LateFollowup: done 1–5 days after the due date.
+	MissedFollowup Range `json:"missed_followup"`
+	LateFollowup   Range `json:"late_followup"`
+	// ElectronicFollowup and ElectronicSurvey are the shares of follow-ups
+	// done by WeChat or SMS and of surveys sent electronically; they rise
+	// over the run by Improvement of the distance to 1 (a rating year's
+	// rollout of 电子随访 and 电子问卷).
+	ElectronicFollowup Range `json:"electronic_followup"`
+	ElectronicSurvey   Range `json:"electronic_survey"`
 	// Improvement is the share by which every rate has fallen by the last
 	// month of the run (0: no trend).
 	Improvement float64 `json:"improvement"`
@@ -50,14 +60,18 @@ type Defects struct {
 // DefaultDefects are the rates the presets generate with (documented in
 // README: 数据缺陷).
 var DefaultDefects = Defects{
-	LateSign:      Range{0.05, 0.15},
-	NoEndTime:     Range{0.01, 0.03},
-	NameMismatch:  Range{0.005, 0.02},
-	WrongPlan:     Range{0.01, 0.03},
-	BlankName:     Range{0.001, 0.004},
-	NoShow:        Range{0.05, 0.15},
-	Improvement:   0.6,
-	RenameProject: true,
+	LateSign:           Range{0.05, 0.15},
+	NoEndTime:          Range{0.01, 0.03},
+	NameMismatch:       Range{0.005, 0.02},
+	WrongPlan:          Range{0.01, 0.03},
+	BlankName:          Range{0.001, 0.004},
+	NoShow:             Range{0.05, 0.15},
+	MissedFollowup:     Range{0.03, 0.08},
+	LateFollowup:       Range{0.05, 0.15},
+	ElectronicFollowup: Range{0.35, 0.7},
+	ElectronicSurvey:   Range{0.3, 0.7},
+	Improvement:        0.6,
+	RenameProject:      true,
 }
 
 // LoadDefects reads a defects file over the defaults: a rate the file does
@@ -72,7 +86,8 @@ func LoadDefects(path string) (Defects, error) {
 		return d, fmt.Errorf("defects %s: %w", path, err)
 	}
 	for name, r := range map[string]Range{"late_sign": d.LateSign, "no_end_time": d.NoEndTime, "name_mismatch": d.NameMismatch,
-		"wrong_plan": d.WrongPlan, "blank_name": d.BlankName, "no_show": d.NoShow} {
+		"wrong_plan": d.WrongPlan, "blank_name": d.BlankName, "no_show": d.NoShow, "missed_followup": d.MissedFollowup,
+		"late_followup": d.LateFollowup, "electronic_followup": d.ElectronicFollowup, "electronic_survey": d.ElectronicSurvey} {
 		if r.Min < 0 || r.Max > 1 || r.Min > r.Max {
 			return d, fmt.Errorf("defects %s: %s wants 0 ≤ min ≤ max ≤ 1, got %v–%v", path, name, r.Min, r.Max)
 		}
@@ -97,12 +112,26 @@ func (g *generator) rate(r Range, name string, dp *dept, day time.Time) float64 
 		base = r.Min + (r.Max-r.Min)*float64(h.Sum64()%1_000_000)/1_000_000
 		g.baseRates[key] = base
 	}
+	return base * (1 - g.defects().Improvement*g.progress(day))
+}
+
+// progress is how far through the run day is, 0 on the first day to 1 on
+// the last.
+func (g *generator) progress(day time.Time) float64 {
 	span := g.cfg.Preset.Days
 	if span < 2 {
-		return base
+		return 0
 	}
-	progress := day.Sub(g.cfg.Preset.Start).Hours() / 24 / float64(span-1)
-	return base * (1 - g.defects().Improvement*min(max(progress, 0), 1))
+	p := day.Sub(g.cfg.Preset.Start).Hours() / 24 / float64(span-1)
+	return min(max(p, 0), 1)
+}
+
+// electronicShare is a department's share of electronic follow-ups or
+// surveys today: its drawn share, rising over the run by Improvement of the
+// way to 1.
+func (g *generator) electronicShare(r Range, name string, dp *dept) float64 {
+	drawn := g.rate(r, name, dp, g.cfg.Preset.Start) // on the first day: no trend yet
+	return 1 - (1-drawn)*(1-g.defects().Improvement*g.progress(g.now))
 }
 
 func (g *generator) defects() *Defects {

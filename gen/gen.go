@@ -37,7 +37,7 @@ type Preset struct {
 var Presets = map[string]Preset{
 	// One laser treatment centre for three months, like the seed's pilot (219 treatments).
 	"pilot": {Name: "pilot", Hospitals: 1, Departments: 1, Start: date(2026, 8, 24), Days: 91,
-		StaffPerDept: 3, RoomsPerDept: 2, Beds: 1, CoursesPerDay: 3},
+		StaffPerDept: 3, RoomsPerDept: 2, Beds: 1, CoursesPerDay: 2},
 	// A mid-size treatment service: four departments for half a year, long
 	// enough for courses to end and follow-ups to fall due (oracle tests).
 	"clinic": {Name: "clinic", Hospitals: 1, Departments: 4, Start: date(2026, 1, 5), Days: 182,
@@ -59,8 +59,8 @@ const (
 	abandonRate     = 0.025 // courses stopped midway and the rest refunded
 	unpaidRate      = 0.05  // orders never paid, cancelled by the HIS
 	adverseRate     = 0.004
+	reversalRate    = 0.01 // sessions after which the course stops and the HIS refunds that session's charge with the unused rest (冲减)
 	complaintRate   = 0.004
-	followupDone    = 0.86
 	cashierRefundPm = 3 // per mille of paid orders the HIS reports refunded at re-check
 )
 
@@ -309,7 +309,10 @@ func (g *generator) roster(ctx context.Context, day time.Time) error {
 						slotMin = 240 // dialysis runs in 4-hour shifts
 						sh[1], sh[2] = map[string]string{"am": "07:30", "pm": "12:30"}[sh[0]], map[string]string{"am": "11:30", "pm": "16:30"}[sh[0]]
 					}
-					_, _, err := g.db.CreateRoster(ctx, model.NewRoster{DeptID: dp.d.ID, StaffID: st.ID, RoomID: rm.ID,
+					// Each clinic is for one project, rotating by day, so that
+					// utilisation reads by project (never a 未指定 row).
+					pid := dp.projects[(i+day.YearDay())%len(dp.projects)].ID
+					_, _, err := g.db.CreateRoster(ctx, model.NewRoster{DeptID: dp.d.ID, StaffID: st.ID, RoomID: rm.ID, ProjectID: &pid,
 						Day: day.Format("2006-01-02"), Shift: sh[0], Start: sh[1], End: sh[2], SlotMinutes: slotMin, Capacity: dp.rooms[0].Beds})
 					if err != nil && model.ErrorRule(err) != "roster.duplicate" {
 						return err

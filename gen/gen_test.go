@@ -93,6 +93,14 @@ func TestPilotLooksLikeAHospital(t *testing.T) {
 	if late < 0.03 || late > 0.25 {
 		t.Errorf("late records %.3f", late)
 	}
+	// Every slot belongs to a project, and every project has slots: utilisation
+	// reads by project.
+	if unassigned := q(`SELECT COUNT(*) FROM slot WHERE project_id IS NULL`); unassigned != 0 {
+		t.Errorf("%v slots without a project", unassigned)
+	}
+	if bare := q(`SELECT COUNT(*) FROM project p WHERE NOT EXISTS (SELECT 1 FROM slot s WHERE s.project_id = p.id)`); bare != 0 {
+		t.Errorf("%v projects without slots", bare)
+	}
 	if refunds := q(`SELECT COUNT(*) FROM his_order WHERE status = 'refunded'`); refunds < 1 {
 		t.Errorf("no refunds")
 	}

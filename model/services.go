@@ -342,11 +342,17 @@ type FollowupResult struct {
 	Channel string           `json:"channel"` // electronic, phone, paper: how the answers were collected
 	Scores  map[string]int64 `json:"scores"`  // nil: no survey
 	Comment string           `json:"comment"`
+	// Via is how the follow-up reached the patient (wechat, sms, phone);
+	// empty keeps the planned channel. 智慧服务 患者管理 counts wechat and sms.
+	Via string `json:"via,omitempty"`
 }
 
 func (r *FollowupResult) Validate() error {
 	if err := checkText("result", r.Result, true); err != nil {
 		return err
+	}
+	if r.Via != "" && r.Via != "wechat" && r.Via != "sms" && r.Via != "phone" {
+		return Invalid("via", "随访方式必须是 wechat/sms/phone")
 	}
 	if r.Scores != nil {
 		if err := ValidateScores(r.Scores); err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/zhiliao/zhiliao/etl"
 	"github.com/zhiliao/zhiliao/internal/testmarts"
 	"github.com/zhiliao/zhiliao/reports"
+	"github.com/zhiliao/zhiliao/warehouse"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden dumps in testdata/")
@@ -272,6 +273,76 @@ func TestLibreOfficeOpens(t *testing.T) {
 		}
 		if strings.Contains(c, "说明") && !strings.Contains(string(b), reports.DefaultRules().Version) {
 			t.Errorf("%s has no rule version: %s", c, b)
+		}
+	}
+}
+
+// TestRatesAreSubsets: every rate of the catalogue is a numerator over a
+// denominator of one cohort, so on every row, by day and over the whole
+// period, the numerator never exceeds the denominator (DESIGN §D). A rate
+// whose parts count different days (no-shows on the planned day over
+// bookings on the booking day) fails here.
+func TestRatesAreSubsets(t *testing.T) {
+	r := testmarts.Pilot(t).Runner
+	checked := 0
+	for _, tb := range reports.Tables {
+		for _, c := range tb.Columns {
+			if c.Format != reports.Percent || c.Den == "" {
+				continue
+			}
+			m := etl.MartByName(tb.Mart)
+			for _, grain := range []string{"day", "all"} {
+				rr, err := r.Query(context.Background(), m, etl.Query{From: "2026-08-01", To: "2026-12-31", Grain: grain,
+					GroupBy: tb.GroupBy, Measures: []string{c.Num, c.Den}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				rows, err := warehouse.ReadAll(rr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, row := range rows {
+					num, den := row[len(row)-2].(int64), row[len(row)-1].(int64)
+					if num > den {
+						t.Errorf("%s %s by %s: %s %d > %s %d in %v", tb.ID, c.Header, grain, c.Num, num, c.Den, den, row)
+						break
+					}
+				}
+			}
+			checked++
+		}
+	}
+	if checked < 5 {
+		t.Errorf("only %d rates checked", checked)
+	}
+}
+
+// TestEveryReportEveryMonth: on the demo's pilot, every catalogued report
+// exports for every month the pilot covers, with data in it; satisfaction
+// has surveys every month (诊后评价) and follow-ups once courses end.
+func TestEveryReportEveryMonth(t *testing.T) {
+	r, depts := pilotMarts(t)
+	months := [][2]string{{"2026-08-01", "2026-08-31"}, {"2026-09-01", "2026-09-30"}, {"2026-10-01", "2026-10-31"}, {"2026-11-01", "2026-11-30"}}
+	for _, rep := range reports.Reports {
+		for _, m := range months {
+			res, err := reports.Export(context.Background(), r, reports.DefaultRules(), rep, reports.Params{From: m[0], To: m[1], Depts: depts}, io.Discard, nil)
+			if err != nil || res.Rows == 0 {
+				t.Errorf("%s for %s: %d rows, %v", rep.ID, m[0][:7], res.Rows, err)
+			}
+		}
+	}
+	for i, m := range months {
+		rr, err := r.Query(context.Background(), etl.MartByName("satisfaction"), etl.Query{From: m[0], To: m[1], Grain: "all",
+			Measures: []string{"surveys_sent", "followups_due"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := warehouse.ReadAll(rr)
+		if err != nil || len(rows) != 1 {
+			t.Fatalf("%v %v", rows, err)
+		}
+		if rows[0][0].(int64) == 0 || (i > 0 && rows[0][1].(int64) == 0) {
+			t.Errorf("%s: %d surveys sent, %d follow-ups due", m[0][:7], rows[0][0], rows[0][1])
 		}
 	}
 }

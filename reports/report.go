@@ -279,6 +279,24 @@ func writeSheet(ctx context.Context, w *Workbook, src Source, rules *Rules, sh S
 	return n, w.AddChart(sh.Name, cellName(len(cols)+2, 2), sh.Chart.Title, sh.Chart.Kind, 1, valueCols, names, int(n)+1)
 }
 
+// measureDefinitions say on 说明 what a measure counts where its header
+// alone cannot (DESIGN §D).
+var measureDefinitions = map[string]string{
+	"charges_fen":           "执行时确认的收费（按治疗开始日）",
+	"reversals_fen":         "已执行收费的退费（退费额超出医嘱未执行部分价值的部分，按退费日）",
+	"net_fen":               "治疗收入 − 冲减",
+	"prepaid_refunds_fen":   "预交款退费：医嘱未执行部分的退费（按退费日），单列，不冲减治疗收入",
+	"appointments_due":      "计划治疗日在期间内、且未在该日之前取消的预约（按计划治疗日；爽约率的分母）",
+	"no_shows":              "应到预约中患者未到的（按计划治疗日）",
+	"followups_past_due":    "应随访日在期间内、已到期（已随访或已失访）的随访（按应随访日；随访率的分母）",
+	"followups_on_time":     "已到期应随访中，在应随访日当天或之前完成的（按应随访日）",
+	"followups_due_done":    "已到期应随访中已完成的（按应随访日）",
+	"followups_done":        "期间内完成的随访（按完成日，工作量口径）",
+	"complaints_replied":    "期间内收到的投诉中已回复的（按收到日；投诉回复率的分子）",
+	"surveys_sent_answered": "期间内发放的问卷中已回收的（按发放日；问卷回收率的分子）",
+	"surveys_answered":      "期间内回收的问卷（按回收日；满意度均分的分母）",
+}
+
 // notes are the lines of the 说明 sheet.
 func notes(ctx context.Context, src Source, rules *Rules, rep *Report, p Params) [][2]string {
 	scope := strings.Join(p.DeptNames, "、")
@@ -337,6 +355,9 @@ func notes(ctx context.Context, src Source, rules *Rules, rep *Report, p Params)
 		for _, c := range t.Columns {
 			if mc, ok := etl.MartByName(t.Mart).Measure(c.Key); ok && mc.Distinct != "" {
 				defs = append(defs, c.Header+" = 期间与所选范围内去重的患者人数（不是每日人数之和）")
+			}
+			if def, ok := measureDefinitions[c.Key]; ok {
+				defs = append(defs, c.Header+" = "+def)
 			}
 			switch {
 			case c.Den != "":

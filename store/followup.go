@@ -26,6 +26,9 @@ func (db *DB) CompleteFollowup(ctx context.Context, id int64, r model.FollowupRe
 		}
 		t := tx.now
 		f.DoneAt, f.DoneBy, f.Result = &t, r.DoneBy, r.Result
+		if r.Via != "" {
+			f.Channel = r.Via
+		}
 		if err := tx.transition(f, model.FollowupDone, "complete"); err != nil {
 			return err
 		}

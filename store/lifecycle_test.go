@@ -91,10 +91,13 @@ func TestLifecycleWalk(t *testing.T) {
 	}
 	var fid int64
 	e.must(e.db.Reader().QueryRow("SELECT id FROM followup WHERE course_id = ?", c.ID).Scan(&fid))
+	if _, _, err := e.db.CompleteFollowup(e.ctx, fid, model.FollowupResult{DoneBy: e.staff.ID, Result: "恢复良好", Via: "letter"}); model.ErrorField(err) != "via" {
+		t.Fatalf("follow-up by an unknown way: %v", err)
+	}
 	f, sv, err := e.db.CompleteFollowup(e.ctx, fid, model.FollowupResult{DoneBy: e.staff.ID, Result: "恢复良好", Channel: "electronic",
-		Scores: map[string]int64{"overall": 5, "attitude": 4}})
+		Scores: map[string]int64{"overall": 5, "attitude": 4}, Via: "phone"})
 	e.must(err)
-	if f.Status != model.FollowupDone || sv.Status != model.SurveyAnswered || sv.Scores != `{"attitude":4,"overall":5}` {
+	if f.Status != model.FollowupDone || sv.Status != model.SurveyAnswered || sv.Scores != `{"attitude":4,"overall":5}` || f.Channel != "phone" {
 		t.Fatalf("follow-up %+v survey %+v", f, sv)
 	}
 	// Every stateful change left a history row; the status history is append-only.
