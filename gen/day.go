@@ -184,8 +184,15 @@ func (g *generator) plan(ctx context.Context, dp *dept, p *model.Project, pt pro
 // (plus the project's interval) that has a free slot, or sends the patient
 // as a walk-in.
 func (g *generator) bookNext(ctx context.Context, cs *course, after time.Time) error {
+	// The project's interval lies between sessions; the first is booked
+	// within days of the plan (a laser course does not wait four weeks to
+	// begin).
+	interval := cs.ptpl.interval
+	if cs.c.DoneSessions == 0 {
+		interval = min(interval, 2)
+	}
 	if g.chance(walkInRate) {
-		day := after.AddDate(0, 0, cs.ptpl.interval)
+		day := after.AddDate(0, 0, interval)
 		for weekdayFactor(day) < 1 {
 			day = day.AddDate(0, 0, 1)
 		}
@@ -196,8 +203,8 @@ func (g *generator) bookNext(ctx context.Context, cs *course, after time.Time) e
 	channel := []string{model.ChannelWechat, model.ChannelWechat, model.ChannelWechat, model.ChannelOnsite, model.ChannelOnsite,
 		model.ChannelPhone, model.ChannelPad, model.ChannelKiosk}[g.pick(8)]
 	for d := 0; d < 6; d++ {
-		day := after.AddDate(0, 0, cs.ptpl.interval+d)
-		if d == 0 && cs.ptpl.interval == 0 {
+		day := after.AddDate(0, 0, interval+d)
+		if d == 0 && interval == 0 {
 			day = after
 		}
 		slots, err := g.db.OpenSlots(ctx, cs.dept.d.ID, cs.project.ID, day.Format("2006-01-02"), g.now.Add(time.Hour), 8)
@@ -251,7 +258,7 @@ func (g *generator) bookNext(ctx context.Context, cs *course, after time.Time) e
 		return nil
 	}
 	// No slot this week: come as a walk-in on the next working day.
-	day := after.AddDate(0, 0, cs.ptpl.interval+6)
+	day := after.AddDate(0, 0, interval+6)
 	g.at(hm(day, 9+g.pick(6), g.pick(60)), func(ctx context.Context) error { return g.walkIn(ctx, cs) })
 	return nil
 }
