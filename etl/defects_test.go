@@ -32,6 +32,7 @@ func TestFailingUnitsAreTheSpoiledOnes(t *testing.T) {
 	d := gen.DefaultDefects
 	d.NoEndTime, d.NameMismatch, d.WrongPlan, d.BlankName = gen.Range{Min: 0.04, Max: 0.08}, gen.Range{Min: 0.04, Max: 0.08},
 		gen.Range{Min: 0.04, Max: 0.08}, gen.Range{Min: 0.04, Max: 0.08}
+	d.Unplanned = gen.Range{Min: 0.04, Max: 0.08}
 	st, err := gen.Run(ctx, db, gen.Config{Preset: gen.Presets["pilot"], Seed: 7, Defects: &d})
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +50,7 @@ func TestFailingUnitsAreTheSpoiledOnes(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := etl.MartByName("data_quality")
-	for _, rule := range []string{"06.01.3/一致性", "06.01.4/完整性", "06.01.5/完整性", "06.01.5/整合性", "06.01.6/及时性"} {
+	for _, rule := range []string{"06.01.3/一致性", "06.01.4/完整性", "06.01.5/完整性", "06.01.5/整合性", "06.01.6/完整性", "06.01.6/及时性"} {
 		item, dim, _ := cut(rule)
 		var failing []int64
 		total := 0

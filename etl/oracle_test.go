@@ -387,8 +387,8 @@ func oracle(tb testing.TB, core *store.DB) map[string][]string {
 	}
 	for _, a := range appts {
 		p := projects[a.i("project_id")]
-		if p.b("emr_scope") {
-			count(a.day("booked_at"), a.i("dept_id"), "06.01.6", "完整性", a.i("project_id") > 0 && a.t("planned_at").Unix() > 0)
+		if c, ok := courses[a.i("course_id")]; ok && projects[c.i("project_id")].b("emr_scope") {
+			count(a.day("booked_at"), a.i("dept_id"), "06.01.6", "完整性", a.i("project_id") == c.i("project_id") && a.t("planned_at").Unix() > 0)
 		}
 		if p.b("smart_scope") {
 			ch := a.s("channel")

@@ -226,6 +226,9 @@ func (g *generator) bookNext(ctx context.Context, cs *course, after time.Time) e
 			return err
 		}
 		g.stats.Appointments++
+		if err := g.spoilAppointment(ctx, cs, a.ID); err != nil {
+			return err
+		}
 		switch {
 		case g.chance(cancelRate):
 			g.at(g.now.Add(time.Duration(float64(a.PlannedAt.Sub(g.now))*g.rng.Float64()*0.8)), func(ctx context.Context) error {

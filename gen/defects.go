@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"os"
+	"slices"
 	"sort"
 	"time"
 
@@ -39,6 +40,9 @@ type Defects struct {
 	BlankName Range `json:"blank_name"`
 	// NoShow: booked appointments the patient does not come to.
 	NoShow Range `json:"no_show"`
+	// Unplanned: appointments booked under a project the course's plan does
+	// not prescribe (06.01.6 完整性: no planned project).
+	Unplanned Range `json:"unplanned_appointment"`
 	// MissedFollowup: follow-ups the patient could not be reached for;
 	// LateFollowup: done 1–5 days after the due date.
 	MissedFollowup Range `json:"missed_followup"`
@@ -66,6 +70,7 @@ var DefaultDefects = Defects{
 	WrongPlan:          Range{0.01, 0.03},
 	BlankName:          Range{0.001, 0.004},
 	NoShow:             Range{0.05, 0.15},
+	Unplanned:          Range{0.005, 0.015},
 	MissedFollowup:     Range{0.03, 0.08},
 	LateFollowup:       Range{0.05, 0.15},
 	ElectronicFollowup: Range{0.35, 0.7},
@@ -87,7 +92,7 @@ func LoadDefects(path string) (Defects, error) {
 	}
 	for name, r := range map[string]Range{"late_sign": d.LateSign, "no_end_time": d.NoEndTime, "name_mismatch": d.NameMismatch,
 		"wrong_plan": d.WrongPlan, "blank_name": d.BlankName, "no_show": d.NoShow, "missed_followup": d.MissedFollowup,
-		"late_followup": d.LateFollowup, "electronic_followup": d.ElectronicFollowup, "electronic_survey": d.ElectronicSurvey} {
+		"late_followup": d.LateFollowup, "unplanned_appointment": d.Unplanned, "electronic_followup": d.ElectronicFollowup, "electronic_survey": d.ElectronicSurvey} {
 		if r.Min < 0 || r.Max > 1 || r.Min > r.Max {
 			return d, fmt.Errorf("defects %s: %s wants 0 ≤ min ≤ max ≤ 1, got %v–%v", path, name, r.Min, r.Max)
 		}
@@ -198,6 +203,25 @@ func (g *generator) spoilExecution(ctx context.Context, cs *course, sessionID, r
 		g.stats.Spoiled.add("06.01.4/完整性", recordID)
 	}
 	g.records[cs.project.ID] = append(g.records[cs.project.ID], recordID)
+	return nil
+}
+
+// spoilAppointment books a just made appointment under another project of
+// the department at the department's rate of the day, when it has one.
+func (g *generator) spoilAppointment(ctx context.Context, cs *course, apptID int64) error {
+	if len(cs.dept.projects) < 2 || !g.chance(g.rate(g.defects().Unplanned, "unplanned_appointment", cs.dept, g.now)) {
+		return nil
+	}
+	other := cs.dept.projects[g.pick(len(cs.dept.projects))]
+	if other.ID == cs.project.ID {
+		other = cs.dept.projects[(slices.Index(cs.dept.projects, other)+1)%len(cs.dept.projects)]
+	}
+	if err := g.db.InjectDefect(ctx, store.DefectApptUnplanned, apptID, fmt.Sprint(other.ID)); err != nil {
+		return err
+	}
+	if cs.project.EMRScope {
+		g.stats.Spoiled.add("06.01.6/完整性", apptID)
+	}
 	return nil
 }
 

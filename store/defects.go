@@ -13,10 +13,11 @@ import (
 // these rules because interfaces and legacy workstations wrote it; the
 // lifecycle services never do, so the generator needs this one door.
 const (
-	DefectRecordName    = "record.name_mismatch" // 06.01.3 一致性: a project name that is not the dictionary's
-	DefectRecordBlank   = "record.blank_patient" // 06.01.4 完整性: a patient name of spaces only (U+3000 included)
-	DefectSessionNoEnd  = "session.no_end_time"  // 06.01.5 完整性: the execution lost its end time
-	DefectSessionNoPlan = "session.wrong_plan"   // 06.01.5 整合性: the execution names another patient's plan (value: its course id)
+	DefectRecordName    = "record.name_mismatch"  // 06.01.3 一致性: a project name that is not the dictionary's
+	DefectRecordBlank   = "record.blank_patient"  // 06.01.4 完整性: a patient name of spaces only (U+3000 included)
+	DefectSessionNoEnd  = "session.no_end_time"   // 06.01.5 完整性: the execution lost its end time
+	DefectSessionNoPlan = "session.wrong_plan"    // 06.01.5 整合性: the execution names another patient's plan (value: its course id)
+	DefectApptUnplanned = "appointment.unplanned" // 06.01.6 完整性: booked under a project its plan does not prescribe (value: that project's id)
 )
 
 // InjectDefect spoils one row as kind says, writing the change and its
@@ -54,6 +55,23 @@ func (db *DB) InjectDefect(ctx context.Context, kind string, id int64, value str
 				s.CourseID = other
 			}
 			return tx.update(s)
+		case DefectApptUnplanned:
+			a, err := get[model.Appointment](tx, id)
+			if err != nil {
+				return err
+			}
+			other, err := strconv.ParseInt(value, 10, 64)
+			if err != nil || other == a.ProjectID {
+				return model.Invalid("value", "want the id of a project other than the planned one, got %q", value)
+			}
+			if _, err := get[model.Project](tx, other); err != nil {
+				return err
+			}
+			// Only the appointment's own project changes: check-in, the queue
+			// and the execution follow the course, as they do for a booking a
+			// legacy registration system wrote under the wrong item.
+			a.ProjectID = other
+			return tx.update(a)
 		}
 		return model.Invalid("kind", "unknown defect kind %q", kind)
 	})

@@ -40,9 +40,11 @@
     UNION ALL
     SELECT {{day "booked_at"}} AS day, dept_id, '06.01.6' AS item, '完整性' AS dimension,
            'appointment' AS entity, toInt64(entity_id) AS entity_id, toInt64(patient_id) AS patient_id,
-           toInt64(project_id > 0 AND {{epoch "planned_at"}} > 0) AS passed
-    FROM (SELECT id AS entity_id, patient_id, project_id, dept_id, booked_at, planned_at FROM {{cur "appointment" "booked_at"}} WHERE {{inDays "booked_at"}})
-    ALL INNER JOIN (SELECT id AS project_id FROM cur_project WHERE emr_scope = 1) USING project_id
+           toInt64(project_id = planned_project_id AND {{epoch "planned_at"}} > 0) AS passed
+    FROM (SELECT entity_id, patient_id, project_id, planned_project_id, dept_id, booked_at, planned_at FROM
+            (SELECT id AS entity_id, course_id, patient_id, project_id, dept_id, booked_at, planned_at FROM {{cur "appointment" "booked_at"}} WHERE {{inDays "booked_at"}})
+          ALL INNER JOIN (SELECT id AS course_id, project_id AS planned_project_id FROM cur_course) USING course_id)
+    ALL INNER JOIN (SELECT id AS planned_project_id FROM cur_project WHERE emr_scope = 1) USING planned_project_id
     UNION ALL
     SELECT {{day "started_at"}} AS day, dept_id, '06.01.6' AS item, '及时性' AS dimension,
            'session' AS entity, toInt64(entity_id) AS entity_id, toInt64(patient_id) AS patient_id,

@@ -36,10 +36,12 @@
     LEFT JOIN cur_course c ON c.id = s.course_id AND c.patient_id = s.patient_id AND c.project_id = s.project_id
     WHERE p.emr_scope AND s.status = 'completed' AND {{inDays "s.started_at"}}
     UNION ALL
-    -- 06.01.6 完整性: the appointment has its time and planned project.
+    -- 06.01.6 完整性: the appointment has its time and its planned project,
+    -- the project its course (the plan) prescribes. The scope is the plan's
+    -- project: an appointment booked under another project is the failure.
     SELECT {{day "a.booked_at"}}, a.dept_id, '06.01.6', '完整性', 'appointment', a.id, a.patient_id,
-           CASE WHEN a.project_id > 0 AND {{epoch "a.planned_at"}} > 0 THEN 1 ELSE 0 END
-    FROM cur_appointment a JOIN cur_project p ON p.id = a.project_id
+           CASE WHEN a.project_id = c.project_id AND {{epoch "a.planned_at"}} > 0 THEN 1 ELSE 0 END
+    FROM cur_appointment a JOIN cur_course c ON c.id = a.course_id JOIN cur_project p ON p.id = c.project_id
     WHERE p.emr_scope AND {{inDays "a.booked_at"}}
     UNION ALL
     -- 06.01.6 及时性: application before plan before execution. Only an execution
