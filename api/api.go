@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/zhiliao/zhiliao/access"
 	"github.com/zhiliao/zhiliao/exports"
 	"github.com/zhiliao/zhiliao/model"
 	"github.com/zhiliao/zhiliao/reports"
@@ -48,8 +49,11 @@ type Server struct {
 	Rules    *reports.Rules
 	Logger   *slog.Logger
 	Registry *prometheus.Registry
-	// LoginPerMinute limits login attempts per client address.
-	LoginPerMinute int
+	// Clients resolves client addresses (X-Forwarded-For only from trusted
+	// proxies); Throttle limits login attempts per address and account,
+	// shared with the dashboards' login form.
+	Clients  *access.Clients
+	Throttle *access.LoginThrottle
 	// Now is the service's clock: every "today" (default date ranges, the
 	// dashboards' presets) is read from it, so tests can set the date.
 	Now func() time.Time
@@ -62,9 +66,18 @@ type Server struct {
 	latency   *prometheus.HistogramVec
 }
 
+// Login throttle defaults: attempts a minute from one client address, and at
+// one account name.
+const (
+	DefaultLoginsPerAddress = 20
+	DefaultLoginsPerAccount = 10
+)
+
 // NewServer builds a server with its own metrics registry.
 func NewServer(b Backend, logger *slog.Logger) *Server {
-	s := &Server{Backend: b, Logger: logger.With("component", "api"), Registry: prometheus.NewRegistry(), LoginPerMinute: 10}
+	clients := &access.Clients{}
+	s := &Server{Backend: b, Logger: logger.With("component", "api"), Registry: prometheus.NewRegistry(), Clients: clients,
+		Throttle: access.NewLoginThrottle(clients, DefaultLoginsPerAddress, DefaultLoginsPerAccount)}
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "zhiliao_http_requests_total",
 		Help: "HTTP requests by route pattern, method and status."}, []string{"route", "method", "status"})
 	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "zhiliao_http_request_seconds",
@@ -158,6 +171,10 @@ var statusOf = map[string]int{
 	model.ETOOLARGE:     http.StatusRequestEntityTooLarge,
 	model.ERATELIMIT:    http.StatusTooManyRequests,
 	model.EBADMETHOD:    http.StatusMethodNotAllowed,
+	model.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	model.ELOCKED:       http.StatusLocked,
+	model.EPWCHANGE:     http.StatusForbidden,
+	model.ECSRF:         http.StatusForbidden,
 }
 
 type errorBody struct {

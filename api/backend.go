@@ -24,6 +24,7 @@ type Backend interface {
 	CreatePatientLink(ctx context.Context, patientID int64) (string, time.Time, error)
 	User(ctx context.Context, id int64) (*model.User, error)
 	Audit(ctx context.Context, e model.AuditEntry) error
+	Accounts
 
 	ApplicationDetail(ctx context.Context, id int64) (*model.ApplicationDetail, error)
 	Slots(ctx context.Context, deptID, projectID int64, day string) ([]*model.Slot, error)
@@ -31,4 +32,17 @@ type Backend interface {
 	PatientArchive(ctx context.Context, patientID int64) (*model.PatientArchive, error)
 	FollowupsInScope(ctx context.Context, due string) ([]*model.Followup, error)
 	PatientHome(ctx context.Context) (*model.PatientHome, error)
+}
+
+// Accounts is account administration and the audit log, with 三权分立 kept
+// by the store: each call refuses an actor whose role may not make it.
+type Accounts interface {
+	ChangePassword(ctx context.Context, current, next string) error
+	Users(ctx context.Context) ([]*model.User, error)
+	CreateUser(ctx context.Context, u *model.User, password string) error
+	BindStaff(ctx context.Context, userID, staffID int64) (*model.User, error)
+	SetRole(ctx context.Context, userID int64, role string, deptID *int64) (*model.User, error)
+	Unlock(ctx context.Context, userID int64) (*model.User, error)
+	ResetPassword(ctx context.Context, userID int64, password string) (*model.User, error)
+	AuditLog(ctx context.Context, q model.AuditQuery) ([]model.AuditLine, error)
 }

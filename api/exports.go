@@ -111,7 +111,7 @@ func (s *Server) exportRoutes() []route {
 					return nil, model.Invalid("sample_rows", "每层抽样数应为 1–1000 want 1–1000 rows per stratum")
 				}
 				p := reports.Params{From: req.From, To: req.To, Depts: depts, DeptNames: names,
-					Deidentify: actor.Role == model.RoleEvaluator, By: actor.Username + "（" + actor.Role + "）",
+					Deidentify: deidentified(actor), By: actor.Username + "（" + actor.Role + "）",
 					SampleSeed: req.SampleSeed, SampleRows: req.SampleRows}
 				j := m.Start(ctx, rep, p, actor.UserID)
 				// ?wait=N: a small export answers finished within N seconds

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zhiliao/zhiliao/access"
 	"github.com/zhiliao/zhiliao/api"
 	"github.com/zhiliao/zhiliao/etl"
 	"github.com/zhiliao/zhiliao/exports"
@@ -38,6 +39,8 @@ type fixture struct {
 	deptB  *model.Department
 	staffA *model.Staff
 	staffB *model.Staff
+	// managerA is department A's manager's own staff record.
+	managerA *model.Staff
 	roomA  *model.Room
 	plain  *model.Project
 	laser  *model.Project
@@ -49,6 +52,15 @@ type fixture struct {
 }
 
 var day0 = time.Date(2026, 3, 2, 7, 30, 0, 0, model.Local)
+
+// fixtureRoles are the roles the fixture has an account of, with the
+// department-bound ones in department A.
+var fixtureRoles = []string{model.RoleAdmin, model.RoleSecurityAdmin, model.RoleAuditAdmin, model.RoleDeptManager, model.RoleQualityOffice,
+	model.RoleEvaluator, model.RoleClinician, model.RoleFrontDesk, model.RoleHIS}
+
+// password is a fixture account's password (the policy: 10 characters of
+// three classes).
+func password(role string) string { return "Password-" + role }
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
@@ -95,18 +107,19 @@ func newFixture(t testing.TB) *fixture {
 		CourseSessions: 3, NeedsConsent: true, NeedsImages: true, FollowupDays: "7", ConsentTemplate: "LASER@v1", Precautions: "治疗后注意防晒", Active: true}
 	f.laser.InstitutionID = f.inst.ID
 	must(db.CreateProject(ctx, f.laser))
-	for _, role := range []string{model.RoleAdmin, model.RoleDeptManager, model.RoleQualityOffice, model.RoleEvaluator, model.RoleClinician, model.RoleFrontDesk, model.RoleHIS} {
+	f.managerA = staff(f.deptA, "MA1")
+	for _, role := range fixtureRoles {
 		u := &model.User{InstitutionID: f.inst.ID, Username: "u_" + role, Role: role}
-		if role == model.RoleDeptManager || role == model.RoleClinician {
-			u.DeptID = &f.deptA.ID
-		}
-		if role == model.RoleClinician {
+		switch role {
+		case model.RoleClinician:
 			u.StaffID = &f.staffA.ID
+		case model.RoleDeptManager:
+			u.StaffID = &f.managerA.ID
 		}
-		must(db.CreateUser(ctx, u, "password-"+role))
+		must(db.CreateUser(ctx, u, password(role)))
 	}
-	ub := &model.User{InstitutionID: f.inst.ID, Username: "u_clinician_b", Role: model.RoleClinician, DeptID: &f.deptB.ID, StaffID: &f.staffB.ID}
-	must(db.CreateUser(ctx, ub, "password-b-clinician"))
+	ub := &model.User{InstitutionID: f.inst.ID, Username: "u_clinician_b", Role: model.RoleClinician, StaffID: &f.staffB.ID}
+	must(db.CreateUser(ctx, ub, "Password-b-clinician"))
 	f.api = api.NewServer(db, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	wh, err := duckdb.Open(ctx, filepath.Join(t.TempDir(), "warehouse.duckdb"))
 	if err != nil {
@@ -117,13 +130,13 @@ func newFixture(t testing.TB) *fixture {
 	f.etl = &etl.Runner{Warehouse: wh, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	f.api.Analytics = f.etl
 	f.api.Exports = &exports.Manager{Source: f.etl, Rules: reports.DefaultRules(), Dir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	f.api.LoginPerMinute = 1000
+	f.api.Throttle = access.NewLoginThrottle(f.api.Clients, 1000, 1000)
 	f.srv = httptest.NewServer(f.api.Handler())
 	t.Cleanup(f.srv.Close)
-	for _, role := range []string{model.RoleAdmin, model.RoleDeptManager, model.RoleQualityOffice, model.RoleEvaluator, model.RoleClinician, model.RoleFrontDesk, model.RoleHIS} {
-		f.tokens[role] = f.login("u_"+role, "password-"+role)
+	for _, role := range fixtureRoles {
+		f.tokens[role] = f.login("u_"+role, password(role))
 	}
-	f.tokenB = f.login("u_clinician_b", "password-b-clinician")
+	f.tokenB = f.login("u_clinician_b", "Password-b-clinician")
 	return f
 }
 

@@ -475,7 +475,7 @@ func (s *Server) martDetail(w http.ResponseWriter, r *http.Request, params []str
 	}
 	a, q, f := mr.a, mr.q, mr.f
 	actor := model.ActorFrom(ctx)
-	dq := etl.DetailQuery{Query: q, Limit: size, Offset: (page - 1) * size, Deidentify: actor.Role == model.RoleEvaluator}
+	dq := etl.DetailQuery{Query: q, Limit: size, Offset: (page - 1) * size, Deidentify: deidentified(actor)}
 	rr, total, err := a.Detail(ctx, m, dq)
 	if err != nil {
 		writeError(w, r, err)

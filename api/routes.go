@@ -28,15 +28,18 @@ type route struct {
 	handler         http.HandlerFunc
 }
 
-// Role groups.
+// Role groups. The three administrators (admin, security_admin,
+// audit_admin) are in none of the clinical groups: 三权分立 keeps them out
+// of patients' data (the store refuses their clinical writes as well).
 var (
-	desk      = []string{model.RoleAdmin, model.RoleFrontDesk, model.RoleClinician}
-	clinical  = []string{model.RoleAdmin, model.RoleClinician}
-	managers  = []string{model.RoleAdmin, model.RoleDeptManager}
-	viewers   = []string{model.RoleAdmin, model.RoleFrontDesk, model.RoleClinician, model.RoleDeptManager}
-	everyone  = []string{model.RoleAdmin, model.RoleDeptManager, model.RoleQualityOffice, model.RoleEvaluator, model.RoleClinician, model.RoleFrontDesk, model.RoleHIS, model.RolePatient}
-	hisRoles  = []string{model.RoleAdmin, model.RoleHIS}
-	archivers = []string{model.RoleAdmin, model.RoleClinician, model.RoleDeptManager, model.RoleQualityOffice, model.RoleEvaluator}
+	desk      = []string{model.RoleFrontDesk, model.RoleClinician}
+	clinical  = []string{model.RoleClinician}
+	managers  = []string{model.RoleDeptManager}
+	viewers   = []string{model.RoleFrontDesk, model.RoleClinician, model.RoleDeptManager}
+	everyone  = []string{model.RoleAdmin, model.RoleSecurityAdmin, model.RoleAuditAdmin, model.RoleDeptManager, model.RoleQualityOffice, model.RoleEvaluator, model.RoleClinician, model.RoleFrontDesk, model.RoleHIS, model.RolePatient}
+	accounts  = []string{model.RoleAdmin, model.RoleSecurityAdmin, model.RoleAuditAdmin, model.RoleDeptManager, model.RoleQualityOffice, model.RoleEvaluator, model.RoleClinician, model.RoleFrontDesk, model.RoleHIS}
+	hisRoles  = []string{model.RoleHIS}
+	archivers = []string{model.RoleClinician, model.RoleDeptManager, model.RoleQualityOffice, model.RoleEvaluator}
 )
 
 func with(roles []string, more ...string) []string {
@@ -58,6 +61,9 @@ func call[Req, Resp any](status int, fn func(ctx context.Context, r *http.Reques
 				writeError(w, r, err)
 				return
 			}
+		}
+		if p := model.PendingAuditFrom(r.Context()); p != nil {
+			p.Entry.Status = status // the status its line carries if the write commits
 		}
 		resp, err := fn(r.Context(), r, req)
 		if err != nil {
@@ -82,48 +88,123 @@ func (s *Server) mount(r chi.Router) {
 			h = s.auditMiddleware(rt, h)
 		}
 		if rt.Roles != nil {
-			h = s.authenticate(rt.Roles)(h)
-		}
-		if rt.Pattern == "/api/v1/auth/login" {
-			h = loginLimiter(s.LoginPerMinute)(h)
+			h = s.authenticate(rt)(h)
 		}
 		r.Method(rt.Method, rt.Pattern, h)
 	}
 }
 
+// auditMiddleware gives a request its audit line. A write's line travels
+// in the context to the store, which commits it in the write's own
+// transaction; a request whose write never committed (refused, failed) and
+// every read of patient data get theirs committed before the response's
+// first byte, and a read whose line cannot be written is answered 500
+// without its data.
 func (s *Server) auditMiddleware(rt route, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		note := &auditNote{entityID: chi.URLParam(r, "id")}
-		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
-		next.ServeHTTP(ww, r.WithContext(context.WithValue(r.Context(), auditKey{}, note)))
-		if note.entityID == "" {
-			note.entityID = chi.URLParam(r, "id")
+		p := &model.PendingAudit{Entry: model.AuditEntry{Action: rt.Audit, Route: rt.Method + " " + rt.Pattern, Entity: rt.Entity,
+			EntityID: note.entityID, RequestID: middleware.GetReqID(r.Context()), Remote: s.clientAddr(r), Detail: r.URL.RawQuery}}
+		ctx := context.WithValue(r.Context(), auditKey{}, note)
+		if rt.Audit == "write" {
+			ctx = model.WithPendingAudit(ctx, p)
 		}
-		s.auditLine(r, rt.Audit, rt.Method+" "+rt.Pattern, rt.Entity, note.entityID, ww.Status(), r.URL.RawQuery)
+		r = r.WithContext(ctx)
+		aw := &auditedResponse{ResponseWriter: w}
+		aw.before = func(status int) bool {
+			if p.Committed {
+				return true
+			}
+			e := p.Entry
+			e.Status = status
+			if note.entityID != "" {
+				e.EntityID = note.entityID
+			}
+			if err := s.Backend.Audit(ctx, e); err != nil {
+				s.Logger.Error("audit write failed", "err", err, "route", e.Route)
+				return rt.Audit == "write" // a refused write has nothing to withhold
+			}
+			return true
+		}
+		aw.refuse = func() {
+			writeError(w, r, model.Errorf(model.EUNAVAILABLE, "审计日志写入失败，未返回数据 (audit log unavailable)"))
+		}
+		next.ServeHTTP(aw, r)
+		if !aw.started {
+			aw.WriteHeader(http.StatusOK)
+		}
 	})
 }
 
-func (s *Server) audit(r *http.Request, action, entity string, id int64, status int, detail string) {
-	s.auditLine(r, action, r.Method+" "+r.URL.Path, entity, strconv.FormatInt(id, 10), status, detail)
+// auditedResponse runs before (the audit line) when the response starts,
+// and sends refuse instead of the response when it fails.
+type auditedResponse struct {
+	http.ResponseWriter
+	before           func(status int) bool
+	refuse           func()
+	started, refused bool
 }
 
-func (s *Server) auditLine(r *http.Request, action, routeName, entity, id string, status int, detail string) {
+func (a *auditedResponse) WriteHeader(code int) {
+	if a.started {
+		return
+	}
+	a.started = true
+	if !a.before(code) {
+		a.refused = true
+		a.refuse()
+		return
+	}
+	a.ResponseWriter.WriteHeader(code)
+}
+
+func (a *auditedResponse) Write(b []byte) (int, error) {
+	if !a.started {
+		a.WriteHeader(http.StatusOK)
+	}
+	if a.refused {
+		return len(b), nil
+	}
+	return a.ResponseWriter.Write(b)
+}
+
+func (a *auditedResponse) Flush() {
+	if f, ok := a.ResponseWriter.(http.Flusher); ok && a.started && !a.refused {
+		f.Flush()
+	}
+}
+
+func (a *auditedResponse) Unwrap() http.ResponseWriter { return a.ResponseWriter }
+
+func (s *Server) audit(r *http.Request, action, entity string, id int64, status int, detail string) error {
+	return s.auditLine(r, action, r.Method+" "+r.URL.Path, entity, strconv.FormatInt(id, 10), status, detail)
+}
+
+// auditLine commits one audit line before it returns; callers send their
+// response only after it succeeded.
+func (s *Server) auditLine(r *http.Request, action, routeName, entity, id string, status int, detail string) error {
 	err := s.Backend.Audit(r.Context(), model.AuditEntry{Action: action, Route: routeName, Entity: entity, EntityID: id,
-		Status: status, RequestID: middleware.GetReqID(r.Context()), Remote: r.RemoteAddr, Detail: detail})
+		Status: status, RequestID: middleware.GetReqID(r.Context()), Remote: s.clientAddr(r), Detail: detail})
 	if err != nil {
 		s.Logger.Error("audit write failed", "err", err, "route", routeName)
+		return model.Errorf(model.EUNAVAILABLE, "审计日志写入失败，未返回数据 (audit log unavailable)")
 	}
+	return nil
 }
 
-// actorStaff returns the acting clinician's staff id, or an error naming field.
+// actorStaff returns the signed-in clinician's staff id for a clinical act.
+// Identity comes from the session: a body field (field) may repeat the
+// signed-in person's own id, and is refused naming the field when it names
+// anyone else. The store checks the same beneath (Tx.self).
 func actorStaff(ctx context.Context, given int64, field string) (int64, error) {
-	if given > 0 {
-		return given, nil
+	id := model.ActorFrom(ctx).StaffID
+	if id == 0 {
+		return 0, model.Invalid(field, "当前账号未绑定医护人员，不能执行临床操作 (account has no staff record)")
 	}
-	if id := model.ActorFrom(ctx).StaffID; id > 0 {
-		return id, nil
+	if given != 0 && given != id {
+		return 0, model.Invalid(field, "%s 只能是当前登录人员本人，不能以他人名义操作 (%s must be the signed-in clinician)", field, field)
 	}
-	return 0, model.Invalid(field, "%s 必填：当前账号未绑定医护人员 (account has no staff record)", field)
+	return id, nil
 }
 
 func pathID(r *http.Request) (int64, error) { return idParam(r, "id") }
@@ -214,7 +295,8 @@ func withID[Req any](fn func(ctx context.Context, id int64, req Req) (any, error
 
 // routes is the API's route table.
 func (s *Server) routes() []route {
-	out := append(s.lifecycleRoutes(), s.analyticsRoutes()...)
+	out := append(s.lifecycleRoutes(), s.accountRoutes()...)
+	out = append(out, s.analyticsRoutes()...)
 	out = append(out, s.martRoutes()...)
 	out = append(out, s.tableRoutes()...)
 	return append(out, s.exportRoutes()...)
@@ -402,7 +484,7 @@ func (s *Server) lifecycleRoutes() []route {
 		{Method: "GET", Pattern: "/api/v1/patients/{id}/archive", Summary: "患者治疗档案（评审专家为脱敏数据）", Tag: "record", Roles: archivers, Audit: "read_pii", Entity: "patient",
 			Response: model.PatientArchive{}, handler: call(http.StatusOK, noBody(func(ctx context.Context, id int64) (any, error) {
 				ar, err := b.PatientArchive(ctx, id)
-				if err == nil && model.ActorFrom(ctx).Role == model.RoleEvaluator {
+				if err == nil && deidentified(model.ActorFrom(ctx)) {
 					ar.Deidentify()
 				}
 				return ar, err
@@ -432,7 +514,7 @@ func (s *Server) lifecycleRoutes() []route {
 				f, sv, err := b.CompleteFollowup(ctx, id, req)
 				return followupResponse{f, sv}, err
 			}))},
-		{Method: "POST", Pattern: "/api/v1/complaints", Summary: "投诉", Tag: "feedback", Roles: []string{model.RoleAdmin, model.RoleFrontDesk, model.RolePatient}, Audit: "write", Entity: "complaint",
+		{Method: "POST", Pattern: "/api/v1/complaints", Summary: "投诉", Tag: "feedback", Roles: []string{model.RoleFrontDesk, model.RolePatient}, Audit: "write", Entity: "complaint",
 			Body: model.NewComplaint{}, Response: model.Complaint{},
 			handler: call(http.StatusCreated, func(ctx context.Context, r *http.Request, req model.NewComplaint) (any, error) {
 				if a := model.ActorFrom(ctx); a.Role == model.RolePatient {
@@ -440,10 +522,13 @@ func (s *Server) lifecycleRoutes() []route {
 				}
 				return b.FileComplaint(ctx, req)
 			})},
-		{Method: "POST", Pattern: "/api/v1/complaints/{id}/reply", Summary: "投诉回复", Tag: "feedback", Roles: []string{model.RoleAdmin, model.RoleDeptManager}, Audit: "write", Entity: "complaint",
+		{Method: "POST", Pattern: "/api/v1/complaints/{id}/reply", Summary: "投诉回复", Tag: "feedback", Roles: []string{model.RoleDeptManager}, Audit: "write", Entity: "complaint",
 			Body: replyBody{}, Response: model.Complaint{},
 			handler: call(http.StatusOK, withID(func(ctx context.Context, id int64, req replyBody) (any, error) {
-				staff := model.ActorFrom(ctx).StaffID
+				staff, err := actorStaff(ctx, 0, "replied_by")
+				if err != nil {
+					return nil, err
+				}
 				return b.ReplyComplaint(ctx, id, staff, req.Reply)
 			}))},
 
@@ -495,3 +580,7 @@ func (s *Server) uploadImage(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusCreated, img)
 }
+
+// deidentified reports whether an actor reads patients masked: evaluators,
+// and the administrators (who keep the system, not the records).
+func deidentified(a model.Actor) bool { return a.Role == model.RoleEvaluator || a.Administrator() }

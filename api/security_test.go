@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/zhiliao/zhiliao/access"
 	"github.com/zhiliao/zhiliao/model"
 )
 
@@ -151,7 +152,7 @@ func TestTokens(t *testing.T) {
 		t.Fatalf("expired token message: %s", body)
 	}
 	// The login cookie is HttpOnly and SameSite.
-	resp, err := http.Post(f.srv.URL+"/api/v1/auth/login", "application/json", strings.NewReader(`{"username":"u_admin","password":"password-admin"}`))
+	resp, err := http.Post(f.srv.URL+"/api/v1/auth/login", "application/json", strings.NewReader(`{"username":"u_admin","password":"Password-admin"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +168,7 @@ func TestTokens(t *testing.T) {
 		t.Fatalf("unknown user answered differently: %s vs %s", body2, body)
 	}
 	// Login is rate-limited per client address.
-	f.api.LoginPerMinute = 3
+	f.api.Throttle = access.NewLoginThrottle(f.api.Clients, 3, 1000)
 	limited := newFixtureServer(t, f)
 	var last int
 	for i := 0; i < 5; i++ {

@@ -82,13 +82,17 @@ func siteAt(t *testing.T, now time.Time) (string, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	free, err := db.UnboundStaff(ctx, depts[0].ID, "")
+	if err != nil || len(free) == 0 {
+		t.Fatal("no staff record for the department manager", err)
+	}
 	for _, u := range []*model.User{
-		{Username: "zhuren", DisplayName: "激光中心主任", Role: model.RoleDeptManager, DeptID: &depts[0].ID},
+		{Username: "zhuren", DisplayName: "激光中心主任", Role: model.RoleDeptManager, StaffID: &free[0].ID},
 		{Username: "pingshen", DisplayName: "评审专家", Role: model.RoleEvaluator},
 		{Username: "qiantai", DisplayName: "前台", Role: model.RoleFrontDesk},
 	} {
 		u.InstitutionID = insts[0].ID
-		if err := db.CreateUser(ctx, u, "browser-test-pw"); err != nil {
+		if err := db.CreateUser(ctx, u, "Browser-test-pw1"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -123,7 +127,7 @@ func TestDatePresetsAnchorOnLastDay(t *testing.T) {
 	ctx, _, _ := browserTab(t)
 	defer screenshotOnFailure(t, ctx, "presets")
 	if err := do(ctx, chromedp.Navigate(base+"/dash/workload"), chromedp.WaitVisible(chromedp.ID("login-form")),
-		chromedp.SetValue(chromedp.ID("username"), "zhuren"), chromedp.SetValue(chromedp.ID("password"), "browser-test-pw"),
+		chromedp.SetValue(chromedp.ID("username"), "zhuren"), chromedp.SetValue(chromedp.ID("password"), "Browser-test-pw1"),
 		chromedp.Click(chromedp.ID("login-submit")), chromedp.WaitVisible(chromedp.CSS(`body[data-page="workload"]`))); err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +283,7 @@ func TestDashboardsInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.ID("login-submit")), chromedp.WaitVisible(chromedp.ID("login-error"))); err != nil {
 		t.Fatal(err)
 	}
-	if err := do(ctx, chromedp.SetValue(chromedp.ID("password"), "browser-test-pw"), chromedp.Click(chromedp.ID("login-submit")),
+	if err := do(ctx, chromedp.SetValue(chromedp.ID("password"), "Browser-test-pw1"), chromedp.Click(chromedp.ID("login-submit")),
 		chromedp.WaitVisible(chromedp.CSS(`body[data-page="workload"]`))); err != nil {
 		t.Fatal(err)
 	}
@@ -397,7 +401,7 @@ func TestDashboardsScope(t *testing.T) {
 	defer screenshotOnFailure(t, ctx, "scope")
 	login := func(user string) int64 {
 		if err := do(ctx, chromedp.Navigate(base+"/dash/login"), chromedp.WaitVisible(chromedp.ID("login-form")),
-			chromedp.SetValue(chromedp.ID("username"), user), chromedp.SetValue(chromedp.ID("password"), "browser-test-pw")); err != nil {
+			chromedp.SetValue(chromedp.ID("username"), user), chromedp.SetValue(chromedp.ID("password"), "Browser-test-pw1")); err != nil {
 			t.Fatal(err)
 		}
 		resp, err := runResponse(ctx, chromedp.Click(chromedp.ID("login-submit")))

@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zhiliao/zhiliao/access"
 	"github.com/zhiliao/zhiliao/model"
 )
 
@@ -42,6 +43,10 @@ const Cookie = "zhiliao_session"
 type Handler struct {
 	Auth   Auth
 	Logger *slog.Logger
+	// Throttle is the API's login throttle (per client address and per
+	// account), so the form is no side door; Clients resolves addresses.
+	Throttle *access.LoginThrottle
+	Clients  *access.Clients
 
 	tmpl *template.Template
 	mux  *http.ServeMux
@@ -128,7 +133,12 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	user, pass, next := r.PostFormValue("username"), r.PostFormValue("password"), safeNext(r.PostFormValue("next"))
-	token, u, exp, err := h.Auth.Login(r.Context(), user, pass)
+	if !h.Throttle.Allow(w, r, user) {
+		h.render(w, http.StatusTooManyRequests, "login.html", loginView{Error: "登录尝试过于频繁，请稍后再试", Next: next, Username: user})
+		return
+	}
+	ctx := model.WithRequest(r.Context(), model.RequestInfo{Route: "POST /dash/login", Remote: h.Clients.Addr(r)})
+	token, _, exp, err := h.Auth.Login(ctx, user, pass) // the store audits every attempt
 	if err != nil {
 		msg := "用户名或密码错误"
 		if model.ErrorCode(err) != model.EUNAUTHORIZED {
@@ -136,11 +146,6 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		}
 		h.render(w, http.StatusUnauthorized, "login.html", loginView{Error: msg, Next: next, Username: user})
 		return
-	}
-	ctx := model.WithActor(r.Context(), model.ActorOf(u))
-	if err := h.Auth.Audit(ctx, model.AuditEntry{Action: "login", Route: "POST /dash/login", Entity: "user", Status: http.StatusSeeOther,
-		Remote: r.RemoteAddr}); err != nil {
-		h.Logger.Error("audit login", "err", err)
 	}
 	http.SetCookie(w, &http.Cookie{Name: Cookie, Value: token, Path: "/", Expires: exp, HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})

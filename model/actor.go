@@ -1,10 +1,15 @@
 package model
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Login roles (DESIGN.md §7).
 const (
-	RoleAdmin         = "admin"
+	RoleAdmin         = "admin"          // 系统管理员: accounts and the catalogue, never clinical data
+	RoleSecurityAdmin = "security_admin" // 安全管理员: roles, locks, password resets
+	RoleAuditAdmin    = "audit_admin"    // 安全审计员: reads the audit log, nothing else
 	RoleDeptManager   = "dept_manager"
 	RoleQualityOffice = "quality_office"
 	RoleEvaluator     = "evaluator"
@@ -24,6 +29,16 @@ type Actor struct {
 	Role          string
 	DeptID        int64 // 0: not bound to a department
 	InstitutionID int64 // 0 only for the system actor
+	// MustChangePassword: after an administrator's reset the account may do
+	// nothing but change its password.
+	MustChangePassword bool
+}
+
+// Administrator reports whether the actor holds one of the three separated
+// administrator roles (三权分立: system, security, audit), none of which may
+// write clinical data.
+func (a Actor) Administrator() bool {
+	return a.Role == RoleAdmin || a.Role == RoleSecurityAdmin || a.Role == RoleAuditAdmin
 }
 
 // DeptBound reports whether the actor sees only its own department.
@@ -60,12 +75,16 @@ type User struct {
 	StaffID       *int64 `json:"staff_id"`
 	PatientID     *int64 `json:"patient_id"`
 	Disabled      bool   `json:"disabled"`
+	// MustChangePassword: set by an administrator's reset, cleared by the
+	// user's own change.
+	MustChangePassword bool       `json:"must_change_password"`
+	LockedUntil        *time.Time `json:"locked_until,omitempty"`
 }
 
 // ValidRole reports whether r is a login role.
 func ValidRole(r string) bool {
 	switch r {
-	case RoleAdmin, RoleDeptManager, RoleQualityOffice, RoleEvaluator, RoleClinician, RoleFrontDesk, RoleHIS, RolePatient:
+	case RoleAdmin, RoleSecurityAdmin, RoleAuditAdmin, RoleDeptManager, RoleQualityOffice, RoleEvaluator, RoleClinician, RoleFrontDesk, RoleHIS, RolePatient:
 		return true
 	}
 	return false
@@ -73,7 +92,7 @@ func ValidRole(r string) bool {
 
 // ActorOf is the actor a user acts as.
 func ActorOf(u *User) Actor {
-	a := Actor{UserID: u.ID, Username: u.Username, Role: u.Role, InstitutionID: u.InstitutionID}
+	a := Actor{UserID: u.ID, Username: u.Username, Role: u.Role, InstitutionID: u.InstitutionID, MustChangePassword: u.MustChangePassword}
 	if u.DeptID != nil {
 		a.DeptID = *u.DeptID
 	}
@@ -97,4 +116,75 @@ type AuditEntry struct {
 	RequestID string
 	Remote    string
 	Detail    string // filters or a summary, JSON
+}
+
+// PendingAudit is the audit line of a write request, carried in its context
+// so that the store commits it in the same transaction as the write itself
+// (a crash can then never keep the write and lose its line). The store sets
+// Committed once the transaction holding the line has committed; the API
+// writes a line of its own only for a request whose write never committed
+// (refused, failed), before the response's first byte.
+type PendingAudit struct {
+	Entry     AuditEntry
+	Committed bool
+}
+
+type auditKey struct{}
+
+// WithPendingAudit returns a context whose first committed write carries p's line.
+func WithPendingAudit(ctx context.Context, p *PendingAudit) context.Context {
+	return context.WithValue(ctx, auditKey{}, p)
+}
+
+// PendingAuditFrom returns the pending audit line of ctx, or nil.
+func PendingAuditFrom(ctx context.Context) *PendingAudit {
+	p, _ := ctx.Value(auditKey{}).(*PendingAudit)
+	return p
+}
+
+// RequestInfo is where a request came from, for the audit lines the store
+// writes on its own (login attempts).
+type RequestInfo struct {
+	Route  string // METHOD /pattern
+	ID     string // request id
+	Remote string // client address, proxies resolved
+}
+
+type requestKey struct{}
+
+// WithRequest returns a context carrying the request's origin.
+func WithRequest(ctx context.Context, r RequestInfo) context.Context {
+	return context.WithValue(ctx, requestKey{}, r)
+}
+
+// RequestFrom returns the request origin of ctx, or a zero one.
+func RequestFrom(ctx context.Context) RequestInfo {
+	r, _ := ctx.Value(requestKey{}).(RequestInfo)
+	return r
+}
+
+// AuditQuery filters the audit log.
+type AuditQuery struct {
+	From, To string // days, inclusive
+	Username string
+	Action   string
+	Limit    int
+	Offset   int
+}
+
+// AuditLine is one row of the audit log as the audit administrator reads it.
+type AuditLine struct {
+	ID        int64  `json:"id"`
+	At        string `json:"at"`
+	UserID    int64  `json:"user_id"`
+	Username  string `json:"username"`
+	Role      string `json:"role"`
+	Action    string `json:"action"`
+	Route     string `json:"route"`
+	Entity    string `json:"entity"`
+	EntityID  string `json:"entity_id"`
+	Status    int    `json:"status"`
+	RequestID string `json:"request_id"`
+	Remote    string `json:"remote"`
+	Detail    string `json:"detail"`
 }

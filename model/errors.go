@@ -7,12 +7,16 @@ import (
 
 // Error codes. The HTTP layer maps each to one status in a single table.
 const (
-	EINVALID      = "invalid"      // bad input; Field names the offending field
-	ENOTFOUND     = "not_found"    // the referenced entity does not exist (or is out of scope)
-	ECONFLICT     = "conflict"     // a lifecycle rule refused the change; Rule names it
-	EUNAUTHORIZED = "unauthorized" // no or bad credentials
-	EFORBIDDEN    = "forbidden"    // authenticated, but outside role or department scope
-	EINTERNAL     = "internal"     // a bug or an unavailable dependency
+	EINVALID      = "invalid"                  // bad input; Field names the offending field
+	ENOTFOUND     = "not_found"                // the referenced entity does not exist (or is out of scope)
+	ECONFLICT     = "conflict"                 // a lifecycle rule refused the change; Rule names it
+	EUNAUTHORIZED = "unauthorized"             // no or bad credentials
+	EFORBIDDEN    = "forbidden"                // authenticated, but outside role or department scope
+	EINTERNAL     = "internal"                 // a bug or an unavailable dependency
+	EUNAVAILABLE  = "unavailable"              // a dependency the answer needs (the audit log) cannot be written now
+	ELOCKED       = "locked"                   // the account is locked after repeated failed logins
+	EPWCHANGE     = "password_change_required" // the account must change its password before anything else
+	ECSRF         = "csrf"                     // a cookie-authenticated write without same-origin proof
 )
 
 // Error is the one error type of the domain. Message is written for users, in

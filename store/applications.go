@@ -19,6 +19,9 @@ func (db *DB) CreateApplication(ctx context.Context, r model.NewApplication) (*m
 	}
 	var app *model.Application
 	err := db.write(ctx, func(tx *Tx) error {
+		if err := tx.self("applied_by", r.AppliedBy); err != nil {
+			return err
+		}
 		ids := append([]int64(nil), r.OrderIDs...)
 		sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 		var orders []*model.Order
@@ -71,6 +74,9 @@ func (db *DB) AddAssessment(ctx context.Context, r model.NewAssessment) (*model.
 	}
 	var a *model.Assessment
 	err := db.write(ctx, func(tx *Tx) error {
+		if err := tx.self("assessor_id", r.AssessorID); err != nil {
+			return err
+		}
 		app, err := get[model.Application](tx, r.ApplicationID)
 		if err != nil {
 			return err
@@ -116,6 +122,9 @@ func (db *DB) AddAssessment(ctx context.Context, r model.NewAssessment) (*model.
 func (db *DB) PlanCourse(ctx context.Context, applicationID, plannedBy int64) (*model.Course, error) {
 	var c *model.Course
 	err := db.write(ctx, func(tx *Tx) error {
+		if err := tx.self("planned_by", plannedBy); err != nil {
+			return err
+		}
 		app, err := get[model.Application](tx, applicationID)
 		if err != nil {
 			return err

@@ -41,36 +41,140 @@ func newToken() (string, error) {
 
 var errBadLogin = model.Errorf(model.EUNAUTHORIZED, "用户名或密码错误 (wrong username or password)")
 
-const userColumns = "id, institution_id, username, display_name, role, dept_id, staff_id, patient_id, disabled"
+// AccountPolicy is the password, lockout and session policy (等保2.0 三级
+// 身份鉴别与登录失败处理). Every value can be set on the command line.
+type AccountPolicy struct {
+	Password    model.PasswordPolicy
+	MaxFailures int           // failed logins in a row that lock the account
+	LockFor     time.Duration // how long it stays locked
+	IdleTimeout time.Duration // a session unused this long ends
+	MaxSession  time.Duration // a session ends this long after login, used or not
+}
+
+// DefaultAccountPolicy: 10 characters of 3 classes; 5 failures lock for 15
+// minutes; sessions end after 30 minutes idle and 8 hours at most.
+var DefaultAccountPolicy = AccountPolicy{Password: model.DefaultPasswordPolicy, MaxFailures: 5, LockFor: 15 * time.Minute,
+	IdleTimeout: 30 * time.Minute, MaxSession: SessionTTL}
+
+// touchEvery is how stale a session's last-seen time may get before a
+// request rewrites it: the idle timeout is exact to this much, and a busy
+// session costs one write a minute, not one per request.
+const touchEvery = time.Minute
+
+const userColumns = "id, institution_id, username, display_name, role, dept_id, staff_id, patient_id, disabled, must_change_password, locked_until"
 
 func scanUser(row interface{ Scan(...any) error }, extra ...any) (*model.User, error) {
 	u := &model.User{}
-	dest := append([]any{&u.ID, &u.InstitutionID, &u.Username, &u.DisplayName, &u.Role, &u.DeptID, &u.StaffID, &u.PatientID, &u.Disabled}, extra...)
-	return u, row.Scan(dest...)
+	var locked sql.NullString
+	dest := append([]any{&u.ID, &u.InstitutionID, &u.Username, &u.DisplayName, &u.Role, &u.DeptID, &u.StaffID, &u.PatientID, &u.Disabled,
+		&u.MustChangePassword, &locked}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		return nil, err
+	}
+	if locked.Valid {
+		if t, err := parseTime(locked.String); err == nil {
+			u.LockedUntil = &t
+		}
+	}
+	return u, nil
 }
 
-// Login checks a password and issues an opaque bearer token; only its hash is stored.
+// loginLine is the audit line of a login attempt, for the account tried
+// (known or not) from the request in ctx.
+func loginLine(ctx context.Context, action string, status int, detail string) model.AuditEntry {
+	rq := model.RequestFrom(ctx)
+	return model.AuditEntry{Action: action, Route: rq.Route, Entity: "user", Status: status, RequestID: rq.ID, Remote: rq.Remote, Detail: detail}
+}
+
+// Login checks a password and issues an opaque bearer token; only its hash
+// is stored. Every attempt is in the audit log, committed with its effect:
+// a failure raises the account's failure count (MaxFailures in a row lock
+// it for LockFor), a success resets it and stores the token.
 func (db *DB) Login(ctx context.Context, username, password string) (string, *model.User, time.Time, error) {
+	pol := db.Policy
 	var hash string
-	u, err := scanUser(db.r.QueryRowContext(ctx, "SELECT "+userColumns+", password_hash FROM user_account WHERE username = ?", username), &hash)
+	var failed int
+	u, err := scanUser(db.r.QueryRowContext(ctx, "SELECT "+userColumns+", password_hash, failed_logins FROM user_account WHERE username = ?", username), &hash, &failed)
 	if errors.Is(err, sql.ErrNoRows) {
 		bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		name := username
+		if len([]rune(name)) > 64 {
+			name = string([]rune(name)[:64])
+		}
+		ctx := model.WithActor(ctx, model.Actor{Username: name, Role: "unknown"})
+		if err := db.Audit(ctx, loginLine(ctx, "login_failed", http401, "no such account")); err != nil {
+			return "", nil, time.Time{}, err
+		}
 		return "", nil, time.Time{}, errBadLogin
 	} else if err != nil {
 		return "", nil, time.Time{}, err
 	}
+	actor := model.ActorOf(u)
+	actx := model.WithActor(ctx, actor)
+	now := db.Now().UTC()
+	if u.LockedUntil != nil && now.Before(*u.LockedUntil) {
+		if err := db.Audit(actx, loginLine(ctx, "login_refused", http423, "locked until "+formatTime(*u.LockedUntil))); err != nil {
+			return "", nil, time.Time{}, err
+		}
+		return "", nil, time.Time{}, lockedError(*u.LockedUntil, now)
+	}
 	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil || u.Disabled {
+		var lockedUntil *time.Time
+		err := db.enqueue(actx, func(tx *Tx) error {
+			n := failed + 1
+			var until any
+			if pol.MaxFailures > 0 && n >= pol.MaxFailures {
+				t := tx.now.Add(pol.LockFor)
+				lockedUntil, until, n = &t, formatTime(t), 0
+			}
+			if _, err := tx.exec("UPDATE user_account SET failed_logins = ?, locked_until = COALESCE(?, locked_until) WHERE id = ?", n, until, u.ID); err != nil {
+				return err
+			}
+			detail := fmt.Sprintf("failure %d of %d", failed+1, pol.MaxFailures)
+			if u.Disabled {
+				detail = "account disabled"
+			}
+			if lockedUntil != nil {
+				detail += ", locked until " + formatTime(*lockedUntil)
+			}
+			return tx.auditLine(actor, loginLine(ctx, "login_failed", http401, detail))
+		})
+		if err != nil {
+			return "", nil, time.Time{}, err
+		}
+		if lockedUntil != nil {
+			return "", nil, time.Time{}, lockedError(*lockedUntil, now)
+		}
 		return "", nil, time.Time{}, errBadLogin
 	}
 	token, err := newToken()
 	if err != nil {
 		return "", nil, time.Time{}, err
 	}
-	now := db.Now().UTC()
-	exp := now.Add(SessionTTL)
-	_, err = db.w.ExecContext(ctx, "INSERT INTO auth_token (token_hash, user_id, institution_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
-		hashToken(token), u.ID, u.InstitutionID, formatTime(now), formatTime(exp))
+	exp := now.Add(pol.MaxSession)
+	err = db.enqueue(actx, func(tx *Tx) error {
+		if _, err := tx.exec("UPDATE user_account SET failed_logins = 0, locked_until = NULL WHERE id = ?", u.ID); err != nil {
+			return err
+		}
+		if _, err := tx.exec("INSERT INTO auth_token (token_hash, user_id, institution_id, created_at, expires_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?)",
+			hashToken(token), u.ID, u.InstitutionID, formatTime(now), formatTime(exp), formatTime(now)); err != nil {
+			return err
+		}
+		return tx.auditLine(actor, loginLine(ctx, "login", http200, ""))
+	})
+	u.LockedUntil = nil
 	return token, u, exp, err
+}
+
+const (
+	http200 = 200
+	http401 = 401
+	http423 = 423
+)
+
+func lockedError(until, now time.Time) error {
+	mins := int(until.Sub(now).Minutes()) + 1
+	return model.Errorf(model.ELOCKED, "登录失败次数过多，账号已锁定，请 %d 分钟后再试或联系安全管理员 (account locked for %d more minutes)", mins, mins)
 }
 
 // CreatePatientLink issues a link token with which a patient opens their own
@@ -86,33 +190,39 @@ func (db *DB) CreatePatientLink(ctx context.Context, patientID int64) (string, t
 	}
 	now := db.Now().UTC()
 	exp := now.Add(PatientLinkTTL)
-	_, err = db.w.ExecContext(ctx, "INSERT INTO auth_token (token_hash, patient_id, institution_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
-		hashToken(token), p.ID, p.InstitutionID, formatTime(now), formatTime(exp))
+	err = db.write(ctx, func(tx *Tx) error {
+		_, err := tx.exec("INSERT INTO auth_token (token_hash, patient_id, institution_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+			hashToken(token), p.ID, p.InstitutionID, formatTime(now), formatTime(exp))
+		return err
+	})
 	return token, exp, err
 }
 
 // Authenticate resolves a bearer token to the actor it stands for, with one
-// query per request: the token joined to its account, if it has one.
+// query per request: the token joined to its account, if it has one. A
+// session ends MaxSession after login and after IdleTimeout unused.
 func (db *DB) Authenticate(ctx context.Context, token string) (model.Actor, error) {
 	var patientID sql.NullInt64
 	var inst int64
 	var expires string
-	var revoked sql.NullString
+	var revoked, lastSeen sql.NullString
 	var uid sql.NullInt64
 	var uinst sql.NullInt64
 	var username, name, role sql.NullString
 	var dept, staff, upatient sql.NullInt64
-	var disabled sql.NullBool
-	err := readStmts{db}.QueryRowContext(ctx, `SELECT t.patient_id, t.institution_id, t.expires_at, t.revoked_at,
- u.id, u.institution_id, u.username, u.display_name, u.role, u.dept_id, u.staff_id, u.patient_id, u.disabled
-FROM auth_token t LEFT JOIN user_account u ON u.id = t.user_id WHERE t.token_hash = ?`, hashToken(token)).Scan(
-		&patientID, &inst, &expires, &revoked, &uid, &uinst, &username, &name, &role, &dept, &staff, &upatient, &disabled)
+	var disabled, mustChange sql.NullBool
+	th := hashToken(token)
+	err := readStmts{db}.QueryRowContext(ctx, `SELECT t.patient_id, t.institution_id, t.expires_at, t.revoked_at, t.last_seen_at,
+ u.id, u.institution_id, u.username, u.display_name, u.role, u.dept_id, u.staff_id, u.patient_id, u.disabled, u.must_change_password
+FROM auth_token t LEFT JOIN user_account u ON u.id = t.user_id WHERE t.token_hash = ?`, th).Scan(
+		&patientID, &inst, &expires, &revoked, &lastSeen, &uid, &uinst, &username, &name, &role, &dept, &staff, &upatient, &disabled, &mustChange)
 	if errors.Is(err, sql.ErrNoRows) || revoked.Valid {
 		return model.Actor{}, model.Errorf(model.EUNAUTHORIZED, "未登录或登录已失效 (invalid token)")
 	} else if err != nil {
 		return model.Actor{}, err
 	}
-	if exp, _ := parseTime(expires); !db.Now().Before(exp) {
+	now := db.Now()
+	if exp, _ := parseTime(expires); !now.Before(exp) {
 		return model.Actor{}, model.Errorf(model.EUNAUTHORIZED, "登录已过期，请重新登录 (token expired)")
 	}
 	if patientID.Valid {
@@ -121,6 +231,21 @@ FROM auth_token t LEFT JOIN user_account u ON u.id = t.user_id WHERE t.token_has
 	if !uid.Valid || disabled.Bool {
 		return model.Actor{}, model.Errorf(model.EUNAUTHORIZED, "账号已停用 (account disabled)")
 	}
+	if lastSeen.Valid {
+		seen, _ := parseTime(lastSeen.String)
+		if idle := db.Policy.IdleTimeout; idle > 0 && now.Sub(seen) >= idle {
+			return model.Actor{}, model.Errorf(model.EUNAUTHORIZED, "长时间未操作，登录已失效，请重新登录 (session idle for %s)", idle)
+		}
+		if now.Sub(seen) >= touchEvery {
+			err := db.enqueue(ctx, func(tx *Tx) error {
+				_, err := tx.exec("UPDATE auth_token SET last_seen_at = ? WHERE token_hash = ?", formatTime(tx.now), th)
+				return err
+			})
+			if err != nil {
+				return model.Actor{}, err
+			}
+		}
+	}
 	ptr := func(n sql.NullInt64) *int64 {
 		if n.Valid {
 			return &n.Int64
@@ -128,14 +253,15 @@ FROM auth_token t LEFT JOIN user_account u ON u.id = t.user_id WHERE t.token_has
 		return nil
 	}
 	return model.ActorOf(&model.User{ID: uid.Int64, InstitutionID: uinst.Int64, Username: username.String, DisplayName: name.String,
-		Role: role.String, DeptID: ptr(dept), StaffID: ptr(staff), PatientID: ptr(upatient)}), nil
+		Role: role.String, DeptID: ptr(dept), StaffID: ptr(staff), PatientID: ptr(upatient), MustChangePassword: mustChange.Bool}), nil
 }
 
 // Logout revokes a token.
 func (db *DB) Logout(ctx context.Context, token string) error {
-	_, err := db.w.ExecContext(ctx, "UPDATE auth_token SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL",
-		formatTime(db.Now()), hashToken(token))
-	return err
+	return db.enqueue(ctx, func(tx *Tx) error {
+		_, err := tx.exec("UPDATE auth_token SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL", formatTime(tx.now), hashToken(token))
+		return err
+	})
 }
 
 // User returns a login account.
@@ -145,110 +271,4 @@ func (db *DB) User(ctx context.Context, id int64) (*model.User, error) {
 		return nil, model.NotFound("用户", id)
 	}
 	return u, err
-}
-
-// Audit queues one entry for the audit log; the audit writer commits queued
-// entries together, at most auditFlushEvery after they were queued, so an
-// audited request does not pay for a second commit on the single writer.
-// Close and FlushAudit write everything queued.
-func (db *DB) Audit(ctx context.Context, e model.AuditEntry) error {
-	a := model.ActorFrom(ctx)
-	if a.Role == model.RolePatient && a.Username == "" {
-		a.Username = fmt.Sprintf("patient:%d", a.PatientID) // link holders have no account name
-	}
-	row := auditRow{at: formatTime(db.Now()), actor: a, e: e}
-	select {
-	case db.auditQ <- row:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-type auditRow struct {
-	at    string
-	actor model.Actor
-	e     model.AuditEntry
-	done  chan error // set for a flush request
-}
-
-const (
-	auditFlushEvery = 20 * time.Millisecond
-	auditBatch      = 512
-)
-
-func (db *DB) auditWriter() {
-	defer close(db.auditDone)
-	var batch []auditRow
-	var waiters []chan error
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	flush := func() {
-		err := db.writeAudit(batch)
-		if err != nil {
-			db.Logger.Error("audit write failed", "rows", len(batch), "err", err)
-		}
-		for _, w := range waiters {
-			w <- err
-		}
-		batch, waiters = batch[:0], waiters[:0]
-	}
-	for {
-		select {
-		case r, ok := <-db.auditQ:
-			if !ok {
-				flush()
-				return
-			}
-			if r.done != nil {
-				waiters = append(waiters, r.done)
-				flush()
-				continue
-			}
-			if len(batch) == 0 {
-				timer.Reset(auditFlushEvery)
-			}
-			batch = append(batch, r)
-			if len(batch) >= auditBatch {
-				flush()
-			}
-		case <-timer.C:
-			flush()
-		}
-	}
-}
-
-func (db *DB) writeAudit(rows []auditRow) error {
-	if len(rows) == 0 {
-		return nil
-	}
-	tx, err := db.w.Begin()
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	st, err := tx.Prepare(`INSERT INTO audit_log (at, institution_id, user_id, username, role, action, route, entity, entity_id, status, request_id, remote, detail)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return err
-	}
-	for _, r := range rows {
-		a, e := r.actor, r.e
-		if _, err := st.Exec(r.at, a.InstitutionID, a.UserID, a.Username, a.Role, e.Action, e.Route, e.Entity, e.EntityID, e.Status,
-			e.RequestID, e.Remote, e.Detail); err != nil {
-			return err
-		}
-	}
-	return tx.Commit()
-}
-
-// FlushAudit writes every queued audit entry before it returns.
-func (db *DB) FlushAudit(ctx context.Context) error {
-	done := make(chan error, 1)
-	select {
-	case db.auditQ <- auditRow{done: done}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	return <-done
 }

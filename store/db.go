@@ -50,6 +50,8 @@ type DB struct {
 	BeforeCommit func(ctx context.Context) error
 	// DisableOutbox skips outbox rows. Only the benchmark baseline sets it.
 	DisableOutbox bool
+	// Policy is the password, lockout and session policy.
+	Policy AccountPolicy
 
 	Logger *slog.Logger
 
@@ -62,9 +64,6 @@ type DB struct {
 	stmtMu      sync.Mutex
 	writerStmts map[string]*sql.Stmt
 	readerStmts map[string]*sql.Stmt
-
-	auditQ    chan auditRow
-	auditDone chan struct{}
 
 	writeQ     chan writeReq
 	writerDone chan struct{}
@@ -89,6 +88,7 @@ func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 		Path:     path,
 		FilesDir: filepath.Join(filepath.Dir(path), "files"),
 		Now:      time.Now,
+		Policy:   DefaultAccountPolicy,
 		Logger:   opt.Logger.With("component", "store"),
 
 		writerStmts: map[string]*sql.Stmt{},
@@ -110,8 +110,6 @@ func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 		db.w.Close()
 		return nil, err
 	}
-	db.auditQ, db.auditDone = make(chan auditRow, 4096), make(chan struct{})
-	go db.auditWriter()
 	db.writeQ, db.writerDone = make(chan writeReq), make(chan struct{})
 	go db.writer()
 	if db.ckpt, err = sql.Open("sqlite", dsn); err != nil {
@@ -178,11 +176,6 @@ func (db *DB) Close() error {
 		close(db.writeQ) // the writer finishes the group it runs, then stops
 		<-db.writerDone
 		db.writeQ = nil
-	}
-	if db.auditQ != nil {
-		close(db.auditQ) // the writer flushes what is queued, then stops
-		<-db.auditDone
-		db.auditQ = nil
 	}
 	db.stmtMu.Lock()
 	for _, m := range []map[string]*sql.Stmt{db.writerStmts, db.readerStmts} {

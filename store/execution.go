@@ -33,6 +33,9 @@ func (db *DB) SignConsent(ctx context.Context, r model.NewConsent) (*model.Conse
 	}
 	var cs *model.Consent
 	err = db.write(ctx, func(tx *Tx) error {
+		if err := tx.self("witness_id", r.WitnessID); err != nil {
+			return err
+		}
 		c, err := get[model.Course](tx, r.CourseID)
 		if err != nil {
 			return err
@@ -110,6 +113,9 @@ func (db *DB) StartSession(ctx context.Context, r model.StartSession) (*model.Se
 	var s *model.Session
 	var refused error
 	err = db.write(ctx, func(tx *Tx) error {
+		if err := tx.self("performer_id", r.PerformerID); err != nil {
+			return err
+		}
 		o, err := get[model.Order](tx, o.ID)
 		if err != nil {
 			return err
@@ -210,6 +216,9 @@ func (db *DB) AddImage(ctx context.Context, r model.NewImage) (*model.Image, err
 	}
 	var img *model.Image
 	err = db.write(ctx, func(tx *Tx) error {
+		if err := tx.self("taken_by", r.TakenBy); err != nil {
+			return err
+		}
 		s, err := get[model.Session](tx, r.SessionID)
 		if err != nil {
 			return err
@@ -382,6 +391,9 @@ func (db *DB) SignRecord(ctx context.Context, recordID, signerID int64) (*model.
 	}
 	var rec *model.Record
 	err := db.write(ctx, func(tx *Tx) error {
+		if err := tx.self("signer_id", signerID); err != nil {
+			return err
+		}
 		var err error
 		if rec, err = get[model.Record](tx, recordID); err != nil {
 			return err

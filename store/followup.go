@@ -20,6 +20,9 @@ func (db *DB) CompleteFollowup(ctx context.Context, id int64, r model.FollowupRe
 	var f *model.Followup
 	var sv *model.Survey
 	err := db.write(ctx, func(tx *Tx) error {
+		if err := tx.self("done_by", r.DoneBy); err != nil {
+			return err
+		}
 		var err error
 		if f, err = get[model.Followup](tx, id); err != nil {
 			return err
@@ -123,6 +126,14 @@ func (db *DB) FileComplaint(ctx context.Context, r model.NewComplaint) (*model.C
 		if err := sameInstitution[model.Department](tx, r.DeptID, p.InstitutionID, "dept_id"); err != nil {
 			return err
 		}
+		if r.CourseID != nil {
+			// A complaint may name only a course of the patient it is about:
+			// a patient's link cannot reach into another patient's care.
+			c, err := findRow[model.Course](tx.ctx, tx, "id = ?", *r.CourseID)
+			if err != nil || c.PatientID != p.ID {
+				return model.Invalid("course_id", "疗程 %d 不属于该患者 (course of another patient)", *r.CourseID)
+			}
+		}
 		cp = &model.Complaint{PatientID: p.ID, DeptID: r.DeptID, CourseID: r.CourseID, Category: r.Category, Channel: r.Channel,
 			Content: r.Content, ReceivedAt: tx.now}
 		cp.InstitutionID = p.InstitutionID
@@ -138,6 +149,9 @@ func (db *DB) ReplyComplaint(ctx context.Context, id, staffID int64, reply strin
 	}
 	var cp *model.Complaint
 	err := db.write(ctx, func(tx *Tx) error {
+		if err := tx.self("replied_by", staffID); err != nil {
+			return err
+		}
 		var err error
 		if cp, err = get[model.Complaint](tx, id); err != nil {
 			return err

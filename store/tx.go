@@ -59,9 +59,23 @@ func (db *DB) write(ctx context.Context, fn func(tx *Tx) error) error {
 	if a := model.ActorFrom(ctx); a.ReadOnly() {
 		return model.Errorf(model.EFORBIDDEN, "角色 %s 只能查看，不能修改 (read-only role)", a.Role)
 	}
+	p := model.PendingAuditFrom(ctx)
+	if p != nil {
+		fn = auditedWrite(p, fn)
+	}
 	if tx, ok := ctx.Value(txKey{}).(*Tx); ok && tx.db == db {
 		return tx.savepoint(fn)
 	}
+	err := db.enqueue(ctx, fn)
+	if err != nil && p != nil {
+		// The line went in the transaction, and the transaction did not commit.
+		p.Committed = false
+	}
+	return err
+}
+
+// enqueue runs fn in one of the writer's group commits and waits for it.
+func (db *DB) enqueue(ctx context.Context, fn func(tx *Tx) error) error {
 	req := writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	select {
 	case db.writeQ <- req:
@@ -320,6 +334,9 @@ func (tx *Tx) insert(e model.Entity) error {
 	if err := checkScope(tx.actor, e); err != nil {
 		return err
 	}
+	if err := checkWriter(tx.actor, e); err != nil {
+		return err
+	}
 	m.Version, m.CreatedAt, m.UpdatedAt = 1, tx.now, tx.now
 	s, isStateful := e.(model.Stateful)
 	if isStateful && s.CurrentStatus() == "" {
@@ -352,6 +369,9 @@ func (tx *Tx) insert(e model.Entity) error {
 // that changed since the row was read in this transaction, or all of them.
 // The WHERE on the old version catches a row changed since it was read.
 func (tx *Tx) update(e model.Entity) error {
+	if err := checkWriter(tx.actor, e); err != nil {
+		return err
+	}
 	tb := tableOf(e)
 	m := model.GetMeta(e)
 	old := m.Version

@@ -165,14 +165,15 @@ func verbFlags(args []string, cmd, verb, usage string, stderr io.Writer) (*flag.
 }
 
 func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, c, err := verbFlags(args, "user", "add", "--username U --password P --role ROLE [--dept CODE] [--institution CODE]", stderr)
+	fs, c, err := verbFlags(args, "user", "add", "--username U --password P --role ROLE [--staff CODE] [--dept CODE] [--institution CODE]", stderr)
 	if err != nil {
 		return err
 	}
 	username := fs.String("username", "", "用户名 login name")
-	password := fs.String("password", "", "密码 password (8–72 characters; env ZHILIAO_PASSWORD keeps it out of shell history)")
-	role := fs.String("role", "", "角色 admin|dept_manager|quality_office|evaluator|clinician|front_desk|his|patient")
-	dept := fs.String("dept", "", "科室编码 department code (dept_manager, clinician)")
+	password := fs.String("password", "", "密码 password (10–72 characters of 3 classes, not containing the username; env ZHILIAO_PASSWORD keeps it out of shell history)")
+	role := fs.String("role", "", "角色 admin|security_admin|audit_admin|dept_manager|quality_office|evaluator|clinician|front_desk|his")
+	staff := fs.String("staff", "", "医护人员工号 the staff record the account acts as (required for clinician and dept_manager; sets the department)")
+	dept := fs.String("dept", "", "科室编码 department code (front_desk bound to one department)")
 	inst := fs.String("institution", "", "医院编码 institution code (default: the only one)")
 	name := fs.String("name", "", "显示名称 display name")
 	if err := parse(fs, args[1:], stderr); err != nil {
@@ -186,6 +187,13 @@ func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	u := &model.User{Username: *username, DisplayName: *name, Role: *role}
 	if err := resolveScope(ctx, db, u, *inst, *dept); err != nil {
 		return err
+	}
+	if *staff != "" {
+		st, err := db.StaffByCode(ctx, u.InstitutionID, *staff)
+		if err != nil {
+			return err
+		}
+		u.StaffID = &st.ID
 	}
 	if err := db.CreateUser(ctx, u, *password); err != nil {
 		return err

@@ -220,14 +220,21 @@ func TestCommandLine(t *testing.T) {
 	if code, _, e := run("gen", "--preset", "pilot"); code != 1 || !strings.Contains(e, "already holds data") {
 		t.Errorf("gen into a full folder: %d %s", code, e)
 	}
-	if code, out, e := run("user", "add", "--username", "kf_zhuren", "--password", "s3cret-pass", "--role", "dept_manager", "--dept", "JG"); code != 0 || !strings.Contains(out, "kf_zhuren") {
+	// A clinical account is bound to a staff record (--staff), whose
+	// department it takes; without one it is refused naming staff_id.
+	if code, out, e := run("user", "add", "--username", "kf_zhuren", "--password", "S3cret-pass", "--role", "dept_manager", "--staff", "H001JG001"); code != 0 || !strings.Contains(out, "kf_zhuren") {
 		t.Errorf("user add: %d %s %s", code, out, e)
 	}
-	if code, _, e := run("user", "add", "--username", "x1", "--password", "s3cret-pass", "--role", "dept_manager"); code != 1 || !strings.Contains(e, "dept_id") {
-		t.Errorf("dept manager without dept: %d %s", code, e)
+	if code, _, e := run("user", "add", "--username", "x1", "--password", "S3cret-pass", "--role", "dept_manager", "--dept", "JG"); code != 1 || !strings.Contains(e, "staff_id") {
+		t.Errorf("dept manager without staff: %d %s", code, e)
 	}
-	if code, _, e := run("user", "add", "--username", "x2", "--password", "short", "--role", "admin"); code != 1 || !strings.Contains(e, "password") {
-		t.Errorf("short password: %d %s", code, e)
+	if code, _, e := run("user", "add", "--username", "x3", "--password", "S3cret-pass", "--role", "clinician", "--staff", "H001JG001"); code != 1 || !strings.Contains(e, "staff_bound") {
+		t.Errorf("a staff record bound twice: %d %s", code, e)
+	}
+	for _, pw := range []string{"Short-1", "alllowercase-letters", "x2-Password-1"} {
+		if code, _, e := run("user", "add", "--username", "x2", "--password", pw, "--role", "admin"); code != 1 || !strings.Contains(e, "password") {
+			t.Errorf("password %q: %d %s", pw, code, e)
+		}
 	}
 
 	// serve --demo on a folder with data but without the demo logins (made
@@ -257,7 +264,7 @@ func TestCommandLine(t *testing.T) {
 func TestCommandsRefuseMissingCore(t *testing.T) {
 	ctx := context.Background()
 	for _, args := range [][]string{{"serve"}, {"relay", "--once"}, {"etl", "run"}, {"export", "dept-monthly", "--from", "2026-09-01", "--to", "2026-09-30", "--out", "x.xlsx"},
-		{"user", "add", "--username", "a", "--password", "long-enough-pw", "--role", "admin"}, {"his", "replay"},
+		{"user", "add", "--username", "a", "--password", "Long-enough-pw1", "--role", "admin"}, {"his", "replay"},
 		{"warehouse", "rebuild"}, {"warehouse", "dead-letters"}, {"migrate"}} {
 		dir := filepath.Join(t.TempDir(), "mistyped")
 		var out, errb bytes.Buffer

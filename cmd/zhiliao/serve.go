@@ -62,7 +62,8 @@ type Main struct {
 }
 
 // demoPassword is the password of every demo login; demo data is synthetic.
-const demoPassword = "zhiliao-demo"
+// It meets the password policy (10 characters of three classes).
+const demoPassword = "Zhiliao-2026"
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
@@ -139,7 +140,9 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	m.Marts = &etl.Runner{Warehouse: m.Warehouse, Logger: m.log.With("component", "etl"), Metrics: etl.NewMetrics(m.Server.Registry)}
 	m.Server.Analytics = m.Marts
-	m.Server.Pages = dashboards.New(m.DB, m.log)
+	pages := dashboards.New(m.DB, m.log)
+	pages.Throttle, pages.Clients = m.Server.Throttle, m.Server.Clients
+	m.Server.Pages = pages
 	rules, err := reports.LoadRules(m.RatingRules)
 	if err != nil {
 		return err
@@ -248,14 +251,18 @@ func (m *Main) hisIntake(ctx context.Context) (*his.Intake, error) {
 }
 
 // demoUsers are the logins of the demo, one per role.
-var demoUsers = []struct{ username, name, role, dept string }{
-	{"admin", "系统管理员", model.RoleAdmin, ""},
-	{"zhikong", "质控科", model.RoleQualityOffice, ""},
-	{"pingshen", "评审专家", model.RoleEvaluator, ""},
-	{"jg_zhuren", "激光中心主任", model.RoleDeptManager, "JG"},
-	{"jg_zhiliaoshi", "激光中心治疗师", model.RoleClinician, "JG"},
-	{"qiantai", "前台护士站", model.RoleFrontDesk, ""},
-	{"his", "HIS 接口", model.RoleHIS, ""},
+// A clinical login acts as a staff record of its department (of staffRole
+// when one is free), like any clinical account.
+var demoUsers = []struct{ username, name, role, dept, staffRole string }{
+	{"admin", "系统管理员", model.RoleAdmin, "", ""},
+	{"anquan", "安全管理员", model.RoleSecurityAdmin, "", ""},
+	{"shenji", "安全审计员", model.RoleAuditAdmin, "", ""},
+	{"zhikong", "质控科", model.RoleQualityOffice, "", ""},
+	{"pingshen", "评审专家", model.RoleEvaluator, "", ""},
+	{"jg_zhuren", "激光中心主任", model.RoleDeptManager, "JG", model.StaffDoctor},
+	{"jg_zhiliaoshi", "激光中心治疗师", model.RoleClinician, "JG", model.StaffTherapist},
+	{"qiantai", "前台护士站", model.RoleFrontDesk, "", ""},
+	{"his", "HIS 接口", model.RoleHIS, "", ""},
 }
 
 // prepareDemo generates the pilot preset and the demo logins into an empty
@@ -296,6 +303,21 @@ func (m *Main) prepareDemo(ctx context.Context) error {
 		if err := resolveScope(ctx, m.DB, du, "", u.dept); err != nil {
 			fmt.Fprintf(m.Stderr, "演示账号 %s 未创建：%v\n", u.username, err)
 			continue
+		}
+		if u.staffRole != "" {
+			free, err := m.DB.UnboundStaff(ctx, *du.DeptID, u.staffRole)
+			if err == nil && len(free) == 0 {
+				free, err = m.DB.UnboundStaff(ctx, *du.DeptID, "")
+			}
+			if err != nil {
+				return err
+			}
+			if len(free) == 0 {
+				fmt.Fprintf(m.Stderr, "演示账号 %s 未创建：科室无未绑定的医护人员 (no free staff record)\n", u.username)
+				continue
+			}
+			du.StaffID, du.DeptID = &free[0].ID, nil
+			du.DisplayName = u.name + "（" + free[0].Name + "）"
 		}
 		if err := m.DB.CreateUser(ctx, du, demoPassword); err != nil {
 			return err

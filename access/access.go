@@ -1,0 +1,115 @@
+// Package access owns who a request comes from and how often it may try to
+// log in: the client address (X-Forwarded-For believed only from the
+// reverse proxies the hospital names with --trusted-proxy) and one login
+// throttle per client address and per account name, shared by the API's
+// login and the dashboards' login form. The lockout of an account after
+// repeated failures lives with the accounts, in the store, so that it holds
+// across restarts and service instances.
+package access
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/go-chi/httprate"
+)
+
+// Clients resolves a request's client address.
+type Clients struct {
+	// Trusted are the networks of the reverse proxies whose
+	// X-Forwarded-For is believed. Empty: the header is ignored.
+	Trusted []netip.Prefix
+}
+
+// ParseTrusted reads a comma-separated list of CIDRs or single addresses.
+func ParseTrusted(list string) (*Clients, error) {
+	c := &Clients{}
+	for _, f := range strings.Split(list, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if !strings.Contains(f, "/") {
+			a, err := netip.ParseAddr(f)
+			if err != nil {
+				return nil, fmt.Errorf("trusted proxy %q: %v", f, err)
+			}
+			f = netip.PrefixFrom(a, a.BitLen()).String()
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, fmt.Errorf("trusted proxy %q: %v", f, err)
+		}
+		c.Trusted = append(c.Trusted, p.Masked())
+	}
+	return c, nil
+}
+
+func (c *Clients) trusted(a netip.Addr) bool {
+	if c == nil {
+		return false
+	}
+	for _, p := range c.Trusted {
+		if p.Contains(a.Unmap()) {
+			return true
+		}
+	}
+	return false
+}
+
+// Addr is the client's address: the peer's, unless the peer is a trusted
+// proxy, in which case the right-most X-Forwarded-For entry that is not a
+// trusted proxy (entries left of it could be written by the client).
+func (c *Clients) Addr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil || !c.trusted(peer) {
+		return host
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			return host // a malformed chain: believe only the peer
+		}
+		if !c.trusted(a) {
+			return a.Unmap().String()
+		}
+	}
+	return host
+}
+
+// LoginThrottle limits login attempts per client address and per account
+// name, each over a sliding minute.
+type LoginThrottle struct {
+	Clients   *Clients
+	byAddr    *httprate.RateLimiter
+	byAccount *httprate.RateLimiter
+}
+
+// NewLoginThrottle allows perAddr attempts a minute from one client address
+// and perAccount attempts a minute at one account name.
+func NewLoginThrottle(c *Clients, perAddr, perAccount int) *LoginThrottle {
+	return &LoginThrottle{Clients: c,
+		byAddr:    httprate.NewRateLimiter(perAddr, time.Minute),
+		byAccount: httprate.NewRateLimiter(perAccount, time.Minute)}
+}
+
+// Allow counts one attempt at username from r's client and reports
+// whether it may go ahead; when not, Retry-After is set on w.
+func (t *LoginThrottle) Allow(w http.ResponseWriter, r *http.Request, username string) bool {
+	if t == nil {
+		return true
+	}
+	if t.byAddr.OnLimit(w, r, "addr:"+t.Clients.Addr(r)) {
+		return false
+	}
+	return !t.byAccount.OnLimit(w, r, "user:"+strings.ToLower(username))
+}
