@@ -8,6 +8,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -54,6 +55,9 @@ type Server struct {
 	// shared with the dashboards' login form.
 	Clients  *access.Clients
 	Throttle *access.LoginThrottle
+	// MetricsToken, when set, also serves /metrics on the main port to a
+	// bearer of this token.
+	MetricsToken string
 	// Now is the service's clock: every "today" (default date ranges, the
 	// dashboards' presets) is read from it, so tests can set the date.
 	Now func() time.Time
@@ -95,6 +99,29 @@ func (s *Server) today() time.Time {
 	return now().In(model.Local)
 }
 
+// MetricsHandler serves the Prometheus metrics, for a listener of their own
+// (--metrics-addr, loopback by default): they tell an outsider the load,
+// the routes and the relay's lag, so they are not on the public port.
+func (s *Server) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
+	return mux
+}
+
+// metricsWithToken serves the metrics on the main port to a scraper that
+// sends the configured bearer token.
+func (s *Server) metricsWithToken() http.Handler {
+	h := promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, _ := bearer(r)
+		if subtle.ConstantTimeCompare([]byte(token), []byte(s.MetricsToken)) != 1 {
+			writeError(w, r, model.Errorf(model.EUNAUTHORIZED, "需要监控令牌 (metrics token required)"))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
 // SetReady marks the server ready once migrations ran and stores are open.
 func (s *Server) SetReady(v bool) { s.ready.Store(v) }
 
@@ -106,7 +133,10 @@ func (s *Server) Handler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	r.Get("/readyz", s.readyz)
-	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
+	if s.MetricsToken != "" {
+		// Otherwise /metrics is served only on its own (loopback) listener.
+		r.Method(http.MethodGet, "/metrics", s.metricsWithToken())
+	}
 	if s.Exports != nil && s.Exports.OnFinish == nil {
 		s.Exports.OnFinish = s.auditExport
 	}

@@ -24,6 +24,7 @@ type Backend interface {
 	CreatePatientLink(ctx context.Context, patientID int64) (string, time.Time, error)
 	User(ctx context.Context, id int64) (*model.User, error)
 	Audit(ctx context.Context, e model.AuditEntry) error
+	CheckImageTarget(ctx context.Context, sessionID int64, phase string) error
 	Accounts
 
 	ApplicationDetail(ctx context.Context, id int64) (*model.ApplicationDetail, error)

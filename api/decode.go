@@ -52,6 +52,9 @@ func decodeError(err error) error {
 		return model.Invalid(field, "字段 %s 类型错误：需要 %s (wrong type)", field, typ.Type.String())
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		if field == "" {
+			return model.Invalid("body", "未知字段：空字段名 (unknown field with an empty name)")
+		}
 		return model.Invalid(field, "未知字段 %s (unknown field)", field)
 	}
 	return model.Invalid("body", "请求体无法解析 (%v)", err)

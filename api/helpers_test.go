@@ -41,14 +41,14 @@ type fixture struct {
 	staffB *model.Staff
 	// managerA is department A's manager's own staff record.
 	managerA *model.Staff
-	roomA  *model.Room
-	plain  *model.Project
-	laser  *model.Project
-	tokens map[string]string // role → token (dept-bound roles in dept A)
-	tokenB string            // clinician of dept B
-	n      int
-	wh     *duckdb.Warehouse
-	etl    *etl.Runner
+	roomA    *model.Room
+	plain    *model.Project
+	laser    *model.Project
+	tokens   map[string]string // role → token (dept-bound roles in dept A)
+	tokenB   string            // clinician of dept B
+	n        int
+	wh       *duckdb.Warehouse
+	etl      *etl.Runner
 }
 
 var day0 = time.Date(2026, 3, 2, 7, 30, 0, 0, model.Local)

@@ -82,7 +82,6 @@ func (s *Server) OpenAPI() (*openapi3.T, error) {
 var opsRoutes = []route{
 	{Method: "GET", Pattern: "/healthz", Summary: "存活检查 liveness", Tag: "ops"},
 	{Method: "GET", Pattern: "/readyz", Summary: "就绪检查 readiness (migrations ran, stores open)", Tag: "ops"},
-	{Method: "GET", Pattern: "/metrics", Summary: "Prometheus 指标", Tag: "ops"},
 	{Method: "GET", Pattern: "/api/v1/openapi.json", Summary: "本文档 this document", Tag: "ops"},
 }
 

@@ -1,8 +1,10 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 
@@ -453,7 +455,7 @@ func (s *Server) lifecycleRoutes() []route {
 				}
 				return b.StartSession(ctx, req)
 			})},
-		{Method: "POST", Pattern: "/api/v1/sessions/{id}/images", Summary: "影像采集（multipart: phase, image）", Tag: "execution", Roles: clinical, Audit: "write", Entity: "image",
+		{Method: "POST", Pattern: "/api/v1/sessions/{id}/images", Summary: "影像采集（multipart: phase, image）", Tag: "execution", Roles: clinical, Audit: "write", Entity: "image", Params: []string{"phase"},
 			Response: model.Image{}, handler: s.uploadImage},
 		{Method: "POST", Pattern: "/api/v1/sessions/{id}/complete", Summary: "完成治疗（确认收费、生成记录）", Tag: "execution", Roles: clinical, Audit: "write", Entity: "session",
 			Body: model.CompleteSession{}, Response: completeResponse{},
@@ -542,35 +544,85 @@ func (s *Server) lifecycleRoutes() []route {
 	}
 }
 
+// Upload limits: an image is at most maxImageBytes, and at most
+// maxUploads are read at once, so memory stays bounded (maxUploads ×
+// maxImageBytes) however many clients upload together.
+const (
+	maxImageBytes = 20 << 20
+	maxUploads    = 4
+)
+
+var uploadSlots = make(chan struct{}, maxUploads)
+
+// uploadImage takes a multipart image (fields phase, image). Session,
+// scope and state are checked before a byte of the body is read; the body
+// is streamed part by part into memory (no temporary files, so a refused
+// upload leaves nothing behind) and refused past maxImageBytes.
 func (s *Server) uploadImage(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, 21<<20)
-	if err := r.ParseMultipartForm(21 << 20); err != nil {
-		writeError(w, r, decodeError(err))
-		return
-	}
-	f, hdr, err := r.FormFile("image")
-	if err != nil {
-		writeError(w, r, model.Invalid("image", "缺少图像文件字段 image (multipart field missing)"))
-		return
-	}
-	defer f.Close()
-	data := make([]byte, hdr.Size)
-	if _, err := f.Read(data); err != nil && hdr.Size > 0 {
-		writeError(w, r, model.Invalid("image", "图像读取失败"))
-		return
-	}
-	ct := http.DetectContentType(data)
 	staff, err := actorStaff(r.Context(), 0, "taken_by")
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	img, err := s.Backend.AddImage(r.Context(), model.NewImage{SessionID: id, Phase: r.FormValue("phase"), ContentType: ct, Data: data, TakenBy: staff})
+	if err := s.Backend.CheckImageTarget(r.Context(), id, r.URL.Query().Get("phase")); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	select {
+	case uploadSlots <- struct{}{}:
+		defer func() { <-uploadSlots }()
+	case <-r.Context().Done():
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxImageBytes+64<<10)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		writeError(w, r, model.Invalid("body", "需要 multipart/form-data 请求体 (multipart body expected)"))
+		return
+	}
+	var phase string
+	var data []byte
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		} else if err != nil {
+			writeError(w, r, decodeError(err))
+			return
+		}
+		switch part.FormName() {
+		case "phase":
+			b, err := io.ReadAll(io.LimitReader(part, 64))
+			if err != nil {
+				writeError(w, r, decodeError(err))
+				return
+			}
+			phase = string(b)
+		case "image":
+			var buf bytes.Buffer
+			n, err := buf.ReadFrom(io.LimitReader(part, maxImageBytes+1))
+			if err != nil {
+				writeError(w, r, decodeError(err))
+				return
+			}
+			if n > maxImageBytes {
+				writeError(w, r, &model.Error{Code: model.ETOOLARGE, Field: "image", Message: "图像超过 20 MiB (image too large)"})
+				return
+			}
+			data = buf.Bytes()
+		}
+		part.Close()
+	}
+	if data == nil {
+		writeError(w, r, model.Invalid("image", "缺少图像文件字段 image (multipart field missing)"))
+		return
+	}
+	img, err := s.Backend.AddImage(r.Context(), model.NewImage{SessionID: id, Phase: phase, ContentType: http.DetectContentType(data), Data: data, TakenBy: staff})
 	if err != nil {
 		writeError(w, r, err)
 		return

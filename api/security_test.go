@@ -16,7 +16,7 @@ import (
 	"github.com/zhiliao/zhiliao/model"
 )
 
-var allRoles = []string{model.RoleAdmin, model.RoleDeptManager, model.RoleQualityOffice, model.RoleEvaluator, model.RoleClinician, model.RoleFrontDesk, model.RoleHIS, model.RolePatient}
+var allRoles = []string{model.RoleAdmin, model.RoleSecurityAdmin, model.RoleAuditAdmin, model.RoleDeptManager, model.RoleQualityOffice, model.RoleEvaluator, model.RoleClinician, model.RoleFrontDesk, model.RoleHIS, model.RolePatient}
 
 // TestRoleRouteMatrix calls every route as every role: roles outside the
 // route's list get 403, roles inside never get 401 or 403 (ids that do not

@@ -1,6 +1,8 @@
 package gen
 
 import (
+	"github.com/zhiliao/zhiliao/model"
+
 	"crypto/sha256"
 	"fmt"
 	"strings"
@@ -35,14 +37,7 @@ func (g *generator) demographics() (name, gender, birth, phone, id string) {
 	return name, gender, birth, phone, body + idCheck(body)
 }
 
-func idCheck(body string) string {
-	weights := []int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
-	sum := 0
-	for i, c := range body {
-		sum += int(c-'0') * weights[i]
-	}
-	return string("10X98765432"[sum%11])
-}
+func idCheck(body string) string { return string(model.NationalIDCheck(body)) }
 
 // blob makes deterministic bytes standing in for an image or signature: a
 // PNG signature followed by a digest of what it depicts.

@@ -116,6 +116,9 @@ func (m *OrderMessage) Validate() error {
 		if m.OrderedAt.IsZero() {
 			return Invalid("ordered_at", "开单时间不能为空 (required)")
 		}
+		if err := m.validateDemographics(); err != nil {
+			return err
+		}
 	case HISCancel, HISPay:
 	case HISRefund:
 		if m.RefundFen < 0 {

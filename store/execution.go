@@ -201,10 +201,41 @@ func (tx *Tx) startSession(r model.StartSession, o *model.Order, pc *model.Payme
 	return s, tx.insert(s)
 }
 
+// CheckImageTarget refuses an image the session could not take, from the
+// signed-in account, before a byte of it is read or written: the upload
+// route calls it before reading the body, AddImage before storing the file.
+func (db *DB) CheckImageTarget(ctx context.Context, sessionID int64, phase string) error {
+	a := model.ActorFrom(ctx)
+	if a.ReadOnly() || a.Administrator() {
+		return model.Errorf(model.EFORBIDDEN, "角色 %s 不能采集影像 (role may not add images)", a.Role)
+	}
+	if a.Role != model.RoleSystem && a.StaffID == 0 {
+		return model.Invalid("taken_by", "当前账号未绑定医护人员，不能执行临床操作 (account has no staff record)")
+	}
+	s, err := scoped[model.Session](ctx, db, sessionID)
+	if err != nil {
+		return err
+	}
+	return imageTarget(s, phase)
+}
+
+func imageTarget(s *model.Session, phase string) error {
+	if phase == "before" && s.Status != model.SessionInProgress {
+		return model.Conflict("image.session_not_running", "治疗前影像只能在治疗进行中采集")
+	}
+	if s.Status == model.SessionAborted {
+		return model.Conflict("image.session_aborted", "治疗已中止")
+	}
+	return nil
+}
+
 // AddImage stores a captured image of a session.
 func (db *DB) AddImage(ctx context.Context, r model.NewImage) (*model.Image, error) {
 	if err := r.Validate(); err != nil {
 		return nil, err
+	}
+	if err := db.CheckImageTarget(ctx, r.SessionID, r.Phase); err != nil {
+		return nil, err // refused before the file is written
 	}
 	ext := ".png"
 	if r.ContentType == "image/jpeg" {
@@ -223,11 +254,8 @@ func (db *DB) AddImage(ctx context.Context, r model.NewImage) (*model.Image, err
 		if err != nil {
 			return err
 		}
-		if r.Phase == "before" && s.Status != model.SessionInProgress {
-			return model.Conflict("image.session_not_running", "治疗前影像只能在治疗进行中采集")
-		}
-		if s.Status == model.SessionAborted {
-			return model.Conflict("image.session_aborted", "治疗已中止")
+		if err := imageTarget(s, r.Phase); err != nil {
+			return err
 		}
 		img = &model.Image{SessionID: s.ID, PatientID: s.PatientID, Phase: r.Phase, Path: path, SHA256: sum,
 			SizeBytes: int64(len(r.Data)), ContentType: r.ContentType, TakenBy: r.TakenBy, TakenAt: tx.now}

@@ -32,7 +32,7 @@ import (
 func TestServeDemo(t *testing.T) {
 	data := t.TempDir()
 	var stdout, stderr bytes.Buffer
-	m := &Main{Addr: "127.0.0.1:0", MLLPAddr: "127.0.0.1:0", Demo: true, Seed: 1, Stdout: &stdout, Stderr: &stderr,
+	m := &Main{Addr: "127.0.0.1:0", MLLPAddr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", Demo: true, Seed: 1, Stdout: &stdout, Stderr: &stderr,
 		ETL: etlFlags{incremental: "@every 1s", full: "0 2 * * *"}}
 	m.Common = common{data: data, logLevel: "warn"}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -70,7 +70,20 @@ func TestServeDemo(t *testing.T) {
 	if code, body := get("/readyz"); code != 200 || !strings.Contains(body, "ready") {
 		t.Errorf("readyz %d %s", code, body)
 	}
-	code, body := get("/metrics")
+	// The metrics are on their own loopback listener, not the public port.
+	if code, _ := get("/metrics"); code != http.StatusNotFound {
+		t.Errorf("/metrics on the main port: %d, want 404", code)
+	}
+	metrics := func() (int, string) {
+		resp, err := http.Get("http://" + m.Metrics.Addr().String() + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	code, body := metrics()
 	seq := regexp.MustCompile(`zhiliao_outbox_last_seq (\d+)`).FindStringSubmatch(body)
 	if code != 200 || seq == nil {
 		t.Fatalf("metrics %d: no outbox gauge", code)
@@ -89,7 +102,7 @@ func TestServeDemo(t *testing.T) {
 	if n := warehousetest.Count(t, m.Warehouse, "SELECT count(*) FROM cur_session"); n != coreSessions || n == 0 {
 		t.Errorf("warehouse holds %d sessions, core %d", n, coreSessions)
 	}
-	if _, body := get("/metrics"); !strings.Contains(body, "zhiliao_relay_lag_events 0") {
+	if _, body := metrics(); !strings.Contains(body, "zhiliao_relay_lag_events 0") {
 		t.Errorf("relay lag not 0 after catching up")
 	}
 	// The scheduler builds the marts from what the relay shipped.
@@ -164,7 +177,7 @@ func TestServeDemo(t *testing.T) {
 	if err := his.WriteFrame(conn, []byte(hl7)); err != nil {
 		t.Fatal(err)
 	}
-	ack, err := his.ReadFrame(bufio.NewReader(conn))
+	ack, err := his.ReadFrame(bufio.NewReader(conn), his.DefaultMaxFrame)
 	if err != nil || !strings.Contains(string(ack), "MSA|AA|E2E-1") {
 		t.Fatalf("HL7 ack %q %v", ack, err)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"database/sql"
 	"errors"
 	"flag"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/zhiliao/zhiliao/access"
 	"github.com/zhiliao/zhiliao/api"
 	"github.com/zhiliao/zhiliao/dashboards"
 	"github.com/zhiliao/zhiliao/etl"
@@ -35,12 +37,26 @@ type Main struct {
 	Addr   string
 	Demo   bool
 	Seed   uint64
-	// MLLPAddr, when set, takes HL7 v2 messages from the HIS over MLLP.
-	MLLPAddr string
-	Stdout   io.Writer
-	Stderr   io.Writer
-	WH       whFlags
-	ETL      etlFlags
+	// MLLPAddr, when set, takes HL7 v2 messages from the HIS over MLLP,
+	// from the peers of MLLPAllow (CIDRs; loopback when empty), frames of
+	// at most MLLPMaxFrame bytes, over TLS when MLLPCert and MLLPKey are set.
+	MLLPAddr     string
+	MLLPAllow    string
+	MLLPMaxFrame int
+	MLLPCert     string
+	MLLPKey      string
+	// MetricsAddr serves /metrics on a listener of its own; MetricsToken
+	// also serves it on the main port to a bearer of the token.
+	MetricsAddr  string
+	MetricsToken string
+	// TrustedProxy are the CIDRs whose X-Forwarded-For is believed.
+	TrustedProxy string
+	// Policy is the account policy (lockout, session lengths).
+	Policy store.AccountPolicy
+	Stdout io.Writer
+	Stderr io.Writer
+	WH     whFlags
+	ETL    etlFlags
 
 	DB        *store.DB
 	Warehouse warehouse.Warehouse
@@ -56,9 +72,11 @@ type Main struct {
 	HTTP           *http.Server
 	Listener       net.Listener
 	// MLLP is the HL7 listener when MLLPAddr is set.
-	MLLP   net.Listener
-	intake *his.Intake
-	log    *slog.Logger
+	MLLP net.Listener
+	// Metrics is the metrics listener when MetricsAddr is set.
+	Metrics net.Listener
+	intake  *his.Intake
+	log     *slog.Logger
 }
 
 // demoPassword is the password of every demo login; demo data is synthetic.
@@ -77,6 +95,20 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&m.RatingRules, "rating-rules", "", "评级规则文件 a rating rules file replacing the embedded version (env ZHILIAO_RATING_RULES)")
 	fs.StringVar(&m.ReportSchedule, "report-schedule", exports.DefaultMonthly, "月报计划 cron schedule of the monthly reports, China time; empty disables (env ZHILIAO_REPORT_SCHEDULE)")
 	fs.StringVar(&m.MLLPAddr, "mllp-addr", "", "HL7 v2 MLLP 监听地址 listen address for the HIS, e.g. 127.0.0.1:2575 (env ZHILIAO_MLLP_ADDR; off when empty)")
+	fs.StringVar(&m.MLLPAllow, "mllp-allow", "127.0.0.0/8,::1/128", "允许的 HIS 地址 CIDRs the MLLP port serves; others are closed unread (env ZHILIAO_MLLP_ALLOW)")
+	fs.IntVar(&m.MLLPMaxFrame, "mllp-max-frame", his.DefaultMaxFrame, "HL7 消息上限 largest MLLP frame in bytes (env ZHILIAO_MLLP_MAX_FRAME)")
+	fs.StringVar(&m.MLLPCert, "mllp-tls-cert", "", "MLLP TLS 证书 PEM certificate; with --mllp-tls-key the MLLP port speaks TLS (env ZHILIAO_MLLP_TLS_CERT)")
+	fs.StringVar(&m.MLLPKey, "mllp-tls-key", "", "MLLP TLS 私钥 PEM key (env ZHILIAO_MLLP_TLS_KEY)")
+	fs.StringVar(&m.MetricsAddr, "metrics-addr", "127.0.0.1:9464", "监控地址 listen address of /metrics, loopback by default; empty: none (env ZHILIAO_METRICS_ADDR)")
+	fs.StringVar(&m.MetricsToken, "metrics-token", "", "监控令牌 also serve /metrics on --addr to a bearer of this token (env ZHILIAO_METRICS_TOKEN)")
+	fs.StringVar(&m.TrustedProxy, "trusted-proxy", "", "可信反向代理 CIDRs whose X-Forwarded-For names the client (env ZHILIAO_TRUSTED_PROXY)")
+	m.Policy = store.DefaultAccountPolicy
+	fs.IntVar(&m.Policy.MaxFailures, "lockout-failures", m.Policy.MaxFailures, "连续登录失败锁定次数 failed logins in a row that lock an account (env ZHILIAO_LOCKOUT_FAILURES)")
+	fs.DurationVar(&m.Policy.LockFor, "lockout-duration", m.Policy.LockFor, "锁定时长 how long a locked account stays locked (env ZHILIAO_LOCKOUT_DURATION)")
+	fs.DurationVar(&m.Policy.IdleTimeout, "session-idle", m.Policy.IdleTimeout, "会话空闲超时 a session unused this long ends (env ZHILIAO_SESSION_IDLE)")
+	fs.DurationVar(&m.Policy.MaxSession, "session-max", m.Policy.MaxSession, "会话最长时间 a session ends this long after login (env ZHILIAO_SESSION_MAX)")
+	fs.IntVar(&m.Policy.Password.MinLength, "password-min-length", m.Policy.Password.MinLength, "密码最短长度 (env ZHILIAO_PASSWORD_MIN_LENGTH)")
+	fs.IntVar(&m.Policy.Password.Classes, "password-classes", m.Policy.Password.Classes, "密码字符类别数 of lower, upper, digit, other (env ZHILIAO_PASSWORD_CLASSES)")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
@@ -98,6 +130,19 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if _, _, err := net.SplitHostPort(m.MLLPAddr); err != nil {
 			return fmt.Errorf("%w: --mllp-addr %q: %v", errUsage, m.MLLPAddr, err)
 		}
+	}
+	if _, err := access.ParseTrusted(m.MLLPAllow); err != nil {
+		return fmt.Errorf("%w: --mllp-allow: %v", errUsage, err)
+	}
+	if _, err := access.ParseTrusted(m.TrustedProxy); err != nil {
+		return fmt.Errorf("%w: --trusted-proxy: %v", errUsage, err)
+	}
+	if (m.MLLPCert == "") != (m.MLLPKey == "") {
+		return fmt.Errorf("%w: --mllp-tls-cert and --mllp-tls-key go together", errUsage)
+	}
+	if m.Policy.MaxFailures < 1 || m.Policy.LockFor <= 0 || m.Policy.IdleTimeout <= 0 || m.Policy.MaxSession <= 0 ||
+		m.Policy.Password.MinLength < 8 || m.Policy.Password.Classes < 1 || m.Policy.Password.Classes > 4 {
+		return fmt.Errorf("%w: the account policy wants lockout-failures ≥ 1, positive durations, password-min-length ≥ 8 and 1–4 password classes", errUsage)
 	}
 	if err := m.Open(ctx); err != nil {
 		m.Close()
@@ -121,7 +166,17 @@ func (m *Main) Open(ctx context.Context) error {
 			return fmt.Errorf("demo data: %w", err)
 		}
 	}
+	if m.Policy.MaxFailures > 0 {
+		m.DB.Policy = m.Policy
+	}
 	m.Server = api.NewServer(m.DB, m.log)
+	clients, err := access.ParseTrusted(m.TrustedProxy)
+	if err != nil {
+		return err
+	}
+	m.Server.Clients = clients
+	m.Server.Throttle = access.NewLoginThrottle(clients, api.DefaultLoginsPerAddress, api.DefaultLoginsPerAccount)
+	m.Server.MetricsToken = m.MetricsToken
 	m.Server.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "zhiliao_outbox_last_seq",
 		Help: "Sequence number of the newest CDC outbox event."}, func() float64 {
 		var n float64
@@ -163,6 +218,18 @@ func (m *Main) Open(ctx context.Context) error {
 		if m.MLLP, err = net.Listen("tcp", m.MLLPAddr); err != nil {
 			return err
 		}
+		if m.MLLPCert != "" {
+			cert, err := tls.LoadX509KeyPair(m.MLLPCert, m.MLLPKey)
+			if err != nil {
+				return fmt.Errorf("--mllp-tls-cert/--mllp-tls-key: %w", err)
+			}
+			m.MLLP = tls.NewListener(m.MLLP, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		}
+	}
+	if m.MetricsAddr != "" {
+		if m.Metrics, err = net.Listen("tcp", m.MetricsAddr); err != nil {
+			return fmt.Errorf("--metrics-addr: %w", err)
+		}
 	}
 	m.HTTP = &http.Server{Handler: m.Server.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
 		WriteTimeout: 120 * time.Second, IdleTimeout: 120 * time.Second}
@@ -201,12 +268,18 @@ func (m *Main) Run(ctx context.Context) error {
 	defer m.Reports.Stop()
 	if m.MLLP != nil {
 		m.log.Info("hl7 mllp intake", "addr", m.MLLP.Addr().String())
-		srv := &his.MLLPServer{Handle: m.intake.Handle, Logger: m.log}
+		allow, _ := access.ParseTrusted(m.MLLPAllow) // validated when parsed
+		srv := &his.MLLPServer{Handle: m.intake.Handle, Logger: m.log, Allow: allow.Trusted, MaxFrame: m.MLLPMaxFrame}
 		go func() {
 			if err := srv.Serve(ctx, m.MLLP); err != nil {
 				errc <- err
 			}
 		}()
+	}
+	if m.Metrics != nil {
+		ms := &http.Server{Handler: m.Server.MetricsHandler(), ReadHeaderTimeout: 10 * time.Second}
+		go ms.Serve(m.Metrics)
+		defer ms.Close()
 	}
 	select {
 	case err := <-errc:

@@ -6,6 +6,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/zhiliao/zhiliao/model"
@@ -85,8 +87,20 @@ func OrderFromHL7(m *Message, institutionID int64) (model.OrderMessage, error) {
 	default:
 		return o, model.Invalid("MSH-9", "不支持的消息类型 %s (ORM^O01, DFT^P03)", m.Type())
 	}
-	return o, o.Validate()
+	if err := o.Validate(); err != nil {
+		// Name the HL7 field the HIS sent, not the JSON one.
+		if f, ok := hl7Fields[model.ErrorField(err)]; ok {
+			return o, model.Invalid(f, "%s", model.ErrorMessage(err))
+		}
+		return o, err
+	}
+	return o, nil
 }
+
+// hl7Fields name, for a field of the order message, where it came from.
+var hl7Fields = map[string]string{"patient_name": "PID-5", "birth_date": "PID-7", "phone": "PID-13", "id_number": "PID-19",
+	"patient_mrn": "PID-3", "order_no": "ORC-2", "quantity": "ORC-7", "project_code": "OBR-4", "diagnosis_code": "DG1-3",
+	"visit_type": "PV1-2", "message_id": "MSH-10"}
 
 func parseTS(s string) (time.Time, error) {
 	for _, layout := range []string{"20060102150405", "200601021504"} {
@@ -113,7 +127,20 @@ type Intake struct {
 	DeadLetters   DeadLetters
 	InstitutionID int64
 	Now           func() time.Time
+	// DeadLettersPerHour caps the dead letters kept per peer and clock
+	// hour (0: DefaultDeadLettersPerHour), so a misbehaving or hostile peer
+	// cannot fill the disk; what is over the cap is still answered and
+	// counted in Dropped, not kept.
+	DeadLettersPerHour int
+
+	mu      sync.Mutex
+	hour    time.Time
+	kept    map[string]int
+	Dropped atomic.Int64
 }
+
+// DefaultDeadLettersPerHour is the dead-letter cap per peer and hour.
+const DefaultDeadLettersPerHour = 1000
 
 // Handle processes one raw message and returns the ACK to send back.
 func (in *Intake) Handle(ctx context.Context, raw []byte) []byte {
@@ -141,7 +168,33 @@ func (in *Intake) Handle(ctx context.Context, raw []byte) []byte {
 }
 
 func (in *Intake) dead(ctx context.Context, id string, raw []byte, code, reason string) {
-	if in.DeadLetters != nil {
-		in.DeadLetters.AddDeadLetter(context.WithoutCancel(ctx), in.InstitutionID, id, raw, code, reason)
+	if in.DeadLetters == nil || !in.keep(PeerFrom(ctx)) {
+		return
 	}
+	in.DeadLetters.AddDeadLetter(context.WithoutCancel(ctx), in.InstitutionID, id, raw, code, reason)
+}
+
+// keep counts one dead letter of peer in the current hour and reports
+// whether it is under the cap.
+func (in *Intake) keep(peer string) bool {
+	now := time.Now
+	if in.Now != nil {
+		now = in.Now
+	}
+	hour := now().Truncate(time.Hour)
+	limit := in.DeadLettersPerHour
+	if limit <= 0 {
+		limit = DefaultDeadLettersPerHour
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if !hour.Equal(in.hour) || in.kept == nil {
+		in.hour, in.kept = hour, map[string]int{}
+	}
+	if in.kept[peer] >= limit {
+		in.Dropped.Add(1)
+		return false
+	}
+	in.kept[peer]++
+	return true
 }

@@ -17,7 +17,7 @@ import (
 )
 
 const newOrder = "MSH|^~\\&|HIS|H001|ZHILIAO|H001|202603020815||ORM^O01|MSG0001|P|2.5\r" +
-	"PID|1||MRN0001^^^H001||王^小明||19800315|M|||||13812345678||||||110105198003150017\r" +
+	"PID|1||MRN0001^^^H001||王^小明||19800315|M|||||13812345678||||||110105198003150012\r" +
 	"PV1|1|O\r" +
 	"ORC|NW|RX0001|||||5^^^||202603020810|||D001^张医生\r" +
 	"OBR|1|RX0001||KF001^运动疗法\r" +
@@ -37,7 +37,7 @@ func TestParseAndMap(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := model.OrderMessage{InstitutionID: 1, MessageID: "MSG0001", Action: model.HISNew, OrderNo: "RX0001", PatientMRN: "MRN0001",
-		PatientName: "王小明", Gender: "M", BirthDate: "1980-03-15", Phone: "13812345678", IDNumber: "110105198003150017",
+		PatientName: "王小明", Gender: "M", BirthDate: "1980-03-15", Phone: "13812345678", IDNumber: "110105198003150012",
 		ProjectCode: "KF001", Quantity: 5, VisitType: model.VisitOutpatient, DiagnosisCode: "M54.5", DiagnosisName: "腰痛",
 		OrderedBy: "D001", OrderedAt: time.Date(2026, 3, 2, 8, 10, 0, 0, model.Local), Paid: true}
 	if o != want {
@@ -94,7 +94,7 @@ func TestMLLPIntake(t *testing.T) {
 		if err := his.WriteFrame(conn, []byte(msg)); err != nil {
 			t.Fatal(err)
 		}
-		ack, err := his.ReadFrame(r)
+		ack, err := his.ReadFrame(r, his.DefaultMaxFrame)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -15,10 +16,12 @@ import (
 // MLLP framing: a message travels between a start block and an end block
 // followed by a carriage return.
 const (
-	mllpStart    = 0x0b
-	mllpEnd      = 0x1c
-	mllpCR       = 0x0d
-	maxMLLPFrame = 1 << 20
+	mllpStart = 0x0b
+	mllpEnd   = 0x1c
+	mllpCR    = 0x0d
+	// DefaultMaxFrame is the largest message taken by default: an order
+	// message is a few kilobytes; 64 KiB leaves room for long diagnoses.
+	DefaultMaxFrame = 64 << 10
 )
 
 // WriteFrame writes one MLLP-framed message.
@@ -29,8 +32,11 @@ func WriteFrame(w io.Writer, msg []byte) error {
 	return err
 }
 
-// ReadFrame reads one MLLP-framed message.
-func ReadFrame(r *bufio.Reader) ([]byte, error) {
+// ErrFrameTooLarge is returned by ReadFrame for a message over its limit.
+var ErrFrameTooLarge = errors.New("mllp: frame too large")
+
+// ReadFrame reads one MLLP-framed message of at most max bytes.
+func ReadFrame(r *bufio.Reader, max int) ([]byte, error) {
 	for {
 		b, err := r.ReadByte()
 		if err != nil {
@@ -52,20 +58,54 @@ func ReadFrame(r *bufio.Reader) ([]byte, error) {
 			}
 			return msg, nil
 		}
-		if len(msg) >= maxMLLPFrame {
-			return nil, fmt.Errorf("mllp: frame over %d bytes", maxMLLPFrame)
+		if len(msg) >= max {
+			return nil, fmt.Errorf("%w: over %d bytes", ErrFrameTooLarge, max)
 		}
 		msg = append(msg, b)
 	}
 }
 
 // MLLPServer accepts HL7 v2 connections from the HIS and answers every
-// message with the ACK its handler returns.
+// message with the ACK its handler returns. Only peers in Allow are served
+// (a connection from anywhere else is closed unread: whoever reaches the
+// port could otherwise create paid orders); a frame over MaxFrame ends its
+// connection. TLS, when wanted, wraps the listener (tls.NewListener).
 type MLLPServer struct {
-	Handle func(ctx context.Context, raw []byte) []byte
-	Logger *slog.Logger
+	Handle   func(ctx context.Context, raw []byte) []byte
+	Logger   *slog.Logger
+	Allow    []netip.Prefix // empty: loopback only
+	MaxFrame int            // 0: DefaultMaxFrame
 
 	wg sync.WaitGroup
+}
+
+type peerKey struct{}
+
+// PeerFrom returns the address of the MLLP peer a message came from.
+func PeerFrom(ctx context.Context) string {
+	p, _ := ctx.Value(peerKey{}).(string)
+	return p
+}
+
+func (s *MLLPServer) allowed(addr net.Addr) (string, bool) {
+	host, _, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return addr.String(), false
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return host, false
+	}
+	a = a.Unmap()
+	if len(s.Allow) == 0 {
+		return host, a.IsLoopback()
+	}
+	for _, p := range s.Allow {
+		if p.Contains(a) {
+			return host, true
+		}
+	}
+	return host, false
 }
 
 // Serve accepts connections on ln until ctx ends.
@@ -80,10 +120,18 @@ func (s *MLLPServer) Serve(ctx context.Context, ln net.Listener) error {
 			}
 			return err
 		}
+		peer, ok := s.allowed(conn.RemoteAddr())
+		if !ok {
+			if s.Logger != nil {
+				s.Logger.Warn("mllp peer refused: not in --mllp-allow", "remote", conn.RemoteAddr().String())
+			}
+			conn.Close()
+			continue
+		}
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			s.serveConn(ctx, conn)
+			s.serveConn(context.WithValue(ctx, peerKey{}, peer), conn)
 		}()
 	}
 }
@@ -91,10 +139,14 @@ func (s *MLLPServer) Serve(ctx context.Context, ln net.Listener) error {
 func (s *MLLPServer) serveConn(ctx context.Context, conn net.Conn) {
 	defer conn.Close()
 	go func() { <-ctx.Done(); conn.Close() }()
+	max := s.MaxFrame
+	if max <= 0 {
+		max = DefaultMaxFrame
+	}
 	r := bufio.NewReader(conn)
 	for {
 		conn.SetReadDeadline(time.Now().Add(10 * time.Minute))
-		msg, err := ReadFrame(r)
+		msg, err := ReadFrame(r, max)
 		if err != nil {
 			if !errors.Is(err, io.EOF) && ctx.Err() == nil && s.Logger != nil {
 				s.Logger.Warn("mllp read", "remote", conn.RemoteAddr(), "err", err)
