@@ -19,7 +19,7 @@ import (
 func TestLifecycleByRoles(t *testing.T) {
 	f := newFixture(t)
 	cl, desk, mgr := f.tokens[model.RoleClinician], f.tokens[model.RoleFrontDesk], f.tokens[model.RoleDeptManager]
-	name := "欧阳娜娜😀" + strings.Repeat("长", 60)
+	name := "欧阳娜娜😀" + strings.Repeat("长", 45) // 50 characters, the most a name may have
 	c, _ := f.course(f.laser, 2, name)
 	slots := f.slots(2)
 
