@@ -19,7 +19,7 @@ import (
 
 // orderJS posts a paid HIS order to api with the browser's cookie, as a
 // page would, and leaves the status (or 'error') in window.__status. token
-// is the CSRF header to send ('' sends none).
+// is the CSRF header to send (” sends none).
 const orderJS = `(api, token, id) => {
 	const headers = {'Content-Type': 'text/plain'};
 	if (token) headers['X-CSRF-Token'] = token;

@@ -11,6 +11,7 @@ import (
 	"context"
 	"embed"
 	"encoding/json"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -34,6 +35,7 @@ type Auth interface {
 	Logout(ctx context.Context, token string) error
 	User(ctx context.Context, id int64) (*model.User, error)
 	Audit(ctx context.Context, e model.AuditEntry) error
+	ChangePassword(ctx context.Context, current, next string) error
 }
 
 // Cookie is the session cookie; the API reads the same one.
@@ -70,6 +72,8 @@ func New(auth Auth, logger *slog.Logger) *Handler {
 	h.mux.HandleFunc("GET /dash/login", h.loginPage)
 	h.mux.HandleFunc("POST /dash/login", h.login)
 	h.mux.HandleFunc("POST /dash/logout", h.logout)
+	h.mux.HandleFunc("GET /dash/password", h.passwordPage)
+	h.mux.HandleFunc("POST /dash/password", h.changePassword)
 	h.mux.HandleFunc("GET /dash/{$}", func(w http.ResponseWriter, r *http.Request) { h.page(w, r, "overview") })
 	h.mux.HandleFunc("GET /dash/{page}", func(w http.ResponseWriter, r *http.Request) { h.page(w, r, r.PathValue("page")) })
 	return h
@@ -93,6 +97,64 @@ func cacheStatic(next http.Handler) http.Handler {
 
 type loginView struct {
 	Error, Next, Username string
+}
+
+type passwordView struct {
+	Error  string
+	Forced bool // the password was reset and must be changed first
+}
+
+// session resolves the cookie to its actor; ok is false when the browser
+// must log in (it has been redirected).
+func (h *Handler) session(w http.ResponseWriter, r *http.Request) (model.Actor, bool) {
+	c, err := r.Cookie(Cookie)
+	if err == nil {
+		if a, err := h.Auth.Authenticate(r.Context(), c.Value); err == nil {
+			return a, true
+		}
+	}
+	http.Redirect(w, r, "/dash/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+	return model.Actor{}, false
+}
+
+func (h *Handler) passwordPage(w http.ResponseWriter, r *http.Request) {
+	a, ok := h.session(w, r)
+	if !ok {
+		return
+	}
+	h.render(w, http.StatusOK, "password.html", passwordView{Forced: a.MustChangePassword})
+}
+
+// changePassword takes the form: the current password, and the new one
+// twice. The store checks the current one and the policy.
+func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request) {
+	if !sameOrigin(r) {
+		http.Error(w, "跨站请求被拒绝 cross-site request refused", http.StatusForbidden)
+		return
+	}
+	a, ok := h.session(w, r)
+	if !ok {
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	cur, next, confirm := r.PostFormValue("current"), r.PostFormValue("new"), r.PostFormValue("confirm")
+	view := passwordView{Forced: a.MustChangePassword}
+	if next != confirm {
+		view.Error = "两次输入的新密码不一致"
+		h.render(w, http.StatusBadRequest, "password.html", view)
+		return
+	}
+	ctx := model.WithActor(r.Context(), a)
+	if err := h.Auth.ChangePassword(ctx, cur, next); err != nil {
+		view.Error = model.ErrorMessage(err)
+		h.render(w, http.StatusBadRequest, "password.html", view)
+		return
+	}
+	if err := h.Auth.Audit(ctx, model.AuditEntry{Action: "write", Route: "POST /dash/password", Entity: "user",
+		EntityID: fmt.Sprint(a.UserID), Status: http.StatusSeeOther, Remote: h.Clients.Addr(r)}); err != nil {
+		h.Logger.Error("audit password change", "err", err)
+	}
+	http.Redirect(w, r, "/dash/", http.StatusSeeOther)
 }
 
 func (h *Handler) render(w http.ResponseWriter, status int, name string, data any) {
@@ -187,6 +249,10 @@ func (h *Handler) page(w http.ResponseWriter, r *http.Request, slug string) {
 	a, err := h.Auth.Authenticate(r.Context(), c.Value)
 	if err != nil {
 		http.Redirect(w, r, "/dash/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+		return
+	}
+	if a.MustChangePassword {
+		http.Redirect(w, r, "/dash/password", http.StatusSeeOther)
 		return
 	}
 	p := pageBySlug(slug)

@@ -283,7 +283,7 @@ func (db *DB) ChangePassword(ctx context.Context, current, next string) error {
 	if err != nil {
 		return err
 	}
-	return db.write(ctx, func(tx *Tx) error {
+	return db.writeAudited(ctx, func(tx *Tx) error { // an evaluator changes its password too
 		_, err := tx.exec("UPDATE user_account SET password_hash = ?, must_change_password = 0, password_changed_at = ? WHERE id = ?",
 			string(h), formatTime(tx.now), a.UserID)
 		return err

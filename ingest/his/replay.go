@@ -21,8 +21,8 @@ func Replay(ctx context.Context, in *Intake, dl DeadLetterStore, limit int) (int
 	if err != nil {
 		return 0, err
 	}
-	quiet := *in
-	quiet.DeadLetters = nil // the letter is already kept
+	// The same intake without dead letters: the letter is already kept.
+	quiet := &Intake{Orders: in.Orders, InstitutionID: in.InstitutionID, Now: in.Now}
 	n := 0
 	for _, d := range letters {
 		ack := quiet.Handle(ctx, d.Raw)
