@@ -1,0 +1,63 @@
+package access
+
+import (
+	"net/http/httptest"
+	"testing"
+)
+
+// TestClientAddr: X-Forwarded-For is believed only from a trusted proxy,
+// read from the right, skipping trusted hops; a malformed chain falls back
+// to the peer.
+func TestClientAddr(t *testing.T) {
+	c, err := ParseTrusted("10.0.0.0/8, 127.0.0.1, ::1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ peer, xff, want string }{
+		{"203.0.113.5:4000", "1.2.3.4", "203.0.113.5"},                       // untrusted peer: the header is ignored
+		{"127.0.0.1:4000", "", "127.0.0.1"},                                  // trusted peer, no header
+		{"127.0.0.1:4000", "198.51.100.7", "198.51.100.7"},                   // one proxy
+		{"10.1.2.3:4000", "6.6.6.6, 198.51.100.7, 10.9.9.9", "198.51.100.7"}, // the client wrote 6.6.6.6 itself
+		{"10.1.2.3:4000", "10.0.0.1, 10.0.0.2", "10.1.2.3"},                  // every hop trusted
+		{"10.1.2.3:4000", "not-an-ip", "10.1.2.3"},                           // malformed
+		{"[::1]:4000", "2001:db8::1", "2001:db8::1"},
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = tc.peer
+		if tc.xff != "" {
+			r.Header.Set("X-Forwarded-For", tc.xff)
+		}
+		if got := c.Addr(r); got != tc.want {
+			t.Errorf("peer %s, XFF %q: %s, want %s", tc.peer, tc.xff, got, tc.want)
+		}
+	}
+	var none *Clients
+	r := httptest.NewRequest("GET", "/", nil)
+	r.RemoteAddr = "127.0.0.1:1"
+	r.Header.Set("X-Forwarded-For", "1.2.3.4")
+	if got := none.Addr(r); got != "127.0.0.1" {
+		t.Errorf("no trusted proxies: %s", got)
+	}
+	for _, bad := range []string{"10.0.0.0/33", "example.org", "10.0.0"} {
+		if _, err := ParseTrusted(bad); err == nil {
+			t.Errorf("ParseTrusted(%q) accepted", bad)
+		}
+	}
+}
+
+// TestLoginThrottle: the address bucket and the account bucket each stop
+// their own attempts.
+func TestLoginThrottle(t *testing.T) {
+	th := NewLoginThrottle(&Clients{}, 3, 2)
+	try := func(addr, user string) bool {
+		r := httptest.NewRequest("POST", "/", nil)
+		r.RemoteAddr = addr + ":1"
+		return th.Allow(httptest.NewRecorder(), r, user)
+	}
+	if !try("192.0.2.1", "a") || !try("192.0.2.1", "A") || try("192.0.2.2", "a") {
+		t.Fatal("the account bucket (2, case-insensitive) does not stop a third try from another address")
+	}
+	if !try("192.0.2.1", "b") || try("192.0.2.1", "c") {
+		t.Fatal("the address bucket (3) does not stop a fourth try at another account")
+	}
+}
