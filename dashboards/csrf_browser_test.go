@@ -80,8 +80,11 @@ func TestCrossOriginPageCannotWrite(t *testing.T) {
 	defer screenshotOnFailure(t, tab, "csrf")
 	if err := do(tab, chromedp.Navigate(srv.URL+"/dash/login"), chromedp.WaitVisible("#username"),
 		chromedp.SetValue(chromedp.ID("username"), "his"), chromedp.SetValue(chromedp.ID("password"), "Interface-2026"),
-		chromedp.Click(chromedp.ID("login-submit")), chromedp.Sleep(300*time.Millisecond)); err != nil {
-		t.Fatal(err)
+		chromedp.Click(chromedp.ID("login-submit")),
+		// The login has answered (and set the cookie) once the dashboards'
+		// refusal page for the HIS role is shown: it links back to 总览.
+		chromedp.WaitVisible(chromedp.CSS(`a[href="/dash/"]`))); err != nil {
+		t.Fatal("the login did not complete:", err)
 	}
 	status := chromedp.Poll[string](`window.__status || false`, chromedp.WithPollingTimeout(15*time.Second))
 	// The forgery, from another port of the same host.
