@@ -178,10 +178,6 @@ func (a *auditedResponse) Flush() {
 
 func (a *auditedResponse) Unwrap() http.ResponseWriter { return a.ResponseWriter }
 
-func (s *Server) audit(r *http.Request, action, entity string, id int64, status int, detail string) error {
-	return s.auditLine(r, action, r.Method+" "+r.URL.Path, entity, strconv.FormatInt(id, 10), status, detail)
-}
-
 // auditLine commits one audit line before it returns; callers send their
 // response only after it succeeded.
 func (s *Server) auditLine(r *http.Request, action, routeName, entity, id string, status int, detail string) error {
