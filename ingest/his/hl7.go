@@ -91,6 +91,9 @@ func Ack(m *Message, code, text, now string) []byte {
 	if m != nil {
 		ctrl, app, fac = m.ControlID(), m.Field("MSH", 3), m.Field("MSH", 4)
 	}
-	text = strings.NewReplacer("|", " ", "^", " ", "~", " ", "\\", " ", "&", " ", "\r", " ", "\n", " ").Replace(text)
+	// Values copied from the message may hold our delimiters (a message may
+	// declare other separators): blank them, or they would shift the fields.
+	clean := strings.NewReplacer("|", " ", "^", " ", "~", " ", "\\", " ", "&", " ", "\r", " ", "\n", " ")
+	text, ctrl, app, fac = clean.Replace(text), clean.Replace(ctrl), clean.Replace(app), clean.Replace(fac)
 	return []byte(fmt.Sprintf("MSH|^~\\&|ZHILIAO|TREATMENT|%s|%s|%s||ACK|ACK%s|P|2.5\rMSA|%s|%s|%s\r", app, fac, now, ctrl, code, ctrl, truncate(text, 200)))
 }
