@@ -168,7 +168,19 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "store unavailable"})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	// Serving the core does not wait for the marts; the answer says
+	// whether they have been built once yet (a new service builds them in
+	// its first minutes).
+	resp := map[string]string{"status": "ready"}
+	if s.Analytics != nil {
+		resp["marts"] = "building"
+		if built, all, err := martsBuilt(ctx, s.Analytics); err != nil {
+			resp["marts"] = "unavailable"
+		} else if built == all {
+			resp["marts"] = "built"
+		}
+	}
+	writeJSON(w, http.StatusOK, resp)
 }
 
 // accessLog logs each request and feeds the request metrics by route pattern

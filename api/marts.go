@@ -77,6 +77,26 @@ type calendar struct {
 	FirstDay string `json:"first_day,omitempty"` // the first day with a treatment session
 	LastDay  string `json:"last_day,omitempty"`  // the last such day on or before today
 	Anchor   string `json:"anchor"`              // last_day, or today when there is no data
+	// Built is false until every mart has been built once (the first
+	// minutes of a new service): the pages wait, showing MartsBuilt of
+	// Marts, instead of querying empty marts.
+	Built      bool `json:"built"`
+	MartsBuilt int  `json:"marts_built"`
+	Marts      int  `json:"marts"`
+}
+
+// martsBuilt counts the marts that have been built at least once.
+func martsBuilt(ctx context.Context, a Analytics) (built, all int, err error) {
+	fr, err := a.Freshness(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, f := range fr {
+		if !f.LastSuccess.IsZero() {
+			built++
+		}
+	}
+	return built, len(fr), nil
 }
 
 // parseQuery reads the common parameters of a mart or detail query. Dates
@@ -251,6 +271,10 @@ func (s *Server) martRoutes() []route {
 				if span.Last != "" {
 					c.Anchor = span.Last
 				}
+				if c.MartsBuilt, c.Marts, err = martsBuilt(ctx, a); err != nil {
+					return nil, err
+				}
+				c.Built = c.MartsBuilt == c.Marts
 				return c, nil
 			})},
 		{Method: "GET", Pattern: "/api/v1/dimensions", Summary: "维度 departments, projects and staff within your scope", Tag: "marts", Roles: martReaders,

@@ -123,6 +123,11 @@ func (f *fixture) get(token, path string, header ...string) (*http.Response, []b
 // rows; JSON carries Chinese titles; CSV opens with a BOM and Chinese headers.
 func TestMartFormats(t *testing.T) {
 	f := newMartFixture(t)
+	// Readiness says the marts have been built (the fixture's are).
+	f.api.SetReady(true)
+	if _, body := f.get("", "/readyz"); !strings.Contains(string(body), `"marts":"built"`) {
+		t.Errorf("readyz %s", body)
+	}
 	path := fmt.Sprintf("/api/v1/marts/workload?from=2026-09-01&to=2026-10-31&grain=month&group_by=staff&measures=sessions,treatment_minutes&dept=%d", f.jg.ID)
 	resp, body := f.get(f.tokens[model.RoleQualityOffice], path)
 	var j martJSON
@@ -447,11 +452,15 @@ func TestExports(t *testing.T) {
 	_, body = f.get(ev, "/api/v1/exports/"+job["id"].(string)+"/file")
 	wb, _ = excelize.OpenReader(bytes.NewReader(body))
 	rows, _ := wb.GetRows("抽查记录")
-	col := slices.Index(rows[0], "患者姓名")
-	if col < 0 || len(rows) < 2 {
-		t.Fatalf("sample sheet %v", rows[:min(2, len(rows))])
+	const head = 3 // the title block's rows above the header
+	if len(rows) < head+2 {
+		t.Fatalf("sample sheet %v", rows)
 	}
-	for _, r := range rows[1:] {
+	col := slices.Index(rows[head], "患者姓名")
+	if col < 0 {
+		t.Fatalf("sample sheet header %v", rows[head])
+	}
+	for _, r := range rows[head+1:] {
 		if !strings.Contains(r[col], "*") {
 			t.Errorf("evaluator's evidence names %q", r[col])
 		}
@@ -471,7 +480,7 @@ func TestExports(t *testing.T) {
 	for _, r := range notes {
 		seeded = seeded || len(r) > 1 && strings.Contains(r[1], "抽样种子 7（")
 	}
-	if !seeded || len(small) >= len(rows) || len(small) < 2 {
+	if !seeded || len(small) >= len(rows) || len(small) < head+2 {
 		t.Errorf("reseeded sample: seed on 说明 %v, %d rows against %d", seeded, len(small), len(rows))
 	}
 

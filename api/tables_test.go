@@ -113,13 +113,19 @@ func TestTables(t *testing.T) {
 		t.Fatalf("xlsx: %v %v", err, resp.Header)
 	}
 	rows, _ := wb.GetRows("项目收入", excelize.Options{RawCellValue: true})
-	if len(rows) != len(j.Rows)+1 || rows[0][0] != "项目" || rows[0][2] != "治疗收入" {
+	rows = rows[3:] // below the title block (报表名称, 单位…, 制表/审核)
+	if len(rows) != len(j.Rows)+2 || rows[0][0] != "项目" || rows[0][2] != "治疗收入" || rows[len(rows)-1][0] != "合计" {
 		t.Fatalf("xlsx rows %v", rows)
 	}
+	var sum float64
 	for i, v := range j.Values {
 		if rows[i+1][0] != v[0] || rows[i+1][2] != fmt.Sprint(v[2]) {
 			t.Errorf("xlsx row %v, screen values %v", rows[i+1], v)
 		}
+		sum += v[2].(float64)
+	}
+	if total := rows[len(rows)-1][2]; total != fmt.Sprint(sum) {
+		t.Errorf("合计 治疗收入 %s, the rows add up to %v", total, sum)
 	}
 
 	code, body := f.do(tok, "GET", "/api/v1/tables/project-summary?grain=week", nil)

@@ -32,9 +32,10 @@ type Dim struct {
 // Dims are the dimensions the marts are sliced by: the filter bar's lists
 // and the names beside ids in query results.
 type Dims struct {
-	Departments []Dim `json:"departments"`
-	Projects    []Dim `json:"projects"`
-	Staff       []Dim `json:"staff"`
+	Institutions []Dim `json:"institutions"`
+	Departments  []Dim `json:"departments"`
+	Projects     []Dim `json:"projects"`
+	Staff        []Dim `json:"staff"`
 
 	names map[string]map[int64]string // id column → id → name
 	at    time.Time
@@ -83,6 +84,9 @@ func (r *Runner) Dimensions(ctx context.Context) (*Dims, error) {
 		return out, names, nil
 	}
 	var err error
+	if d.Institutions, _, err = read("SELECT id, code, name, institution_id FROM cur_institution ORDER BY code, id", false); err != nil {
+		return nil, err
+	}
 	if d.Departments, d.names["dept_id"], err = read("SELECT id, code, name, institution_id FROM cur_department ORDER BY code, id", false); err != nil {
 		return nil, err
 	}

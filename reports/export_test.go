@@ -12,11 +12,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/xuri/excelize/v2"
 
 	"github.com/zhiliao/zhiliao/etl"
 	"github.com/zhiliao/zhiliao/internal/testmarts"
+	"github.com/zhiliao/zhiliao/model"
 	"github.com/zhiliao/zhiliao/reports"
 	"github.com/zhiliao/zhiliao/warehouse"
 )
@@ -126,7 +128,8 @@ func TestExportGolden(t *testing.T) {
 			var buf bytes.Buffer
 			var progress []int64
 			res, err := reports.Export(context.Background(), src, reports.DefaultRules(), rep,
-				reports.Params{From: "2026-08-24", To: "2026-11-22", Depts: depts, DeptNames: []string{"激光治疗中心"}, By: "测试", SampleRows: 20},
+				reports.Params{From: "2026-08-24", To: "2026-11-22", Depts: depts, DeptNames: []string{"激光治疗中心"}, By: "测试", SampleRows: 20,
+					Now: time.Date(2026, 11, 23, 9, 30, 0, 0, model.Local)},
 				&buf, func(n int64, done, sheets int) {
 					if sheets != len(rep.Sheets) || done > sheets {
 						t.Errorf("progress %d of %d sheets", done, sheets)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -65,7 +66,7 @@ var Reports = []*Report{
 	{ID: "dept-monthly", Title: "科室月报", About: "科室运营概况、每日治疗与收入（含图表）、人员工作量、项目收入、项目运营、满意度与随访",
 		Sheets: []Sheet{
 			{Name: "汇总", Table: "dept-overview", Chart: &SheetChart{Title: "各科室治疗人次与预约", Kind: "col", Values: []string{"sessions", "appointments_booked"}}},
-			{Name: "每日治疗与收入", Table: "daily-trend", Chart: &SheetChart{Title: "每日治疗人次与净收入", Kind: "col", Values: []string{"sessions"}}},
+			{Name: "每日治疗与收入", Table: "daily-trend", Chart: &SheetChart{Title: "每日治疗人次与净收入", Kind: "col", Values: []string{"sessions", "net_fen"}}},
 			{Name: "人员工作量", Table: "workload-by-staff"},
 			{Name: "项目收入", Table: "revenue-by-project"},
 			{Name: "项目运营", Table: "project-summary"},
@@ -141,6 +142,19 @@ type Params struct {
 	// SampleSeed its seed (0: the period's own, SampleSeedOf).
 	SampleRows int    `json:"sample_rows,omitempty"`
 	SampleSeed uint32 `json:"sample_seed,omitempty"`
+	// Hospital names the 单位 of the title block; empty: the institutions
+	// of Depts as the warehouse knows them.
+	Hospital string `json:"hospital,omitempty"`
+	// Now is when the report is made (报表日期, 制表时间, 生成时间); zero:
+	// the wall clock.
+	Now time.Time `json:"-"`
+}
+
+func (p Params) now() time.Time {
+	if p.Now.IsZero() {
+		return time.Now()
+	}
+	return p.Now
 }
 
 // DefaultSampleRows is the units drawn per stratum of an evidence sample.
@@ -181,6 +195,7 @@ func Export(ctx context.Context, src Source, rules *Rules, rep *Report, p Params
 		return Result{}, err
 	}
 	defer w.Close()
+	w.Print = &Print{Report: rep.Title, Unit: unitOf(ctx, src, p), Period: p.From + " 至 " + p.To, Made: p.now()}
 	var res Result
 	for i, sh := range rep.Sheets {
 		if err := ctx.Err(); err != nil {
@@ -249,12 +264,31 @@ func writeSheet(ctx context.Context, w *Workbook, src Source, rules *Rules, sh S
 		return 0, err
 	}
 	cols := make([]SheetColumn, len(t.Columns))
-	headers := make([]string, len(t.Columns))
 	for i, c := range t.Columns {
 		cols[i] = SheetColumn{Header: c.Header, Format: c.Format, Width: c.Width}
-		headers[i] = c.Header
 	}
-	n, err := w.AddSheet(sh.Name, cols, func(yield func([]any) bool) error {
+	var opt SheetOptions
+	if t.AddsUp() && len(cells) > 1 {
+		// The 合计 row: the same measures over the whole period and scope,
+		// so rates are sums over sums and 治疗人数 is distinct, as on screen.
+		q.Grain, q.GroupBy = "all", nil
+		rr, err := src.Query(ctx, m, q)
+		if err != nil {
+			return 0, err
+		}
+		if opt.Total, err = t.Totals(rr); err != nil {
+			return 0, err
+		}
+	}
+	if sh.Chart != nil {
+		opt.Chart = &Chart{Title: sh.Chart.Title, Kind: sh.Chart.Kind}
+		for _, key := range sh.Chart.Values {
+			if i := indexOf(t.Columns, key); i >= 0 {
+				opt.Chart.Cols = append(opt.Chart.Cols, i+1)
+			}
+		}
+	}
+	return w.AddSheet(sh.Name, cols, func(yield func([]any) bool) error {
 		row := make([]any, len(cols))
 		for _, r := range cells {
 			for j, c := range r {
@@ -265,18 +299,40 @@ func writeSheet(ctx context.Context, w *Workbook, src Source, rules *Rules, sh S
 			}
 		}
 		return nil
-	})
-	if err != nil || sh.Chart == nil || n == 0 {
-		return n, err
-	}
-	var valueCols []int
-	var names []string
-	for _, key := range sh.Chart.Values {
-		if i := indexOf(t.Columns, key); i >= 0 {
-			valueCols, names = append(valueCols, i+1), append(names, headers[i])
+	}, opt)
+}
+
+// unitOf is the 单位 line of a report: the hospital and the departments in
+// scope.
+func unitOf(ctx context.Context, src Source, p Params) string {
+	hospital := p.Hospital
+	if d, ok := src.(interface {
+		Dimensions(context.Context) (*etl.Dims, error)
+	}); ok && hospital == "" {
+		if dims, err := d.Dimensions(ctx); err == nil {
+			insts := map[int64]bool{}
+			for _, dp := range dims.Departments {
+				if slices.Contains(p.Depts, dp.ID) {
+					insts[dp.InstitutionID] = true
+				}
+			}
+			var names []string
+			for _, in := range dims.Institutions {
+				if insts[in.ID] {
+					names = append(names, in.Name)
+				}
+			}
+			hospital = strings.Join(names, "、")
 		}
 	}
-	return n, w.AddChart(sh.Name, cellName(len(cols)+2, 2), sh.Chart.Title, sh.Chart.Kind, 1, valueCols, names, int(n)+1)
+	depts := strings.Join(p.DeptNames, "、")
+	switch {
+	case hospital == "":
+		return depts
+	case depts == "":
+		return hospital
+	}
+	return hospital + " · " + depts
 }
 
 // measureDefinitions say on 说明 what a measure counts where its header
@@ -308,7 +364,7 @@ func notes(ctx context.Context, src Source, rules *Rules, rep *Report, p Params)
 		{"内容", rep.About},
 		{"统计期间", p.From + " 至 " + p.To},
 		{"科室范围", scope},
-		{"生成时间", time.Now().In(model.Local).Format("2006-01-02 15:04:05") + "（北京时间）"},
+		{"生成时间", p.now().In(model.Local).Format("2006-01-02 15:04:05") + "（北京时间）"},
 		{"生成人", p.By},
 	}
 	if p.Deidentify {
@@ -323,6 +379,7 @@ func notes(ctx context.Context, src Source, rules *Rules, rep *Report, p Params)
 			out = append(out, [2]string{"数据新鲜度 · " + f.Title, fmt.Sprintf("数据截至 %s，水位 %d，待处理事件 %d", asOf, f.Watermark, f.Behind)})
 		}
 	}
+	out = append(out, [2]string{"合计行", "各表末行“合计”为所选期间与范围的整体数：计数与金额为期间合计；比率与均值为合计分子 ÷ 合计分母（不是各行比率的平均）；治疗人数为期间内去重的患者人数，因此可小于各行之和。评级项目表逐项判定，不设合计。"})
 	out = append(out, [2]string{"评级规则版本", rules.Version + "（" + rules.Source + "）"})
 	for _, sh := range rep.Sheets {
 		if sh.Detail == "" {

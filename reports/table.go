@@ -211,6 +211,71 @@ func (t *Table) Build(rr array.RecordReader, rules *Rules) ([][]Cell, error) {
 	return out, nil
 }
 
+// AddsUp reports whether the table's rows add up to a 合计 row: not a
+// table of rating items (thresholds and verdicts differ by row).
+func (t *Table) AddsUp() bool {
+	for _, c := range t.Columns {
+		if c.Rule != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// Totals computes the table's 合计 row from a result summed over the whole
+// period and scope (grain all, no grouping): counts and amounts are the
+// period's, rates and averages its sums over sums, 治疗人数 the distinct
+// patients of the period. Key columns are blank but the first, which
+// reads 合计. It releases rr.
+func (t *Table) Totals(rr array.RecordReader) ([]any, error) {
+	schema := rr.Schema()
+	rows, err := warehouse.ReadAll(rr)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]any, len(t.Columns))
+	out[0] = "合计"
+	if len(rows) != 1 {
+		return out, nil
+	}
+	idx := map[string]int{}
+	for i, f := range schema.Fields() {
+		idx[f.Name] = i
+	}
+	row := rows[0]
+	for j, c := range t.Columns {
+		if j == 0 {
+			continue
+		}
+		switch {
+		case c.Num != "":
+			num, _ := row[idx[c.Num]].(int64)
+			scale := c.Scale
+			if scale == 0 {
+				scale = 1
+			}
+			if c.Format == Yuan {
+				scale /= 100
+			}
+			if c.Den == "" {
+				out[j] = float64(num) * scale
+				if c.Format == Integer {
+					out[j] = num
+				}
+				continue
+			}
+			if den, _ := row[idx[c.Den]].(int64); den != 0 {
+				out[j] = float64(num) / float64(den) * scale
+			}
+		default:
+			if i, ok := idx[c.Key]; ok {
+				out[j] = row[i]
+			}
+		}
+	}
+	return out, nil
+}
+
 func indexOf(cols []Column, key string) int {
 	for i, c := range cols {
 		if c.Key == key {

@@ -44,9 +44,16 @@ const (
 type Workbook struct {
 	f      *excelize.File
 	styles map[Format]int
+	totals map[Format]int // bold, ruled above: the 合计 row
 	header int
 	title  int
+	line   int // the title block's lines
+	wrap   int // text that wraps (the notes)
 	sheets int
+	// Print, when set, gives every data sheet a title block, A4 landscape
+	// page setup one page wide, the header row repeated on every page, and
+	// a page header and footer.
+	Print *Print
 	// Progress, when set, is told the rows written so far.
 	Progress func(rows int64)
 	rows     int64
@@ -54,7 +61,7 @@ type Workbook struct {
 
 // NewWorkbook starts an empty workbook.
 func NewWorkbook() (*Workbook, error) {
-	w := &Workbook{f: excelize.NewFile(), styles: map[Format]int{}}
+	w := &Workbook{f: excelize.NewFile(), styles: map[Format]int{}, totals: map[Format]int{}}
 	for f, code := range numFmts {
 		code := code
 		id, err := w.f.NewStyle(&excelize.Style{CustomNumFmt: &code})
@@ -62,6 +69,10 @@ func NewWorkbook() (*Workbook, error) {
 			return nil, err
 		}
 		w.styles[f] = id
+		if w.totals[f], err = w.f.NewStyle(&excelize.Style{CustomNumFmt: &code, Font: &excelize.Font{Bold: true},
+			Border: []excelize.Border{{Type: "top", Color: "333333", Style: 1}}}); err != nil {
+			return nil, err
+		}
 	}
 	var err error
 	if w.header, err = w.f.NewStyle(&excelize.Style{Font: &excelize.Font{Bold: true},
@@ -73,7 +84,59 @@ func NewWorkbook() (*Workbook, error) {
 	if w.title, err = w.f.NewStyle(&excelize.Style{Font: &excelize.Font{Bold: true, Size: 14}}); err != nil {
 		return nil, err
 	}
+	if w.line, err = w.f.NewStyle(&excelize.Style{Font: &excelize.Font{Size: 10, Color: "333333"}}); err != nil {
+		return nil, err
+	}
+	text := numFmts[Text]
+	if w.wrap, err = w.f.NewStyle(&excelize.Style{CustomNumFmt: &text, Alignment: &excelize.Alignment{WrapText: true, Vertical: "top"}}); err != nil {
+		return nil, err
+	}
 	return w, nil
+}
+
+// Print is what a printed report carries around its tables, as the
+// printable reports Chinese hospitals know (FineReport style): a title
+// block on the first page (报表名称, 单位, 统计期间, 报表日期, 制表 and 审核
+// lines), the hospital and report name in the page header, and 第 &P 页 /
+// 共 &N 页 with the time it was made in the footer.
+type Print struct {
+	Report string    // 报表名称
+	Unit   string    // 单位: the hospital and the departments in scope
+	Period string    // 统计期间
+	Made   time.Time // 报表日期 and 制表时间
+}
+
+// titleRows are the rows of the title block above a data sheet's header.
+const titleRows = 3
+
+// chartBesideRows is how many table rows still leave room for the chart
+// below them on the same A4 landscape page.
+const chartBesideRows = 12
+
+// SheetOptions are what a data sheet has besides its rows.
+type SheetOptions struct {
+	// Total is the 合计 row, one value per column (nil: the table's rows
+	// do not add up).
+	Total []any
+	// Chart is drawn below the table.
+	Chart *Chart
+}
+
+// Chart draws columns of a sheet's table: the first series as Kind (col
+// or line) against the left axis; a series of another format (yuan beside
+// counts) as a line against a secondary axis, so that both show.
+type Chart struct {
+	Title string
+	Kind  string
+	Cols  []int // 1-based columns of the sheet
+}
+
+// headerRow is the row of a data sheet's column headers.
+func (w *Workbook) headerRow() int {
+	if w.Print == nil {
+		return 1
+	}
+	return titleRows + 1
 }
 
 // SheetColumn is one column of a sheet.
@@ -90,8 +153,13 @@ type Rows func(yield func(row []any) bool) error
 // AddSheet writes a sheet with a frozen header row, column widths and
 // number formats; rows beyond MaxSheetRows continue on sheets named
 // "name (2)", "name (3)", …. It returns the rows written.
-func (w *Workbook) AddSheet(name string, cols []SheetColumn, rows Rows) (int64, error) {
+func (w *Workbook) AddSheet(name string, cols []SheetColumn, rows Rows, opts ...SheetOptions) (int64, error) {
+	var opt SheetOptions
+	if len(opts) > 0 {
+		opt = opts[0]
+	}
 	part := 1
+	head := w.headerRow()
 	sw, err := w.startSheet(name, cols)
 	if err != nil {
 		return 0, err
@@ -101,8 +169,8 @@ func (w *Workbook) AddSheet(name string, cols []SheetColumn, rows Rows) (int64, 
 	cells := make([]any, len(cols))
 	var werr error
 	err = rows(func(row []any) bool {
-		if inSheet == MaxSheetRows {
-			if werr = sw.Flush(); werr != nil {
+		if inSheet == MaxSheetRows+1-head { // the sheet's last row (1,048,576) is full
+			if werr = w.finishSheet(sw, cols, inSheet, SheetOptions{}); werr != nil {
 				return false
 			}
 			part++
@@ -116,7 +184,7 @@ func (w *Workbook) AddSheet(name string, cols []SheetColumn, rows Rows) (int64, 
 		}
 		inSheet++
 		n++
-		if werr = sw.SetRow(cellName(1, inSheet+1), cells); werr != nil {
+		if werr = sw.SetRow(cellName(1, inSheet+head), cells); werr != nil {
 			return false
 		}
 		if w.Progress != nil && n%10000 == 0 {
@@ -134,7 +202,85 @@ func (w *Workbook) AddSheet(name string, cols []SheetColumn, rows Rows) (int64, 
 	if w.Progress != nil {
 		w.Progress(w.rows)
 	}
-	return n, sw.Flush()
+	if part > 1 {
+		opt.Chart = nil // a chart over a split sheet would show its last part only
+	}
+	return n, w.finishSheet(sw, cols, inSheet, opt)
+}
+
+// finishSheet writes the 合计 row, the page setup and the chart of a
+// streamed sheet with n data rows, then flushes it. Everything here must
+// reach the sheet before Flush: the stream writer encodes the worksheet's
+// page setup and drawing reference as it ends, and a chart added after
+// that is never referenced by the sheet (no spreadsheet shows it).
+func (w *Workbook) finishSheet(sw *excelize.StreamWriter, cols []SheetColumn, n int, opt SheetOptions) error {
+	head := w.headerRow()
+	last := head + n
+	if opt.Total != nil && n > 0 {
+		cells := make([]any, len(cols))
+		for j, v := range opt.Total {
+			if v == nil {
+				cells[j] = excelize.Cell{StyleID: w.totals[Text]}
+				continue
+			}
+			c := w.cell(cols[j].Format, v).(excelize.Cell)
+			c.StyleID = w.totals[cols[j].Format]
+			if _, ok := v.(string); ok {
+				c.StyleID = w.totals[Text]
+			}
+			cells[j] = c
+		}
+		last++
+		if err := sw.SetRow(cellName(1, last), cells, excelize.RowOpts{Height: 20}); err != nil {
+			return err
+		}
+	}
+	sheet := sw.Sheet
+	if w.Print != nil {
+		if err := w.pageSetup(sheet, head); err != nil {
+			return err
+		}
+	}
+	if opt.Chart != nil && n > 0 {
+		if n > chartBesideRows && w.Print != nil {
+			// A long table ends mid-page: the chart starts a page of its
+			// own rather than break across two.
+			if err := sw.InsertPageBreak(cellName(1, last+1)); err != nil {
+				return err
+			}
+		}
+		if err := w.addChart(sheet, cellName(1, last+2), opt.Chart, cols, head+1, head+n); err != nil {
+			return err
+		}
+	}
+	return sw.Flush()
+}
+
+// pageSetup makes a sheet print on A4 landscape, one page wide, with the
+// header row on every page and the page header and footer of w.Print.
+func (w *Workbook) pageSetup(sheet string, head int) error {
+	size, landscape, wide, tall := 9, "landscape", 1, 0 // 9: A4
+	if err := w.f.SetPageLayout(sheet, &excelize.PageLayoutOptions{Size: &size, Orientation: &landscape, FitToWidth: &wide, FitToHeight: &tall}); err != nil {
+		return err
+	}
+	l, r, t, b, hm, fm := 0.4, 0.4, 0.7, 0.7, 0.3, 0.3
+	center := true
+	if err := w.f.SetPageMargins(sheet, &excelize.PageLayoutMarginsOptions{Left: &l, Right: &r, Top: &t, Bottom: &b, Header: &hm, Footer: &fm,
+		Horizontally: &center}); err != nil {
+		return err
+	}
+	amp := strings.NewReplacer("&", "&&")
+	p := w.Print
+	if err := w.f.SetHeaderFooter(sheet, &excelize.HeaderFooterOptions{
+		OddHeader: "&L" + amp.Replace(p.Unit) + "&R" + amp.Replace(p.Report) + " · &A",
+		OddFooter: "&L制表时间：" + p.Made.In(model.Local).Format("2006-01-02 15:04") + "&C第 &P 页 / 共 &N 页&R统计期间：" + amp.Replace(p.Period),
+	}); err != nil {
+		return err
+	}
+	if head == 0 {
+		return nil // no header row to repeat
+	}
+	return w.f.SetDefinedName(&excelize.DefinedName{Name: "_xlnm.Print_Titles", RefersTo: fmt.Sprintf("'%s'!$%d:$%d", sheet, head, head), Scope: sheet})
 }
 
 func cellName(col, row int) string {
@@ -152,6 +298,14 @@ func (w *Workbook) startSheet(name string, cols []SheetColumn) (*excelize.Stream
 		return nil, err
 	}
 	w.sheets++
+	if w.Print != nil {
+		// The sheet properties go out when the stream starts: fit to page
+		// must be set before it.
+		fit := true
+		if err := w.f.SetSheetProps(name, &excelize.SheetPropsOptions{FitToPage: &fit}); err != nil {
+			return nil, err
+		}
+	}
 	sw, err := w.f.NewStreamWriter(name)
 	if err != nil {
 		return nil, err
@@ -161,14 +315,38 @@ func (w *Workbook) startSheet(name string, cols []SheetColumn) (*excelize.Stream
 			return nil, err
 		}
 	}
-	if err := sw.SetPanes(&excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft"}); err != nil {
+	hr := w.headerRow()
+	if err := sw.SetPanes(&excelize.Panes{Freeze: true, YSplit: hr, TopLeftCell: cellName(1, hr+1), ActivePane: "bottomLeft"}); err != nil {
 		return nil, err
+	}
+	if p := w.Print; p != nil {
+		lastCol := colName(max(len(cols), 1))
+		lines := []struct {
+			text   string
+			style  int
+			height float64
+		}{
+			{p.Report + " · " + name, w.title, 24},
+			{"单位：" + p.Unit + "　　统计期间：" + p.Period + "　　报表日期：" + p.Made.In(model.Local).Format("2006-01-02"), w.line, 18},
+			{"制表：______________　　审核：______________　　（数据来源：zhiliao 分析库，口径见“说明”页）", w.line, 18},
+		}
+		for i, l := range lines {
+			row := i + 1
+			if err := sw.SetRow(cellName(1, row), []any{excelize.Cell{StyleID: l.style, Value: l.text}}, excelize.RowOpts{Height: l.height}); err != nil {
+				return nil, err
+			}
+			if len(cols) > 1 {
+				if err := sw.MergeCell(cellName(1, row), lastCol+fmt.Sprint(row)); err != nil {
+					return nil, err
+				}
+			}
+		}
 	}
 	head := make([]any, len(cols))
 	for i, c := range cols {
 		head[i] = excelize.Cell{StyleID: w.header, Value: c.Header}
 	}
-	return sw, sw.SetRow("A1", head, excelize.RowOpts{Height: 22})
+	return sw, sw.SetRow(cellName(1, hr), head, excelize.RowOpts{Height: 22})
 }
 
 // sheetName keeps a name within the 31 characters and the character set a
@@ -229,30 +407,52 @@ func (w *Workbook) AddNotes(title string, notes [][2]string) error {
 			return err
 		}
 		w.f.SetCellStyle(name, a, a, w.header)
-		w.f.SetCellStyle(name, b, b, w.styles[Text])
+		w.f.SetCellStyle(name, b, b, w.wrap)
+	}
+	if w.Print != nil {
+		// Printed, the notes wrap within one page's width instead of
+		// running their long lines onto pages of their own.
+		fit := true
+		if err := w.f.SetSheetProps(name, &excelize.SheetPropsOptions{FitToPage: &fit}); err != nil {
+			return err
+		}
+		return w.pageSetup(name, 0)
 	}
 	return nil
 }
 
-// AddChart draws a line or column chart on sheet at cell from the columns
-// of its data: categories in column catCol, values in valueCols, rows 2 to
-// lastRow.
-func (w *Workbook) AddChart(sheet, cell, title, kind string, catCol int, valueCols []int, headers []string, lastRow int) error {
-	sheet = sheetName(sheet)
+// addChart draws c at cell from the sheet's rows first..last: categories
+// from the first column, one series per column of c.Cols. A series of a
+// format other than the first's (yuan beside counts) is drawn as a line on
+// a secondary axis, so that every series named in the title shows.
+func (w *Workbook) addChart(sheet, cell string, c *Chart, cols []SheetColumn, first, last int) error {
+	ref := func(col, from, to int) string {
+		return fmt.Sprintf("'%s'!$%s$%d:$%s$%d", sheet, colName(col), from, colName(col), to)
+	}
 	typ := excelize.Col
-	if kind == "line" {
+	if c.Kind == "line" {
 		typ = excelize.Line
 	}
-	ref := func(col, row int) string { return "'" + sheet + "'!$" + colName(col) + "$" + fmt.Sprint(row) }
-	var series []excelize.ChartSeries
-	for i, c := range valueCols {
-		series = append(series, excelize.ChartSeries{Name: headers[i],
-			Categories: ref(catCol, 2) + ":" + strings.TrimPrefix(ref(catCol, lastRow), "'"+sheet+"'!"),
-			Values:     ref(c, 2) + ":" + strings.TrimPrefix(ref(c, lastRow), "'"+sheet+"'!")})
+	var main, other []excelize.ChartSeries
+	for i, col := range c.Cols {
+		s := excelize.ChartSeries{Name: fmt.Sprintf("'%s'!$%s$%d", sheet, colName(col), first-1), Categories: ref(1, first, last), Values: ref(col, first, last)}
+		if i > 0 && cols[col-1].Format != cols[c.Cols[0]-1].Format {
+			other = append(other, s)
+		} else {
+			main = append(main, s)
+		}
 	}
-	return w.f.AddChart(sheet, cell, &excelize.Chart{Type: typ, Series: series,
-		Title:  excelize.ChartTitle{Paragraph: []excelize.RichTextRun{{Text: title}}},
-		Legend: excelize.ChartLegend{Position: "bottom"}, Dimension: excelize.ChartDimension{Width: 720, Height: 320}})
+	chart := &excelize.Chart{Type: typ, Series: main,
+		Title:     excelize.ChartTitle{Paragraph: []excelize.RichTextRun{{Text: c.Title}}},
+		Legend:    excelize.ChartLegend{Position: "bottom"},
+		Dimension: excelize.ChartDimension{Width: 900, Height: 340},
+		XAxis:     excelize.ChartAxis{Font: excelize.Font{Size: 8}},
+	}
+	var combo []*excelize.Chart
+	if len(other) > 0 {
+		combo = append(combo, &excelize.Chart{Type: excelize.Line, Series: other, YAxis: excelize.ChartAxis{Secondary: true}})
+	}
+	return w.f.AddChart(sheet, cell, chart, combo...)
 }
 
 func colName(col int) string {

@@ -16,6 +16,7 @@
   var charts = {};          // id → echarts instance
   var detail = { chart: null, params: null, page: 1, size: 20, total: 0 };
   var pending = 0;
+  var urlError = '';        // a bad date read from the address, shown once the page draws
 
   function $(id) { return document.getElementById(id); }
 
@@ -124,9 +125,19 @@
   }
 
   // --- filter bar ----------------------------------------------------------
+  // validDay: a real day written YYYY-MM-DD (2026-02-30 is not one).
+  function validDay(s) { return /^\d{4}-\d{2}-\d{2}$/.test(s) && s >= '1900-01-01' && fmtDay(parseDay(s)) === s; }
+
+  // readURL takes the filters from the address; a date that is not a real
+  // day is reported and the default range used instead.
   function readURL() {
     var q = new URLSearchParams(location.search);
     ['from', 'to', 'dept', 'project'].forEach(function (k) { state[k] = q.get(k) || ''; });
+    var bad = ['from', 'to'].filter(function (k) { return state[k] && !validDay(state[k]); });
+    if (bad.length || (state.from && state.to && state.from > state.to)) {
+      urlError = '链接中的日期无效（' + (state.from || '—') + ' 至 ' + (state.to || '—') + '），已改用默认范围';
+      state.from = state.to = '';
+    }
   }
 
   function writeURL() {
@@ -451,7 +462,19 @@
     busy(0);
     // "Today" is the server's (its clock is the one the tests set), and the
     // presets anchor on the last day with data on or before it.
-    Promise.all([api('/api/v1/dimensions'), api('/api/v1/calendar')]).then(function (res) {
+    // A new service builds its marts in its first minutes: until every mart
+    // has been built once the page says so, with progress, and asks again,
+    // instead of drawing empty charts from a calendar without data.
+    function whenBuilt() {
+      return api('/api/v1/calendar').then(function (cal) {
+        if (cal.built) { $('building').hidden = true; return cal; }
+        $('building').hidden = false;
+        $('building-progress').textContent = '已完成 ' + cal.marts_built + ' / ' + cal.marts + ' 个数据集市';
+        $('building-bar').value = cal.marts ? cal.marts_built / cal.marts : 0;
+        return new Promise(function (resolve) { setTimeout(resolve, 2000); }).then(whenBuilt);
+      });
+    }
+    Promise.all([api('/api/v1/dimensions'), whenBuilt()]).then(function (res) {
       dims = res[0];
       anchor = res[1].anchor;
       $('asof').textContent = res[1].last_day ? '数据截至 ' + anchor : '暂无治疗数据（今日 ' + anchor + '）';
@@ -459,6 +482,7 @@
       fillSelects();
       bindFilters();
       refresh();
+      if (urlError) { $('notice').textContent = urlError; $('notice').hidden = false; }
     }).catch(showError);
     $('detail-close').addEventListener('click', function () { $('detail').hidden = true; });
     $('detail-prev').addEventListener('click', function () { detail.page--; loadDetail(); });
