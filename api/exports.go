@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -15,6 +16,7 @@ import (
 	"github.com/zhiliao/zhiliao/etl"
 	"github.com/zhiliao/zhiliao/exports"
 	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/pdfprint"
 	"github.com/zhiliao/zhiliao/reports"
 )
 
@@ -27,6 +29,9 @@ type exportRequest struct {
 	// reports.Params); zero: the period's own seed, 20 rows per stratum.
 	SampleSeed uint32 `json:"sample_seed,omitempty"`
 	SampleRows int    `json:"sample_rows,omitempty"`
+	// Format is xlsx (the default) or pdf (A4 landscape, printed by
+	// headless Chromium from the same sheets).
+	Format string `json:"format,omitempty"`
 }
 
 const xlsxType = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -110,9 +115,19 @@ func (s *Server) exportRoutes() []route {
 				if req.SampleRows < 0 || req.SampleRows > 1000 {
 					return nil, model.Invalid("sample_rows", "每层抽样数应为 1–1000 want 1–1000 rows per stratum")
 				}
+				switch req.Format {
+				case "", "xlsx":
+					req.Format = "xlsx"
+				case "pdf":
+					if _, err := pdfprint.Browser(); err != nil {
+						return nil, model.Errorf(model.EUNAVAILABLE, "%v", err)
+					}
+				default:
+					return nil, model.Invalid("format", "格式应为 xlsx 或 pdf (format must be xlsx or pdf)")
+				}
 				p := reports.Params{From: req.From, To: req.To, Depts: depts, DeptNames: names,
 					Deidentify: deidentified(actor), By: actor.Username + "（" + actor.Role + "）",
-					SampleSeed: req.SampleSeed, SampleRows: req.SampleRows}
+					SampleSeed: req.SampleSeed, SampleRows: req.SampleRows, Format: req.Format}
 				j := m.Start(ctx, rep, p, actor.UserID)
 				// ?wait=N: a small export answers finished within N seconds
 				// (the job is returned as it stands when they pass).
@@ -224,8 +239,12 @@ func serveWorkbook(w http.ResponseWriter, r *http.Request, path, name string) {
 		writeError(w, r, err)
 		return
 	}
-	w.Header().Set("Content-Type", xlsxType)
-	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="export.xlsx"; filename*=UTF-8''%s`, url.PathEscape(name)))
+	ctype, ext := xlsxType, ".xlsx"
+	if strings.HasSuffix(path, ".pdf") {
+		ctype, ext = "application/pdf", ".pdf"
+	}
+	w.Header().Set("Content-Type", ctype)
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="export%s"; filename*=UTF-8''%s`, ext, url.PathEscape(strings.TrimSuffix(name, ".xlsx")+ext)))
 	w.Header().Set("Cache-Control", "private, no-store")
 	http.ServeContent(w, r, "", st.ModTime(), f)
 }

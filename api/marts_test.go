@@ -26,6 +26,7 @@ import (
 	"github.com/zhiliao/zhiliao/ingest/cdc"
 	"github.com/zhiliao/zhiliao/internal/testmarts"
 	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/pdfprint"
 	"github.com/zhiliao/zhiliao/reports"
 	"github.com/zhiliao/zhiliao/warehouse"
 	"github.com/zhiliao/zhiliao/warehouse/duckdb"
@@ -511,6 +512,23 @@ func TestExports(t *testing.T) {
 		AND detail LIKE '%status=done%deidentified=true rows=%'`).Scan(&n)
 	if n != 2 { // the evidence, and its reseeded sample
 		t.Errorf("evaluator's 2 exports audited %d times", n)
+	}
+	// The same report as a PDF, printed by headless Chromium; a format it
+	// does not know is refused naming the field.
+	code, body = f.do(qo, "POST", "/api/v1/exports", map[string]any{"report": "workload", "from": "2026-09-01", "to": "2026-10-31", "format": "docx"})
+	f.wantError(code, body, 400, model.EINVALID, "format")
+	if _, err := pdfprint.Browser(); err == nil {
+		f.mustDo(qo, "POST", "/api/v1/exports", map[string]any{"report": "workload", "from": "2026-09-01", "to": "2026-10-31", "format": "pdf"}, 202, &job)
+		if done := wait(qo, job["id"].(string)); done["status"] != "done" {
+			t.Fatalf("pdf job %v", done)
+		}
+		resp, pdf := f.get(qo, "/api/v1/exports/"+job["id"].(string)+"/file")
+		if resp.Header.Get("Content-Type") != "application/pdf" || !bytes.HasPrefix(pdf, []byte("%PDF-")) ||
+			!strings.Contains(resp.Header.Get("Content-Disposition"), ".pdf") {
+			t.Errorf("pdf download: %v, %d bytes", resp.Header, len(pdf))
+		}
+	} else if os.Getenv("CI") != "" {
+		t.Fatal("no Chromium in CI")
 	}
 }
 

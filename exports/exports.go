@@ -102,7 +102,11 @@ func (m *Manager) run(ctx context.Context, j *Job, rep *reports.Report) {
 	defer close(j.done)
 	m.set(j, func(j *Job) { j.Status = Running })
 	dir := filepath.Join(m.Dir, "jobs")
-	path := filepath.Join(dir, j.ID+".xlsx")
+	ext := ".xlsx"
+	if j.Params.Format == "pdf" {
+		ext = ".pdf"
+	}
+	path := filepath.Join(dir, j.ID+ext)
 	res, err := m.write(ctx, rep, j.Params, path, func(rows int64, pct float64) {
 		m.set(j, func(j *Job) { j.Rows, j.Percent = rows, pct })
 	})
@@ -136,12 +140,17 @@ func (m *Manager) write(ctx context.Context, rep *reports.Report, p reports.Para
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return reports.Result{}, err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".export-*.xlsx")
+	ext := filepath.Ext(path)
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".export-*"+ext)
 	if err != nil {
 		return reports.Result{}, err
 	}
 	defer os.Remove(tmp.Name())
-	res, err := reports.Export(ctx, m.Source, m.Rules, rep, p, tmp, func(rows int64, done, sheets int) {
+	export := reports.Export
+	if ext == ".pdf" {
+		export = reports.ExportPDF // the same sheets, printed by headless Chromium
+	}
+	res, err := export(ctx, m.Source, m.Rules, rep, p, tmp, func(rows int64, done, sheets int) {
 		if progress != nil {
 			// The notes sheet and the file's compression are the last step.
 			progress(rows, 95*float64(done)/float64(sheets))

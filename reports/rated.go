@@ -203,7 +203,7 @@ func scoreItems(rules *Rules, period, window map[[2]string]figure, windowText st
 // of RATING.md §C prefilled (现场状态 and 自评得分 by the standard's formula;
 // 待确认 where the period has no data). Both are filled for people to
 // finish: the status a metric cannot see stays for them.
-func writeRated(ctx context.Context, w *Workbook, src Source, rules *Rules, sh Sheet, p Params) (int64, error) {
+func writeRated(ctx context.Context, w sheetSink, src Source, rules *Rules, sh Sheet, p Params) (int64, error) {
 	figs, err := figures(ctx, src, p)
 	if err != nil {
 		return 0, err

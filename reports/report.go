@@ -142,6 +142,8 @@ type Params struct {
 	// SampleSeed its seed (0: the period's own, SampleSeedOf).
 	SampleRows int    `json:"sample_rows,omitempty"`
 	SampleSeed uint32 `json:"sample_seed,omitempty"`
+	// Format is "xlsx" (the default) or "pdf".
+	Format string `json:"format,omitempty"`
 	// Hospital names the 单位 of the title block; empty: the institutions
 	// of Depts as the warehouse knows them.
 	Hospital string `json:"hospital,omitempty"`
@@ -195,14 +197,24 @@ func Export(ctx context.Context, src Source, rules *Rules, rep *Report, p Params
 		return Result{}, err
 	}
 	defer w.Close()
-	w.Print = &Print{Report: rep.Title, Unit: unitOf(ctx, src, p), Period: p.From + " 至 " + p.To, Made: p.now()}
+	res, err := exportTo(ctx, w, src, rules, rep, p, progress)
+	if err != nil {
+		return res, err
+	}
+	_, err = w.WriteTo(out)
+	return res, err
+}
+
+// exportTo writes the report's sheets and its 说明 to a sink.
+func exportTo(ctx context.Context, w sheetSink, src Source, rules *Rules, rep *Report, p Params, progress Progress) (Result, error) {
+	w.setPrint(&Print{Report: rep.Title, Unit: unitOf(ctx, src, p), Period: p.From + " 至 " + p.To, Made: p.now()})
 	var res Result
 	for i, sh := range rep.Sheets {
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
 		if progress != nil {
-			w.Progress = func(rows int64) { progress(rows, i, len(rep.Sheets)) }
+			w.setProgress(func(rows int64) { progress(rows, i, len(rep.Sheets)) })
 		}
 		n, err := writeSheet(ctx, w, src, rules, sh, p)
 		if err != nil {
@@ -217,14 +229,10 @@ func Export(ctx context.Context, src Source, rules *Rules, rep *Report, p Params
 	if res.Rows == 0 {
 		return res, model.Errorf(model.ENOTFOUND, "所选范围内没有数据，报表未生成 (no rows in the range: the report is not produced)")
 	}
-	if err := w.AddNotes(rep.Title+" · 说明", notes(ctx, src, rules, rep, p)); err != nil {
-		return res, err
-	}
-	_, err = w.WriteTo(out)
-	return res, err
+	return res, w.AddNotes(rep.Title+" · 说明", notes(ctx, src, rules, rep, p))
 }
 
-func writeSheet(ctx context.Context, w *Workbook, src Source, rules *Rules, sh Sheet, p Params) (int64, error) {
+func writeSheet(ctx context.Context, w sheetSink, src Source, rules *Rules, sh Sheet, p Params) (int64, error) {
 	var texts map[string][]string
 	if sh.Items != nil {
 		texts = map[string][]string{"item": sh.Items}

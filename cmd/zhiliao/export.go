@@ -26,12 +26,12 @@ func reportNames() string {
 	return strings.Join(names, ", ")
 }
 
-// runExport is `zhiliao export REPORT --from --to [--dept CODE] --out FILE.xlsx`:
+// runExport is `zhiliao export REPORT --from --to [--dept CODE] --out FILE.xlsx or FILE.pdf`:
 // one report written now, hospital-wide or for departments, audited as an
 // export by the command line.
 func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		fmt.Fprintf(stderr, "usage: zhiliao export REPORT --from YYYY-MM-DD --to YYYY-MM-DD [--dept CODE,…] [--deidentify] --out FILE.xlsx\nreports: %s\n", reportNames())
+		fmt.Fprintf(stderr, "usage: zhiliao export REPORT --from YYYY-MM-DD --to YYYY-MM-DD [--dept CODE,…] [--deidentify] --out FILE.xlsx|FILE.pdf\nreports: %s\n", reportNames())
 		return errUsage
 	}
 	rep := reports.ReportByID(args[0])
@@ -46,7 +46,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	from := fs.String("from", "", "开始日期 first day, YYYY-MM-DD")
 	to := fs.String("to", "", "结束日期 last day, YYYY-MM-DD")
 	dept := fs.String("dept", "", "科室代码 department codes, comma separated (default: every department)")
-	out := fs.String("out", "", "输出文件 the .xlsx file to write")
+	out := fs.String("out", "", "输出文件 the .xlsx workbook, or .pdf (A4 landscape, printed by headless Chromium), to write")
 	deid := fs.Bool("deidentify", false, "患者姓名脱敏 mask patient names")
 	rules := fs.String("rating-rules", "", "评级规则文件 a rating rules file replacing the embedded version")
 	sampleSeed := fs.Uint("sample-seed", 0, "抽查记录抽样种子 seed of the evidence sample (0: derived from the period)")
@@ -57,8 +57,8 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := w.validate(); err != nil {
 		return err
 	}
-	if *out == "" || filepath.Ext(*out) != ".xlsx" {
-		return fmt.Errorf("%w: --out must name a .xlsx file", errUsage)
+	if ext := filepath.Ext(*out); *out == "" || (ext != ".xlsx" && ext != ".pdf") {
+		return fmt.Errorf("%w: --out must name a .xlsx or .pdf file", errUsage)
 	}
 	if err := (&etl.Query{From: *from, To: *to}).Validate(etl.MartByName("workload")); err != nil {
 		return fmt.Errorf("%w: --%s: %s", errUsage, model.ErrorField(err), model.ErrorMessage(err))
