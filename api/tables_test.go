@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -65,6 +66,10 @@ func TestTables(t *testing.T) {
 	var names []string
 	for _, row := range j.Rows {
 		names = append(names, row[0])
+	}
+	// Every clinic is for a project: utilisation is by project, not on one 未指定 row.
+	if len(names) < 2 || slices.Contains(names, "未指定") {
+		t.Errorf("project rows %v", names)
 	}
 	last := len(j.Columns) - 1
 	for i, row := range j.Values {

@@ -119,14 +119,6 @@ func (e *env) slots(capacity int64) []*model.Slot {
 	return slots
 }
 
-// outboxCount returns the number of outbox rows.
-func (e *env) outboxCount() int {
-	e.t.Helper()
-	var n int
-	e.must(e.db.Reader().QueryRow("SELECT COUNT(*) FROM cdc_outbox").Scan(&n))
-	return n
-}
-
 func wantRule(t testing.TB, err error, rule string) {
 	t.Helper()
 	if err == nil {
