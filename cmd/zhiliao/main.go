@@ -46,7 +46,8 @@ const usage = `zhiliao 综合治疗管理系统 (comprehensive treatment managem
   zhiliao warehouse rebuild       从核心库重建分析库 rebuild the warehouse from the core
   zhiliao warehouse dead-letters  查看/重放死信 list (--replay) warehouse dead letters
   zhiliao etl run  计算数据集市 build the marts once (--full, --mart NAME)
-  zhiliao export   导出 Excel 报表 write a report workbook (REPORT --from --to [--dept] --out FILE.xlsx)
+  zhiliao export   导出报表 write a report workbook or PDF (REPORT --from --to [--dept] --out FILE.xlsx|FILE.pdf)
+  zhiliao version  版本、提交与数据库结构版本 version, commit and schema version
 
 Every subcommand takes --data DIR (default ./data, env ZHILIAO_DATA).
 Run "zhiliao CMD -h" for its flags.
@@ -81,6 +82,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runETL(ctx, args[1:], stdout, stderr)
 	case "export":
 		err = runExport(ctx, args[1:], stdout, stderr)
+	case "version":
+		err = runVersion(stdout)
 	default:
 		fmt.Fprintf(stderr, "未知命令 unknown command %q\n\n%s", args[0], usage)
 		return 2

@@ -207,6 +207,11 @@ func TestCommandLine(t *testing.T) {
 	if code, _, e := run("frobnicate"); code != 2 || !strings.Contains(e, "unknown command") {
 		t.Errorf("unknown command: %d %s", code, e)
 	}
+	// version needs no data folder and names the schema its migrations reach.
+	if code, out, _ := run("version"); code != 0 || !strings.Contains(out, fmt.Sprintf("schema version %d", store.LatestSchemaVersion())) ||
+		!strings.Contains(out, "commit") {
+		t.Errorf("version: %d %s", code, out)
+	}
 	if code, _, e := run("serve", "--addr", "not-an-address", "--data", t.TempDir()); code != 2 || !strings.Contains(e, "--addr") {
 		t.Errorf("bad addr: %d %s", code, e)
 	}
