@@ -360,6 +360,11 @@ func TestDashboardsInBrowser(t *testing.T) {
 		state, _ := run(ctx, chromedp.Evaluate[[]string](`[String(document.querySelector('#detail').hidden), document.querySelector('#status').textContent, location.href]`))
 		t.Errorf("detail after clicking at %v a bar of %v sessions: %q %v; page %v", xy[:2], xy[2], total, err, state)
 	}
+	// The rows behind it show codes in Chinese (门诊, not outpatient).
+	if text, err := run(ctx, chromedp.Evaluate[string](`document.querySelector('#detail-table').innerText`)); err != nil ||
+		strings.Contains(text, "outpatient") || strings.Contains(text, "inpatient") || !strings.Contains(text, "门诊") {
+		t.Errorf("detail rows show codes or fen: %v\n%s", err, text)
+	}
 
 	// The table's export downloads what the table shows.
 	shown, err := run(ctx, chromedp.Evaluate[[][]string](`[...document.querySelectorAll('[data-table="workload-by-staff"] tr')].map(tr => [...tr.children].map(td => td.textContent))`))

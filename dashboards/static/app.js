@@ -329,8 +329,9 @@
       detail.total = body.total;
       var cols = body.columns.filter(function (c) { return !/_id$/.test(c.name) || /^(session|appointment|survey|entity|patient)_id$/.test(c.name); });
       var idx = cols.map(function (c) { return body.columns.indexOf(c); });
-      renderTable($('detail-table'), cols.map(function (c) { return { header: c.title, format: c.type === 'int' ? 'int' : 'text' }; }),
-        body.rows.map(function (r) { return idx.map(function (i) { return cellText(r[i], body.columns[i].type); }); }));
+      renderTable($('detail-table'), cols.map(function (c) {
+        return { header: c.title.replace('(分)', '(元)'), format: c.type === 'int' && !codeNames[c.name] ? 'int' : 'text' };
+      }), body.rows.map(function (r) { return idx.map(function (i) { return cellText(r[i], body.columns[i].type, body.columns[i].name); }); }));
       $('detail-export').href = detailQuery('csv');
       var pages = Math.max(1, Math.ceil(body.total / detail.size));
       $('detail-page').textContent = '第 ' + detail.page + ' / ' + pages + ' 页，共 ' + body.total + ' 条';
@@ -340,9 +341,23 @@
     }).catch(showError);
   }
 
-  function cellText(v, type) {
+  // Codes are shown in Chinese, as the hospital names them; amounts held in
+  // fen are shown in yuan.
+  var channels = { wechat: '微信', onsite: '现场', phone: '电话', pad: '平板', kiosk: '自助机', sms: '短信', electronic: '电子', paper: '纸质' };
+  var codeNames = {
+    visit_type: { outpatient: '门诊', inpatient: '住院' },
+    channel: channels, via: channels,
+    passed: { 1: '达标', 0: '未达标' },
+    charge_confirmed: { 1: '是', 0: '否' },
+    status: { completed: '已完成', aborted: '已中止', in_progress: '进行中', booked: '已预约', cancelled: '已取消', no_show: '爽约',
+      checked_in: '已签到', done: '已完成', missed: '失访', pending: '待随访', sent: '已发放', answered: '已回收' }
+  };
+
+  function cellText(v, type, name) {
     if (v === null || v === undefined) { return ''; }
     if (type === 'time') { return v.replace('T', ' ').replace('+08:00', ''); }
+    if (name && /_fen$/.test(name) && typeof v === 'number') { return '¥' + (v / 100).toFixed(2); }
+    if (name && codeNames[name] && codeNames[name][String(v)] !== undefined) { return codeNames[name][String(v)]; }
     return String(v);
   }
 
@@ -414,10 +429,16 @@
         { header: '天数', format: 'int' }, { header: '行数', format: 'int' }, { header: '水位', format: 'int' },
         { header: '开始' }, { header: '耗时(秒)', format: 'decimal' }, { header: '错误' }].map(textCol),
         body.items.map(function (r) {
-          return [r.mart, r.job, r.full ? '全量' : '增量', r.status === 'ok' ? '成功' : '失败', String(r.days), String(r.rows),
+          return [martTitle(r.mart), jobNames[r.job] || r.job, r.full ? '全量' : '增量', r.status === 'ok' ? '成功' : '失败', String(r.days), String(r.rows),
             String(r.watermark), localTime(r.started_at), ((new Date(r.finished_at) - new Date(r.started_at)) / 1000).toFixed(2), r.error || ''];
         }));
     }).catch(showError);
+  }
+
+  var jobNames = { incremental: '定时增量', nightly: '夜间全量', manual: '手动' };
+  function martTitle(name) {
+    var titles = { workload: '工作量', revenue: '收入', project: '项目', satisfaction: '满意度与随访', data_quality: '数据质量与评级', patients: '治疗患者' };
+    return titles[name] || name;
   }
 
   function textCol(c) { return { header: c.header, format: c.format || 'text' }; }
