@@ -205,7 +205,10 @@ func (s *Server) exportRoutes() []route {
 					writeError(w, r, err)
 					return
 				}
-				s.auditLine(r, "export", "GET /api/v1/reports/scheduled/{name}", "report", chi.URLParam(r, "name"), http.StatusOK, "")
+				if err := s.auditLine(r, "export", "GET /api/v1/reports/scheduled/{name}", "report", chi.URLParam(r, "name"), http.StatusOK, ""); err != nil {
+					writeError(w, r, err)
+					return
+				}
 				serveWorkbook(w, r, path, chi.URLParam(r, "name"))
 			}},
 	}

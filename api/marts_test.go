@@ -376,6 +376,16 @@ func TestMartDetail(t *testing.T) {
 		model.RoleEvaluator, fmt.Sprintf("%%staff=%d%%rows=%d", staff, len(ev.Rows))).Scan(&n); err != nil || n != 1 {
 		t.Errorf("audit lines for the evaluator's read: %d %v", n, err)
 	}
+	// The CSV download is every row of the selection, streamed, not the page
+	// on screen: a month of the department is more than a page of 50.
+	month := fmt.Sprintf("/api/v1/marts/workload/detail?from=2026-09-01&to=2026-09-30&dept=%d", f.jg.ID)
+	var firstPage martJSON
+	f.mustDo(f.tokens[model.RoleQualityOffice], "GET", month, nil, 200, &firstPage)
+	resp, csvBody := f.get(f.tokens[model.RoleQualityOffice], month+"&format=csv")
+	lines := strings.Count(strings.TrimSpace(string(csvBody)), "\n") // the header, then one line per row
+	if resp.StatusCode != 200 || firstPage.Total <= 50 || int64(lines) != firstPage.Total || resp.Header.Get("X-Total-Count") != fmt.Sprint(firstPage.Total) {
+		t.Errorf("all-rows CSV: %d, %d lines for %d rows (page of %d)", resp.StatusCode, lines, firstPage.Total, len(firstPage.Rows))
+	}
 }
 
 // TestExports: an export job runs to done with its progress, downloads as a

@@ -252,7 +252,13 @@ type DetailQuery struct {
 	// Sample, when set, draws a reproducible stratified random sample
 	// instead of a page (Limit and Offset are then ignored).
 	Sample *Sample
+	// Download lifts the page limit to MaxDownloadRows: a whole selection
+	// streamed to a file, not a page for the screen.
+	Download bool
 }
+
+// MaxDownloadRows is the most detail rows one download reads.
+const MaxDownloadRows = 500_000
 
 // Sample is a stratified random sample of detail rows: in every stratum
 // (a calendar month × the By columns), the PerStratum rows with the lowest
@@ -297,8 +303,8 @@ func (r *Runner) Detail(ctx context.Context, m *Mart, q DetailQuery) (array.Reco
 			return nil, 0, model.Invalid("sample_rows", "每层抽样数应为 1–1000 want 1–1000 rows per stratum")
 		}
 	}
-	if q.Limit < 1 || q.Limit > 10000 {
-		return nil, 0, model.Invalid("page_size", "page_size 应为 1–10000")
+	if max := 10000; q.Limit < 1 || q.Limit > max && !(q.Download && q.Limit <= MaxDownloadRows) {
+		return nil, 0, model.Invalid("page_size", "page_size 应为 1–%d", max)
 	}
 	if q.Offset < 0 {
 		return nil, 0, model.Invalid("page", "page 应为正整数")

@@ -312,13 +312,18 @@
     loadDetail();
   }
 
+  // detailQuery is the detail request of the selection: a page of it for the
+  // screen, or (format csv) every row of it, streamed by the server.
   function detailQuery(format) {
     var q = new URLSearchParams(detail.params);
     if (state.dept) { q.set('dept', state.dept); }
     if (state.project && detail.chart.mart !== 'data_quality') { q.set('project', state.project); }
-    q.set('page', String(detail.page));
-    q.set('page_size', String(detail.size));
-    if (format) { q.set('format', format); }
+    if (format) {
+      q.set('format', format);
+    } else {
+      q.set('page', String(detail.page));
+      q.set('page_size', String(detail.size));
+    }
     return '/api/v1/marts/' + detail.chart.mart + '/detail?' + q;
   }
 
