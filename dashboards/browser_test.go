@@ -320,7 +320,7 @@ func TestDashboardsInBrowser(t *testing.T) {
 			t.Errorf("%s: %s", p.Slug, status)
 		}
 		if p.Slug == "overview" {
-			kpi, _ := run(ctx, chromedp.Text(chromedp.CSS(`[data-kpi="sessions"] .kpi-month b`)))
+			kpi, _ := run(ctx, chromedp.Text(chromedp.CSS(`[data-kpi="sessions"] .kpi-range b`)))
 			if kpi == "…" || kpi == "" || kpi == "—" {
 				t.Errorf("overview: sessions this month %q", kpi)
 			}

@@ -187,27 +187,54 @@
   }
 
   // --- KPIs ------------------------------------------------------------------
+  // periodBefore is the range of the same length just before [from, to]
+  // (环比); yearBefore the same days a year earlier (同比).
+  function periodBefore(from, to) {
+    var days = Math.round((parseDay(to) - parseDay(from)) / 86400000) + 1;
+    return [addDays(from, -days), addDays(from, -1)];
+  }
+  function yearBefore(day) {
+    var d = parseDay(day);
+    d.setUTCFullYear(d.getUTCFullYear() - 1);
+    return fmtDay(d);
+  }
+  // change is the relative change from before to now, as 环比/同比 show it.
+  function change(now, before) {
+    if (now === null || before === null || before === undefined || before === 0) { return '—'; }
+    var r = (now - before) / Math.abs(before);
+    return (r >= 0 ? '+' : '') + (r * 100).toFixed(1) + '%';
+  }
+
+  // drawKPIs: each card is its figure over the selected range, with 环比
+  // (the same number of days just before) and 同比 (the same days a year
+  // earlier) beside it.
   function drawKPIs() {
     var box = $('kpis');
     if (!box) { return; }
     box.innerHTML = '';
+    var prev = periodBefore(state.from, state.to);
+    var ranges = [[state.from, state.to], prev, [yearBefore(state.from), yearBefore(state.to)]];
     spec.kpis.forEach(function (k) {
       var card = document.createElement('div');
       card.className = 'kpi';
       card.dataset.kpi = k.id;
-      card.innerHTML = '<h3></h3><div class="kpi-day"><span class="label">当日</span><b>…</b></div>' +
-        '<div class="kpi-month"><span class="label">本月</span><b>…</b></div>';
+      card.innerHTML = '<h3></h3><div class="kpi-range"><span class="label">所选期间</span><b>…</b></div>' +
+        '<div class="kpi-compare"><span class="label">环比</span><span class="mom">…</span><span class="label">同比</span><span class="yoy">…</span></div>' +
+        '<p class="card-error" hidden></p>';
       card.querySelector('h3').textContent = k.title;
+      card.title = state.from + ' 至 ' + state.to + '；环比对比 ' + prev[0] + ' 至 ' + prev[1] + '；同比对比 ' + ranges[2][0] + ' 至 ' + ranges[2][1];
       box.appendChild(card);
-      [['.kpi-day b', anchor, anchor], ['.kpi-month b', monthStart(anchor), anchor]].forEach(function (p) {
-        var q = new URLSearchParams({ from: p[1], to: p[2], grain: 'all', measures: measures([k.series]).join(',') });
+      Promise.all(ranges.map(function (r) {
+        var q = new URLSearchParams({ from: r[0], to: r[1], grain: 'all', measures: measures([k.series]).join(',') });
         if (state.dept) { q.set('dept', state.dept); }
         if (state.project && k.mart !== 'data_quality') { q.set('project', state.project); }
-        api('/api/v1/marts/' + k.mart + '?' + q).then(function (body) {
-          var o = rowsAsObjects(body)[0] || {};
-          card.querySelector(p[0]).textContent = fmt(value(k.series, o), k.series.format);
-        }).catch(showError);
-      });
+        return api('/api/v1/marts/' + k.mart + '?' + q).then(function (body) { return value(k.series, rowsAsObjects(body)[0] || {}); });
+      })).then(function (v) {
+        card.querySelector('.kpi-range b').textContent = fmt(v[0], k.series.format);
+        card.querySelector('.mom').textContent = change(v[0], v[1]);
+        card.querySelector('.yoy').textContent = change(v[0], v[2]);
+        cardError(card, null);
+      }).catch(function (err) { cardError(card, err); });
     });
     var fresh = document.createElement('div');
     fresh.className = 'kpi';
@@ -270,9 +297,12 @@
           data: rows.map(function (o) { var t = thr[o.item + ' ' + o.dimension]; return t === undefined ? null : t; }) });
       }
       var format = c.series[0].format;
+      var empty = rows.length === 0;
       chart.setOption({
         animation: false,
         tooltip: { trigger: 'axis' },
+        toolbox: { right: 8, feature: { saveAsImage: { title: '下载 PNG', name: (c.title || c.id) + '_' + state.from + '_' + state.to, pixelRatio: 2 } } },
+        graphic: empty ? [{ type: 'text', left: 'center', top: 'middle', style: { text: '所选范围暂无数据', fontSize: 14, fill: '#888' } }] : [],
         legend: { top: 0 },
         grid: { left: 64, right: 16, top: 32, bottom: c.by ? 72 : 32 },
         xAxis: { type: 'category', data: rows.map(function (o) { return xLabel(c, o); }),
@@ -284,8 +314,10 @@
       chart.on('click', function (p) { openDetail(c, rows[p.dataIndex], grain); });
       el.dataset.points = String(rows.length);
       el.dataset.sum = String(series[0].data.reduce(function (a, v) { return a + (v || 0); }, 0));
+      el.dataset.empty = empty ? '1' : '0';
       el.dataset.drawn = '1';
-    }).catch(showError);
+      cardError(el.closest('.card'), null);
+    }).catch(function (err) { cardError(el.closest('.card'), err); });
   }
 
   // --- drill-down ---------------------------------------------------------------
@@ -401,14 +433,21 @@
     var path = '/api/v1/tables/' + id + '?' + filterQuery();
     if (id === 'data-quality-items') { path = path.replace(/&project=\d+/, ''); }
     api(path).then(function (body) {
-      card.querySelector('h2').textContent = body.title;
-      renderTable(card.querySelector('.table-wrap'), body.columns, body.rows);
+      card.querySelector('h2').textContent = body.title + '（' + body.rows.length + ' 行）';
+      var wrap = card.querySelector('.table-wrap');
+      if (body.rows.length === 0) {
+        wrap.textContent = '所选范围暂无数据';
+        wrap.dataset.rows = '0';
+      } else {
+        renderTable(wrap, body.columns, body.rows);
+      }
       ['csv', 'xlsx'].forEach(function (f) {
         var a = card.querySelector('a.export-' + f);
         a.href = path + '&format=' + f;
         a.setAttribute('download', id + '_' + state.from + '_' + state.to + '.' + f);
       });
-    }).catch(showError);
+      cardError(card, null);
+    }).catch(function (err) { cardError(card, err); });
   }
 
   // --- ETL ----------------------------------------------------------------------------
@@ -472,6 +511,20 @@
 
   function showError(err) {
     setStatus('加载失败：' + err.message, true);
+  }
+
+  // cardError shows a failed request in the card it belongs to, and keeps
+  // it there until that card's next success (err null clears it).
+  function cardError(card, err) {
+    if (!card) { return; }
+    var p = card.querySelector('.card-error');
+    if (!p) {
+      p = document.createElement('p');
+      p.className = 'card-error';
+      card.appendChild(p);
+    }
+    p.hidden = !err;
+    p.textContent = err ? '加载失败：' + err.message : '';
   }
 
   function refresh() {
