@@ -16,6 +16,7 @@ import (
 const (
 	DefaultIncremental = "@every 1m"
 	DefaultFull        = "0 2 * * *"
+	DefaultDebounce    = 500 * time.Millisecond
 )
 
 // Scheduler runs the marts on cron schedules inside the service. Runs never
@@ -30,7 +31,12 @@ type Scheduler struct {
 	Logger      *slog.Logger
 	// RetryDelay is the wait before the first retry of a failed run.
 	RetryDelay time.Duration
+	// Debounce is how quiet the relay must be, after a Nudge, before the
+	// live incremental run starts; under a steady stream a run starts at
+	// the latest 4 × Debounce after the first nudge. 0: DefaultDebounce.
+	Debounce time.Duration
 
+	nudges  chan struct{}
 	c       *cron.Cron
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -61,7 +67,16 @@ func (s *Scheduler) Start() error {
 	if err != nil {
 		loc = time.FixedZone("CST", 8*3600)
 	}
+	if s.Debounce <= 0 {
+		s.Debounce = DefaultDebounce
+	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	if s.nudges == nil {
+		s.nudges = make(chan struct{}, 1)
+	}
+	s.running.Add(1)
+	go s.live()
+	s.Nudge() // a new service builds its marts now, not at the first cron minute
 	s.c = cron.New(cron.WithLocation(loc), cron.WithChain(cron.SkipIfStillRunning(cron.DiscardLogger)))
 	if _, err := s.c.AddFunc(s.Incremental, func() { s.fire(Options{Job: "incremental"}) }); err != nil {
 		return fmt.Errorf("incremental schedule %q: %w", s.Incremental, err)
@@ -95,6 +110,67 @@ func (s *Scheduler) fire(opt Options) {
 			return
 		}
 		delay *= 2
+	}
+}
+
+// Nudge asks for an incremental run soon: the relay calls it when it has
+// shipped new events. Nudges coalesce; it never blocks.
+func (s *Scheduler) Nudge() {
+	if s.nudges == nil {
+		return
+	}
+	select {
+	case s.nudges <- struct{}{}:
+	default:
+	}
+}
+
+// live runs the marts incrementally after nudges, debounced, so that a
+// committed change is on the dashboards within seconds instead of at the
+// next minute. Its runs never overlap each other; one that meets a
+// scheduled run in progress waits and tries again, so no nudge is lost.
+func (s *Scheduler) live() {
+	defer s.running.Done()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-s.nudges:
+		}
+		quiet := time.NewTimer(s.Debounce)
+		latest := time.NewTimer(4 * s.Debounce)
+	collect:
+		for {
+			select {
+			case <-s.nudges:
+				quiet.Reset(s.Debounce)
+			case <-quiet.C:
+				break collect
+			case <-latest.C:
+				break collect
+			case <-s.ctx.Done():
+				quiet.Stop()
+				latest.Stop()
+				return
+			}
+		}
+		quiet.Stop()
+		latest.Stop()
+		for {
+			_, err := s.Runner.Run(s.ctx, Options{Job: "live"})
+			if errors.Is(err, ErrBusy) {
+				select {
+				case <-time.After(s.Debounce):
+					continue
+				case <-s.ctx.Done():
+					return
+				}
+			}
+			if err != nil && s.ctx.Err() == nil {
+				s.Logger.Error("etl live run failed", "err", err)
+			}
+			break
+		}
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/zhiliao/zhiliao/warehouse"
@@ -163,11 +164,20 @@ func (s *snapshots) make(ctx context.Context, wh warehouse.Warehouse) error {
 		// Listed before it is filled, so that a failed fill is dropped too.
 		s.made = append(s.made, s.name(e))
 	}
-	g, gctx := errgroup.WithContext(ctx)
+	// Every statement that starts runs to its end, even when another has
+	// failed: a CREATE cancelled on the client can still finish on the
+	// server after the run's drop, leaving its table behind (seen under
+	// load in CI). Statements not yet started are skipped after a failure.
+	var g errgroup.Group
+	var failed atomic.Bool
 	g.SetLimit(snapshotWorkers)
 	for i, q := range queries {
 		g.Go(func() error {
-			if err := wh.Exec(gctx, q); err != nil {
+			if failed.Load() {
+				return nil
+			}
+			if err := wh.Exec(ctx, q); err != nil {
+				failed.Store(true)
 				return fmt.Errorf("snapshot of %s: %w", need[i], err)
 			}
 			return nil

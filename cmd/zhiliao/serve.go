@@ -208,6 +208,7 @@ func (m *Main) Open(ctx context.Context) error {
 	m.Server.Exports = m.Exports
 	m.Reports = &exports.Schedule{Manager: m.Exports, Spec: m.ReportSchedule, Dims: m.Marts.Dimensions, Logger: m.log.With("component", "reports")}
 	m.Schedule = &etl.Scheduler{Runner: m.Marts, Incremental: m.ETL.incremental, Full: m.ETL.full, Logger: m.log.With("component", "etl")}
+	m.Relay.OnShipped = func(int64) { m.Schedule.Nudge() } // live figures: the marts follow the relay within seconds
 	if m.Listener, err = net.Listen("tcp", m.Addr); err != nil {
 		return err
 	}

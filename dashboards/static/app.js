@@ -479,7 +479,7 @@
     }).catch(showError);
   }
 
-  var jobNames = { incremental: '定时增量', nightly: '夜间全量', manual: '手动' };
+  var jobNames = { incremental: '定时增量', nightly: '夜间全量', manual: '手动', live: '实时增量' };
   function martTitle(name) {
     var titles = { workload: '工作量', revenue: '收入', project: '项目', satisfaction: '满意度与随访', data_quality: '数据质量与评级', patients: '治疗患者' };
     return titles[name] || name;
@@ -530,10 +530,40 @@
   function refresh() {
     writeURL();
     $('detail').hidden = true;
+    redraw();
+  }
+
+  // redraw draws the figures again for the same filters (the detail panel
+  // stays as it is).
+  function redraw() {
     drawKPIs();
     spec.charts.forEach(drawChart);
     document.querySelectorAll('[data-table]').forEach(drawTable);
     if (spec.etl) { drawETL(); }
+  }
+
+  // Live figures: every few seconds the page reads the marts' freshness;
+  // the data-as-of time is always shown, and when the marts have moved on
+  // (the service rebuilds them within seconds of a committed change) the
+  // figures are drawn again without a reload.
+  var seenWatermark = null;
+  var asofText = '';        // the last day with data, as the calendar said
+  function watchFreshness() {
+    if (document.hidden) { return; }
+    fetch('/api/v1/etl/freshness', { credentials: 'same-origin', headers: { Accept: 'application/json' } }).then(function (r) {
+      return r.ok ? r.json() : null;
+    }).then(function (body) {
+      if (!body) { return; }
+      var mark = 0, asOf = '';
+      body.items.forEach(function (f) {
+        mark = Math.max(mark, f.watermark || 0);
+        if (f.data_as_of && f.data_as_of > asOf) { asOf = f.data_as_of; }
+      });
+      if (asOf && asofText) { $('asof').textContent = asofText + ' · 更新于 ' + localTime(asOf); }
+      document.body.dataset.watermark = String(mark);
+      if (seenWatermark !== null && mark !== seenWatermark) { redraw(); }
+      seenWatermark = mark;
+    }).catch(function () { /* the next tick tries again; the figures stay */ });
   }
 
   function start() {
@@ -556,12 +586,15 @@
     Promise.all([api('/api/v1/dimensions'), whenBuilt()]).then(function (res) {
       dims = res[0];
       anchor = res[1].anchor;
-      $('asof').textContent = res[1].last_day ? '数据截至 ' + anchor : '暂无治疗数据（今日 ' + anchor + '）';
+      asofText = res[1].last_day ? '数据截至 ' + anchor : '暂无治疗数据（今日 ' + anchor + '）';
+      $('asof').textContent = asofText;
       if (!state.from || !state.to) { var r = preset('month'); state.from = state.from || r[0]; state.to = state.to || r[1]; }
       fillSelects();
       bindFilters();
       refresh();
       if (urlError) { $('notice').textContent = urlError; $('notice').hidden = false; }
+      watchFreshness();
+      setInterval(watchFreshness, 3000);
     }).catch(showError);
     $('detail-close').addEventListener('click', function () { $('detail').hidden = true; });
     $('detail-prev').addEventListener('click', function () { detail.page--; loadDetail(); });

@@ -82,6 +82,11 @@ type Relay struct {
 	BeforeAppend     func(*warehouse.Batch) error
 	BeforeCheckpoint func(*warehouse.Batch) error
 
+	// OnShipped, when set, is told the last seq of every batch the
+	// warehouse now holds: the service nudges the marts with it, so a
+	// committed change reaches the dashboards in seconds.
+	OnShipped func(lastSeq int64)
+
 	shipped atomic.Int64 // the last seq the warehouse holds
 }
 
@@ -333,6 +338,9 @@ func (r *Relay) ship(ctx context.Context, b *warehouse.Batch) error {
 		}
 	}
 	r.shipped.Store(b.LastSeq)
+	if r.OnShipped != nil {
+		r.OnShipped(b.LastSeq)
+	}
 	n := b.Len()
 	r.Metrics.events.Add(float64(n))
 	r.Metrics.batchSize.Observe(float64(n))
