@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -305,6 +306,9 @@ func (db *DB) AuditLog(ctx context.Context, q model.AuditQuery) ([]model.AuditLi
 	if err != nil {
 		return nil, err
 	}
+	// Days are the hospital's (China time); lines are stored in UTC.
+	from = time.Date(from.Year(), from.Month(), from.Day(), 0, 0, 0, 0, model.Local)
+	to = time.Date(to.Year(), to.Month(), to.Day(), 0, 0, 0, 0, model.Local)
 	if q.Limit <= 0 || q.Limit > 5000 {
 		q.Limit = 500
 	}
