@@ -130,3 +130,12 @@ func DefaultRules() *Rules {
 	}
 	return r
 }
+
+// RulesFile returns the rules file's bytes as LoadRules reads them: the file
+// at path, or the embedded version.
+func RulesFile(path string) ([]byte, error) {
+	if path == "" {
+		return embeddedRules, nil
+	}
+	return os.ReadFile(path)
+}

@@ -272,3 +272,35 @@ func (db *DB) User(ctx context.Context, id int64) (*model.User, error) {
 	}
 	return u, err
 }
+
+// IssueToken gives the command line a short-lived session of an existing
+// account, so that a tool can render pages as that account sees them (the
+// evidence pack's dashboard screenshots). Only the system actor may ask,
+// and the issue is in the audit log.
+func (db *DB) IssueToken(ctx context.Context, username string, ttl time.Duration, why string) (string, *model.User, error) {
+	if model.ActorFrom(ctx).Role != model.RoleSystem {
+		return "", nil, model.Errorf(model.EFORBIDDEN, "只有命令行可以签发会话 (only the command line issues sessions)")
+	}
+	u, err := scanUser(db.r.QueryRowContext(ctx, "SELECT "+userColumns+" FROM user_account WHERE username = ?", username))
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil, model.Invalid("as", "没有账号 %q (no such account)", username)
+	} else if err != nil {
+		return "", nil, err
+	}
+	if u.Disabled {
+		return "", nil, model.Invalid("as", "账号 %s 已停用 (account disabled)", username)
+	}
+	token, err := newToken()
+	if err != nil {
+		return "", nil, err
+	}
+	err = db.enqueue(ctx, func(tx *Tx) error {
+		if _, err := tx.exec("INSERT INTO auth_token (token_hash, user_id, institution_id, created_at, expires_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?)",
+			hashToken(token), u.ID, u.InstitutionID, formatTime(tx.now), formatTime(tx.now.Add(ttl)), formatTime(tx.now)); err != nil {
+			return err
+		}
+		return tx.auditLine(model.ActorOf(u), model.AuditEntry{Action: "session_issued", Route: "zhiliao", Entity: "user",
+			EntityID: fmt.Sprint(u.ID), Status: 200, Detail: why})
+	})
+	return token, u, err
+}

@@ -31,12 +31,13 @@ func reportNames() string {
 // export by the command line.
 func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		fmt.Fprintf(stderr, "usage: zhiliao export REPORT --from YYYY-MM-DD --to YYYY-MM-DD [--dept CODE,…] [--deidentify] --out FILE.xlsx|FILE.pdf\nreports: %s\n", reportNames())
+		fmt.Fprintf(stderr, "usage: zhiliao export REPORT --from YYYY-MM-DD --to YYYY-MM-DD [--dept CODE,…] [--deidentify] --out FILE.xlsx|FILE.pdf\n       zhiliao export evidence-pack --from YYYY-MM-DD --to YYYY-MM-DD [--dept CODE,…] [--as USER] --out PACK.zip\nreports: %s\n", reportNames())
 		return errUsage
 	}
 	rep := reports.ReportByID(args[0])
-	if rep == nil {
-		return fmt.Errorf("%w: unknown report %q: want one of %s", errUsage, args[0], reportNames())
+	pack := args[0] == "evidence-pack"
+	if rep == nil && !pack {
+		return fmt.Errorf("%w: unknown report %q: want one of %s, or evidence-pack", errUsage, args[0], reportNames())
 	}
 	fs := flag.NewFlagSet("export", flag.ContinueOnError)
 	var c common
@@ -51,13 +52,16 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	rules := fs.String("rating-rules", "", "评级规则文件 a rating rules file replacing the embedded version")
 	sampleSeed := fs.Uint("sample-seed", 0, "抽查记录抽样种子 seed of the evidence sample (0: derived from the period)")
 	sampleRows := fs.Int("sample-rows", 0, "抽查记录每层抽样数 units per stratum of the evidence sample (0: 20)")
+	as := fs.String("as", "", "证据包截图账号 evidence-pack: the account whose view the dashboard screenshots show (default: the first quality-office account)")
 	if err := parse(fs, args[1:], stderr); err != nil {
 		return err
 	}
 	if err := w.validate(); err != nil {
 		return err
 	}
-	if ext := filepath.Ext(*out); *out == "" || (ext != ".xlsx" && ext != ".pdf") {
+	if ext := filepath.Ext(*out); pack && ext != ".zip" {
+		return fmt.Errorf("%w: evidence-pack --out must name a .zip file", errUsage)
+	} else if !pack && (*out == "" || (ext != ".xlsx" && ext != ".pdf")) {
 		return fmt.Errorf("%w: --out must name a .xlsx or .pdf file", errUsage)
 	}
 	if err := (&etl.Query{From: *from, To: *to}).Validate(etl.MartByName("workload")); err != nil {
@@ -98,6 +102,9 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if len(p.Depts) == 0 {
 		return fmt.Errorf("%w: --dept %q matches no department", errUsage, *dept)
+	}
+	if pack {
+		return writeEvidencePack(ctx, db, runner, rr, *rules, p, *as, *out, log, stdout, stderr)
 	}
 	m := &exports.Manager{Source: runner, Rules: rr, Dir: filepath.Join(c.data, "reports"), Logger: log}
 	began := time.Now()
