@@ -83,6 +83,12 @@ func (s *Server) exportRoutes() []route {
 					wait = time.Duration(n) * time.Second
 				}
 				rep := reports.ReportByID(req.Report)
+				if req.Report == exports.EvidencePack {
+					if m.Evidence == nil {
+						return nil, model.Errorf(model.EUNAVAILABLE, "本服务未配置证据包 (no evidence pack here)")
+					}
+					rep = &reports.Report{ID: exports.EvidencePack, Title: "评级证据包"}
+				}
 				if rep == nil {
 					return nil, model.Invalid("report", "没有这个报表 %q (unknown report)", req.Report)
 				}
@@ -127,7 +133,7 @@ func (s *Server) exportRoutes() []route {
 				}
 				p := reports.Params{From: req.From, To: req.To, Depts: depts, DeptNames: names,
 					Deidentify: deidentified(actor), By: actor.Username + "（" + actor.Role + "）",
-					SampleSeed: req.SampleSeed, SampleRows: req.SampleRows, Format: req.Format}
+					SampleSeed: req.SampleSeed, SampleRows: req.SampleRows, Format: req.Format, As: actor.Username}
 				j := m.Start(ctx, rep, p, actor.UserID)
 				// ?wait=N: a small export answers finished within N seconds
 				// (the job is returned as it stands when they pass).
@@ -243,8 +249,11 @@ func serveWorkbook(w http.ResponseWriter, r *http.Request, path, name string) {
 		return
 	}
 	ctype, ext := xlsxType, ".xlsx"
-	if strings.HasSuffix(path, ".pdf") {
+	switch {
+	case strings.HasSuffix(path, ".pdf"):
 		ctype, ext = "application/pdf", ".pdf"
+	case strings.HasSuffix(path, ".zip"):
+		ctype, ext = "application/zip", ".zip"
 	}
 	w.Header().Set("Content-Type", ctype)
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="export%s"; filename*=UTF-8''%s`, ext, url.PathEscape(strings.TrimSuffix(name, ".xlsx")+ext)))

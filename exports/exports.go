@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -64,6 +65,9 @@ type Manager struct {
 	Keep   time.Duration
 	// OnFinish is told every finished job (the audit log).
 	OnFinish func(ctx context.Context, j Job)
+	// Evidence writes the evidence pack (report EvidencePack) for p; nil:
+	// the service offers no pack.
+	Evidence func(ctx context.Context, p reports.Params, out io.Writer) error
 
 	mu   sync.Mutex
 	jobs map[string]*Job
@@ -103,7 +107,10 @@ func (m *Manager) run(ctx context.Context, j *Job, rep *reports.Report) {
 	m.set(j, func(j *Job) { j.Status = Running })
 	dir := filepath.Join(m.Dir, "jobs")
 	ext := ".xlsx"
-	if j.Params.Format == "pdf" {
+	switch {
+	case rep.ID == EvidencePack:
+		ext = ".zip"
+	case j.Params.Format == "pdf":
 		ext = ".pdf"
 	}
 	path := filepath.Join(dir, j.ID+ext)
@@ -134,6 +141,10 @@ func (m *Manager) run(ctx context.Context, j *Job, rep *reports.Report) {
 	}
 }
 
+// EvidencePack is the report id of the rating evidence pack, a zip (see
+// package evidence) rather than a workbook.
+const EvidencePack = "evidence-pack"
+
 // write exports rep to path through a temporary file, so a failed or
 // cancelled export leaves nothing behind and a reader never sees half a file.
 func (m *Manager) write(ctx context.Context, rep *reports.Report, p reports.Params, path string, progress func(int64, float64)) (reports.Result, error) {
@@ -147,8 +158,16 @@ func (m *Manager) write(ctx context.Context, rep *reports.Report, p reports.Para
 	}
 	defer os.Remove(tmp.Name())
 	export := reports.Export
-	if ext == ".pdf" {
+	switch ext {
+	case ".pdf":
 		export = reports.ExportPDF // the same sheets, printed by headless Chromium
+	case ".zip":
+		export = func(ctx context.Context, _ reports.Source, _ *reports.Rules, _ *reports.Report, p reports.Params, out io.Writer, _ reports.Progress) (reports.Result, error) {
+			if m.Evidence == nil {
+				return reports.Result{}, model.Errorf(model.EUNAVAILABLE, "本服务未配置证据包 (no evidence pack here)")
+			}
+			return reports.Result{Sheets: 1, Rows: 1}, m.Evidence(ctx, p, out)
+		}
 	}
 	res, err := export(ctx, m.Source, m.Rules, rep, p, tmp, func(rows int64, done, sheets int) {
 		if progress != nil {

@@ -150,6 +150,9 @@ type Params struct {
 	// Now is when the report is made (报表日期, 制表时间, 生成时间); zero:
 	// the wall clock.
 	Now time.Time `json:"-"`
+	// As is the account that asked, whose view an evidence pack's
+	// dashboard screenshots show.
+	As string `json:"-"`
 }
 
 func (p Params) now() time.Time {

@@ -39,7 +39,11 @@ func dashboardShots(db *store.DB, runner *etl.Runner, rules *reports.Rules, as s
 		if err != nil {
 			return nil, err
 		}
-		token, _, err := db.IssueToken(ctx, as, 10*time.Minute, "evidence pack screenshots "+p.From+" "+p.To)
+		// The service issues the session itself: as is the command line's
+		// --as, or the account that asked for the export job (from its own
+		// session, never from a request body).
+		sys := model.WithActor(ctx, model.Actor{Role: model.RoleSystem})
+		token, _, err := db.IssueToken(sys, as, 10*time.Minute, "evidence pack screenshots "+p.From+" "+p.To)
 		if err != nil {
 			return nil, err
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"archive/zip"
 	"bufio"
 	"bytes"
 	"context"
@@ -23,6 +24,7 @@ import (
 	"time"
 
 	"github.com/zhiliao/zhiliao/ingest/his"
+	"github.com/zhiliao/zhiliao/pdfprint"
 	"github.com/zhiliao/zhiliao/store"
 	"github.com/zhiliao/zhiliao/warehouse/warehousetest"
 )
@@ -185,6 +187,53 @@ func TestServeDemo(t *testing.T) {
 	m.DB.Reader().QueryRow("SELECT COUNT(*) FROM his_order WHERE order_no = 'E2E-RX' AND status = 'paid'").Scan(&paid)
 	if paid != 1 {
 		t.Fatalf("HL7 order not applied")
+	}
+	// The evidence pack as an export job of the quality office: a zip whose
+	// manifest lists the workbooks (and, with Chromium, the screenshots as
+	// zhikong sees the dashboards).
+	authed := func(method, path, body string) (*http.Response, []byte) {
+		req, _ := http.NewRequest(method, m.URL()+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+login.Token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, b
+	}
+	_, jb := authed("POST", "/api/v1/exports?wait=60", `{"report":"evidence-pack","from":"2026-08-24","to":"2026-11-22"}`)
+	var job struct{ ID, Status, Error string }
+	json.Unmarshal(jb, &job)
+	for deadline := time.Now().Add(120 * time.Second); job.Status != "done" && job.Status != "failed" && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		_, jb = authed("GET", "/api/v1/exports/"+job.ID, "")
+		json.Unmarshal(jb, &job)
+	}
+	if job.Status != "done" {
+		t.Fatalf("evidence pack job: %s", jb)
+	}
+	resp, zipped := authed("GET", "/api/v1/exports/"+job.ID+"/file", "")
+	zr, err := zip.NewReader(bytes.NewReader(zipped), int64(len(zipped)))
+	if err != nil || resp.Header.Get("Content-Type") != "application/zip" {
+		t.Fatalf("evidence pack download: %v %v", err, resp.Header)
+	}
+	names := map[string]bool{}
+	for _, f := range zr.File {
+		names[f.Name] = true
+	}
+	if !names["manifest.json"] || !names["workbooks/emr-0601.xlsx"] {
+		t.Errorf("evidence pack holds %v", names)
+	}
+	if _, err := pdfprint.Browser(); err == nil && !names["screenshots/quality.png"] {
+		for _, f := range zr.File {
+			if f.Name == "manifest.json" {
+				rc, _ := f.Open()
+				man, _ := io.ReadAll(rc)
+				rc.Close()
+				t.Errorf("evidence pack without the dashboard screenshots: %s", man)
+			}
+		}
 	}
 	// A second --demo start on the same folder keeps the data.
 	var users int

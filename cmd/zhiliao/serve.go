@@ -20,6 +20,7 @@ import (
 	"github.com/zhiliao/zhiliao/api"
 	"github.com/zhiliao/zhiliao/dashboards"
 	"github.com/zhiliao/zhiliao/etl"
+	"github.com/zhiliao/zhiliao/evidence"
 	"github.com/zhiliao/zhiliao/exports"
 	"github.com/zhiliao/zhiliao/gen"
 	"github.com/zhiliao/zhiliao/ingest/cdc"
@@ -206,6 +207,17 @@ func (m *Main) Open(ctx context.Context) error {
 	m.Marts.Placeholders = rules.Placeholders
 	m.Exports = &exports.Manager{Source: m.Marts, Rules: rules, Dir: filepath.Join(m.Common.data, "reports"), Logger: m.log.With("component", "exports")}
 	m.Server.Exports = m.Exports
+	rulesJSON, err := reports.RulesFile(m.RatingRules)
+	if err != nil {
+		return err
+	}
+	// The evidence pack as an export job: the screenshots show the
+	// dashboards as the account that asked sees them.
+	m.Exports.Evidence = func(ctx context.Context, p reports.Params, out io.Writer) error {
+		pk := &evidence.Pack{Source: m.Marts, Rules: rules, RulesJSON: rulesJSON, Screenshots: dashboardShots(m.DB, m.Marts, rules, p.As, m.log)}
+		_, err := pk.Write(ctx, p, out, nil)
+		return err
+	}
 	m.Reports = &exports.Schedule{Manager: m.Exports, Spec: m.ReportSchedule, Dims: m.Marts.Dimensions, Logger: m.log.With("component", "reports")}
 	m.Schedule = &etl.Scheduler{Runner: m.Marts, Incremental: m.ETL.incremental, Full: m.ETL.full, Logger: m.log.With("component", "etl")}
 	m.Relay.OnShipped = func(int64) { m.Schedule.Nudge() } // live figures: the marts follow the relay within seconds
