@@ -183,24 +183,7 @@ func (t *Table) Build(rr array.RecordReader, rules *Rules) ([][]Cell, error) {
 					v = map[bool]string{true: "达标", false: "未达标"}[Round2(coef) >= rule.Threshold]
 				}
 			case c.Num != "":
-				num, _ := row[idx[c.Num]].(int64)
-				scale := c.Scale
-				if scale == 0 {
-					scale = 1
-				}
-				if c.Format == Yuan {
-					scale /= 100 // fen to yuan
-				}
-				if c.Den == "" {
-					v = float64(num) * scale
-					if c.Format == Integer {
-						v = num
-					}
-					break
-				}
-				if den, _ := row[idx[c.Den]].(int64); den != 0 {
-					v = float64(num) / float64(den) * scale
-				}
+				v = c.measured(row, idx)
 			default:
 				v = row[idx[c.Key]]
 			}
@@ -249,24 +232,7 @@ func (t *Table) Totals(rr array.RecordReader) ([]any, error) {
 		}
 		switch {
 		case c.Num != "":
-			num, _ := row[idx[c.Num]].(int64)
-			scale := c.Scale
-			if scale == 0 {
-				scale = 1
-			}
-			if c.Format == Yuan {
-				scale /= 100
-			}
-			if c.Den == "" {
-				out[j] = float64(num) * scale
-				if c.Format == Integer {
-					out[j] = num
-				}
-				continue
-			}
-			if den, _ := row[idx[c.Den]].(int64); den != 0 {
-				out[j] = float64(num) / float64(den) * scale
-			}
+			out[j] = c.measured(row, idx)
 		default:
 			if i, ok := idx[c.Key]; ok {
 				out[j] = row[i]
@@ -274,6 +240,29 @@ func (t *Table) Totals(rr array.RecordReader) ([]any, error) {
 		}
 	}
 	return out, nil
+}
+
+// measured is a column read from measures: the sum Num, or Num over Den
+// (nil when Den is 0), times Scale, in yuan for Yuan columns.
+func (c Column) measured(row []any, idx map[string]int) any {
+	num, _ := row[idx[c.Num]].(int64)
+	scale := c.Scale
+	if scale == 0 {
+		scale = 1
+	}
+	if c.Format == Yuan {
+		scale /= 100 // fen to yuan
+	}
+	if c.Den == "" {
+		if c.Format == Integer {
+			return num
+		}
+		return float64(num) * scale
+	}
+	if den, _ := row[idx[c.Den]].(int64); den != 0 {
+		return float64(num) / float64(den) * scale
+	}
+	return nil
 }
 
 func indexOf(cols []Column, key string) int {

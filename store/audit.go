@@ -41,10 +41,6 @@ func (db *DB) Audit(ctx context.Context, e model.AuditEntry) error {
 	return db.enqueue(ctx, fn)
 }
 
-// FlushAudit is kept for callers written when audit lines were queued: every
-// line is committed by the time Audit returns, so there is nothing to flush.
-func (db *DB) FlushAudit(context.Context) error { return nil }
-
 // auditedWrite wraps a write transaction of a request that carries a pending
 // audit line (model.WithPendingAudit): once fn has succeeded, the line is
 // inserted in the same transaction, naming the first row of the audited

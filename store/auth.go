@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -102,7 +103,7 @@ func (db *DB) Login(ctx context.Context, username, password string) (string, *mo
 			name = string([]rune(name)[:64])
 		}
 		ctx := model.WithActor(ctx, model.Actor{Username: name, Role: "unknown"})
-		if err := db.Audit(ctx, loginLine(ctx, "login_failed", http401, "no such account")); err != nil {
+		if err := db.Audit(ctx, loginLine(ctx, "login_failed", http.StatusUnauthorized, "no such account")); err != nil {
 			return "", nil, time.Time{}, err
 		}
 		return "", nil, time.Time{}, errBadLogin
@@ -113,7 +114,7 @@ func (db *DB) Login(ctx context.Context, username, password string) (string, *mo
 	actx := model.WithActor(ctx, actor)
 	now := db.Now().UTC()
 	if u.LockedUntil != nil && now.Before(*u.LockedUntil) {
-		if err := db.Audit(actx, loginLine(ctx, "login_refused", http423, "locked until "+formatTime(*u.LockedUntil))); err != nil {
+		if err := db.Audit(actx, loginLine(ctx, "login_refused", http.StatusLocked, "locked until "+formatTime(*u.LockedUntil))); err != nil {
 			return "", nil, time.Time{}, err
 		}
 		return "", nil, time.Time{}, lockedError(*u.LockedUntil, now)
@@ -137,7 +138,7 @@ func (db *DB) Login(ctx context.Context, username, password string) (string, *mo
 			if lockedUntil != nil {
 				detail += ", locked until " + formatTime(*lockedUntil)
 			}
-			return tx.auditLine(actor, loginLine(ctx, "login_failed", http401, detail))
+			return tx.auditLine(actor, loginLine(ctx, "login_failed", http.StatusUnauthorized, detail))
 		})
 		if err != nil {
 			return "", nil, time.Time{}, err
@@ -160,17 +161,11 @@ func (db *DB) Login(ctx context.Context, username, password string) (string, *mo
 			hashToken(token), u.ID, u.InstitutionID, formatTime(now), formatTime(exp), formatTime(now)); err != nil {
 			return err
 		}
-		return tx.auditLine(actor, loginLine(ctx, "login", http200, ""))
+		return tx.auditLine(actor, loginLine(ctx, "login", http.StatusOK, ""))
 	})
 	u.LockedUntil = nil
 	return token, u, exp, err
 }
-
-const (
-	http200 = 200
-	http401 = 401
-	http423 = 423
-)
 
 func lockedError(until, now time.Time) error {
 	mins := int(until.Sub(now).Minutes()) + 1

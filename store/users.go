@@ -155,9 +155,10 @@ func account(tx *Tx, id int64) (*model.User, error) {
 	return u, nil
 }
 
-// BindStaff binds an account to a staff record (system administrator).
-func (db *DB) BindStaff(ctx context.Context, userID, staffID int64) (*model.User, error) {
-	if _, err := mayAdminister(ctx, model.RoleAdmin); err != nil {
+// administer runs fn on an account the actor may administer, as role,
+// in one write transaction, and returns the account as fn left it.
+func (db *DB) administer(ctx context.Context, role string, userID int64, fn func(tx *Tx, u *model.User) error) (*model.User, error) {
+	if _, err := mayAdminister(ctx, role); err != nil {
 		return nil, err
 	}
 	var u *model.User
@@ -166,35 +167,36 @@ func (db *DB) BindStaff(ctx context.Context, userID, staffID int64) (*model.User
 		if u, err = account(tx, userID); err != nil {
 			return err
 		}
+		return fn(tx, u)
+	})
+	return u, err
+}
+
+// BindStaff binds an account to a staff record (system administrator).
+func (db *DB) BindStaff(ctx context.Context, userID, staffID int64) (*model.User, error) {
+	return db.administer(ctx, model.RoleAdmin, userID, func(tx *Tx, u *model.User) error {
 		u.StaffID, u.DeptID = &staffID, nil
 		if err := bindStaff(tx, u); err != nil {
 			return err
 		}
-		_, err = tx.exec("UPDATE user_account SET staff_id = ?, dept_id = ? WHERE id = ?", staffID, u.DeptID, u.ID)
+		_, err := tx.exec("UPDATE user_account SET staff_id = ?, dept_id = ? WHERE id = ?", staffID, u.DeptID, u.ID)
 		return err
 	})
-	return u, err
 }
 
 // SetRole changes an account's role and department (security administrator).
 // Its sessions end, so the new role applies from the next login.
 func (db *DB) SetRole(ctx context.Context, userID int64, role string, deptID *int64) (*model.User, error) {
-	a, err := mayAdminister(ctx, model.RoleSecurityAdmin)
-	if err != nil {
-		return nil, err
+	if _, err := mayAdminister(ctx, model.RoleSecurityAdmin); err != nil {
+		return nil, err // refused before the request is judged
 	}
 	if !model.ValidRole(role) {
 		return nil, model.Invalid("role", "未知角色 %q (unknown role)", role)
 	}
-	if a.Role != model.RoleSystem && (model.Actor{Role: role}).Administrator() {
+	if model.ActorFrom(ctx).Role != model.RoleSystem && (model.Actor{Role: role}).Administrator() {
 		return nil, model.Invalid("role", "管理员角色只能由命令行授予 (administrator roles are granted on the command line)")
 	}
-	var u *model.User
-	err = db.write(ctx, func(tx *Tx) error {
-		var err error
-		if u, err = account(tx, userID); err != nil {
-			return err
-		}
+	return db.administer(ctx, model.RoleSecurityAdmin, userID, func(tx *Tx, u *model.User) error {
 		u.Role, u.DeptID = role, deptID
 		if err := bindStaff(tx, u); err != nil {
 			return err
@@ -204,7 +206,6 @@ func (db *DB) SetRole(ctx context.Context, userID int64, role string, deptID *in
 		}
 		return revokeSessions(tx, u.ID)
 	})
-	return u, err
 }
 
 func revokeSessions(tx *Tx, userID int64) error {
@@ -214,35 +215,18 @@ func revokeSessions(tx *Tx, userID int64) error {
 
 // Unlock lifts a lockout (security administrator).
 func (db *DB) Unlock(ctx context.Context, userID int64) (*model.User, error) {
-	if _, err := mayAdminister(ctx, model.RoleSecurityAdmin); err != nil {
-		return nil, err
-	}
-	var u *model.User
-	err := db.write(ctx, func(tx *Tx) error {
-		var err error
-		if u, err = account(tx, userID); err != nil {
-			return err
-		}
+	return db.administer(ctx, model.RoleSecurityAdmin, userID, func(tx *Tx, u *model.User) error {
 		u.LockedUntil = nil
-		_, err = tx.exec("UPDATE user_account SET locked_until = NULL, failed_logins = 0 WHERE id = ?", u.ID)
+		_, err := tx.exec("UPDATE user_account SET locked_until = NULL, failed_logins = 0 WHERE id = ?", u.ID)
 		return err
 	})
-	return u, err
 }
 
 // ResetPassword sets a temporary password (security administrator): the
 // account's sessions end and, at its next login, it can do nothing but
 // change the password.
 func (db *DB) ResetPassword(ctx context.Context, userID int64, password string) (*model.User, error) {
-	if _, err := mayAdminister(ctx, model.RoleSecurityAdmin); err != nil {
-		return nil, err
-	}
-	var u *model.User
-	err := db.write(ctx, func(tx *Tx) error {
-		var err error
-		if u, err = account(tx, userID); err != nil {
-			return err
-		}
+	return db.administer(ctx, model.RoleSecurityAdmin, userID, func(tx *Tx, u *model.User) error {
 		if err := db.Policy.Password.Check(u.Username, password); err != nil {
 			return err
 		}
@@ -257,7 +241,6 @@ func (db *DB) ResetPassword(ctx context.Context, userID int64, password string) 
 		u.MustChangePassword = true
 		return revokeSessions(tx, u.ID)
 	})
-	return u, err
 }
 
 // ChangePassword changes the signed-in account's own password, given the
