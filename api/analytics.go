@@ -16,6 +16,8 @@ import (
 type Analytics interface {
 	Runs(ctx context.Context, limit int) ([]etl.Result, error)
 	Freshness(ctx context.Context) ([]etl.Freshness, error)
+	// Live is the marts' common watermark for pages that poll it.
+	Live(ctx context.Context) (etl.Live, error)
 	// Query and Detail answer mart queries; Stamp changes whenever a mart's
 	// rows may have; Dimensions names departments, projects and staff.
 	Query(ctx context.Context, m *etl.Mart, q etl.Query) (array.RecordReader, error)
@@ -81,6 +83,15 @@ func (s *Server) analyticsRoutes() []route {
 				}
 				f, err := a.Freshness(ctx)
 				return list(f), err
+			})},
+		{Method: "GET", Pattern: "/api/v1/etl/live", Summary: "数据水位 the marts' watermark for live pages", Tag: "etl", Roles: martReaders,
+			Response: etl.Live{},
+			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
+				a, err := s.analyticsWithoutParams(r)
+				if err != nil {
+					return nil, err
+				}
+				return a.Live(ctx)
 			})},
 	}
 }

@@ -41,6 +41,28 @@ func TestETLRunsAndFreshness(t *testing.T) {
 			t.Errorf("freshness of %s: %+v", fr.Mart, fr)
 		}
 	}
+	// The live stamp the dashboards poll: the marts' watermark and when
+	// that event was committed, as Freshness says; then a new change moves it.
+	var live etl.Live
+	f.mustDo(f.tokens[model.RoleDeptManager], "GET", "/api/v1/etl/live", nil, 200, &live)
+	if live.Watermark != fresh.Items[0].Watermark || !live.DataAsOf.Equal(fresh.Items[0].DataAsOf) {
+		t.Errorf("live %+v, freshness %+v", live, fresh.Items[0])
+	}
+	f.course(f.plain, 1, "钱七")
+	if err := (&cdc.Relay{Core: f.db, Warehouse: f.wh}).Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.etl.Run(ctx, etl.Options{Job: "incremental"}); err != nil {
+		t.Fatal(err)
+	}
+	var moved etl.Live
+	f.mustDo(f.tokens[model.RoleDeptManager], "GET", "/api/v1/etl/live", nil, 200, &moved)
+	if moved.Watermark <= live.Watermark || moved.DataAsOf.Before(live.DataAsOf) {
+		t.Errorf("after a change: live %+v, before %+v", moved, live)
+	}
+	if code, _ := f.do(f.tokens[model.RoleFrontDesk], "GET", "/api/v1/etl/live", nil); code != http.StatusForbidden {
+		t.Errorf("front desk reads the live stamp: %d", code)
+	}
 	for _, bad := range []string{"?limit=0", "?limit=x", "?limit=5000", "?since=1"} {
 		code, body := f.do(f.tokens[model.RoleAdmin], "GET", "/api/v1/etl/runs"+bad, nil)
 		if code != http.StatusBadRequest || !strings.Contains(string(body), `"code":"invalid"`) {

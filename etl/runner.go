@@ -34,6 +34,7 @@ type Runner struct {
 	logSeq int64
 	dims   dimsCache
 	stamps stampCache
+	asOf   liveAsOf
 }
 
 // Options of one run.

@@ -56,3 +56,49 @@ func (r *Runner) Stamp(ctx context.Context, mart string) (int64, error) {
 	}
 	return r.stamps.snap.Load().stamps[mart], nil
 }
+
+// Live is what an open dashboard polls every few seconds: the highest
+// watermark any mart was built up to and when that event was committed.
+// It costs no warehouse query while the stamps are cached and the
+// watermark has not moved, unlike Freshness (seven queries).
+type Live struct {
+	Watermark int64     `json:"watermark"`
+	DataAsOf  time.Time `json:"data_as_of,omitempty"`
+}
+
+// liveAsOf remembers the commit time of the last watermark asked about.
+type liveAsOf struct {
+	mu        sync.Mutex
+	watermark int64
+	at        time.Time
+}
+
+// Live reports the marts' common stamp for polling pages.
+func (r *Runner) Live(ctx context.Context) (Live, error) {
+	var out Live
+	for _, m := range Marts {
+		w, err := r.Stamp(ctx, m.Name)
+		if err != nil {
+			return Live{}, err
+		}
+		out.Watermark = max(out.Watermark, w)
+	}
+	if out.Watermark == 0 {
+		return out, nil
+	}
+	r.asOf.mu.Lock()
+	defer r.asOf.mu.Unlock()
+	if r.asOf.watermark != out.Watermark {
+		rows, err := r.query(ctx, "SELECT max(occurred_at) FROM cdc_events WHERE seq <= ? AND seq > ?", out.Watermark, out.Watermark-1000)
+		if err != nil {
+			return Live{}, err
+		}
+		var at time.Time
+		if len(rows) == 1 {
+			at, _ = rows[0][0].(time.Time)
+		}
+		r.asOf.watermark, r.asOf.at = out.Watermark, at
+	}
+	out.DataAsOf = r.asOf.at
+	return out, nil
+}

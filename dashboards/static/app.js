@@ -163,22 +163,40 @@
     if (project.value !== state.project) { state.project = ''; project.value = ''; }
   }
 
+  // Day pickers: flatpickr with its zh locale (vendored from npm), so the
+  // calendar reads 年/月/星期 and the field yyyy-mm-dd whatever the
+  // browser's own language; <input type=date> follows the browser locale.
+  var pickers = {};
+  function showDays() {
+    ['from', 'to'].forEach(function (id) {
+      if (pickers[id]) { pickers[id].setDate(state[id], false); } else { $(id).value = state[id]; }
+    });
+  }
+  function dayChosen(id) {
+    var v = $(id).value.trim();
+    if (!v) { return; }
+    if (!validDay(v)) { setStatus('日期应写作 年-月-日，例如 2026-11-01', true); return; }
+    state[id] = v;
+    if (state.from > state.to) { setStatus('开始日期晚于结束日期', true); return; }
+    refresh();
+  }
   function bindFilters() {
-    $('from').value = state.from;
-    $('to').value = state.to;
+    ['from', 'to'].forEach(function (id) {
+      if (window.flatpickr && flatpickr.l10ns && flatpickr.l10ns.zh) {
+        pickers[id] = flatpickr($(id), {
+          locale: flatpickr.l10ns.zh, dateFormat: 'Y-m-d', allowInput: true, disableMobile: true,
+          onChange: function () { dayChosen(id); }
+        });
+      } else {
+        $(id).addEventListener('change', function () { dayChosen(id); });
+      }
+    });
+    showDays();
     document.querySelectorAll('[data-preset]').forEach(function (b) {
       b.addEventListener('click', function () {
         var r = preset(b.dataset.preset);
         state.from = r[0]; state.to = r[1];
-        $('from').value = state.from; $('to').value = state.to;
-        refresh();
-      });
-    });
-    ['from', 'to'].forEach(function (id) {
-      $(id).addEventListener('change', function () {
-        if (!$(id).value) { return; }
-        state[id] = $(id).value;
-        if (state.from > state.to) { setStatus('开始日期晚于结束日期', true); return; }
+        showDays();
         refresh();
       });
     });
@@ -550,15 +568,11 @@
   var asofText = '';        // the last day with data, as the calendar said
   function watchFreshness() {
     if (document.hidden) { return; }
-    fetch('/api/v1/etl/freshness', { credentials: 'same-origin', headers: { Accept: 'application/json' } }).then(function (r) {
+    fetch('/api/v1/etl/live', { credentials: 'same-origin', headers: { Accept: 'application/json' } }).then(function (r) {
       return r.ok ? r.json() : null;
     }).then(function (body) {
       if (!body) { return; }
-      var mark = 0, asOf = '';
-      body.items.forEach(function (f) {
-        mark = Math.max(mark, f.watermark || 0);
-        if (f.data_as_of && f.data_as_of > asOf) { asOf = f.data_as_of; }
-      });
+      var mark = body.watermark || 0, asOf = body.data_as_of || '';
       if (asOf && asofText) { $('asof').textContent = asofText + ' · 更新于 ' + localTime(asOf); }
       document.body.dataset.watermark = String(mark);
       if (seenWatermark !== null && mark !== seenWatermark) { redraw(); }
