@@ -170,8 +170,7 @@ type generator struct {
 }
 
 func (g *generator) events(ctx context.Context) int64 {
-	var n int64
-	g.db.Reader().QueryRowContext(ctx, "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'cdc_outbox'), 0)").Scan(&n)
+	n, _ := g.db.OutboxHead(ctx)
 	return n
 }
 

@@ -95,7 +95,7 @@ func (db *DB) Login(ctx context.Context, username, password string) (string, *mo
 	pol := db.Policy
 	var hash string
 	var failed int
-	u, err := scanUser(db.r.QueryRowContext(ctx, "SELECT "+userColumns+", password_hash, failed_logins FROM user_account WHERE username = ?", username), &hash, &failed)
+	u, err := scanUser(db.r.QueryRowContext(ctx, db.sqlText("SELECT "+userColumns+", password_hash, failed_logins FROM user_account WHERE username = ?"), username), &hash, &failed)
 	if errors.Is(err, sql.ErrNoRows) {
 		bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
 		name := username
@@ -261,7 +261,7 @@ func (db *DB) Logout(ctx context.Context, token string) error {
 
 // User returns a login account.
 func (db *DB) User(ctx context.Context, id int64) (*model.User, error) {
-	u, err := scanUser(db.r.QueryRowContext(ctx, "SELECT "+userColumns+" FROM user_account WHERE id = ?", id))
+	u, err := scanUser(db.r.QueryRowContext(ctx, db.sqlText("SELECT "+userColumns+" FROM user_account WHERE id = ?"), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, model.NotFound("用户", id)
 	}
@@ -276,7 +276,7 @@ func (db *DB) IssueToken(ctx context.Context, username string, ttl time.Duration
 	if model.ActorFrom(ctx).Role != model.RoleSystem {
 		return "", nil, model.Errorf(model.EFORBIDDEN, "只有命令行可以签发会话 (only the command line issues sessions)")
 	}
-	u, err := scanUser(db.r.QueryRowContext(ctx, "SELECT "+userColumns+" FROM user_account WHERE username = ?", username))
+	u, err := scanUser(db.r.QueryRowContext(ctx, db.sqlText("SELECT "+userColumns+" FROM user_account WHERE username = ?"), username))
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil, model.Invalid("as", "没有账号 %q (no such account)", username)
 	} else if err != nil {

@@ -19,7 +19,16 @@ FROM cdc_outbox WHERE seq > ? ORDER BY seq LIMIT ?`
 // order, reusing the payload slices of buf's spare capacity (the relay hands
 // the same buffer back batch after batch).
 func (db *DB) ReadOutbox(ctx context.Context, after int64, limit int, buf []model.ChangeEvent) ([]model.ChangeEvent, error) {
-	rows, err := readStmts{db}.QueryContext(ctx, readOutboxSQL, after, limit)
+	query := readOutboxSQL
+	if db.pg {
+		// Events ship in commit order: by the position the relay gives them
+		// here (postgres.go), which is the seq the warehouse sees.
+		if err := db.positionOutbox(ctx, limit); err != nil {
+			return buf, err
+		}
+		query = readOutboxByPosSQL
+	}
+	rows, err := readStmts{db}.QueryContext(ctx, query, after, limit)
 	if err != nil {
 		return buf, err
 	}
@@ -43,10 +52,22 @@ func (db *DB) ReadOutbox(ctx context.Context, after int64, limit int, buf []mode
 	return buf, rows.Err()
 }
 
+const readOutboxByPosSQL = `SELECT pos, entity, entity_id, op, version, occurred_at, tx_id, institution_id, payload
+FROM cdc_outbox WHERE pos > ? ORDER BY pos LIMIT ?`
+
+// headQuery is the last committed seq: on PostgreSQL the last position given
+// plus the committed events still waiting for one.
+func (db *DB) headQuery() string {
+	if db.pg {
+		return "SELECT (SELECT pos FROM cdc_position WHERE id = 1) + (SELECT count(*) FROM cdc_outbox WHERE pos IS NULL)"
+	}
+	return lastSeqQuery
+}
+
 // OutboxHead returns the last committed seq (0 for an empty outbox).
 func (db *DB) OutboxHead(ctx context.Context) (int64, error) {
 	var seq int64
-	err := readStmts{db}.QueryRowContext(ctx, lastSeqQuery).Scan(&seq)
+	err := readStmts{db}.QueryRowContext(ctx, db.headQuery()).Scan(&seq)
 	return seq, err
 }
 
@@ -54,7 +75,11 @@ func (db *DB) OutboxHead(ctx context.Context) (int64, error) {
 // the zero time when there is none: the relay's lag in seconds.
 func (db *DB) OutboxOldestAfter(ctx context.Context, seq int64) (time.Time, error) {
 	var s sql.NullString
-	err := readStmts{db}.QueryRowContext(ctx, "SELECT occurred_at FROM cdc_outbox WHERE seq > ? ORDER BY seq LIMIT 1", seq).Scan(&s)
+	query := "SELECT occurred_at FROM cdc_outbox WHERE seq > ? ORDER BY seq LIMIT 1"
+	if db.pg {
+		query = "SELECT occurred_at FROM cdc_outbox WHERE pos > ? OR pos IS NULL ORDER BY seq LIMIT 1"
+	}
+	err := readStmts{db}.QueryRowContext(ctx, query, seq).Scan(&s)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && !s.Valid) {
 		return time.Time{}, nil
 	}
@@ -93,10 +118,11 @@ func (db *DB) Checkpoint(ctx context.Context) (CDCCheckpoint, error) {
 // checkpoint for another warehouse replaces the old one (a rebuild or a new
 // warehouse); for the same warehouse it never moves backwards.
 func (db *DB) SaveCheckpoint(ctx context.Context, warehouseID string, seq int64) error {
-	_, err := db.w.ExecContext(ctx, `INSERT INTO cdc_checkpoint (id, warehouse_id, seq, updated_at) VALUES (1, ?, ?, ?)
+	_, err := db.w.ExecContext(ctx, db.sqlText(`INSERT INTO cdc_checkpoint (id, warehouse_id, seq, updated_at) VALUES (1, ?, ?, ?)
 ON CONFLICT (id) DO UPDATE SET
-  seq = CASE WHEN warehouse_id = excluded.warehouse_id THEN max(seq, excluded.seq) ELSE excluded.seq END,
-  warehouse_id = excluded.warehouse_id, updated_at = excluded.updated_at`, warehouseID, seq, formatTime(db.Now()))
+  seq = CASE WHEN cdc_checkpoint.warehouse_id = excluded.warehouse_id AND cdc_checkpoint.seq > excluded.seq
+    THEN cdc_checkpoint.seq ELSE excluded.seq END,
+  warehouse_id = excluded.warehouse_id, updated_at = excluded.updated_at`), warehouseID, seq, formatTime(db.Now()))
 	return err
 }
 
@@ -110,21 +136,25 @@ const pruneChunk = 5000
 // cdc_outbox_prune_checkpointed trigger).
 func (db *DB) PruneOutbox(ctx context.Context, before time.Time) (int64, error) {
 	var total int64
+	seq := "seq" // the checkpoint counts positions on PostgreSQL
+	if db.pg {
+		seq = "pos"
+	}
 	for {
 		var n int64
 		err := db.write(ctx, func(tx *Tx) error {
 			var hi sql.NullInt64
-			if err := tx.queryRow(`SELECT max(seq) FROM (SELECT seq FROM cdc_outbox
-WHERE seq <= (SELECT seq FROM cdc_checkpoint WHERE id = 1) AND occurred_at < ? ORDER BY seq LIMIT ?)`,
+			if err := tx.queryRow(`SELECT max(`+seq+`) FROM (SELECT `+seq+` FROM cdc_outbox
+WHERE `+seq+` <= (SELECT seq FROM cdc_checkpoint WHERE id = 1) AND occurred_at < ? ORDER BY `+seq+` LIMIT ?) AS oldest`,
 				formatTime(before), pruneChunk).Scan(&hi); err != nil || !hi.Valid {
 				return err
 			}
-			res, err := tx.exec("DELETE FROM cdc_outbox WHERE seq <= ?", hi.Int64)
+			res, err := tx.exec("DELETE FROM cdc_outbox WHERE "+seq+" <= ?", hi.Int64)
 			if err != nil {
 				return err
 			}
 			n, _ = res.RowsAffected()
-			_, err = tx.exec("UPDATE cdc_checkpoint SET pruned_through = max(pruned_through, ?) WHERE id = 1", hi.Int64)
+			_, err = tx.exec("UPDATE cdc_checkpoint SET pruned_through = CASE WHEN pruned_through > ? THEN pruned_through ELSE ? END WHERE id = 1", hi.Int64, hi.Int64)
 			return err
 		})
 		total += n
@@ -146,12 +176,16 @@ func (db *DB) Snapshot(ctx context.Context, fn func(model.ChangeEvent) error) (h
 		return 0, 0, err
 	}
 	defer conn.Close()
-	tx, err := conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	opts := &sql.TxOptions{ReadOnly: true} // SQLite: one WAL snapshot
+	if db.pg {
+		opts.Isolation = sql.LevelRepeatableRead // one snapshot for every statement
+	}
+	tx, err := conn.BeginTx(ctx, opts)
 	if err != nil {
 		return 0, 0, err
 	}
 	defer tx.Rollback()
-	if err := tx.QueryRowContext(ctx, lastSeqQuery).Scan(&head); err != nil {
+	if err := tx.QueryRowContext(ctx, db.headQuery()).Scan(&head); err != nil {
 		return 0, 0, err
 	}
 	if err := tx.QueryRowContext(ctx, "SELECT COALESCE((SELECT pruned_through FROM cdc_checkpoint WHERE id = 1), 0)").Scan(&prunedThrough); err != nil {

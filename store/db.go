@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"embed"
@@ -19,7 +20,7 @@ import (
 	"github.com/zhiliao/zhiliao/model"
 )
 
-//go:embed migrations/sqlite/*.sql
+//go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
 var migrationFS embed.FS
 
 // ErrSchemaOutOfDate is returned by Open when the database has migrations
@@ -32,6 +33,9 @@ type Options struct {
 	// database is always migrated: there is nothing in it to protect.
 	Migrate bool
 	Logger  *slog.Logger
+	// FilesDir is where images and signatures live; on SQLite it defaults
+	// to files/ beside the database file.
+	FilesDir string
 }
 
 // DB is the core database. Writes go through one connection (SQLite has one
@@ -56,6 +60,7 @@ type DB struct {
 	Logger *slog.Logger
 
 	w, r *sql.DB
+	pg   bool // the core is on PostgreSQL (postgres.go); otherwise SQLite
 
 	// Statements prepared once on the writer connection and on the reader
 	// pool. SQLite parses a statement in tens of microseconds, as long as a
@@ -73,11 +78,15 @@ type DB struct {
 	ckptDone chan struct{}
 }
 
-// Open opens (creating if needed) the core database file at path and checks
-// its schema.
+// Open opens the core and checks its schema: the SQLite file at path
+// (created if needed), or the PostgreSQL database path names when it is a
+// postgres:// DSN.
 func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
+	}
+	if IsPostgres(path) {
+		return openPostgres(ctx, path, opt)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, err
@@ -86,7 +95,7 @@ func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 		"&_pragma=busy_timeout(10000)&_pragma=cache_size(-262144)&_pragma=mmap_size(1073741824)&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(0)&_txlock=immediate"
 	db := &DB{
 		Path:     path,
-		FilesDir: filepath.Join(filepath.Dir(path), "files"),
+		FilesDir: cmp.Or(opt.FilesDir, filepath.Join(filepath.Dir(path), "files")),
 		Now:      time.Now,
 		Policy:   DefaultAccountPolicy,
 		Logger:   opt.Logger.With("component", "store"),
@@ -123,11 +132,11 @@ func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 }
 
 func (db *DB) migrate(ctx context.Context, force bool) error {
-	sub, err := fs.Sub(migrationFS, "migrations/sqlite")
+	sub, dialect, opts, err := db.migrationsOf()
 	if err != nil {
 		return err
 	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, db.w, sub)
+	p, err := goose.NewProvider(dialect, db.w, sub, opts...)
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
@@ -185,6 +194,9 @@ func (db *DB) Close() error {
 		}
 	}
 	db.stmtMu.Unlock()
+	if db.pg {
+		return db.w.Close() // one pool serves reads and writes
+	}
 	if db.ckptStop != nil {
 		close(db.ckptStop)
 		<-db.ckptDone
@@ -283,6 +295,9 @@ func (db *DB) prepareWriter(ctx context.Context, queries []string) {
 type readStmts struct{ db *DB }
 
 func (r readStmts) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if r.db.pg {
+		return nil, errNoStmt
+	}
 	r.db.stmtMu.Lock()
 	s := r.db.readerStmts[query]
 	r.db.stmtMu.Unlock()
@@ -306,17 +321,42 @@ func (r readStmts) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 func (r readStmts) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
 	s, err := r.stmt(ctx, query)
 	if err != nil {
-		return r.db.r.QueryRowContext(ctx, query, args...) // reports the same error on Scan
+		return r.db.r.QueryRowContext(ctx, r.db.sqlText(query), args...) // PostgreSQL, or reports the same error on Scan
 	}
 	return s.QueryRowContext(ctx, args...)
 }
 
 func (r readStmts) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if r.db.pg {
+		return r.db.r.QueryContext(ctx, r.db.sqlText(query), args...)
+	}
 	s, err := r.stmt(ctx, query)
 	if err != nil {
 		return nil, err
 	}
 	return s.QueryContext(ctx, args...)
+}
+
+// QueryRowContext runs an ad-hoc read on the reader pool (tools, checks and
+// tests), written with ? placeholders on either engine.
+func (db *DB) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return db.r.QueryRowContext(ctx, db.sqlText(query), args...)
+}
+
+// QueryContext is QueryRowContext for several rows.
+func (db *DB) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return db.r.QueryContext(ctx, db.sqlText(query), args...)
+}
+
+// errNoStmt: on PostgreSQL the driver prepares and caches statements itself.
+var errNoStmt = errors.New("no prepared statement on PostgreSQL")
+
+// Engine names the core's database: "sqlite" or "postgres".
+func (db *DB) Engine() string {
+	if db.pg {
+		return "postgres"
+	}
+	return "sqlite"
 }
 
 // LatestSchemaVersion is the version the embedded migrations bring a core to.

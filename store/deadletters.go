@@ -17,15 +17,15 @@ type DeadLetter struct {
 
 // AddDeadLetter keeps a message the HIS intake could not apply.
 func (db *DB) AddDeadLetter(ctx context.Context, institutionID int64, messageID string, raw []byte, code, reason string) error {
-	_, err := db.w.ExecContext(ctx, `INSERT INTO his_dead_letter (institution_id, received_at, message_id, raw, ack_code, reason)
-VALUES (?, ?, ?, ?, ?, ?)`, institutionID, formatTime(db.Now()), messageID, raw, code, reason)
+	_, err := db.w.ExecContext(ctx, db.sqlText(`INSERT INTO his_dead_letter (institution_id, received_at, message_id, raw, ack_code, reason)
+VALUES (?, ?, ?, ?, ?, ?)`), institutionID, formatTime(db.Now()), messageID, raw, code, reason)
 	return err
 }
 
 // PendingDeadLetters lists dead letters not yet replayed successfully, oldest first.
 func (db *DB) PendingDeadLetters(ctx context.Context, limit int) ([]DeadLetter, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT id, institution_id, message_id, raw, ack_code, reason FROM his_dead_letter
-WHERE replayed_at IS NULL ORDER BY id LIMIT ?`, limit)
+	rows, err := db.r.QueryContext(ctx, db.sqlText(`SELECT id, institution_id, message_id, raw, ack_code, reason FROM his_dead_letter
+WHERE replayed_at IS NULL ORDER BY id LIMIT ?`), limit)
 	if err != nil {
 		return nil, err
 	}
@@ -43,7 +43,7 @@ WHERE replayed_at IS NULL ORDER BY id LIMIT ?`, limit)
 
 // MarkDeadLetterReplayed records a successful replay; result is the ACK text.
 func (db *DB) MarkDeadLetterReplayed(ctx context.Context, id int64, result string) error {
-	res, err := db.w.ExecContext(ctx, "UPDATE his_dead_letter SET replayed_at = ?, replay_result = ? WHERE id = ? AND replayed_at IS NULL",
+	res, err := db.w.ExecContext(ctx, db.sqlText("UPDATE his_dead_letter SET replayed_at = ?, replay_result = ? WHERE id = ? AND replayed_at IS NULL"),
 		formatTime(db.Now()), result, id)
 	if err != nil {
 		return err

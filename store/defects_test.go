@@ -29,7 +29,7 @@ func TestUnplannedAppointmentDefect(t *testing.T) {
 	}
 	e.must(e.db.InjectDefect(e.ctx, store.DefectApptUnplanned, a.ID, fmt.Sprint(e.laser.ID)))
 	var project, course int64
-	e.must(e.db.Reader().QueryRow("SELECT project_id, course_id FROM appointment WHERE id = ?", a.ID).Scan(&project, &course))
+	e.must(e.db.QueryRowContext(e.ctx, "SELECT project_id, course_id FROM appointment WHERE id = ?", a.ID).Scan(&project, &course))
 	if project != e.laser.ID || course != c.ID {
 		t.Fatalf("appointment now project %d course %d, want %d and %d", project, course, e.laser.ID, c.ID)
 	}

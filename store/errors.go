@@ -1,7 +1,10 @@
 package store
 
 import (
+	"errors"
 	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/zhiliao/zhiliao/model"
 )
@@ -12,6 +15,9 @@ import (
 func mapConstraint(entity string, err error) error {
 	if err == nil {
 		return nil
+	}
+	if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) {
+		return mapPostgres(entity, pe)
 	}
 	msg := err.Error()
 	switch {

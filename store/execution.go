@@ -285,7 +285,7 @@ func (db *DB) CompleteSession(ctx context.Context, r model.CompleteSession) (*mo
 		}
 		if p.NeedsImages && s.Status == model.SessionInProgress {
 			var before, after int
-			if err := tx.queryRow("SELECT COALESCE(SUM(phase = 'before'), 0), COALESCE(SUM(phase = 'after'), 0) FROM image WHERE session_id = ?",
+			if err := tx.queryRow("SELECT COUNT(CASE WHEN phase = 'before' THEN 1 END), COUNT(CASE WHEN phase = 'after' THEN 1 END) FROM image WHERE session_id = ?",
 				s.ID).Scan(&before, &after); err != nil {
 				return err
 			}

@@ -3,12 +3,15 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/zhiliao/zhiliao/ingest/his"
 	"github.com/zhiliao/zhiliao/internal/testclock"
+	"github.com/zhiliao/zhiliao/internal/testpg"
 	"github.com/zhiliao/zhiliao/model"
 	"github.com/zhiliao/zhiliao/store"
 )
@@ -34,9 +37,49 @@ type env struct {
 // day0 is a Monday, 07:30 local time.
 var day0 = time.Date(2026, 3, 2, 7, 30, 0, 0, model.Local)
 
+// onPostgres: this run of the suite is TestOnPostgres's child, every test
+// on a fresh PostgreSQL database instead of a SQLite file.
+var onPostgres = os.Getenv("ZHILIAO_STORE_ENGINE") == "postgres"
+
+// sqliteOnly skips a test of something only the SQLite engine has.
+func sqliteOnly(tb testing.TB, why string) {
+	if onPostgres {
+		tb.Skip("SQLite only: " + why)
+	}
+}
+
+// TestOnPostgres runs this package's whole suite again with every test on
+// PostgreSQL: one contract for both engines, as warehousetest is for the
+// warehouses. It re-executes the test binary so that both runs stay plain
+// tests of the same package.
+func TestOnPostgres(t *testing.T) {
+	if onPostgres {
+		t.Skip("running on PostgreSQL already")
+	}
+	testpg.ServerDSN(t)
+	args := []string{"-test.count=1", "-test.skip=^TestOnPostgres$"}
+	if testing.Verbose() {
+		args = append(args, "-test.v")
+	}
+	if testing.Short() {
+		args = append(args, "-test.short")
+	}
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "ZHILIAO_STORE_ENGINE=postgres")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the store suite on PostgreSQL failed: %v\n%s", err, out)
+	}
+	t.Logf("the store suite on PostgreSQL:\n%s", out)
+}
+
 func mustOpenDB(tb testing.TB) *store.DB {
 	tb.Helper()
-	db, err := store.Open(context.Background(), filepath.Join(tb.TempDir(), "core.db"), store.Options{})
+	where := filepath.Join(tb.TempDir(), "core.db")
+	if onPostgres {
+		where = testpg.Core(tb)
+	}
+	db, err := store.Open(context.Background(), where, store.Options{FilesDir: tb.TempDir()})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -140,11 +183,11 @@ type snapshot struct {
 func (e *env) snapshot() snapshot {
 	e.t.Helper()
 	var s snapshot
-	e.must(e.db.Reader().QueryRow("SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM cdc_outbox").Scan(&s.outbox, &s.maxSeq))
-	e.must(e.db.Reader().QueryRow("SELECT COUNT(*) FROM status_history").Scan(&s.history))
+	e.must(e.db.QueryRowContext(e.ctx, "SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM cdc_outbox").Scan(&s.outbox, &s.maxSeq))
+	e.must(e.db.QueryRowContext(e.ctx, "SELECT COUNT(*) FROM status_history").Scan(&s.history))
 	for _, tb := range entityTables {
 		var v int64
-		e.must(e.db.Reader().QueryRow("SELECT COALESCE(SUM(version), 0) + COUNT(*) FROM " + tb).Scan(&v))
+		e.must(e.db.QueryRowContext(e.ctx, "SELECT COALESCE(SUM(version), 0) + COUNT(*) FROM " + tb).Scan(&v))
 		s.versions += v
 	}
 	return s

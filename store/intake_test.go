@@ -96,7 +96,7 @@ func TestSetProjectScope(t *testing.T) {
 		t.Fatalf("%+v %v", p, err)
 	}
 	var n int
-	e.db.Reader().QueryRow(`SELECT count(*) FROM cdc_outbox WHERE entity = 'project' AND entity_id = ? AND version = ? AND op = 'u'`, p.ID, p.Version).Scan(&n)
+	e.db.QueryRowContext(e.ctx, `SELECT count(*) FROM cdc_outbox WHERE entity = 'project' AND entity_id = ? AND version = ? AND op = 'u'`, p.ID, p.Version).Scan(&n)
 	if n != 1 {
 		t.Errorf("%d outbox events for the scope change", n)
 	}

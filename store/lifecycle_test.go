@@ -85,12 +85,12 @@ func TestLifecycleWalk(t *testing.T) {
 	wantRule(t, err, "record.archived_immutable")
 
 	var followups int
-	e.must(e.db.Reader().QueryRow("SELECT COUNT(*) FROM followup WHERE course_id = ? AND status = 'pending' AND day_offset = 7", c.ID).Scan(&followups))
+	e.must(e.db.QueryRowContext(e.ctx, "SELECT COUNT(*) FROM followup WHERE course_id = ? AND status = 'pending' AND day_offset = 7", c.ID).Scan(&followups))
 	if followups != 1 {
 		t.Fatalf("follow-ups from the plan: %d", followups)
 	}
 	var fid int64
-	e.must(e.db.Reader().QueryRow("SELECT id FROM followup WHERE course_id = ?", c.ID).Scan(&fid))
+	e.must(e.db.QueryRowContext(e.ctx, "SELECT id FROM followup WHERE course_id = ?", c.ID).Scan(&fid))
 	if _, _, err := e.db.CompleteFollowup(e.ctx, fid, model.FollowupResult{DoneBy: e.staff.ID, Result: "恢复良好", Via: "letter"}); model.ErrorField(err) != "via" {
 		t.Fatalf("follow-up by an unknown way: %v", err)
 	}
@@ -102,7 +102,7 @@ func TestLifecycleWalk(t *testing.T) {
 	}
 	// Every stateful change left a history row; the status history is append-only.
 	var hist int
-	e.must(e.db.Reader().QueryRow("SELECT COUNT(*) FROM status_history WHERE entity = 'record' AND entity_id = ?", rec.ID).Scan(&hist))
+	e.must(e.db.QueryRowContext(e.ctx, "SELECT COUNT(*) FROM status_history WHERE entity = 'record' AND entity_id = ?", rec.ID).Scan(&hist))
 	if hist != 3 { // create(draft), signed, archived
 		t.Fatalf("record history rows: %d", hist)
 	}
@@ -242,8 +242,8 @@ func TestPaymentRecheckRefusal(t *testing.T) {
 	wantRule(t, err, "order.not_paid")
 	var checks, sessions int
 	var result string
-	e.must(e.db.Reader().QueryRow("SELECT COUNT(*), MAX(result) FROM payment_check WHERE order_id = ?", o.ID).Scan(&checks, &result))
-	e.must(e.db.Reader().QueryRow("SELECT COUNT(*) FROM treatment_session").Scan(&sessions))
+	e.must(e.db.QueryRowContext(e.ctx, "SELECT COUNT(*), MAX(result) FROM payment_check WHERE order_id = ?", o.ID).Scan(&checks, &result))
+	e.must(e.db.QueryRowContext(e.ctx, "SELECT COUNT(*) FROM treatment_session").Scan(&sessions))
 	got, err := e.db.Order(e.ctx, o.ID)
 	e.must(err)
 	if checks != 1 || result != model.OrderRefunded || sessions != 0 || got.Status != model.OrderRefunded || got.RefundFen != 2*4500 {

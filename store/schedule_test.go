@@ -40,7 +40,7 @@ func TestStopRosterNotifiesAndCancels(t *testing.T) {
 		}
 	}
 	var notices int
-	e.must(e.db.Reader().QueryRow("SELECT COUNT(*) FROM notification WHERE kind = 'change' AND critical = 1").Scan(&notices))
+	e.must(e.db.QueryRowContext(e.ctx, "SELECT COUNT(*) FROM notification WHERE kind = 'change' AND critical = 1").Scan(&notices))
 	if notices != 2 {
 		t.Fatalf("%d change notices", notices)
 	}

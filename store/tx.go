@@ -82,6 +82,9 @@ func (db *DB) writeAudited(ctx context.Context, fn func(tx *Tx) error) error {
 
 // enqueue runs fn in one of the writer's group commits and waits for it.
 func (db *DB) enqueue(ctx context.Context, fn func(tx *Tx) error) error {
+	if db.pg {
+		return db.writePostgres(ctx, fn) // a transaction of its own on the server
+	}
 	req := writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	select {
 	case db.writeQ <- req:
@@ -239,6 +242,9 @@ func (tx *Tx) stmt(query string) (*sql.Stmt, error) {
 }
 
 func (tx *Tx) exec(query string, args ...any) (sql.Result, error) {
+	if tx.db.pg { // pgx prepares and caches statements per connection itself
+		return tx.tx.ExecContext(tx.ctx, tx.db.sqlText(query), args...)
+	}
 	s, err := tx.stmt(query)
 	if err != nil {
 		return nil, err
@@ -254,6 +260,9 @@ func (tx *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *s
 }
 
 func (tx *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if tx.db.pg {
+		return tx.tx.QueryContext(tx.ctx, tx.db.sqlText(query), args...)
+	}
 	s, err := tx.stmt(query)
 	if err != nil {
 		return nil, err
@@ -262,6 +271,9 @@ func (tx *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql
 }
 
 func (tx *Tx) queryRow(query string, args ...any) *sql.Row {
+	if tx.db.pg {
+		return tx.tx.QueryRowContext(tx.ctx, tx.db.sqlText(query), args...)
+	}
 	s, err := tx.stmt(query)
 	if err != nil {
 		return tx.tx.QueryRowContext(tx.ctx, query, args...) // surfaces the same error on Scan
@@ -292,6 +304,15 @@ func (tx *Tx) emit(e model.Entity, op string) error {
 }
 
 func (tx *Tx) flushOutbox() error {
+	if tx.db.pg && len(tx.events) > 0 {
+		seqs, err := tx.reserveSeqs(len(tx.events) / 9)
+		if err != nil {
+			return fmt.Errorf("outbox: %w", err)
+		}
+		for i, s := range seqs {
+			tx.events[i*9] = s
+		}
+	}
 	for len(tx.events) > 0 {
 		n := min(len(tx.events)/9, outboxBatch)
 		if _, err := tx.exec(outboxInsertSQL(n), tx.events[:n*9]...); err != nil {

@@ -124,7 +124,7 @@ func (db *DB) Users(ctx context.Context) ([]*model.User, error) {
 	if err != nil {
 		return nil, err
 	}
-	rows, err := db.r.QueryContext(ctx, "SELECT "+userColumns+" FROM user_account WHERE institution_id = ? OR ? = 0 ORDER BY id", a.InstitutionID, a.InstitutionID)
+	rows, err := db.r.QueryContext(ctx, db.sqlText("SELECT "+userColumns+" FROM user_account WHERE institution_id = ? OR ? = 0 ORDER BY id"), a.InstitutionID, a.InstitutionID)
 	if err != nil {
 		return nil, err
 	}
@@ -251,7 +251,7 @@ func (db *DB) ChangePassword(ctx context.Context, current, next string) error {
 		return model.Errorf(model.EFORBIDDEN, "只有登录账号可以修改密码 (no account)")
 	}
 	var hash string
-	if err := db.r.QueryRowContext(ctx, "SELECT password_hash FROM user_account WHERE id = ?", a.UserID).Scan(&hash); err != nil {
+	if err := db.r.QueryRowContext(ctx, db.sqlText("SELECT password_hash FROM user_account WHERE id = ?"), a.UserID).Scan(&hash); err != nil {
 		return err
 	}
 	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(current)) != nil {
@@ -309,8 +309,8 @@ func (db *DB) AuditLog(ctx context.Context, q model.AuditQuery) ([]model.AuditLi
 		cond += " AND action = ?"
 		args = append(args, q.Action)
 	}
-	rows, err := db.r.QueryContext(ctx, `SELECT id, at, user_id, username, role, action, route, entity, entity_id, status, request_id, remote, detail
-FROM audit_log WHERE `+cond+` ORDER BY id LIMIT ? OFFSET ?`, append(args, q.Limit, q.Offset)...)
+	rows, err := db.r.QueryContext(ctx, db.sqlText(`SELECT id, at, user_id, username, role, action, route, entity, entity_id, status, request_id, remote, detail
+FROM audit_log WHERE `+cond+` ORDER BY id LIMIT ? OFFSET ?`), append(args, q.Limit, q.Offset)...)
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/zhiliao/zhiliao/gen"
 	"github.com/zhiliao/zhiliao/ingest/his"
@@ -32,6 +33,9 @@ const (
 // requireCore is errNoCore, naming the commands that make a core, when the
 // data folder has no core.db.
 func requireCore(c *common) error {
+	if store.IsPostgres(c.core) {
+		return nil // a database server: Open finds out whether it answers
+	}
 	path := filepath.Join(c.data, "core.db")
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("%w at %s: 数据目录中没有核心库。生成演示数据 `zhiliao gen --data %s` 或 `zhiliao serve --demo --data %s`；新建空库 `zhiliao migrate --init --data %s`",
@@ -49,6 +53,9 @@ func openCore(ctx context.Context, c *common, stderr io.Writer, create bool) (*s
 		return nil, err
 	}
 	path := filepath.Join(c.data, "core.db")
+	if store.IsPostgres(c.core) {
+		path = c.core
+	}
 	if !create {
 		if err := requireCore(c); err != nil {
 			return nil, err
@@ -57,7 +64,17 @@ func openCore(ctx context.Context, c *common, stderr io.Writer, create bool) (*s
 	if err := os.MkdirAll(c.data, 0o750); err != nil {
 		return nil, fmt.Errorf("data folder %s: %w", c.data, err)
 	}
-	db, err := store.Open(ctx, path, store.Options{Migrate: c.migrate, Logger: log})
+	opt := store.Options{Migrate: c.migrate, Logger: log, FilesDir: filepath.Join(c.data, "files")}
+	db, err := store.Open(ctx, path, opt)
+	for wait := time.Second; err != nil && c.waitForCore && errors.Is(err, store.ErrUnreachable); wait = min(2*wait, 30*time.Second) {
+		log.Warn("核心库无法连接，稍后重试 core database unreachable, retrying", "core", store.RedactDSN(path), "in", wait, "err", err)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		db, err = store.Open(ctx, path, opt)
+	}
 	if err != nil {
 		return nil, err
 	}

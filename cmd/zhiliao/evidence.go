@@ -109,7 +109,7 @@ func dashboardShots(db *store.DB, runner *etl.Runner, rules *reports.Rules, as s
 func writeEvidencePack(ctx context.Context, db *store.DB, runner *etl.Runner, rules *reports.Rules, rulesPath string, p reports.Params,
 	as, out string, log *slog.Logger, stdout, stderr io.Writer) error {
 	if as == "" {
-		if err := db.Reader().QueryRowContext(ctx, "SELECT username FROM user_account WHERE role = ? AND NOT disabled ORDER BY id LIMIT 1",
+		if err := db.QueryRowContext(ctx, "SELECT username FROM user_account WHERE role = ? AND disabled = 0 ORDER BY id LIMIT 1",
 			model.RoleQualityOffice).Scan(&as); err != nil {
 			as = "" // no quality-office account: the screenshots are left out, and the manifest says why
 		}

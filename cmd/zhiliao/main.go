@@ -108,12 +108,17 @@ var errUsage = errors.New("usage")
 // common holds the flags every subcommand takes.
 type common struct {
 	data     string
+	core     string // "" is DATA/core.db; a postgres:// DSN puts the core on PostgreSQL
 	logLevel string
 	migrate  bool
+	// waitForCore: serve retries an unreachable core database with backoff
+	// instead of failing (a database server may start after the service).
+	waitForCore bool
 }
 
 func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.data, "data", "./data", "数据目录 folder holding core.db, the warehouse and files (env ZHILIAO_DATA)")
+	fs.StringVar(&c.core, "core", "", "核心库 the core database: DATA/core.db (SQLite) unless a postgres://USER@HOST:PORT/DB DSN is given (env ZHILIAO_CORE)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "日志级别 debug|info|warn|error (env ZHILIAO_LOG_LEVEL)")
 	fs.BoolVar(&c.migrate, "migrate", false, "升级过期的数据库结构 apply pending migrations to an existing database (env ZHILIAO_MIGRATE)")
 }

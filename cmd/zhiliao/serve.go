@@ -113,6 +113,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
+	m.Common.waitForCore = true
 	if err := m.WH.validate(); err != nil {
 		return err
 	}
@@ -180,9 +181,8 @@ func (m *Main) Open(ctx context.Context) error {
 	m.Server.MetricsToken = m.MetricsToken
 	m.Server.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "zhiliao_outbox_last_seq",
 		Help: "Sequence number of the newest CDC outbox event."}, func() float64 {
-		var n float64
-		m.DB.Reader().QueryRow("SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'cdc_outbox'), 0)").Scan(&n)
-		return n
+		n, _ := m.DB.OutboxHead(context.Background())
+		return float64(n)
 	}))
 	if m.Warehouse, err = m.WH.open(ctx, &m.Common); err != nil {
 		return err
@@ -372,7 +372,7 @@ func (m *Main) prepareDemo(ctx context.Context) error {
 	var ready []int
 	for i, u := range demoUsers {
 		var role string
-		err := m.DB.Reader().QueryRowContext(ctx, "SELECT role FROM user_account WHERE username = ?", u.username).Scan(&role)
+		err := m.DB.QueryRowContext(ctx, "SELECT role FROM user_account WHERE username = ?", u.username).Scan(&role)
 		switch {
 		case err == nil:
 			if token, _, _, err := m.DB.Login(ctx, u.username, demoPassword); err == nil {

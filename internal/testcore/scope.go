@@ -13,7 +13,7 @@ import (
 // default, and evidence tests need both ratings' rows.
 func RatingScope(tb testing.TB, db *store.DB) {
 	tb.Helper()
-	rows, err := db.Reader().Query("SELECT id, smart_scope FROM project")
+	rows, err := db.QueryContext(context.Background(), "SELECT id, smart_scope FROM project")
 	if err != nil {
 		tb.Fatal(err)
 	}
