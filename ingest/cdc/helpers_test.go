@@ -24,6 +24,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(helperEnv) != "" {
 		os.Exit(crashHelper())
 	}
+	if os.Getenv(pgWriterEnv) != "" {
+		os.Exit(pgWriter())
+	}
 	code := m.Run()
 	testcore.Cleanup()
 	os.Exit(code)
