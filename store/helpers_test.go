@@ -187,7 +187,7 @@ func (e *env) snapshot() snapshot {
 	e.must(e.db.QueryRowContext(e.ctx, "SELECT COUNT(*) FROM status_history").Scan(&s.history))
 	for _, tb := range entityTables {
 		var v int64
-		e.must(e.db.QueryRowContext(e.ctx, "SELECT COALESCE(SUM(version), 0) + COUNT(*) FROM " + tb).Scan(&v))
+		e.must(e.db.QueryRowContext(e.ctx, "SELECT COALESCE(SUM(version), 0) + COUNT(*) FROM "+tb).Scan(&v))
 		s.versions += v
 	}
 	return s

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,6 +35,9 @@ import (
 // Main is the running service: stores, HTTP server and background jobs.
 // End-to-end tests build one on :0.
 type Main struct {
+	// leading is 1 while this instance runs the relay and the schedules.
+	leading atomic.Int32
+
 	Common common
 	Addr   string
 	Demo   bool
@@ -179,6 +183,10 @@ func (m *Main) Open(ctx context.Context) error {
 	m.Server.Clients = clients
 	m.Server.Throttle = access.NewLoginThrottle(clients, api.DefaultLoginsPerAddress, api.DefaultLoginsPerAccount)
 	m.Server.MetricsToken = m.MetricsToken
+	m.Server.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "zhiliao_leader",
+		Help: "1 while this instance runs the relay and the schedules (one instance per core at a time)."}, func() float64 {
+		return float64(m.leading.Load())
+	}))
 	m.Server.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "zhiliao_outbox_last_seq",
 		Help: "Sequence number of the newest CDC outbox event."}, func() float64 {
 		n, _ := m.DB.OutboxHead(context.Background())
@@ -259,26 +267,44 @@ func (m *Main) Run(ctx context.Context) error {
 	fmt.Fprintf(m.Stdout, "zhiliao 已启动 listening on %s\n", m.URL())
 	errc := make(chan error, 3)
 	go func() { errc <- m.HTTP.Serve(m.Listener) }()
-	relayCtx, stopRelay := context.WithCancel(ctx)
-	relayDone := make(chan struct{})
+	// The relay and the schedules run in one instance at a time: on
+	// PostgreSQL several instances may serve one core, and the one holding
+	// the duties is elected through the database (store.DB.Lead); on
+	// SQLite this process leads at once.
+	dutiesCtx, stopDuties := context.WithCancel(ctx)
+	dutiesDone := make(chan struct{})
+	var dutyErr error
 	go func() {
-		defer close(relayDone)
-		// The relay retries warehouse outages by itself; it stops only for
-		// what waiting cannot fix, and then the service still serves the
-		// core while /metrics shows the lag growing.
-		if err := m.Relay.Run(relayCtx); err != nil {
-			m.log.Error("relay stopped", "err", err)
-		}
+		defer close(dutiesDone)
+		m.DB.Lead(dutiesCtx, "relay-and-schedules", func(lctx context.Context) {
+			if err := m.Schedule.Start(); err != nil {
+				dutyErr = err
+				stopDuties()
+				return
+			}
+			defer m.Schedule.Stop()
+			if err := m.Reports.Start(); err != nil {
+				dutyErr = err
+				stopDuties()
+				return
+			}
+			defer m.Reports.Stop()
+			// The relay retries warehouse outages by itself; it stops only
+			// for what waiting cannot fix, and then the service still
+			// serves the core while /metrics shows the lag growing.
+			if err := m.Relay.Run(lctx); err != nil && lctx.Err() == nil {
+				m.log.Error("relay stopped", "err", err)
+			}
+			<-lctx.Done()
+		}, func(leading bool) {
+			if leading {
+				m.leading.Store(1)
+			} else {
+				m.leading.Store(0)
+			}
+		})
 	}()
-	defer func() { stopRelay(); <-relayDone }()
-	if err := m.Schedule.Start(); err != nil {
-		return err
-	}
-	defer m.Schedule.Stop()
-	if err := m.Reports.Start(); err != nil {
-		return err
-	}
-	defer m.Reports.Stop()
+	defer func() { stopDuties(); <-dutiesDone }()
 	if m.MLLP != nil {
 		m.log.Info("hl7 mllp intake", "addr", m.MLLP.Addr().String())
 		allow, _ := access.ParseTrusted(m.MLLPAllow) // validated when parsed
@@ -297,7 +323,10 @@ func (m *Main) Run(ctx context.Context) error {
 	select {
 	case err := <-errc:
 		return err
-	case <-ctx.Done():
+	case <-dutiesCtx.Done():
+		if dutyErr != nil {
+			return dutyErr
+		}
 	}
 	m.Server.SetReady(false)
 	shut, cancel := context.WithTimeout(context.Background(), 15*time.Second)

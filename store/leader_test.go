@@ -1,0 +1,85 @@
+package store_test
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/zhiliao/zhiliao/store"
+)
+
+const leaderChildEnv = "ZHILIAO_TEST_LEADER_DSN"
+
+// TestLeaderTakesOverAfterKill: two service instances on one core; only one
+// runs the duties. Killing the leader with SIGKILL hands them to the other
+// within seconds. On SQLite the only process leads at once.
+func TestLeaderTakesOverAfterKill(t *testing.T) {
+	e := newEnv(t)
+	if !onPostgres {
+		var ran atomic.Bool
+		e.db.Lead(e.ctx, "duties", func(context.Context) { ran.Store(true) }, nil)
+		if !ran.Load() {
+			t.Fatal("SQLite: the one process did not lead")
+		}
+		return
+	}
+	child := exec.Command(os.Args[0], "-test.run=^TestLeaderChild$")
+	child.Env = append(os.Environ(), leaderChildEnv+"="+e.db.Path)
+	out, err := child.StdoutPipe()
+	e.must(err)
+	e.must(child.Start())
+	defer child.Process.Kill()
+	lines := bufio.NewScanner(out)
+	for lines.Scan() && !strings.Contains(lines.Text(), "child leads") {
+	}
+
+	ctx, cancel := context.WithCancel(e.ctx)
+	defer cancel()
+	led := make(chan time.Time, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		e.db.Lead(ctx, "duties", func(dctx context.Context) {
+			led <- time.Now()
+			<-dctx.Done()
+		}, nil)
+	}()
+	select {
+	case <-led:
+		t.Fatal("a second instance leads while the first holds the duties")
+	case <-time.After(3 * time.Second):
+	}
+	killed := time.Now()
+	e.must(child.Process.Signal(os.Kill))
+	child.Wait()
+	select {
+	case at := <-led:
+		t.Logf("took over %.2f s after SIGKILL of the leader", at.Sub(killed).Seconds())
+	case <-time.After(30 * time.Second):
+		t.Fatal("no instance took the duties over 30 s after the leader was killed")
+	}
+	cancel()
+	<-done
+}
+
+// TestLeaderChild is the first instance of TestLeaderTakesOverAfterKill: it
+// leads until killed.
+func TestLeaderChild(t *testing.T) {
+	dsn := os.Getenv(leaderChildEnv)
+	if dsn == "" {
+		t.Skip("the leader child of TestLeaderTakesOverAfterKill")
+	}
+	db, err := store.Open(context.Background(), dsn, store.Options{FilesDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Lead(context.Background(), "duties", func(ctx context.Context) {
+		os.Stdout.WriteString("child leads\n")
+		<-ctx.Done()
+	}, nil)
+}
