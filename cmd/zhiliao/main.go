@@ -45,11 +45,14 @@ const usage = `zhiliao 综合治疗管理系统 (comprehensive treatment managem
   zhiliao relay    同步 outbox 到分析库 ship the outbox to the warehouse (--once to catch up and exit)
   zhiliao warehouse rebuild       从核心库重建分析库 rebuild the warehouse from the core
   zhiliao warehouse dead-letters  查看/重放死信 list (--replay) warehouse dead letters
+  zhiliao backup   在线备份核心库 online backup of the SQLite core (--out FILE)
+  zhiliao restore  从备份恢复并重建分析库 restore a backup and rebuild the warehouse (--from FILE)
   zhiliao etl run  计算数据集市 build the marts once (--full, --mart NAME)
   zhiliao export   导出报表 write a report workbook or PDF (REPORT --from --to [--dept] --out FILE.xlsx|FILE.pdf)
   zhiliao version  版本、提交与数据库结构版本 version, commit and schema version
 
-Every subcommand takes --data DIR (default ./data, env ZHILIAO_DATA).
+Every subcommand takes --data DIR (default ./data, env ZHILIAO_DATA) and --core
+postgres://… (env ZHILIAO_CORE) to use a PostgreSQL core instead of DATA/core.db.
 Run "zhiliao CMD -h" for its flags.
 `
 
@@ -78,6 +81,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runRelay(ctx, args[1:], stdout, stderr)
 	case "warehouse":
 		err = runWarehouse(ctx, args[1:], stdout, stderr)
+	case "backup":
+		err = runBackup(ctx, args[1:], stdout, stderr)
+	case "restore":
+		err = runRestore(ctx, args[1:], stdout, stderr)
 	case "etl":
 		err = runETL(ctx, args[1:], stdout, stderr)
 	case "export":

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	iofs "io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/zhiliao/zhiliao/etl"
+	"github.com/zhiliao/zhiliao/ingest/cdc"
+	"github.com/zhiliao/zhiliao/reports"
+	"github.com/zhiliao/zhiliao/store"
+)
+
+// runBackup is `zhiliao backup --out FILE`: an online, consistent copy of
+// the SQLite core, taken while the service runs.
+func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
+	var c common
+	c.register(fs)
+	out := fs.String("out", "", "备份文件 the backup file to write (it must not exist)")
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	if *out == "" {
+		return fmt.Errorf("%w: --out FILE is required", errUsage)
+	}
+	db, err := openCore(ctx, &c, stderr, mustExist)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	began := time.Now()
+	head, err := db.Backup(ctx, *out)
+	if err != nil {
+		return err
+	}
+	st, _ := os.Stat(*out)
+	fmt.Fprintf(stdout, "备份完成 backup written to %s (%d bytes, outbox through seq %d) in %.1fs\n", *out, st.Size(), head, time.Since(began).Seconds())
+	fmt.Fprintf(stdout, "影像与签名文件在 %s 下，另行复制 (files are immutable once written: copy the folder with rsync)\n", filepath.Join(c.data, "files"))
+	return nil
+}
+
+// runRestore is `zhiliao restore --from FILE`: the backup becomes the data
+// folder's core, and the warehouse is rebuilt from it and its marts built
+// again, because a warehouse filled from the lost core holds changes the
+// restored one never made.
+func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
+	var c common
+	var w whFlags
+	c.register(fs)
+	w.register(fs)
+	from := fs.String("from", "", "备份文件 the backup file written by zhiliao backup")
+	replace := fs.Bool("replace", false, "替换已有核心库 replace an existing core.db (it is kept as core.db.before-restore)")
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	if *from == "" {
+		return fmt.Errorf("%w: --from FILE is required", errUsage)
+	}
+	if store.IsPostgres(c.core) {
+		return store.ErrBackupEngine
+	}
+	if err := w.validate(); err != nil {
+		return err
+	}
+	// The backup must open as a core before anything is replaced.
+	check, err := store.Open(ctx, *from, store.Options{Migrate: c.migrate})
+	if err != nil {
+		return fmt.Errorf("备份无法打开 the backup does not open as a core: %w", err)
+	}
+	head, err := check.OutboxHead(ctx)
+	check.Close()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(c.data, 0o750); err != nil {
+		return err
+	}
+	core := filepath.Join(c.data, "core.db")
+	if _, err := os.Stat(core); err == nil {
+		if !*replace {
+			return fmt.Errorf("%s 已有核心库 holds a core: stop the service and add --replace to restore over it", c.data)
+		}
+		if err := os.Rename(core, core+".before-restore"); err != nil {
+			return err
+		}
+		for _, side := range []string{"-wal", "-shm"} {
+			os.Rename(core+side, core+".before-restore"+side)
+		}
+	} else if !errors.Is(err, iofs.ErrNotExist) {
+		return err
+	}
+	if err := copyFile(*from, core); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "核心库已恢复 core restored from %s (outbox through seq %d)\n", *from, head)
+
+	db, err := openCore(ctx, &c, stderr, mustExist)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	wh, err := w.open(ctx, &c)
+	if err != nil {
+		return err
+	}
+	defer wh.Close()
+	relay, err := w.relay(&c, stderr)
+	if err != nil {
+		return err
+	}
+	if err := cdc.Rebuild(ctx, db, wh, relay, stdout); err != nil {
+		return fmt.Errorf("rebuild the warehouse: %w", err)
+	}
+	log, err := c.logger(stderr)
+	if err != nil {
+		return err
+	}
+	r := &etl.Runner{Warehouse: wh, Logger: log, Placeholders: reports.DefaultRules().Placeholders}
+	if _, err := r.Run(ctx, etl.Options{Full: true, Job: "restore"}); err != nil {
+		return fmt.Errorf("build the marts: %w", err)
+	}
+	fmt.Fprintln(stdout, "分析库已重建，数据集市已全量计算 warehouse rebuilt and marts built from the restored core")
+	return nil
+}
+
+// copyFile copies src to dst through a temporary file renamed into place.
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	tmp := dst + ".partial"
+	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o640)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := out.Sync(); err != nil {
+		out.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, dst)
+}
