@@ -73,10 +73,14 @@ func TestOnPostgres(t *testing.T) {
 	t.Logf("the store suite on PostgreSQL:\n%s", out)
 }
 
-func mustOpenDB(tb testing.TB) *store.DB {
+func mustOpenDB(tb testing.TB) *store.DB { return openDBOn(tb, onPostgres) }
+
+// openDBOn opens a fresh core on PostgreSQL (pg) or SQLite: the benchmarks
+// measure both side by side in one run.
+func openDBOn(tb testing.TB, pg bool) *store.DB {
 	tb.Helper()
 	where := filepath.Join(tb.TempDir(), "core.db")
-	if onPostgres {
+	if pg {
 		where = testpg.Core(tb)
 	}
 	db, err := store.Open(context.Background(), where, store.Options{FilesDir: tb.TempDir()})
@@ -87,9 +91,11 @@ func mustOpenDB(tb testing.TB) *store.DB {
 	return db
 }
 
-func newEnv(tb testing.TB) *env {
+func newEnv(tb testing.TB) *env { return newEnvOn(tb, onPostgres) }
+
+func newEnvOn(tb testing.TB, pg bool) *env {
 	tb.Helper()
-	e := &env{t: tb, db: mustOpenDB(tb), clock: testclock.New(day0), ctx: context.Background()}
+	e := &env{t: tb, db: openDBOn(tb, pg), clock: testclock.New(day0), ctx: context.Background()}
 	e.db.Now = e.clock.Now
 	e.his = &his.Simulator{Status: e.db.OrderPaymentStatus}
 	e.db.HIS = e.his

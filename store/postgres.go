@@ -24,12 +24,17 @@ import (
 // The core on PostgreSQL (DESIGN.md §9). The services and their SQL are the
 // same as on SQLite; what differs is here:
 //
-//   - Writes. Every service call runs in its own SERIALIZABLE transaction,
-//     retried when the server reports a serialization failure or deadlock.
-//     SQLite gives the same guarantee with its single writer, so the rules
-//     the services check by reading first (slot capacity, one open ticket per
-//     course, a payment quantity not yet used) hold across processes exactly
-//     as they hold across goroutines.
+//   - Writes. Every service call runs in its own READ COMMITTED transaction
+//     that locks each row it reads (SELECT … FOR UPDATE, see forUpdate), and
+//     is retried when the server breaks a deadlock. The rules the services
+//     check by reading first (slot capacity, one open ticket per course, a
+//     payment quantity not yet used) read the row they are about, so two
+//     transactions on that row run one after the other, in any process, as
+//     every transaction does under SQLite's one writer; transactions on
+//     different rows run side by side. SERIALIZABLE was tried first: with its
+//     predicate locks on small tables (sequential scans lock the whole
+//     relation) 16 clients on different courses and slots aborted each other
+//     into 117 transactions/s with a p99 of 2.1 s.
 //   - The outbox order. A sequence value is taken before commit, so with
 //     concurrent writers seq order is not commit order, and a relay reading
 //     seq > checkpoint could pass over an event whose transaction commits
@@ -158,8 +163,9 @@ func (db *DB) sqlText(query string) string {
 // failure before the caller gets a conflict.
 const maxAttempts = 20
 
-// writePostgres runs fn in its own SERIALIZABLE transaction, retrying it
-// from the start when the server aborts it to keep the serial order.
+// writePostgres runs fn in its own transaction, retrying it from the start
+// when the server aborts it (a deadlock between row locks, or a
+// serialization failure).
 func (db *DB) writePostgres(ctx context.Context, fn func(tx *Tx) error) error {
 	// A retried attempt starts from the request's audit state as it was:
 	// the line the failed attempt wrote was rolled back with it.
@@ -190,7 +196,7 @@ func (db *DB) writePostgres(ctx context.Context, fn func(tx *Tx) error) error {
 }
 
 func (db *DB) writePostgresOnce(ctx context.Context, fn func(tx *Tx) error) error {
-	sqlTx, err := db.w.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelSerializable})
+	sqlTx, err := db.w.BeginTx(ctx, nil) // READ COMMITTED; the rows read are locked (forUpdate)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}

@@ -452,6 +452,27 @@ func (db *DB) q(ctx context.Context) querier {
 	return readStmts{db}
 }
 
+// forUpdate locks the lifecycle rows a write transaction reads, on
+// PostgreSQL. A service reads the row its rule is about (the slot for
+// capacity, the course for its open tickets, the order for its unused
+// quantity) before writing, so concurrent transactions on the same row queue
+// at that read, in any process, and each sees the row as the one before it
+// committed it: the serial order SQLite's one writer gives, per row instead
+// of for the whole database (postgres.go). Catalogue rows (the hospital, its
+// departments, staff, rooms, projects and patients) are read by nearly
+// every transaction and changed almost never: locking them would queue every
+// booking of a project behind the others and deadlock transactions that read
+// them in different orders, so they stay unlocked and their rare changes
+// are caught by the version check of update.
+func forUpdate(q querier, tb *table) string {
+	if tx, ok := q.(*Tx); ok && tx.db.pg && !unlocked[tb.entity] {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
+var unlocked = map[string]bool{"institution": true, "department": true, "staff": true, "room": true, "project": true, "patient": true}
+
 // getRow loads one row of T by id.
 func getRow[T any, PT interface {
 	*T
@@ -467,7 +488,7 @@ func findRow[T any, PT interface {
 }](ctx context.Context, q querier, where string, args ...any) (PT, error) {
 	e := PT(new(T))
 	tb := tableOf(e)
-	row := q.QueryRowContext(ctx, tb.selectSQL+" WHERE "+where, args...)
+	row := q.QueryRowContext(ctx, tb.selectSQL+" WHERE "+where+forUpdate(q, tb), args...)
 	if err := tb.scan(row, e); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, model.NotFound(model.EntityLabel(e.EntityName()), fmt.Sprint(args...))
@@ -486,7 +507,7 @@ func listRows[T any, PT interface {
 	model.Entity
 }](ctx context.Context, q querier, where string, args ...any) ([]PT, error) {
 	tb := tableOf(PT(new(T)))
-	rows, err := q.QueryContext(ctx, tb.selectSQL+" WHERE "+where, args...)
+	rows, err := q.QueryContext(ctx, tb.selectSQL+" WHERE "+where+forUpdate(q, tb), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -512,7 +533,7 @@ func get[T any, PT interface {
 }](tx *Tx, id int64) (PT, error) {
 	e := PT(new(T))
 	tb := tableOf(e)
-	if err := tb.scan(tx.queryRow(tb.selectSQL+" WHERE id = ?", id), e); err != nil {
+	if err := tb.scan(tx.queryRow(tb.selectSQL+" WHERE id = ?"+forUpdate(tx, tb), id), e); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, model.NotFound(model.EntityLabel(e.EntityName()), id)
 		}
