@@ -3,13 +3,16 @@ package store_test
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/zhiliao/zhiliao/model"
 	"github.com/zhiliao/zhiliao/store"
 )
 
@@ -82,4 +85,43 @@ func TestLeaderChild(t *testing.T) {
 		os.Stdout.WriteString("child leads\n")
 		<-ctx.Done()
 	}, nil)
+}
+
+// TestConnectionLostMidTransaction: the server ends a transaction's
+// session between its writes and COMMIT. The call fails with an error,
+// nothing of it is in the core (row, history or outbox), and the next call
+// succeeds on a new connection.
+func TestConnectionLostMidTransaction(t *testing.T) {
+	if !onPostgres {
+		t.Skip("SQLite has no connection to lose: TestOnPostgres runs this")
+	}
+	e := newEnv(t)
+	admin, err := sql.Open("pgx", e.db.Path)
+	e.must(err)
+	defer admin.Close()
+	before := e.snapshot()
+	var once sync.Once
+	e.db.BeforeCommit = func(context.Context) error {
+		once.Do(func() {
+			// The one session inside a transaction is the call's own.
+			_, err = admin.Exec(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+WHERE datname = current_database() AND state = 'idle in transaction' AND pid <> pg_backend_pid()`)
+		})
+		return nil
+	}
+	p := &model.Patient{MRN: "LOST-1", Name: "断线患者", Gender: "U"}
+	p.InstitutionID = e.inst.ID
+	if err := e.db.CreatePatient(e.ctx, p); err == nil {
+		t.Fatal("a write whose session was ended before COMMIT succeeded")
+	}
+	e.must(err)
+	if _, err := e.db.PatientByMRN(e.ctx, e.inst.ID, "LOST-1"); model.ErrorCode(err) != model.ENOTFOUND {
+		t.Errorf("the lost write left its patient: %v", err)
+	}
+	if after := e.snapshot(); after != before {
+		t.Errorf("the lost write left rows behind: %+v, before %+v", after, before)
+	}
+	p = &model.Patient{MRN: "LOST-2", Name: "断线后患者", Gender: "U"}
+	p.InstitutionID = e.inst.ID
+	e.must(e.db.CreatePatient(e.ctx, p))
 }
