@@ -66,6 +66,11 @@ func TestSlotCapacityUnderConcurrency(t *testing.T) {
 	if s.Booked != capacity || appts != capacity {
 		t.Fatalf("slot booked %d, appointments %d", s.Booked, appts)
 	}
+	var receipts int
+	e.must(e.db.QueryRowContext(e.ctx, "SELECT COUNT(DISTINCT receipt_no) FROM appointment").Scan(&receipts))
+	if receipts != appts {
+		t.Errorf("%d appointments share %d receipt numbers", appts, receipts)
+	}
 	// Concurrent bookings may share a group commit, but each keeps its own
 	// transaction id: on SQLite the seq of its first event; on PostgreSQL a
 	// value of the same sequence taken before it.

@@ -310,3 +310,15 @@ func mapPostgres(entity string, pe *pgconn.PgError) error {
 	}
 	return pe
 }
+
+// sequenceNumber is a number no other transaction gets: on SQLite the seq
+// the transaction's next event will have (one writer numbers them), on
+// PostgreSQL a value of the outbox sequence taken now.
+func (tx *Tx) sequenceNumber() (int64, error) {
+	if !tx.db.pg {
+		return tx.nextSeq, nil
+	}
+	var n int64
+	err := tx.tx.QueryRowContext(tx.ctx, "SELECT nextval(pg_get_serial_sequence('cdc_outbox', 'seq'))").Scan(&n)
+	return n, err
+}

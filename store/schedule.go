@@ -207,11 +207,15 @@ WHERE a.patient_id = ? AND a.status IN ('booked', 'checked_in') AND s.start_at <
 		if err := tx.update(s); err != nil {
 			return err
 		}
-		// The receipt number carries the outbox sequence of the booking's own
-		// event: unique and increasing without a counter row of its own.
+		// The receipt number carries a value of the outbox sequence: unique
+		// and increasing without a counter row of its own.
+		n, err := tx.sequenceNumber()
+		if err != nil {
+			return err
+		}
 		a = &model.Appointment{PatientID: c.PatientID, CourseID: c.ID, SlotID: s.ID, DeptID: c.DeptID, ProjectID: c.ProjectID,
 			Channel: r.Channel, PlannedAt: s.StartAt, BookedAt: tx.now,
-			ReceiptNo: fmt.Sprintf("YY%s%08d", s.StartAt.In(model.Local).Format("060102"), tx.nextSeq)}
+			ReceiptNo: fmt.Sprintf("YY%s%08d", s.StartAt.In(model.Local).Format("060102"), n)}
 		a.InstitutionID = c.InstitutionID
 		if err := tx.insert(a); err != nil {
 			return err
