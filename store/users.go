@@ -349,6 +349,6 @@ func (db *DB) StaffByCode(ctx context.Context, institutionID int64, code string)
 // UnboundStaff lists the active staff of a department not yet bound to an
 // account, of the given staff role ("" for any), in id order.
 func (db *DB) UnboundStaff(ctx context.Context, deptID int64, role string) ([]*model.Staff, error) {
-	return listRows[model.Staff](ctx, db.q(ctx), `dept_id = ? AND active AND (? = '' OR role = ?)
+	return listRows[model.Staff](ctx, db.q(ctx), `dept_id = ? AND active = 1 AND (? = '' OR role = ?)
  AND id NOT IN (SELECT staff_id FROM user_account WHERE staff_id IS NOT NULL) ORDER BY id`, deptID, role, role)
 }
