@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -133,7 +134,7 @@ func TestSeparationOfDuties(t *testing.T) {
 	f.wantError(code, body, 403, "forbidden", "")
 	// Administrator accounts are kept on the command line only.
 	var adminID int64
-	if err := f.db.Reader().QueryRow("SELECT id FROM user_account WHERE username = 'u_admin'").Scan(&adminID); err != nil {
+	if err := f.db.QueryRowContext(context.Background(), "SELECT id FROM user_account WHERE username = 'u_admin'").Scan(&adminID); err != nil {
 		t.Fatal(err)
 	}
 	code, body = f.do(sec, "POST", fmt.Sprintf("/api/v1/admin/users/%d/reset-password", adminID), map[string]any{"password": "Taken-over-1"})
@@ -298,7 +299,7 @@ func TestLoginPolicy(t *testing.T) {
 
 	// Sessions end after 30 minutes idle, not while in use.
 	var cid int64
-	if err := f.db.Reader().QueryRow("SELECT id FROM user_account WHERE username = 'u_clinician'").Scan(&cid); err != nil {
+	if err := f.db.QueryRowContext(context.Background(), "SELECT id FROM user_account WHERE username = 'u_clinician'").Scan(&cid); err != nil {
 		t.Fatal(err)
 	}
 	f.mustDo(f.tokens[model.RoleSecurityAdmin], "POST", fmt.Sprintf("/api/v1/admin/users/%d/unlock", cid), nil, 200, nil)

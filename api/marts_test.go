@@ -292,7 +292,7 @@ func TestMartCache(t *testing.T) {
 	// A new paid order from the HIS, shipped and built by an incremental run.
 	var code string
 	var price int64
-	if err := f.db.Reader().QueryRowContext(ctx, "SELECT code, unit_price_fen FROM project WHERE dept_id = ? ORDER BY id LIMIT 1", f.jg.ID).Scan(&code, &price); err != nil {
+	if err := f.db.QueryRowContext(ctx, "SELECT code, unit_price_fen FROM project WHERE dept_id = ? ORDER BY id LIMIT 1", f.jg.ID).Scan(&code, &price); err != nil {
 		t.Fatal(err)
 	}
 	var o model.Order
@@ -369,7 +369,7 @@ func TestMartDetail(t *testing.T) {
 		}
 	}
 	var n int
-	if err := f.db.Reader().QueryRow("SELECT count(*) FROM audit_log WHERE action = 'read_pii' AND role = ? AND detail LIKE ?",
+	if err := f.db.QueryRowContext(context.Background(), "SELECT count(*) FROM audit_log WHERE action = 'read_pii' AND role = ? AND detail LIKE ?",
 		model.RoleEvaluator, fmt.Sprintf("%%staff=%d%%rows=%d", staff, len(ev.Rows))).Scan(&n); err != nil || n != 1 {
 		t.Errorf("audit lines for the evaluator's read: %d %v", n, err)
 	}
@@ -512,7 +512,7 @@ func TestExports(t *testing.T) {
 	code, b = f.do(qo, "GET", "/api/v1/exports/"+job["id"].(string)+"/file", nil)
 	f.wantError(code, b, 409, model.ECONFLICT, "")
 	var n int
-	f.db.Reader().QueryRow(`SELECT count(*) FROM audit_log WHERE action = 'export' AND entity_id = 'emr-0601' AND role = 'evaluator'
+	f.db.QueryRowContext(context.Background(), `SELECT count(*) FROM audit_log WHERE action = 'export' AND entity_id = 'emr-0601' AND role = 'evaluator'
 		AND detail LIKE '%status=done%deidentified=true rows=%'`).Scan(&n)
 	if n != 2 { // the evidence, and its reseeded sample
 		t.Errorf("evaluator's 2 exports audited %d times", n)

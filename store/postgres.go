@@ -134,7 +134,7 @@ func (db *DB) migrationsOf() (fs.FS, goose.Dialect, []goose.ProviderOption, erro
 var rebound sync.Map // string → string
 
 // sqlText returns query in the engine's placeholder style: the services
-// write `?`; PostgreSQL numbers them. No statement of the core has a `?`
+// write `?` (or `?N` for an argument used twice); PostgreSQL numbers them. No statement of the core has a `?`
 // inside a string literal.
 func (db *DB) sqlText(query string) string {
 	if !db.pg {
@@ -146,13 +146,16 @@ func (db *DB) sqlText(query string) string {
 	var b strings.Builder
 	n := 0
 	for i := 0; i < len(query); i++ {
-		if query[i] == '?' {
-			n++
-			b.WriteByte('$')
-			b.WriteString(strconv.Itoa(n))
+		if query[i] != '?' {
+			b.WriteByte(query[i])
 			continue
 		}
-		b.WriteByte(query[i])
+		b.WriteByte('$')
+		if i+1 < len(query) && query[i+1] >= '0' && query[i+1] <= '9' {
+			continue // ?NNN, SQLite's numbered form, is $NNN
+		}
+		n++
+		b.WriteString(strconv.Itoa(n))
 	}
 	q := b.String()
 	rebound.Store(query, q)

@@ -1,0 +1,20 @@
+package store
+
+import "testing"
+
+func TestSQLTextNumbersPlaceholders(t *testing.T) {
+	pg := &DB{pg: true}
+	for in, want := range map[string]string{
+		"SELECT 1":                               "SELECT 1",
+		"a = ? AND b = ?":                        "a = $1 AND b = $2",
+		"patient_id = ?1 AND dept_id = ?2 OR ?1": "patient_id = $1 AND dept_id = $2 OR $1",
+		"LIMIT ?":                                "LIMIT $1",
+	} {
+		if got := pg.sqlText(in); got != want {
+			t.Errorf("%q → %q, want %q", in, got, want)
+		}
+		if got := (&DB{}).sqlText(in); got != in {
+			t.Errorf("SQLite changed %q to %q", in, got)
+		}
+	}
+}
