@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/zhiliao/zhiliao/access"
 	"github.com/zhiliao/zhiliao/api"
 	"github.com/zhiliao/zhiliao/etl"
@@ -100,6 +102,7 @@ func newFixture(t testing.TB) *fixture {
 	t.Cleanup(func() { db.Close() })
 	f := &fixture{t: t, db: db, clock: testclock.New(day0), tokens: map[string]string{}}
 	db.Now = f.clock.Now
+	db.Policy.HashCost = bcrypt.MinCost // each hash at the default cost takes seconds under the race detector
 	f.his = &his.Simulator{Status: db.OrderPaymentStatus}
 	db.HIS = f.his
 	must := func(err error) {

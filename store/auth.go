@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -50,6 +51,15 @@ type AccountPolicy struct {
 	LockFor     time.Duration // how long it stays locked
 	IdleTimeout time.Duration // a session unused this long ends
 	MaxSession  time.Duration // a session ends this long after login, used or not
+	// HashCost is bcrypt's cost for new password hashes (0: bcrypt's
+	// default, 10). A hospital may raise it; tests lower it, because the
+	// race detector makes each hash take seconds.
+	HashCost int
+}
+
+// hashPassword hashes a new password at the policy's cost.
+func (p AccountPolicy) hashPassword(password string) ([]byte, error) {
+	return bcrypt.GenerateFromPassword([]byte(password), cmp.Or(p.HashCost, bcrypt.DefaultCost))
 }
 
 // DefaultAccountPolicy: 10 characters of 3 classes; 5 failures lock for 15

@@ -186,6 +186,10 @@ func (db *DB) writePostgres(ctx context.Context, fn func(tx *Tx) error) error {
 			return err
 		}
 		if attempt == maxAttempts {
+			var stale staleRetry
+			if errors.As(err, &stale) {
+				return stale.error
+			}
 			return model.Conflict("core.busy", "并发修改过多，请稍后重试 (too many concurrent changes, retry later): %v", err)
 		}
 		// Jittered backoff: the transactions that collided retry apart.
@@ -235,8 +239,16 @@ func (db *DB) writePostgresOnce(ctx context.Context, fn func(tx *Tx) error) erro
 // rolled the transaction back and running it again may succeed.
 func retryable(err error) bool {
 	var pe *pgconn.PgError
-	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+	var stale staleRetry
+	return errors.As(err, &stale) || errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
 }
+
+// staleRetry is a version conflict on a row this transaction read: worth
+// running the transaction again. Callers see the conflict inside it if the
+// retries run out.
+type staleRetry struct{ error }
+
+func (s staleRetry) Unwrap() error { return s.error }
 
 // reserveSeqs takes n values of the outbox sequence, ascending, right before
 // the events are inserted (and so after every row change they describe).

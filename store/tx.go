@@ -416,7 +416,15 @@ func (tx *Tx) update(e model.Entity) error {
 	}
 	if n, _ := res.RowsAffected(); n != 1 {
 		m.Version = old
-		return model.Conflict(e.EntityName()+".stale", "%s已被他人修改，请刷新后重试 (changed concurrently)", model.EntityLabel(e.EntityName()))
+		err := model.Conflict(e.EntityName()+".stale", "%s已被他人修改，请刷新后重试 (changed concurrently)", model.EntityLabel(e.EntityName()))
+		if tx.db.pg {
+			// The row was read in this transaction and changed by another
+			// one since (a catalogue row is read without a lock): run the
+			// whole transaction again, as SQLite's one writer would have
+			// run it after the other (postgres.go).
+			return staleRetry{err}
+		}
+		return err
 	}
 	tx.orig[e] = cur
 	return tx.emit(e, model.OpUpdate)

@@ -65,7 +65,7 @@ func (db *DB) CreateUser(ctx context.Context, u *model.User, password string) er
 	if err := db.Policy.Password.Check(u.Username, password); err != nil {
 		return err
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	hash, err := db.Policy.hashPassword(password)
 	if err != nil {
 		return err
 	}
@@ -230,7 +230,7 @@ func (db *DB) ResetPassword(ctx context.Context, userID int64, password string) 
 		if err := db.Policy.Password.Check(u.Username, password); err != nil {
 			return err
 		}
-		hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+		hash, err := db.Policy.hashPassword(password)
 		if err != nil {
 			return err
 		}
@@ -263,7 +263,7 @@ func (db *DB) ChangePassword(ctx context.Context, current, next string) error {
 	if err := db.Policy.Password.Check(a.Username, next); err != nil {
 		return err
 	}
-	h, err := bcrypt.GenerateFromPassword([]byte(next), bcrypt.DefaultCost)
+	h, err := db.Policy.hashPassword(next)
 	if err != nil {
 		return err
 	}
