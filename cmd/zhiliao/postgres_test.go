@@ -119,3 +119,14 @@ func leaderGauge(t *testing.T, m *Main) string {
 	}
 	return "missing"
 }
+
+// TestUnreachableCore: a PostgreSQL core that does not answer stops a
+// command with an error naming the server without its password.
+func TestUnreachableCore(t *testing.T) {
+	code, out, stderr := run(t, "relay", "--once", "--data", t.TempDir(), "--log-level", "error",
+		"--core", "postgres://zhiliao:s3cret-pw@127.0.0.1:1/zhiliao?sslmode=disable&connect_timeout=2")
+	if code == 0 || !strings.Contains(stderr, "核心库无法连接") || !strings.Contains(stderr, "127.0.0.1:1") ||
+		strings.Contains(stderr+out, "s3cret-pw") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+}
