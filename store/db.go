@@ -359,9 +359,14 @@ func (db *DB) Engine() string {
 	return "sqlite"
 }
 
-// LatestSchemaVersion is the version the embedded migrations bring a core to.
-func LatestSchemaVersion() int64 {
-	entries, _ := fs.ReadDir(migrationFS, "migrations/sqlite")
+// LatestSchemaVersion is the version the embedded migrations bring a SQLite
+// core to.
+func LatestSchemaVersion() int64 { return LatestSchemaVersionOf("sqlite") }
+
+// LatestSchemaVersionOf is the same for an engine, "sqlite" or "postgres":
+// each numbers its migrations on its own.
+func LatestSchemaVersionOf(engine string) int64 {
+	entries, _ := fs.ReadDir(migrationFS, "migrations/"+engine)
 	var latest int64
 	for _, e := range entries {
 		var v int64

@@ -147,6 +147,9 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return err
 		}
 	}
+	if *to > 0 && store.IsPostgres(c.core) {
+		return fmt.Errorf("%w: --to stages a SQLite core's upgrade; a PostgreSQL core is migrated whole (its migrations are numbered on their own)", errUsage)
+	}
 	if *to > 0 {
 		if err := os.MkdirAll(c.data, 0o750); err != nil {
 			return err

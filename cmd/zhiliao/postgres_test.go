@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/zhiliao/zhiliao/internal/testpg"
 	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/store"
 	"github.com/zhiliao/zhiliao/warehouse/warehousetest"
 )
 
@@ -128,5 +131,24 @@ func TestUnreachableCore(t *testing.T) {
 	if code == 0 || !strings.Contains(stderr, "核心库无法连接") || !strings.Contains(stderr, "127.0.0.1:1") ||
 		strings.Contains(stderr+out, "s3cret-pw") {
 		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestMigrateOnPostgres: migrate brings a PostgreSQL core to the latest of
+// its own migrations; --to, which stages a SQLite upgrade, is refused rather
+// than applied to a SQLite file the command was not asked about.
+func TestMigrateOnPostgres(t *testing.T) {
+	core := testpg.Core(t)
+	data := t.TempDir()
+	code, out, stderr := run(t, "migrate", "--core", core, "--data", data, "--log-level", "error")
+	if code != 0 || !strings.Contains(out, fmt.Sprintf("version %d", store.LatestSchemaVersionOf("postgres"))) {
+		t.Errorf("migrate: %d %q %q", code, out, stderr)
+	}
+	if code, _, stderr := run(t, "migrate", "--to", "2", "--core", core, "--data", data, "--log-level", "error"); code == 0 ||
+		!strings.Contains(stderr, "PostgreSQL") {
+		t.Errorf("migrate --to on PostgreSQL: %d %q", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(data, "core.db")); err == nil {
+		t.Error("a SQLite core.db was made beside a PostgreSQL core")
 	}
 }

@@ -33,7 +33,7 @@ func runVersion(stdout io.Writer) error {
 	if dirty {
 		commit += " (modified)"
 	}
-	fmt.Fprintf(stdout, "zhiliao %s\n提交 commit  %s %s\n数据库结构 schema version %d\n%s %s/%s\n",
-		version, commit, when, store.LatestSchemaVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(stdout, "zhiliao %s\n提交 commit  %s %s\n数据库结构 schema version %d (SQLite), %d (PostgreSQL)\n%s %s/%s\n",
+		version, commit, when, store.LatestSchemaVersion(), store.LatestSchemaVersionOf("postgres"), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	return nil
 }
