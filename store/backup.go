@@ -33,13 +33,13 @@ func (db *DB) Backup(ctx context.Context, out string) (int64, error) {
 		os.Remove(tmp)
 		return 0, fmt.Errorf("backup: %w", err)
 	}
-	copy, err := Open(ctx, tmp, Options{Logger: db.Logger})
+	snap, err := Open(ctx, tmp, Options{Logger: db.Logger})
 	if err != nil {
 		os.Remove(tmp)
 		return 0, fmt.Errorf("backup does not open: %w", err)
 	}
-	head, err := copy.OutboxHead(ctx)
-	if cerr := copy.Close(); err == nil {
+	head, err := snap.OutboxHead(ctx)
+	if cerr := snap.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {

@@ -473,13 +473,11 @@ func (db *DB) q(ctx context.Context) querier {
 // them in different orders, so they stay unlocked and their rare changes
 // are caught by the version check of update.
 func forUpdate(q querier, tb *table) string {
-	if tx, ok := q.(*Tx); ok && tx.db.pg && !unlocked[tb.entity] {
+	if tx, ok := q.(*Tx); ok && tx.db.pg && !catalogue[tb.entity] && tb.entity != "patient" {
 		return " FOR UPDATE"
 	}
 	return ""
 }
-
-var unlocked = map[string]bool{"institution": true, "department": true, "staff": true, "room": true, "project": true, "patient": true}
 
 // getRow loads one row of T by id.
 func getRow[T any, PT interface {

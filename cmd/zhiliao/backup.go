@@ -11,9 +11,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/zhiliao/zhiliao/etl"
-	"github.com/zhiliao/zhiliao/ingest/cdc"
-	"github.com/zhiliao/zhiliao/reports"
 	"github.com/zhiliao/zhiliao/store"
 )
 
@@ -102,30 +99,8 @@ func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	fmt.Fprintf(stdout, "核心库已恢复 core restored from %s (outbox through seq %d)\n", *from, head)
 
-	db, err := openCore(ctx, &c, stderr, mustExist)
-	if err != nil {
+	if err := rebuildWarehouse(ctx, &c, &w, true, stdout, stderr); err != nil {
 		return err
-	}
-	defer db.Close()
-	wh, err := w.open(ctx, &c)
-	if err != nil {
-		return err
-	}
-	defer wh.Close()
-	relay, err := w.relay(&c, stderr)
-	if err != nil {
-		return err
-	}
-	if err := cdc.Rebuild(ctx, db, wh, relay, stdout); err != nil {
-		return fmt.Errorf("rebuild the warehouse: %w", err)
-	}
-	log, err := c.logger(stderr)
-	if err != nil {
-		return err
-	}
-	r := &etl.Runner{Warehouse: wh, Logger: log, Placeholders: reports.DefaultRules().Placeholders}
-	if _, err := r.Run(ctx, etl.Options{Full: true, Job: "restore"}); err != nil {
-		return fmt.Errorf("build the marts: %w", err)
 	}
 	fmt.Fprintln(stdout, "分析库已重建，数据集市已全量计算 warehouse rebuilt and marts built from the restored core")
 	return nil

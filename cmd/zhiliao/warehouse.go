@@ -10,7 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zhiliao/zhiliao/etl"
 	"github.com/zhiliao/zhiliao/ingest/cdc"
+	"github.com/zhiliao/zhiliao/reports"
 	"github.com/zhiliao/zhiliao/warehouse"
 	"github.com/zhiliao/zhiliao/warehouse/clickhouse"
 	"github.com/zhiliao/zhiliao/warehouse/duckdb"
@@ -136,42 +138,65 @@ func runWarehouse(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := w.validate(); err != nil {
 		return err
 	}
+	if verb == "rebuild" {
+		return rebuildWarehouse(ctx, &c, &w, false, stdout, stderr)
+	}
 	wh, err := w.open(ctx, &c)
 	if err != nil {
 		return err
 	}
 	defer wh.Close()
-	switch verb {
-	case "rebuild":
-		core, err := openCore(ctx, &c, stderr, mustExist)
+	if *replay {
+		res, err := cdc.ReplayDeadLetters(ctx, wh)
 		if err != nil {
 			return err
 		}
-		defer core.Close()
-		r, err := w.relay(&c, stderr)
-		if err != nil {
-			return err
-		}
-		return cdc.Rebuild(ctx, core, wh, r, stdout)
-	default:
-		if *replay {
-			res, err := cdc.ReplayDeadLetters(ctx, wh)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(stdout, "重放成功 replayed %d dead letters; %d still refused\n", len(res.Replayed), len(res.Failed))
-		}
-		dls, err := wh.DeadLetters(ctx, 1000)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "待处理死信 %d pending dead letters\n", len(dls))
-		for _, d := range dls {
-			fmt.Fprintf(stdout, "  seq %d  %s #%d v%d  %s\n", d.Seq, d.Entity, d.EntityID, d.Version, d.Reason)
-		}
-		if len(dls) > 0 && !*replay {
-			return errors.New("dead letters are pending: fix the cause, then run with --replay")
-		}
+		fmt.Fprintf(stdout, "重放成功 replayed %d dead letters; %d still refused\n", len(res.Replayed), len(res.Failed))
+	}
+	dls, err := wh.DeadLetters(ctx, 1000)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "待处理死信 %d pending dead letters\n", len(dls))
+	for _, d := range dls {
+		fmt.Fprintf(stdout, "  seq %d  %s #%d v%d  %s\n", d.Seq, d.Entity, d.EntityID, d.Version, d.Reason)
+	}
+	if len(dls) > 0 && !*replay {
+		return errors.New("dead letters are pending: fix the cause, then run with --replay")
+	}
+	return nil
+}
+
+// rebuildWarehouse recreates the warehouse from the core (warehouse
+// rebuild, restore) and, with marts, builds every mart from it at once.
+func rebuildWarehouse(ctx context.Context, c *common, w *whFlags, marts bool, stdout, stderr io.Writer) error {
+	core, err := openCore(ctx, c, stderr, mustExist)
+	if err != nil {
+		return err
+	}
+	defer core.Close()
+	wh, err := w.open(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer wh.Close()
+	r, err := w.relay(c, stderr)
+	if err != nil {
+		return err
+	}
+	if err := cdc.Rebuild(ctx, core, wh, r, stdout); err != nil {
+		return fmt.Errorf("rebuild the warehouse: %w", err)
+	}
+	if !marts {
 		return nil
 	}
+	log, err := c.logger(stderr)
+	if err != nil {
+		return err
+	}
+	runner := &etl.Runner{Warehouse: wh, Logger: log, Placeholders: reports.DefaultRules().Placeholders}
+	if _, err := runner.Run(ctx, etl.Options{Full: true, Job: "restore"}); err != nil {
+		return fmt.Errorf("build the marts: %w", err)
+	}
+	return nil
 }
