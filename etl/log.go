@@ -2,6 +2,9 @@ package etl
 
 import (
 	"context"
+	"fmt"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/zhiliao/zhiliao/model"
@@ -16,7 +19,7 @@ func (r *Runner) Runs(ctx context.Context, limit int) ([]Result, error) {
 	if err := r.ensureSchemaLocked(ctx, d); err != nil {
 		return nil, err
 	}
-	rows, err := r.query(ctx, `SELECT mart, job, full_rebuild, status, days, rows, watermark, error, started_at, finished_at
+	rows, err := r.query(ctx, `SELECT mart, job, full_rebuild, status, days, rows, watermark, error, started_at, finished_at, watermarks
 FROM etl_runs ORDER BY seq DESC LIMIT ?`, limit)
 	if err != nil {
 		return nil, err
@@ -26,6 +29,10 @@ FROM etl_runs ORDER BY seq DESC LIMIT ?`, limit)
 		res := Result{Mart: row[0].(string), Job: row[1].(string), Status: row[3].(string),
 			Days: row[4].(int64), Rows: row[5].(int64), Watermark: row[6].(int64), Error: row[7].(string),
 			StartedAt: row[8].(time.Time), Finished: row[9].(time.Time)}
+		text, _ := row[10].(string)
+		if res.Watermarks, err = parseWatermarks(text, res.Watermark); err != nil {
+			return nil, err
+		}
 		switch v := row[2].(type) {
 		case bool:
 			res.Full = v
@@ -47,6 +54,28 @@ type Freshness struct {
 	Behind      int64     `json:"events_behind"`          // events the warehouse holds that the mart has not seen
 	LastStatus  string    `json:"last_status"`
 	LastError   string    `json:"last_error,omitempty"`
+
+	asOf Watermarks
+}
+
+// committedAt is when the last events up to w were committed in their
+// cores: the latest of the namespaces' (each core's clock is its own, and a
+// region's figures are as of its freshest hospital's).
+func (r *Runner) committedAt(ctx context.Context, w Watermarks) (time.Time, error) {
+	var conds []string
+	for ns, seq := range w {
+		conds = append(conds, fmt.Sprintf("(seq <= %d AND seq > %d)", seq, max(seq-1000, model.NamespaceBase(ns))))
+	}
+	if len(conds) == 0 {
+		return time.Time{}, nil
+	}
+	sort.Strings(conds)
+	rows, err := r.query(ctx, "SELECT max(occurred_at) FROM cdc_events WHERE "+strings.Join(conds, " OR "))
+	if err != nil || len(rows) != 1 {
+		return time.Time{}, err
+	}
+	t, _ := rows[0][0].(time.Time)
+	return t, nil
 }
 
 // Freshness reports every mart's freshness.
@@ -58,10 +87,11 @@ func (r *Runner) Freshness(ctx context.Context) ([]Freshness, error) {
 	if err := r.ensureSchemaLocked(ctx, d); err != nil {
 		return nil, err
 	}
-	head, err := r.Warehouse.HighWater(ctx)
+	hws, err := r.Warehouse.HighWaters(ctx)
 	if err != nil {
 		return nil, err
 	}
+	head := Watermarks(hws).Progress()
 	runs, err := r.Runs(ctx, 1000)
 	if err != nil {
 		return nil, err
@@ -78,16 +108,12 @@ func (r *Runner) Freshness(ctx context.Context) ([]Freshness, error) {
 			}
 			if run.Status == "ok" {
 				f.LastSuccess, f.Watermark, f.Behind = run.Finished, run.Watermark, head-run.Watermark
+				f.asOf = run.Watermarks
 				break
 			}
 		}
-		if f.Watermark > 0 {
-			rows, err := r.query(ctx, "SELECT max(occurred_at) FROM cdc_events WHERE seq <= ? AND seq > ?", f.Watermark, f.Watermark-1000)
-			if err == nil && len(rows) == 1 {
-				if t, ok := rows[0][0].(time.Time); ok {
-					f.DataAsOf = t
-				}
-			}
+		if len(f.asOf) > 0 {
+			f.DataAsOf, _ = r.committedAt(ctx, f.asOf)
 		}
 		out = append(out, f)
 	}

@@ -46,16 +46,18 @@ type Options struct {
 
 // Result is what one run did to one mart.
 type Result struct {
-	Mart      string    `json:"mart"`
-	Job       string    `json:"job"`
-	Full      bool      `json:"full"`
-	Status    string    `json:"status"` // ok, failed
-	Days      int64     `json:"days"`
-	Rows      int64     `json:"rows"`
-	Watermark int64     `json:"watermark"`
-	Error     string    `json:"error,omitempty"`
-	StartedAt time.Time `json:"started_at"`
-	Finished  time.Time `json:"finished_at"`
+	Mart      string `json:"mart"`
+	Job       string `json:"job"`
+	Full      bool   `json:"full"`
+	Status    string `json:"status"` // ok, failed
+	Days      int64  `json:"days"`
+	Rows      int64  `json:"rows"`
+	Watermark int64  `json:"watermark"` // Watermarks.Progress: the outbox seq, for one core without a namespace
+	// Watermarks is how far the run built the mart, per namespace.
+	Watermarks Watermarks `json:"watermarks,omitempty"`
+	Error      string     `json:"error,omitempty"`
+	StartedAt  time.Time  `json:"started_at"`
+	Finished   time.Time  `json:"finished_at"`
 }
 
 func (r *Runner) logger() *slog.Logger {
@@ -101,11 +103,12 @@ func (r *Runner) Run(ctx context.Context, opt Options) ([]Result, error) {
 	if opt.Job == "" {
 		opt.Job = "manual"
 	}
-	head, err := r.Warehouse.HighWater(ctx)
+	hws, err := r.Warehouse.HighWaters(ctx)
 	if err != nil {
 		return nil, err
 	}
-	run := &runState{touched: map[int64][]string{}, snaps: map[string]*snapshots{}}
+	head := Watermarks(hws)
+	run := &runState{touched: map[string][]string{}, snaps: map[string]*snapshots{}}
 	if d.snapshots && !opt.Full {
 		if run.snapEntities, err = snapshotEntities(d, marts); err != nil {
 			return nil, err
@@ -151,20 +154,21 @@ func (r *Runner) Run(ctx context.Context, opt Options) ([]Result, error) {
 // once). Marts run concurrently on ClickHouse, hence the lock.
 type runState struct {
 	mu           sync.Mutex
-	touched      map[int64][]string // by watermark
+	touched      map[string][]string // by the condition on seq
 	snaps        map[string]*snapshots
 	snapEntities []string
 }
 
-func (s *runState) days(ctx context.Context, r *Runner, d dialect, last, head int64) ([]string, error) {
+func (s *runState) days(ctx context.Context, r *Runner, d dialect, last, head Watermarks) ([]string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if days, ok := s.touched[last]; ok {
+	since := newSince(last, head)
+	if days, ok := s.touched[since]; ok {
 		return days, nil
 	}
-	days, err := r.touchedDays(ctx, d, last, head)
+	days, err := r.touchedDays(ctx, d, since)
 	if err == nil {
-		s.touched[last] = days
+		s.touched[since] = days
 	}
 	return days, err
 }
@@ -189,8 +193,8 @@ func (s *runState) snapshots(d dialect, days []string) *snapshots {
 	return s.snaps[key]
 }
 
-func (r *Runner) runMart(ctx context.Context, d dialect, m *Mart, opt Options, head int64, run *runState) Result {
-	res := Result{Mart: m.Name, Job: opt.Job, Full: opt.Full, StartedAt: r.now().UTC(), Watermark: head}
+func (r *Runner) runMart(ctx context.Context, d dialect, m *Mart, opt Options, head Watermarks, run *runState) Result {
+	res := Result{Mart: m.Name, Job: opt.Job, Full: opt.Full, StartedAt: r.now().UTC(), Watermark: head.Progress(), Watermarks: head}
 	fail := func(err error) Result {
 		res.Status, res.Error, res.Finished = "failed", err.Error(), r.now().UTC()
 		r.logger().Error("etl run failed", "mart", m.Name, "job", opt.Job, "err", err)
@@ -232,7 +236,7 @@ func (r *Runner) runMart(ctx context.Context, d dialect, m *Mart, opt Options, h
 	}
 	res.Status, res.Finished = "ok", r.now().UTC()
 	r.logger().Info("etl run", "mart", m.Name, "job", opt.Job, "full", res.Full, "days", res.Days, "rows", res.Rows,
-		"watermark", head, "seconds", res.Finished.Sub(res.StartedAt).Seconds())
+		"watermarks", head.String(), "seconds", res.Finished.Sub(res.StartedAt).Seconds())
 	return res
 }
 
@@ -334,17 +338,18 @@ func (r *Runner) count(ctx context.Context, d dialect, m *Mart, days []string) (
 	return n, nil
 }
 
-// watermark is the outbox seq the mart was last built up to.
-func (r *Runner) watermark(ctx context.Context, m *Mart) (int64, bool, error) {
-	rows, err := r.query(ctx, "SELECT max(watermark), count(*) FROM etl_runs WHERE mart = ? AND status = 'ok'", m.Name)
-	if err != nil {
-		return 0, false, err
+// watermark is how far the mart was last built, per namespace: its last
+// good run's (runs never overlap, and each starts from the warehouse's high
+// waters, which only grow).
+func (r *Runner) watermark(ctx context.Context, m *Mart) (Watermarks, bool, error) {
+	rows, err := r.query(ctx, "SELECT watermark, watermarks FROM etl_runs WHERE mart = ? AND status = 'ok' ORDER BY seq DESC LIMIT 1", m.Name)
+	if err != nil || len(rows) == 0 {
+		return nil, false, err
 	}
-	if len(rows) == 0 || rows[0][1] == int64(0) {
-		return 0, false, nil
-	}
-	w, _ := rows[0][0].(int64)
-	return w, true, nil
+	legacy, _ := rows[0][0].(int64)
+	text, _ := rows[0][1].(string)
+	w, err := parseWatermarks(text, legacy)
+	return w, err == nil, err
 }
 
 // dayColumns are the columns the marts put a row's measures on a day by,
@@ -363,11 +368,11 @@ var dayColumns = map[string][]string{
 // as well as the day it happened. Measures are keyed by a day column of the
 // row whose change alters them; dictionary changes (a project renamed, its
 // rating scope) reach old days at the nightly full rebuild.
-func (r *Runner) touchedDays(ctx context.Context, d dialect, after, upto int64) ([]string, error) {
-	if upto <= after {
+func (r *Runner) touchedDays(ctx context.Context, d dialect, since string) ([]string, error) {
+	if since == "" {
 		return nil, nil
 	}
-	changed, err := r.changedIDs(ctx, after, upto)
+	changed, err := r.changedIDs(ctx, since)
 	if err != nil {
 		return nil, err
 	}
@@ -386,7 +391,7 @@ func (r *Runner) touchedDays(ctx context.Context, d dialect, after, upto int64) 
 		// of literal ids finds their granules by the key.
 		where := "id IN (" + ids + ")"
 		if changed == nil {
-			where = fmt.Sprintf("id IN (SELECT entity_id FROM cdc_events WHERE seq > %d AND seq <= %d AND entity = '%s')", after, upto, t.Entity)
+			where = fmt.Sprintf("id IN (SELECT entity_id FROM cdc_events WHERE (%s) AND entity = '%s')", since, t.Entity)
 		}
 		for _, name := range cols {
 			expr, err := d.dayExpr(t.Entity, name)
@@ -421,10 +426,10 @@ func (r *Runner) touchedDays(ctx context.Context, d dialect, after, upto int64) 
 // longer range (a catch-up after an outage) reads them by subquery.
 var maxLiteralIDs = 20000 // a var for the test of the subquery path
 
-// changedIDs are the ids of each entity with events in (after, upto], as
-// comma-separated lists; nil when there are more than maxLiteralIDs.
-func (r *Runner) changedIDs(ctx context.Context, after, upto int64) (map[string]string, error) {
-	rows, err := r.query(ctx, fmt.Sprintf("SELECT DISTINCT entity, entity_id FROM cdc_events WHERE seq > %d AND seq <= %d LIMIT %d", after, upto, maxLiteralIDs+1))
+// changedIDs are the ids of each entity with events whose seq meets since,
+// as comma-separated lists; nil when there are more than maxLiteralIDs.
+func (r *Runner) changedIDs(ctx context.Context, since string) (map[string]string, error) {
+	rows, err := r.query(ctx, fmt.Sprintf("SELECT DISTINCT entity, entity_id FROM cdc_events WHERE (%s) LIMIT %d", since, maxLiteralIDs+1))
 	if err != nil || len(rows) > maxLiteralIDs {
 		return nil, err
 	}
@@ -455,15 +460,33 @@ func (r *Runner) ensureSchema(ctx context.Context, d dialect) error {
 	if d.engine == "duckdb" {
 		stmts = append(stmts, `CREATE TABLE IF NOT EXISTS etl_runs (mart VARCHAR NOT NULL, job VARCHAR NOT NULL, full_rebuild BOOLEAN NOT NULL,
 status VARCHAR NOT NULL, days BIGINT NOT NULL, rows BIGINT NOT NULL, watermark BIGINT NOT NULL, error VARCHAR NOT NULL,
-started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP NOT NULL, seq BIGINT NOT NULL)`)
+started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP NOT NULL, seq BIGINT NOT NULL, watermarks VARCHAR NOT NULL DEFAULT '')`)
 	} else {
 		stmts = append(stmts, `CREATE TABLE IF NOT EXISTS etl_runs (mart String, job String, full_rebuild UInt8,
-status String, days Int64, rows Int64, watermark Int64, error String, started_at DateTime, finished_at DateTime, seq Int64)
-ENGINE = MergeTree() ORDER BY seq`)
+status String, days Int64, rows Int64, watermark Int64, error String, started_at DateTime, finished_at DateTime, seq Int64,
+watermarks String DEFAULT '') ENGINE = MergeTree() ORDER BY seq`)
 	}
 	for _, s := range stmts {
 		if err := r.Warehouse.Exec(ctx, s); err != nil {
 			return fmt.Errorf("%s: %w", s, err)
+		}
+	}
+	// A run log from before namespaces lacks the watermarks column.
+	columns := "SELECT count(*) FROM information_schema.columns WHERE table_name = 'etl_runs' AND column_name = 'watermarks'"
+	if d.engine == "clickhouse" {
+		columns = "SELECT count() FROM system.columns WHERE database = currentDatabase() AND table = 'etl_runs' AND name = 'watermarks'"
+	}
+	rows, err := r.query(ctx, columns)
+	if err != nil {
+		return err
+	}
+	if len(rows) == 1 && rows[0][0] == int64(0) {
+		add := "ALTER TABLE etl_runs ADD COLUMN watermarks VARCHAR DEFAULT ''"
+		if d.engine == "clickhouse" {
+			add = "ALTER TABLE etl_runs ADD COLUMN watermarks String DEFAULT ''"
+		}
+		if err := r.Warehouse.Exec(ctx, add); err != nil {
+			return fmt.Errorf("%s: %w", add, err)
 		}
 	}
 	r.schema = true
@@ -489,6 +512,7 @@ func (r *Runner) logRun(ctx context.Context, d dialect, res Result) error {
 	// seq orders the log: timestamps have second precision and many runs
 	// finish within one second.
 	r.logSeq = max(r.logSeq+1, time.Now().UnixNano())
-	return r.Warehouse.Exec(ctx, fmt.Sprintf("INSERT INTO etl_runs SELECT ?, ?, %s, ?, %d, %d, %d, ?, %s, %s, %d",
-		full, res.Days, res.Rows, res.Watermark, ts(res.StartedAt), ts(res.Finished), r.logSeq), res.Mart, res.Job, res.Status, res.Error)
+	return r.Warehouse.Exec(ctx, fmt.Sprintf(`INSERT INTO etl_runs (mart, job, full_rebuild, status, days, rows, watermark, error, started_at, finished_at, seq, watermarks)
+SELECT ?, ?, %s, ?, %d, %d, %d, ?, %s, %s, %d, ?`,
+		full, res.Days, res.Rows, res.Watermark, ts(res.StartedAt), ts(res.Finished), r.logSeq), res.Mart, res.Job, res.Status, res.Error, res.Watermarks.String())
 }

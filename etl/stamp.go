@@ -89,13 +89,22 @@ func (r *Runner) Live(ctx context.Context) (Live, error) {
 	r.asOf.mu.Lock()
 	defer r.asOf.mu.Unlock()
 	if r.asOf.watermark != out.Watermark {
-		rows, err := r.query(ctx, "SELECT max(occurred_at) FROM cdc_events WHERE seq <= ? AND seq > ?", out.Watermark, out.Watermark-1000)
+		// The run that reached the watermark says how far, per namespace.
+		rows, err := r.query(ctx, "SELECT watermark, watermarks FROM etl_runs WHERE status = 'ok' ORDER BY watermark DESC, seq DESC LIMIT 1")
 		if err != nil {
 			return Live{}, err
 		}
 		var at time.Time
 		if len(rows) == 1 {
-			at, _ = rows[0][0].(time.Time)
+			legacy, _ := rows[0][0].(int64)
+			text, _ := rows[0][1].(string)
+			w, err := parseWatermarks(text, legacy)
+			if err != nil {
+				return Live{}, err
+			}
+			if at, err = r.committedAt(ctx, w); err != nil {
+				return Live{}, err
+			}
 		}
 		r.asOf.watermark, r.asOf.at = out.Watermark, at
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/zhiliao/zhiliao/ingest/cdc"
 	"github.com/zhiliao/zhiliao/internal/testcore"
+	"github.com/zhiliao/zhiliao/warehouse"
 	"github.com/zhiliao/zhiliao/warehouse/warehousetest"
 )
 
@@ -24,20 +25,21 @@ func TestTouchedDaysByListAndBySubquery(t *testing.T) {
 		if err := (&cdc.Relay{Core: core, Warehouse: wh, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}).Drain(ctx); err != nil {
 			t.Fatal(err)
 		}
-		head, err := wh.HighWater(ctx)
+		head, err := warehouse.HighWater(ctx, wh, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		d, _ := dialectOf(wh.Engine())
 		r := &Runner{Warehouse: wh}
 		for _, span := range [][2]int64{{head / 2, head/2 + 300}, {0, head}} {
-			byList, err := r.touchedDays(ctx, d, span[0], span[1])
+			since := newSince(Watermarks{0: span[0]}, Watermarks{0: span[1]})
+			byList, err := r.touchedDays(ctx, d, since)
 			if err != nil {
 				t.Fatal(err)
 			}
 			saved := maxLiteralIDs
 			maxLiteralIDs = 0
-			bySubquery, err := r.touchedDays(ctx, d, span[0], span[1])
+			bySubquery, err := r.touchedDays(ctx, d, since)
 			maxLiteralIDs = saved
 			if err != nil {
 				t.Fatal(err)

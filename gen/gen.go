@@ -6,6 +6,7 @@
 package gen
 
 import (
+	"cmp"
 	"container/heap"
 	"context"
 	"fmt"
@@ -75,6 +76,19 @@ type Config struct {
 	Progress io.Writer // a progress line every few seconds; nil for none
 	// Defects are the rates of spoiled data; nil: DefaultDefects.
 	Defects *Defects
+	// Institution, when set, makes the run one hospital of a region: the
+	// preset's single hospital under this code and name, in a core whose
+	// namespace is its number, so that its ids and seqs never meet another
+	// hospital's in a regional warehouse (model.NamespaceBits).
+	Institution *Institution
+}
+
+// Institution names the one hospital of a core that feeds a regional
+// warehouse.
+type Institution struct {
+	Code   string
+	Name   string // "" : the preset's name for it
+	Number int64  // 1..model.MaxNamespace: the core's namespace
 }
 
 // Stats counts what a run did.
@@ -98,6 +112,14 @@ func Run(ctx context.Context, db *store.DB, cfg Config) (*Stats, error) {
 	defer func() { db.Now, db.HIS = oldNow, oldHIS }()
 	began := time.Now()
 	g.now = cfg.Preset.Start.Add(-24 * time.Hour)
+	if in := cfg.Institution; in != nil {
+		if cfg.Preset.Hospitals != 1 {
+			return nil, model.Invalid("institution", "预设 %s 含 %d 家医院；指定机构时每个核心库只生成一家 (--institution makes one hospital per core: choose a one-hospital preset)", cfg.Preset.Name, cfg.Preset.Hospitals)
+		}
+		if err := db.SetNamespace(ctx, in.Number); err != nil {
+			return nil, err
+		}
+	}
 	if err := g.setup(ctx); err != nil {
 		return nil, fmt.Errorf("setup: %w", err)
 	}
@@ -171,7 +193,7 @@ type generator struct {
 
 func (g *generator) events(ctx context.Context) int64 {
 	n, _ := g.db.OutboxHead(ctx)
-	return n
+	return n - model.NamespaceBase(g.db.Namespace()) // seqs start in the core's namespace
 }
 
 // at schedules fn at time t; events run in time order, ties in scheduling order.
@@ -212,6 +234,10 @@ func (g *generator) setup(ctx context.Context) error {
 	p := g.cfg.Preset
 	for h := 0; h < p.Hospitals; h++ {
 		hs := &hospital{inst: &model.Institution{Code: fmt.Sprintf("H%03d", h+1), Name: fmt.Sprintf("示例省第%s人民医院", cnNum(h+1)), Level: "三级甲等"}}
+		if in := g.cfg.Institution; in != nil {
+			hs.inst.Code = in.Code
+			hs.inst.Name = cmp.Or(in.Name, fmt.Sprintf("示例省第%s人民医院", cnNum(int(in.Number))))
+		}
 		if err := g.db.CreateInstitution(ctx, hs.inst); err != nil {
 			return err
 		}

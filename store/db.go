@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -61,6 +62,9 @@ type DB struct {
 
 	w, r *sql.DB
 	pg   bool // the core is on PostgreSQL (postgres.go); otherwise SQLite
+
+	namespace atomic.Int64 // namespace.go
+	placed    sync.Map     // table name → its ids are in the namespace (namespace.go)
 
 	// Statements prepared once on the writer connection and on the reader
 	// pool. SQLite parses a statement in tens of microseconds, as long as a
@@ -115,6 +119,11 @@ func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 	}
 	db.r.SetMaxOpenConns(8)
 	if err := db.migrate(ctx, opt.Migrate); err != nil {
+		db.r.Close()
+		db.w.Close()
+		return nil, err
+	}
+	if err := db.loadMeta(ctx); err != nil {
 		db.r.Close()
 		db.w.Close()
 		return nil, err

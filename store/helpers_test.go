@@ -95,7 +95,32 @@ func newEnv(tb testing.TB) *env { return newEnvOn(tb, onPostgres) }
 
 func newEnvOn(tb testing.TB, pg bool) *env {
 	tb.Helper()
-	e := &env{t: tb, db: openDBOn(tb, pg), clock: testclock.New(day0), ctx: context.Background()}
+	return envOf(tb, openDBOn(tb, pg))
+}
+
+// coreLocation is a fresh core's location on this run's engine.
+func coreLocation(tb testing.TB) string {
+	if onPostgres {
+		return testpg.Core(tb)
+	}
+	return filepath.Join(tb.TempDir(), "core.db")
+}
+
+// reopenEnv opens the core at where and sets the hospital up in it.
+func reopenEnv(tb testing.TB, where string) *env {
+	tb.Helper()
+	db, err := store.Open(context.Background(), where, store.Options{FilesDir: tb.TempDir()})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return envOf(tb, db)
+}
+
+// envOf sets one hospital up in db.
+func envOf(tb testing.TB, db *store.DB) *env {
+	tb.Helper()
+	e := &env{t: tb, db: db, clock: testclock.New(day0), ctx: context.Background()}
 	e.db.Now = e.clock.Now
 	e.his = &his.Simulator{Status: e.db.OrderPaymentStatus}
 	e.db.HIS = e.his

@@ -59,7 +59,9 @@ type table struct {
 	patCol    []int  // field index of patient_id, nil if none
 	selectSQL string // SELECT cols FROM t
 	insertSQL string
-	updateSQL string
+	// insertWithIDSQL places a table's first row in the core's namespace (namespace.go).
+	insertWithIDSQL string
+	updateSQL       string
 }
 
 var tables sync.Map // reflect.Type → *table
@@ -96,6 +98,8 @@ func tableOf(e model.Entity) *table {
 	tb.selectSQL = "SELECT " + strings.Join(names, ", ") + " FROM " + tb.name
 	tb.insertSQL = fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) RETURNING id", tb.name,
 		strings.Join(names[1:], ", "), strings.TrimSuffix(strings.Repeat("?, ", len(names)-1), ", "))
+	tb.insertWithIDSQL = fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) RETURNING id", tb.name,
+		strings.Join(names, ", "), strings.TrimSuffix(strings.Repeat("?, ", len(names)), ", "))
 	sets := make([]string, 0, len(names)-1)
 	for _, n := range names[1:] {
 		sets = append(sets, n+" = ?")

@@ -370,7 +370,16 @@ func (tx *Tx) insert(e model.Entity) error {
 		s.SetStatus(model.InitialStatus[e.EntityName()])
 	}
 	vals := tb.values(e)
-	if err := tx.queryRow(tb.insertSQL, vals...).Scan(&m.ID); err != nil {
+	first, err := tx.firstID(tb)
+	if err != nil {
+		return err
+	}
+	if first == 0 {
+		err = tx.queryRow(tb.insertSQL, vals...).Scan(&m.ID)
+	} else {
+		err = tx.queryRow(tb.insertWithIDSQL, append([]any{first}, vals...)...).Scan(&m.ID)
+	}
+	if err != nil {
 		return mapConstraint(e.EntityName(), err)
 	}
 	if tx.orig == nil {

@@ -32,9 +32,11 @@ type Warehouse interface {
 	// idempotent: appending a batch again, whole or after a partial first
 	// attempt, leaves what readers see unchanged.
 	Append(ctx context.Context, b *Batch) error
-	// HighWater is the last seq of the last batch that landed completely
-	// (0 for an empty warehouse). A relay resumes after it.
-	HighWater(ctx context.Context) (int64, error)
+	// HighWaters is, per namespace (model.NamespaceOf its seqs: one core
+	// each, 0 for a core without one), the last seq of the last batch of it
+	// that landed completely. A namespace with nothing landed is absent. A
+	// relay resumes after its core's.
+	HighWaters(ctx context.Context) (map[int64]int64, error)
 
 	// DeadLetters lists unresolved dead letters, oldest first.
 	DeadLetters(ctx context.Context, limit int) ([]DeadLetter, error)
@@ -111,3 +113,20 @@ type DeadLetter struct {
 // ErrLocked is returned when another process holds the embedded warehouse
 // file: commands that need it go through the running server instead.
 var ErrLocked = errors.New("the warehouse file is held by another zhiliao process (is `zhiliao serve` running?): stop it first, or let the server do this work")
+
+// HighWater is the high water of namespace ns: the last seq of its last batch
+// that landed completely, 0 when none has.
+func HighWater(ctx context.Context, w Warehouse, ns int64) (int64, error) {
+	hws, err := w.HighWaters(ctx)
+	return hws[ns], err
+}
+
+// Head is the highest seq landed of any namespace: how far a warehouse fed by
+// one core is filled.
+func Head(hws map[int64]int64) int64 {
+	var head int64
+	for _, hw := range hws {
+		head = max(head, hw)
+	}
+	return head
+}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -98,12 +99,31 @@ func runGen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	preset := fs.String("preset", "pilot", "规模 "+presetNames()+" (env ZHILIAO_PRESET)")
 	seed := fs.Uint64("seed", 1, "随机种子 seed: the same seed gives the same data (env ZHILIAO_SEED)")
 	defectsFile := fs.String("defects", "", "数据缺陷率 JSON file overriding the default defect rates (README: 数据缺陷)")
+	instCode := fs.String("institution", "", "机构代码 generate one hospital of a region under this code, in its own namespace (README: 区域数据仓库)")
+	instName := fs.String("institution-name", "", "机构名称 the hospital's name (with --institution)")
+	instNumber := fs.Int64("institution-number", 0, "机构编号 1–8191, the core's namespace (with --institution; default: the code's trailing digits)")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
 	p, ok := gen.Presets[*preset]
 	if !ok {
 		return fmt.Errorf("%w: --preset %q: want %s", errUsage, *preset, presetNames())
+	}
+	var inst *gen.Institution
+	if *instCode != "" {
+		n := *instNumber
+		if n == 0 {
+			n = trailingNumber(*instCode)
+		}
+		if n < 1 || n > model.MaxNamespace {
+			return fmt.Errorf("%w: --institution %q: give --institution-number 1–%d (the code ends in no such number)", errUsage, *instCode, model.MaxNamespace)
+		}
+		inst = &gen.Institution{Code: *instCode, Name: *instName, Number: n}
+		// Hospitals of one region generated with one --seed would
+		// otherwise be the same hospital under different ids.
+		*seed ^= uint64(n) * 0x9e3779b97f4a7c15
+	} else if *instName != "" || *instNumber != 0 {
+		return fmt.Errorf("%w: --institution-name and --institution-number go with --institution", errUsage)
 	}
 	var defects *gen.Defects
 	if *defectsFile != "" {
@@ -123,7 +143,7 @@ func runGen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	} else if len(n) > 0 {
 		return fmt.Errorf("%s already holds data (%d hospitals): generate into an empty --data folder", c.data, len(n))
 	}
-	st, err := gen.Run(ctx, db, gen.Config{Preset: p, Seed: *seed, Progress: stderr, Defects: defects})
+	st, err := gen.Run(ctx, db, gen.Config{Preset: p, Seed: *seed, Progress: stderr, Defects: defects, Institution: inst})
 	if err != nil {
 		return err
 	}
@@ -279,4 +299,17 @@ func runHIS(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	left, err := db.PendingDeadLetters(ctx, 10000)
 	fmt.Fprintf(stdout, "重放成功 replayed %d HL7 dead letters; %d still refused\n", n, len(left))
 	return err
+}
+
+// trailingNumber is the number a code ends in (H002 → 2), 0 when none.
+func trailingNumber(code string) int64 {
+	i := len(code)
+	for i > 0 && code[i-1] >= '0' && code[i-1] <= '9' {
+		i--
+	}
+	if i == len(code) || len(code)-i > 6 {
+		return 0
+	}
+	n, _ := strconv.ParseInt(code[i:], 10, 64)
+	return n
 }

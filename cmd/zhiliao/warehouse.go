@@ -13,6 +13,7 @@ import (
 	"github.com/zhiliao/zhiliao/etl"
 	"github.com/zhiliao/zhiliao/ingest/cdc"
 	"github.com/zhiliao/zhiliao/reports"
+	"github.com/zhiliao/zhiliao/model"
 	"github.com/zhiliao/zhiliao/warehouse"
 	"github.com/zhiliao/zhiliao/warehouse/clickhouse"
 	"github.com/zhiliao/zhiliao/warehouse/duckdb"
@@ -109,7 +110,9 @@ func runRelay(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if !*once {
 		return r.Run(ctx)
 	}
-	from, _ := wh.HighWater(ctx)
+	// Counted from the start of the core's namespace, not from seq 0.
+	from, _ := warehouse.HighWater(ctx, wh, core.Namespace())
+	from = max(from, model.NamespaceBase(core.Namespace()))
 	if err := r.Drain(ctx); err != nil {
 		return err
 	}

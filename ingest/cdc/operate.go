@@ -22,7 +22,7 @@ type ReplayResult struct {
 // marked resolved; the rest stay with their new reason.
 func ReplayDeadLetters(ctx context.Context, wh warehouse.Warehouse) (ReplayResult, error) {
 	res := ReplayResult{Failed: map[int64]string{}}
-	hw, err := wh.HighWater(ctx)
+	hws, err := wh.HighWaters(ctx)
 	if err != nil {
 		return res, err
 	}
@@ -33,7 +33,7 @@ func ReplayDeadLetters(ctx context.Context, wh warehouse.Warehouse) (ReplayResul
 	bb := warehouse.NewBatchBuilder()
 	defer bb.Release()
 	for _, d := range dls {
-		if d.Seq > hw {
+		if d.Seq > hws[model.NamespaceOf(d.Seq)] {
 			continue // its batch has not finished landing; the relay will redeliver it
 		}
 		ev := model.ChangeEvent{Seq: d.Seq, Entity: d.Entity, EntityID: d.EntityID, Op: d.Op, Version: d.Version,

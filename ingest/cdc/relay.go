@@ -36,6 +36,10 @@ type Outbox interface {
 	SaveCheckpoint(ctx context.Context, warehouseID string, seq int64) error
 	PruneOutbox(ctx context.Context, before time.Time) (int64, error)
 	Snapshot(ctx context.Context, fn func(model.ChangeEvent) error) (head, prunedThrough int64, err error)
+	// Namespace is the core's (model.NamespaceBits): its relay resumes
+	// after the warehouse's high water of that namespace, whatever other
+	// cores have landed beside it.
+	Namespace() int64
 }
 
 var _ Outbox = (*store.DB)(nil)
@@ -125,7 +129,7 @@ func (r *Relay) Shipped() int64 { return r.shipped.Load() }
 // water (what it holds is the truth, whatever the checkpoint says), provided
 // the outbox still holds everything after it.
 func (r *Relay) resume(ctx context.Context) (int64, error) {
-	hw, err := r.Warehouse.HighWater(ctx)
+	hw, err := warehouse.HighWater(ctx, r.Warehouse, r.Core.Namespace())
 	if err != nil {
 		return 0, fmt.Errorf("warehouse high water: %w", err)
 	}

@@ -285,7 +285,7 @@ VALUES ('room', 999, 'c', 1, '2026-09-01T00:00:00.000Z', 0, 1, '{"id":999,"versi
 		// it (the fix shipped): the replay lands it and resolves it.
 		room := &model.Room{Meta: model.Meta{ID: 997, InstitutionID: 1, Version: 1}, Code: "R997", Name: "复盘室"}
 		ev := warehousetest.Event(dls[0].Seq-1, 0, model.OpCreate, room)
-		hw, _ := wh.HighWater(ctx)
+		hw, _ := warehouse.HighWater(ctx, wh, 0)
 		ev.Seq = hw // within what the warehouse holds
 		if err := wh.Append(ctx, &warehouse.Batch{FirstSeq: ev.Seq, LastSeq: ev.Seq, Snapshot: true, DeadLetters: []warehouse.DeadLetter{{
 			Seq: ev.Seq, Entity: ev.Entity, EntityID: ev.EntityID, Op: ev.Op, Version: 1, OccurredAt: ev.OccurredAt,

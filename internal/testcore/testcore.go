@@ -5,6 +5,7 @@ package testcore
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -85,4 +86,53 @@ func Cleanup() {
 	if dir != "" {
 		os.RemoveAll(dir)
 	}
+	for _, d := range regionDirs {
+		os.RemoveAll(d)
+	}
 }
+
+var (
+	hospitalsMu sync.Mutex
+	hospitals   = map[int64]string{}
+)
+
+// HospitalFile is the pilot generated as hospital number n of a region
+// (code H00n, namespace n, its own seed), once per test binary; tests must
+// not write to it (use Copy).
+func HospitalFile(tb testing.TB, n int64) string {
+	tb.Helper()
+	hospitalsMu.Lock()
+	defer hospitalsMu.Unlock()
+	if p, ok := hospitals[n]; ok {
+		return p
+	}
+	d, err := os.MkdirTemp("", "zhiliao-hospital-")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	regionDirs = append(regionDirs, d)
+	p := filepath.Join(d, "core.db")
+	ctx := context.Background()
+	db, err := store.Open(ctx, p, store.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	_, err = gen.Run(ctx, db, gen.Config{Preset: gen.Presets["pilot"], Seed: Seed + uint64(n),
+		Institution: &gen.Institution{Code: fmt.Sprintf("H%03d", n), Number: n}})
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	hospitals[n] = p
+	return p
+}
+
+// Hospital opens a fresh copy of hospital n's core, closed when the test ends.
+func Hospital(tb testing.TB, n int64) *store.DB {
+	tb.Helper()
+	return Open(tb, Copy(tb, HospitalFile(tb, n)))
+}
+
+var regionDirs []string

@@ -232,11 +232,22 @@ func (dialect) Views(t *warehouse.Table) []string {
 	}
 }
 
-// HighWater implements warehouse.Warehouse.
-func (w *Warehouse) HighWater(ctx context.Context) (int64, error) {
-	var hw int64
-	err := w.conn.QueryRow(ctx, "SELECT max(last_seq) FROM cdc_batches").Scan(&hw)
-	return hw, err
+// HighWaters implements warehouse.Warehouse.
+func (w *Warehouse) HighWaters(ctx context.Context) (map[int64]int64, error) {
+	rows, err := w.conn.Query(ctx, fmt.Sprintf("SELECT bitShiftRight(last_seq, %d) AS ns, max(last_seq) FROM cdc_batches GROUP BY ns", model.NamespaceBits))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int64]int64{}
+	for rows.Next() {
+		var ns, hw int64
+		if err := rows.Scan(&ns, &hw); err != nil {
+			return nil, err
+		}
+		out[ns] = hw
+	}
+	return out, rows.Err()
 }
 
 // Append implements warehouse.Warehouse: raw tables, dead letters and events

@@ -278,11 +278,22 @@ func latestRows(t *warehouse.Table, rec arrow.Record) []int {
 	return rows
 }
 
-// HighWater implements warehouse.Warehouse.
-func (w *Warehouse) HighWater(ctx context.Context) (int64, error) {
-	var hw int64
-	err := w.db.QueryRowContext(ctx, "SELECT COALESCE(max(last_seq), 0) FROM cdc_batches").Scan(&hw)
-	return hw, err
+// HighWaters implements warehouse.Warehouse.
+func (w *Warehouse) HighWaters(ctx context.Context) (map[int64]int64, error) {
+	rows, err := w.db.QueryContext(ctx, fmt.Sprintf("SELECT last_seq >> %d AS ns, max(last_seq) FROM cdc_batches GROUP BY ns", model.NamespaceBits))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int64]int64{}
+	for rows.Next() {
+		var ns, hw int64
+		if err := rows.Scan(&ns, &hw); err != nil {
+			return nil, err
+		}
+		out[ns] = hw
+	}
+	return out, rows.Err()
 }
 
 // Append implements warehouse.Warehouse: one transaction per batch.

@@ -74,7 +74,7 @@ func Run(t *testing.T, newEngine func(testing.TB) Engine) {
 		if w.ID() == "" || !strings.HasPrefix(w.ID(), e.Name) {
 			t.Errorf("id %q", w.ID())
 		}
-		if hw, err := w.HighWater(ctx); err != nil || hw != 0 {
+		if hw, err := warehouse.HighWater(ctx, w, 0); err != nil || hw != 0 {
 			t.Errorf("high water %d %v", hw, err)
 		}
 		for _, tb := range warehouse.Tables() {
@@ -92,7 +92,7 @@ func Run(t *testing.T, newEngine func(testing.TB) Engine) {
 		defer b.Release()
 		mustAppend(t, w, b)
 		checkSample(t, w)
-		if hw, _ := w.HighWater(ctx); hw != 6 {
+		if hw, _ := warehouse.HighWater(ctx, w, 0); hw != 6 {
 			t.Errorf("high water %d, want 6", hw)
 		}
 	})
@@ -143,7 +143,7 @@ func Run(t *testing.T, newEngine func(testing.TB) Engine) {
 		mustAppend(t, w, b)
 		b.Release()
 		checkSample(t, w)
-		if hw, _ := w.HighWater(ctx); hw != 11 {
+		if hw, _ := warehouse.HighWater(ctx, w, 0); hw != 11 {
 			t.Errorf("high water %d, want 11: dead letters are part of the landed range", hw)
 		}
 		dl, err := w.DeadLetters(ctx, 100)
@@ -229,8 +229,60 @@ func Run(t *testing.T, newEngine func(testing.TB) Engine) {
 		if n := Count(t, w, "SELECT count(*) FROM ver_room"); n != 0 {
 			t.Errorf("%d rooms after reset", n)
 		}
-		if hw, _ := w.HighWater(ctx); hw != 0 {
+		if hw, _ := warehouse.HighWater(ctx, w, 0); hw != 0 {
 			t.Errorf("high water %d after reset", hw)
+		}
+	})
+
+	t.Run("cores of several namespaces keep their own high water", func(t *testing.T) {
+		e := newEngine(t)
+		w := e.Open(t)
+		defer w.Close()
+		// The same history from a second core, namespace 7: every id and
+		// seq moved into it, as that core gives them out.
+		base := model.NamespaceBase(7)
+		other := sample()
+		for i := range other {
+			ev := &other[i]
+			ev.Seq, ev.TxID, ev.EntityID, ev.InstitutionID = ev.Seq+base, ev.TxID+base, ev.EntityID+base, base+1
+			var m map[string]any
+			json.Unmarshal(ev.Payload, &m)
+			m["id"], m["institution_id"] = ev.EntityID, ev.InstitutionID
+			ev.Payload, _ = json.Marshal(m)
+		}
+		b := Build(other[:3]...)
+		b.FirstSeq, b.LastSeq = base+1, base+3
+		mustAppend(t, w, b)
+		b.Release()
+		b = Build(sample()...)
+		mustAppend(t, w, b)
+		b.Release()
+		hws, err := w.HighWaters(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(hws) != 2 || hws[0] != 6 || hws[7] != base+3 {
+			t.Fatalf("high waters %v, want {0: 6, 7: %d}", hws, base+3)
+		}
+		if head := warehouse.Head(hws); head != base+3 {
+			t.Errorf("head %d", head)
+		}
+		b = Build(other[3:]...)
+		b.FirstSeq, b.LastSeq = base+4, base+6
+		mustAppend(t, w, b)
+		b.Release()
+		if hw, _ := warehouse.HighWater(ctx, w, 7); hw != base+6 {
+			t.Errorf("namespace 7 high water %d, want %d", hw, base+6)
+		}
+		if hw, _ := warehouse.HighWater(ctx, w, 3); hw != 0 {
+			t.Errorf("namespace 3 holds nothing: high water %d", hw)
+		}
+		// Each core's rows stay its own: the same history twice.
+		if n := Count(t, w, "SELECT count(*) FROM cur_room WHERE name = '激光室=一号'"); n != 2 {
+			t.Errorf("%d current rooms, want one per core", n)
+		}
+		if n := Count(t, w, "SELECT count(*) FROM cdc_events"); n != 12 {
+			t.Errorf("%d events, want 12", n)
 		}
 	})
 

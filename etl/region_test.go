@@ -1,0 +1,129 @@
+package etl_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/zhiliao/zhiliao/etl"
+	"github.com/zhiliao/zhiliao/ingest/cdc"
+	"github.com/zhiliao/zhiliao/internal/testcore"
+	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/store"
+	"github.com/zhiliao/zhiliao/warehouse/warehousetest"
+)
+
+// TestRegionalWarehouse: three hospitals' cores, each in its own namespace,
+// relay at once into one warehouse. Per institution the warehouse holds
+// exactly its core's outbox, and its marts equal those the same hospital gets
+// alone in an embedded DuckDB, also when the hospital with the lowest
+// namespace lands after the marts were built from the others (an ETL that
+// kept one watermark for the whole warehouse would never see it).
+func TestRegionalWarehouse(t *testing.T) {
+	ctx := context.Background()
+	numbers := []int64{2, 5, 9}
+	cores := map[int64]*store.DB{}
+	alone := map[int64]map[string][]string{}
+	for _, n := range numbers {
+		cores[n] = testcore.Hospital(t, n)
+		wh, _ := built(t, cores[n], warehousetest.DuckDB(t))
+		alone[n] = map[string][]string{}
+		for _, m := range etl.Marts {
+			alone[n][m.Name] = dump(t, wh, m)
+		}
+	}
+	warehousetest.Engines(t, func(t *testing.T, e warehousetest.Engine) {
+		wh := e.Open(t)
+		defer wh.Close()
+		relayAll := func(ns ...int64) {
+			t.Helper()
+			var g errgroup.Group
+			for _, n := range ns {
+				core := cores[n]
+				g.Go(func() error {
+					return (&cdc.Relay{Core: core, Warehouse: wh, BatchSize: 997, Logger: quiet}).Drain(ctx)
+				})
+			}
+			if err := g.Wait(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		relayAll(5, 9)
+		r := runner(wh)
+		mustRun(t, r, etl.Options{})
+		relayAll(2)
+		res := mustRun(t, r, etl.Options{Job: "incremental"})
+		for _, x := range res {
+			if x.Full || x.Days <= 0 || len(x.Watermarks) != 3 {
+				t.Errorf("%s: the run after hospital 2 landed was not an incremental run over its days: %+v", x.Mart, x)
+			}
+		}
+
+		hws, err := wh.HighWaters(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range numbers {
+			core := cores[n]
+			head, _ := core.OutboxHead(ctx)
+			if hws[n] != head {
+				t.Errorf("hospital %d: high water %d, its outbox head %d", n, hws[n], head)
+			}
+			events, err := core.ReadOutbox(ctx, 0, 1<<20, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var sum int64
+			for _, ev := range events {
+				sum += ev.Seq - model.NamespaceBase(n)
+			}
+			inst := events[0].InstitutionID
+			got := warehousetest.Rows(t, wh, fmt.Sprintf("SELECT count(*), count(DISTINCT seq), sum(seq - %d) FROM cdc_events WHERE institution_id = %d", model.NamespaceBase(n), inst))
+			if got[0][0] != int64(len(events)) || got[0][1] != int64(len(events)) || fmt.Sprint(got[0][2]) != fmt.Sprint(sum) {
+				t.Errorf("hospital %d: the warehouse holds %v (count, distinct, seq sum), its outbox %d events summing to %d", n, got[0], len(events), sum)
+			}
+		}
+		for _, m := range etl.Marts {
+			byHospital := map[int64][]string{}
+			for _, line := range dump(t, wh, m) {
+				dept, _ := strconv.ParseInt(strings.Split(line, "|")[1], 10, 64)
+				byHospital[model.NamespaceOf(dept)] = append(byHospital[model.NamespaceOf(dept)], line)
+			}
+			for _, n := range numbers {
+				if len(alone[n][m.Name]) == 0 {
+					t.Errorf("%s: hospital %d has no rows alone", m.Name, n)
+				}
+				if !slices.Equal(byHospital[n], alone[n][m.Name]) {
+					t.Errorf("%s of hospital %d: %d rows in the region, %d alone\n%s", m.Name, n, len(byHospital[n]), len(alone[n][m.Name]), diff(byHospital[n], alone[n][m.Name]))
+				}
+			}
+			if len(byHospital) != len(numbers) {
+				t.Errorf("%s: rows of namespaces %v", m.Name, keys(byHospital))
+			}
+		}
+		fresh, err := r.Freshness(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range fresh {
+			if f.Behind != 0 || f.DataAsOf.IsZero() {
+				t.Errorf("%s: %d events behind, data as of %v", f.Mart, f.Behind, f.DataAsOf)
+			}
+		}
+	})
+}
+
+func keys[V any](m map[int64]V) []int64 {
+	out := make([]int64, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
