@@ -126,4 +126,3 @@ func keys[V any](m map[int64]V) []int64 {
 	slices.Sort(out)
 	return out
 }
-

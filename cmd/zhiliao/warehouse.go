@@ -12,8 +12,8 @@ import (
 
 	"github.com/zhiliao/zhiliao/etl"
 	"github.com/zhiliao/zhiliao/ingest/cdc"
-	"github.com/zhiliao/zhiliao/reports"
 	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/reports"
 	"github.com/zhiliao/zhiliao/warehouse"
 	"github.com/zhiliao/zhiliao/warehouse/clickhouse"
 	"github.com/zhiliao/zhiliao/warehouse/duckdb"
