@@ -19,7 +19,7 @@ func (r *Runner) Runs(ctx context.Context, limit int) ([]Result, error) {
 	if err := r.ensureSchemaLocked(ctx, d); err != nil {
 		return nil, err
 	}
-	rows, err := r.query(ctx, `SELECT mart, job, full_rebuild, status, days, rows, watermark, error, started_at, finished_at, watermarks
+	rows, err := r.query(ctx, `SELECT mart, job, full_rebuild, status, days, rows, watermark, error, started_at, finished_at, watermarks, shard
 FROM etl_runs ORDER BY seq DESC LIMIT ?`, limit)
 	if err != nil {
 		return nil, err
@@ -29,6 +29,7 @@ FROM etl_runs ORDER BY seq DESC LIMIT ?`, limit)
 		res := Result{Mart: row[0].(string), Job: row[1].(string), Status: row[3].(string),
 			Days: row[4].(int64), Rows: row[5].(int64), Watermark: row[6].(int64), Error: row[7].(string),
 			StartedAt: row[8].(time.Time), Finished: row[9].(time.Time)}
+		res.Shard, _ = row[11].(int64)
 		text, _ := row[10].(string)
 		if res.Watermarks, err = parseWatermarks(text, res.Watermark); err != nil {
 			return nil, err
@@ -98,7 +99,10 @@ func (r *Runner) Freshness(ctx context.Context) ([]Freshness, error) {
 	}
 	out := make([]Freshness, 0, len(Marts))
 	for _, m := range Marts {
-		f := Freshness{Mart: m.Name, Title: m.Title, Behind: head}
+		f := Freshness{Mart: m.Name, Title: m.Title, Behind: head, asOf: Watermarks{}}
+		// The newest good run of each shard (one, on a single node) says
+		// how far the mart is built on it; together, how far in all.
+		seen := map[int64]bool{}
 		for _, run := range runs { // newest first
 			if run.Mart != m.Name {
 				continue
@@ -106,12 +110,19 @@ func (r *Runner) Freshness(ctx context.Context) ([]Freshness, error) {
 			if f.LastStatus == "" {
 				f.LastStatus, f.LastError = run.Status, run.Error
 			}
-			if run.Status == "ok" {
-				f.LastSuccess, f.Watermark, f.Behind = run.Finished, run.Watermark, head-run.Watermark
-				f.asOf = run.Watermarks
-				break
+			if run.Status != "ok" || seen[run.Shard] {
+				continue
+			}
+			seen[run.Shard] = true
+			if run.Finished.After(f.LastSuccess) {
+				f.LastSuccess = run.Finished
+			}
+			for ns, seq := range run.Watermarks {
+				f.asOf[ns] = seq
 			}
 		}
+		f.Watermark = f.asOf.Progress()
+		f.Behind = head - f.Watermark
 		if len(f.asOf) > 0 {
 			f.DataAsOf, _ = r.committedAt(ctx, f.asOf)
 		}

@@ -31,6 +31,10 @@ type Runner struct {
 
 	mu     sync.Mutex
 	schema bool
+	// shard numbers this runner's run log rows on a sharded warehouse
+	// (shards.go), from 1; 0 on a warehouse of one node.
+	shard        int64
+	shardRunners []*Runner
 	logSeq int64
 	dims   dimsCache
 	stamps stampCache
@@ -55,6 +59,8 @@ type Result struct {
 	Watermark int64  `json:"watermark"` // Watermarks.Progress: the outbox seq, for one core without a namespace
 	// Watermarks is how far the run built the mart, per namespace.
 	Watermarks Watermarks `json:"watermarks,omitempty"`
+	// Shard is the shard whose marts the run built, on a sharded warehouse.
+	Shard int64 `json:"shard,omitempty"`
 	Error      string     `json:"error,omitempty"`
 	StartedAt  time.Time  `json:"started_at"`
 	Finished   time.Time  `json:"finished_at"`
@@ -88,6 +94,9 @@ func (r *Runner) Run(ctx context.Context, opt Options) ([]Result, error) {
 	}
 	if err := r.ensureSchema(ctx, d); err != nil {
 		return nil, err
+	}
+	if sh, ok := r.Warehouse.(warehouse.Sharded); ok {
+		return r.runShards(ctx, sh, opt)
 	}
 	marts := Marts
 	if opt.Marts != nil {
@@ -460,30 +469,37 @@ func (r *Runner) ensureSchema(ctx context.Context, d dialect) error {
 	if d.engine == "duckdb" {
 		stmts = append(stmts, `CREATE TABLE IF NOT EXISTS etl_runs (mart VARCHAR NOT NULL, job VARCHAR NOT NULL, full_rebuild BOOLEAN NOT NULL,
 status VARCHAR NOT NULL, days BIGINT NOT NULL, rows BIGINT NOT NULL, watermark BIGINT NOT NULL, error VARCHAR NOT NULL,
-started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP NOT NULL, seq BIGINT NOT NULL, watermarks VARCHAR NOT NULL DEFAULT '')`)
+started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP NOT NULL, seq BIGINT NOT NULL, watermarks VARCHAR NOT NULL DEFAULT '', shard BIGINT NOT NULL DEFAULT 0)`)
 	} else {
 		stmts = append(stmts, `CREATE TABLE IF NOT EXISTS etl_runs (mart String, job String, full_rebuild UInt8,
 status String, days Int64, rows Int64, watermark Int64, error String, started_at DateTime, finished_at DateTime, seq Int64,
-watermarks String DEFAULT '') ENGINE = MergeTree() ORDER BY seq`)
+watermarks String DEFAULT '', shard Int64 DEFAULT 0) ENGINE = MergeTree() ORDER BY seq`)
 	}
 	for _, s := range stmts {
 		if err := r.Warehouse.Exec(ctx, s); err != nil {
 			return fmt.Errorf("%s: %w", s, err)
 		}
 	}
-	// A run log from before namespaces lacks the watermarks column.
-	columns := "SELECT count(*) FROM information_schema.columns WHERE table_name = 'etl_runs' AND column_name = 'watermarks'"
+	// A run log from before namespaces lacks their columns.
+	columns := "SELECT column_name FROM information_schema.columns WHERE table_name = 'etl_runs'"
 	if d.engine == "clickhouse" {
-		columns = "SELECT count() FROM system.columns WHERE database = currentDatabase() AND table = 'etl_runs' AND name = 'watermarks'"
+		columns = "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = 'etl_runs'"
 	}
 	rows, err := r.query(ctx, columns)
 	if err != nil {
 		return err
 	}
-	if len(rows) == 1 && rows[0][0] == int64(0) {
-		add := "ALTER TABLE etl_runs ADD COLUMN watermarks VARCHAR DEFAULT ''"
+	have := map[string]bool{}
+	for _, row := range rows {
+		have[fmt.Sprint(row[0])] = true
+	}
+	for _, c := range [][3]string{{"watermarks", "VARCHAR DEFAULT ''", "String DEFAULT ''"}, {"shard", "BIGINT DEFAULT 0", "Int64 DEFAULT 0"}} {
+		if have[c[0]] {
+			continue
+		}
+		add := "ALTER TABLE etl_runs ADD COLUMN " + c[0] + " " + c[1]
 		if d.engine == "clickhouse" {
-			add = "ALTER TABLE etl_runs ADD COLUMN watermarks String DEFAULT ''"
+			add = "ALTER TABLE etl_runs ADD COLUMN " + c[0] + " " + c[2]
 		}
 		if err := r.Warehouse.Exec(ctx, add); err != nil {
 			return fmt.Errorf("%s: %w", add, err)
@@ -512,7 +528,7 @@ func (r *Runner) logRun(ctx context.Context, d dialect, res Result) error {
 	// seq orders the log: timestamps have second precision and many runs
 	// finish within one second.
 	r.logSeq = max(r.logSeq+1, time.Now().UnixNano())
-	return r.Warehouse.Exec(ctx, fmt.Sprintf(`INSERT INTO etl_runs (mart, job, full_rebuild, status, days, rows, watermark, error, started_at, finished_at, seq, watermarks)
-SELECT ?, ?, %s, ?, %d, %d, %d, ?, %s, %s, %d, ?`,
-		full, res.Days, res.Rows, res.Watermark, ts(res.StartedAt), ts(res.Finished), r.logSeq), res.Mart, res.Job, res.Status, res.Error, res.Watermarks.String())
+	return r.Warehouse.Exec(ctx, fmt.Sprintf(`INSERT INTO etl_runs (mart, job, full_rebuild, status, days, rows, watermark, error, started_at, finished_at, seq, watermarks, shard)
+SELECT ?, ?, %s, ?, %d, %d, %d, ?, %s, %s, %d, ?, %d`,
+		full, res.Days, res.Rows, res.Watermark, ts(res.StartedAt), ts(res.Finished), r.logSeq, r.shard), res.Mart, res.Job, res.Status, res.Error, res.Watermarks.String())
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/zhiliao/zhiliao/model"
 )
@@ -147,7 +148,7 @@ type RawDialect interface {
 
 // SyncRaw brings w's raw layer in line with the model: columnsSQL lists the
 // (table, column) pairs of the raw tables w has now, in the engine's own
-// catalogue; RawDDL plans the statements and w runs them.
+// catalogue; RawDDL plans the statements and w runs them, table by table.
 func SyncRaw(ctx context.Context, w interface {
 	Query(ctx context.Context, query string, args ...any) (array.RecordReader, error)
 	Exec(ctx context.Context, query string, args ...any) error
@@ -168,22 +169,42 @@ func SyncRaw(ctx context.Context, w interface {
 		}
 		have[t][c] = true
 	}
-	for _, s := range RawDDL(have, d) {
-		if err := w.Exec(ctx, s); err != nil {
-			return fmt.Errorf("%s: %w", s, err)
-		}
+	groups := RawDDL(have, d)
+	workers := 1
+	if p, ok := d.(interface{ ParallelDDL() int }); ok {
+		workers = max(1, p.ParallelDDL())
 	}
-	return nil
+	var g errgroup.Group
+	g.SetLimit(workers)
+	for _, stmts := range groups {
+		g.Go(func() error {
+			for _, s := range stmts {
+				if err := w.Exec(ctx, s); err != nil {
+					return fmt.Errorf("%s: %w", s, err)
+				}
+			}
+			return nil
+		})
+	}
+	return g.Wait()
 }
 
-// RawDDL lists the statements that bring the raw layer in line with the
-// model, given the columns each raw table has now: missing tables are
-// created, columns the model gained are added (the raw layer follows the
-// model additively; a dropped field stays as a column of old versions), and
-// the views are recreated.
-func RawDDL(have map[string]map[string]bool, d RawDialect) []string {
-	var stmts []string
+// RawDDL lists, table by table, the statements that bring the raw layer in
+// line with the model, given the columns each raw table has now: missing
+// tables are created, columns the model gained are added (the raw layer
+// follows the model additively; a dropped field stays as a column of old
+// versions), and the views are recreated. The groups depend on nothing but
+// themselves, so an engine whose DDL is slow may run them side by side (a
+// RawDialect with ParallelDDL); one that says ViewsOnChange recreates the
+// views only of the tables it created or changed.
+func RawDDL(have map[string]map[string]bool, d RawDialect) [][]string {
+	onChange := false
+	if v, ok := d.(interface{ ViewsOnChange() bool }); ok {
+		onChange = v.ViewsOnChange()
+	}
+	var groups [][]string
 	for _, t := range tables {
+		var stmts []string
 		if have[t.Name] == nil {
 			stmts = append(stmts, d.CreateTable(t))
 		} else {
@@ -193,7 +214,12 @@ func RawDDL(have map[string]map[string]bool, d RawDialect) []string {
 				}
 			}
 		}
-		stmts = append(stmts, d.Views(t)...)
+		if len(stmts) > 0 || !onChange {
+			stmts = append(stmts, d.Views(t)...)
+		}
+		if len(stmts) > 0 {
+			groups = append(groups, stmts)
+		}
 	}
-	return stmts
+	return groups
 }

@@ -71,6 +71,16 @@ type Batch struct {
 	// Snapshot marks rows of a rebuild snapshot (seq 0): they are not outbox
 	// events, land in raw tables only and do not move the high water.
 	Snapshot bool
+	// Namespace is the core's whose batch this is (model.NamespaceBits): a
+	// cluster keeps each namespace on one shard. The relay sets it.
+	Namespace int64
+}
+
+// Sharded is a warehouse whose rows live on several shards, each holding
+// whole namespaces: marts are built shard by shard, each from its own
+// shard's rows (clickhouse.Cluster).
+type Sharded interface {
+	Shards() []Warehouse
 }
 
 // Len is the number of events the batch covers.
@@ -117,6 +127,11 @@ var ErrLocked = errors.New("the warehouse file is held by another zhiliao proces
 // HighWater is the high water of namespace ns: the last seq of its last batch
 // that landed completely, 0 when none has.
 func HighWater(ctx context.Context, w Warehouse, ns int64) (int64, error) {
+	if one, ok := w.(interface {
+		HighWaterOf(ctx context.Context, ns int64) (int64, error)
+	}); ok {
+		return one.HighWaterOf(ctx, ns)
+	}
 	hws, err := w.HighWaters(ctx)
 	return hws[ns], err
 }

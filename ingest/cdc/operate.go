@@ -64,6 +64,18 @@ func ReplayDeadLetters(ctx context.Context, wh warehouse.Warehouse) (ReplayResul
 // running against this warehouse meanwhile. Progress lines go to progress.
 func Rebuild(ctx context.Context, core Outbox, wh warehouse.Warehouse, relay *Relay, progress io.Writer) error {
 	began := time.Now()
+	// A regional warehouse holds other hospitals' cores too: resetting it
+	// from this one would lose theirs.
+	hws, err := wh.HighWaters(ctx)
+	if err != nil {
+		return fmt.Errorf("warehouse high water: %w", err)
+	}
+	ns := core.Namespace()
+	for other := range hws {
+		if other != ns {
+			return fmt.Errorf("warehouse %s also holds the events of namespace %d (another hospital's core), not only this core's %d: a rebuild from this core would erase them; rebuild a regional warehouse by relaying every core into a new one", wh.ID(), other, ns)
+		}
+	}
 	if err := wh.Reset(ctx); err != nil {
 		return fmt.Errorf("reset warehouse: %w", err)
 	}
@@ -80,6 +92,7 @@ func Rebuild(ctx context.Context, core Outbox, wh warehouse.Warehouse, relay *Re
 		}
 		b := bb.Build()
 		defer b.Release()
+		b.Namespace = ns
 		return wh.Append(ctx, b)
 	}
 	head, pruned, err := core.Snapshot(ctx, func(ev model.ChangeEvent) error {
@@ -104,7 +117,7 @@ func Rebuild(ctx context.Context, core Outbox, wh warehouse.Warehouse, relay *Re
 	if pruned > 0 {
 		// The snapshot stands in for the pruned events: the warehouse holds
 		// everything up to pruned, and the relay goes on after it.
-		if err := wh.Append(ctx, &warehouse.Batch{FirstSeq: 1, LastSeq: pruned}); err != nil {
+		if err := wh.Append(ctx, &warehouse.Batch{FirstSeq: model.NamespaceBase(ns) + 1, LastSeq: pruned, Namespace: ns}); err != nil {
 			return err
 		}
 	}

@@ -287,6 +287,7 @@ func (r *Relay) build(ctx context.Context, free chan<- *readBatch, in <-chan *re
 			bb.Add(&rb.events[i])
 		}
 		b := bb.Build()
+		b.Namespace = r.Core.Namespace()
 		r.Metrics.stageSeconds.WithLabelValues("build").Observe(time.Since(began).Seconds())
 		free <- rb
 		select {

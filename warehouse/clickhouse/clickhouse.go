@@ -39,17 +39,20 @@ type Warehouse struct {
 	Addr, Database string
 	conn           driver.Conn
 	id             string
+	// cl, on a shard of a cluster, makes its DDL cluster-wide (cluster.go).
+	cl *clusterDDL
 }
 
 var _ warehouse.Warehouse = (*Warehouse)(nil)
 
-// ParseDSN reads clickhouse://[user[:password]@]HOST:PORT/DB.
+// ParseDSN reads clickhouse://[user[:password]@]HOST:PORT[,HOST:PORT…]/DB:
+// the servers are tried in order.
 func ParseDSN(dsn string) (*ch.Options, error) {
 	u, err := url.Parse(dsn)
 	if err != nil || u.Scheme != "clickhouse" || u.Host == "" {
 		return nil, fmt.Errorf("warehouse %q: want clickhouse://HOST:PORT/DB", dsn)
 	}
-	opt := &ch.Options{Addr: []string{u.Host}, Auth: ch.Auth{Database: strings.TrimPrefix(u.Path, "/"), Username: "default"},
+	opt := &ch.Options{Addr: strings.Split(u.Host, ","), Auth: ch.Auth{Database: strings.TrimPrefix(u.Path, "/"), Username: "default"},
 		DialTimeout: 5 * time.Second, ReadTimeout: 5 * time.Minute, MaxOpenConns: 8}
 	if opt.Auth.Database == "" {
 		opt.Auth.Database = "default"
@@ -126,7 +129,7 @@ func (w *Warehouse) Close() error   { return w.conn.Close() }
 
 // AppliedVersions implements warehouse.Migrator.
 func (w *Warehouse) AppliedVersions(ctx context.Context) (map[int64]bool, error) {
-	if err := w.conn.Exec(ctx, "CREATE TABLE IF NOT EXISTS schema_migrations (version Int64, applied_at DateTime) ENGINE = MergeTree() ORDER BY version"); err != nil {
+	if err := w.Exec(ctx, "CREATE TABLE IF NOT EXISTS schema_migrations (version Int64, applied_at DateTime) ENGINE = MergeTree() ORDER BY version"); err != nil {
 		return nil, err
 	}
 	vs, err := queryColumn[int64](ctx, w.conn, "SELECT version FROM schema_migrations")
@@ -147,6 +150,9 @@ func (w *Warehouse) RecordVersion(ctx context.Context, v int64) error {
 
 // Exec runs a statement.
 func (w *Warehouse) Exec(ctx context.Context, query string, args ...any) error {
+	if w.cl != nil {
+		return w.cl.exec(ctx, w.conn, query, args...)
+	}
 	return w.conn.Exec(ctx, query, args...)
 }
 
@@ -154,7 +160,7 @@ func (w *Warehouse) Exec(ctx context.Context, query string, args ...any) error {
 // transactions, so the statements run in order.
 func (w *Warehouse) ExecAtomic(ctx context.Context, stmts ...string) error {
 	for _, s := range stmts {
-		if err := w.conn.Exec(ctx, s); err != nil {
+		if err := w.Exec(ctx, s); err != nil {
 			return err
 		}
 	}
@@ -183,11 +189,40 @@ func sqlType(name string, k model.FieldKind) string {
 
 // EnsureRaw brings the raw tables and their views in line with the model.
 func (w *Warehouse) EnsureRaw(ctx context.Context) error {
-	return warehouse.SyncRaw(ctx, w, "SELECT table, name FROM system.columns WHERE database = currentDatabase() AND table LIKE 'raw_%'", dialect{})
+	d := dialect{}
+	if w.cl != nil {
+		d = dialect{cluster: true, local: w.Database}
+	}
+	return warehouse.SyncRaw(ctx, w, "SELECT table, name FROM system.columns WHERE database = currentDatabase() AND table LIKE 'raw_%'", d)
 }
 
-// dialect spells the raw layer in ClickHouse 18.16.
-type dialect struct{}
+// dialect spells the raw layer in ClickHouse 18.16. On a cluster its
+// statements go through clusterDDL, which makes them cluster-wide; there
+// the views name their tables with the database (a view created ON
+// CLUSTER resolves a bare name in each server's default database), the
+// groups of DDL run side by side (each ON CLUSTER statement waits for the
+// distributed DDL queue) and the views are recreated only when their table
+// changed.
+type dialect struct {
+	cluster bool
+	local   string
+}
+
+func (d dialect) qualify(name string) string {
+	if d.local == "" {
+		return name
+	}
+	return d.local + "." + name
+}
+
+func (d dialect) ParallelDDL() int {
+	if d.cluster {
+		return 8
+	}
+	return 1
+}
+
+func (d dialect) ViewsOnChange() bool { return d.cluster }
 
 // CreateTable keeps every version: the sorting key includes it, so merges
 // collapse only repeated deliveries of the same version.
@@ -215,21 +250,30 @@ func (dialect) AddColumn(t *warehouse.Table, c warehouse.Column) []string {
 // version with an IN over max(version) of all of raw, which made every mart
 // query scan every version of every row twice. A latest_ table created for
 // a warehouse that already holds rows is filled from raw once.
-func (dialect) Views(t *warehouse.Table) []string {
+func (d dialect) Views(t *warehouse.Table) []string {
 	defs := make([]string, len(t.Columns))
 	for i, c := range t.Columns {
 		defs[i] = c.Name + " " + sqlType(c.Name, c.Kind)
 	}
-	latest, cols := t.Latest, t.ColumnList()
-	return []string{
+	latest := t.Latest
+	stmts := []string{
 		"DROP TABLE IF EXISTS ver_" + t.Entity,
-		fmt.Sprintf("CREATE VIEW ver_%s AS SELECT * FROM %s FINAL", t.Entity, t.Name),
+		fmt.Sprintf("CREATE VIEW ver_%s AS SELECT * FROM %s FINAL", t.Entity, d.qualify(t.Name)),
 		fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (%s) ENGINE = ReplacingMergeTree(version) ORDER BY (institution_id, id)",
 			latest, strings.Join(defs, ", ")),
-		fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s WHERE (SELECT count() FROM %s) = 0", latest, cols, cols, t.Name, latest),
-		"DROP TABLE IF EXISTS " + t.Current,
-		fmt.Sprintf("CREATE VIEW %s AS SELECT * FROM %s FINAL WHERE _op != 'd'", t.Current, latest),
 	}
+	if !d.cluster { // a cluster fills each shard's latest_ tables itself (Cluster.fillLatest)
+		stmts = append(stmts, fillLatest(t))
+	}
+	return append(stmts,
+		"DROP TABLE IF EXISTS "+t.Current,
+		fmt.Sprintf("CREATE VIEW %s AS SELECT * FROM %s FINAL WHERE _op != 'd'", t.Current, d.qualify(latest)))
+}
+
+// fillLatest fills an empty latest_ table from raw.
+func fillLatest(t *warehouse.Table) string {
+	cols := t.ColumnList()
+	return fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s WHERE (SELECT count() FROM %s) = 0", t.Latest, cols, cols, t.Name, t.Latest)
 }
 
 // HighWaters implements warehouse.Warehouse.
@@ -444,7 +488,7 @@ func (w *Warehouse) Reset(ctx context.Context) error {
 		return err
 	}
 	for _, n := range names {
-		if err := w.conn.Exec(ctx, "DROP TABLE IF EXISTS "+quoteIdent(n)); err != nil {
+		if err := w.Exec(ctx, "DROP TABLE IF EXISTS "+quoteIdent(n)); err != nil {
 			return err
 		}
 	}

@@ -71,7 +71,7 @@ func Run(t *testing.T, newEngine func(testing.TB) Engine) {
 		e := newEngine(t)
 		w := e.Open(t)
 		defer w.Close()
-		if w.ID() == "" || !strings.HasPrefix(w.ID(), e.Name) {
+		if w.ID() == "" || !strings.HasPrefix(w.ID(), w.Engine()) {
 			t.Errorf("id %q", w.ID())
 		}
 		if hw, err := warehouse.HighWater(ctx, w, 0); err != nil || hw != 0 {

@@ -9,8 +9,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
@@ -117,4 +119,51 @@ func Rows(tb testing.TB, w warehouse.Warehouse, query string, args ...any) [][]a
 		tb.Fatalf("%s: %v", query, err)
 	}
 	return rows
+}
+
+// ClusterDSN returns the DSN of a fresh database on the test cluster
+// started by scripts/clickhouse-test-cluster (ZHILIAO_TEST_CLICKHOUSE_CLUSTER,
+// the DSN it prints), skipping without one locally and failing in CI. Both
+// of its databases are dropped, cluster-wide, when the test ends.
+func ClusterDSN(tb testing.TB) string {
+	tb.Helper()
+	dsn := os.Getenv("ZHILIAO_TEST_CLICKHOUSE_CLUSTER")
+	if dsn == "" {
+		if os.Getenv("CI") != "" {
+			tb.Fatal("ZHILIAO_TEST_CLICKHOUSE_CLUSTER is not set in CI: .ci/run starts the cluster and sets it")
+		}
+		tb.Skip("no ClickHouse cluster: run `scripts/clickhouse-test-cluster start /tmp/zcl 29000` and set ZHILIAO_TEST_CLICKHOUSE_CLUSTER to the DSN it prints")
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	b := make([]byte, 6)
+	rand.Read(b)
+	db := "zt_" + hex.EncodeToString(b)
+	u.Path = "/" + db
+	cluster := u.Query().Get("cluster")
+	tb.Cleanup(func() {
+		conn, err := ch.Open(&ch.Options{Addr: strings.Split(u.Host, ",")})
+		if err == nil {
+			for _, d := range []string{db, db + "_local"} {
+				conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+d+" ON CLUSTER "+cluster)
+			}
+			conn.Close()
+		}
+	})
+	return u.String()
+}
+
+// Cluster returns an engine on a fresh database of the test cluster.
+func Cluster(tb testing.TB) Engine {
+	dsn := ClusterDSN(tb)
+	return Engine{Name: "cluster", Open: func(tb testing.TB) warehouse.Warehouse {
+		tb.Helper()
+		w, err := clickhouse.OpenCluster(context.Background(), dsn)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return w
+	}}
 }
