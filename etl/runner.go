@@ -35,10 +35,10 @@ type Runner struct {
 	// (shards.go), from 1; 0 on a warehouse of one node.
 	shard        int64
 	shardRunners []*Runner
-	logSeq int64
-	dims   dimsCache
-	stamps stampCache
-	asOf   liveAsOf
+	logSeq       int64
+	dims         dimsCache
+	stamps       stampCache
+	asOf         liveAsOf
 }
 
 // Options of one run.
@@ -60,10 +60,10 @@ type Result struct {
 	// Watermarks is how far the run built the mart, per namespace.
 	Watermarks Watermarks `json:"watermarks,omitempty"`
 	// Shard is the shard whose marts the run built, on a sharded warehouse.
-	Shard int64 `json:"shard,omitempty"`
-	Error      string     `json:"error,omitempty"`
-	StartedAt  time.Time  `json:"started_at"`
-	Finished   time.Time  `json:"finished_at"`
+	Shard     int64     `json:"shard,omitempty"`
+	Error     string    `json:"error,omitempty"`
+	StartedAt time.Time `json:"started_at"`
+	Finished  time.Time `json:"finished_at"`
 }
 
 func (r *Runner) logger() *slog.Logger {

@@ -409,4 +409,3 @@ func (d *clusterDDL) exec(ctx context.Context, conn driver.Conn, query string, a
 	}
 	return nil
 }
-
