@@ -15,6 +15,7 @@ import (
 	"github.com/zhiliao/zhiliao/internal/testcore"
 	"github.com/zhiliao/zhiliao/model"
 	"github.com/zhiliao/zhiliao/store"
+	"github.com/zhiliao/zhiliao/warehouse"
 	"github.com/zhiliao/zhiliao/warehouse/warehousetest"
 )
 
@@ -25,7 +26,6 @@ import (
 // namespace lands after the marts were built from the others (an ETL that
 // kept one watermark for the whole warehouse would never see it).
 func TestRegionalWarehouse(t *testing.T) {
-	ctx := context.Background()
 	numbers := []int64{2, 5, 9}
 	cores := map[int64]*store.DB{}
 	alone := map[int64]map[string][]string{}
@@ -37,7 +37,16 @@ func TestRegionalWarehouse(t *testing.T) {
 			alone[n][m.Name] = dump(t, wh, m)
 		}
 	}
-	warehousetest.Engines(t, func(t *testing.T, e warehousetest.Engine) {
+	for _, e := range []warehousetest.Engine{warehousetest.DuckDB(t), warehousetest.ClickHouse(t), warehousetest.Cluster(t)} {
+		t.Run(e.Name, func(t *testing.T) { regional(t, e, numbers, cores, alone) })
+	}
+}
+
+// regional relays the cores into a fresh warehouse of e and checks it
+// against each hospital alone.
+func regional(t *testing.T, e warehousetest.Engine, numbers []int64, cores map[int64]*store.DB, alone map[int64]map[string][]string) {
+	ctx := context.Background()
+	{
 		wh := e.Open(t)
 		defer wh.Close()
 		relayAll := func(ns ...int64) {
@@ -106,6 +115,18 @@ func TestRegionalWarehouse(t *testing.T) {
 				t.Errorf("%s: rows of namespaces %v", m.Name, keys(byHospital))
 			}
 		}
+		if sh, ok := wh.(warehouse.Sharded); ok {
+			// Each namespace on exactly one shard, the one it maps to.
+			shards := sh.Shards()
+			for i, s := range shards {
+				for _, row := range warehousetest.Rows(t, s, fmt.Sprintf("SELECT DISTINCT intDiv(seq, %d) FROM cdc_events", model.NamespaceBase(1))) {
+					ns, _ := row[0].(int64)
+					if int(ns)%len(shards) != i {
+						t.Errorf("namespace %d has events on shard %d of %d", ns, i+1, len(shards))
+					}
+				}
+			}
+		}
 		fresh, err := r.Freshness(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -115,7 +136,7 @@ func TestRegionalWarehouse(t *testing.T) {
 				t.Errorf("%s: %d events behind, data as of %v", f.Mart, f.Behind, f.DataAsOf)
 			}
 		}
-	})
+	}
 }
 
 func keys[V any](m map[int64]V) []int64 {
