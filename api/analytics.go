@@ -31,7 +31,7 @@ type Analytics interface {
 
 var (
 	etlOperators = []string{model.RoleAdmin, model.RoleQualityOffice}
-	martReaders  = []string{model.RoleAdmin, model.RoleQualityOffice, model.RoleDeptManager, model.RoleEvaluator}
+	martReaders  = []string{model.RoleAdmin, model.RoleQualityOffice, model.RoleDeptManager, model.RoleEvaluator, model.RoleRegionOffice}
 )
 
 func (s *Server) analytics() (Analytics, error) {

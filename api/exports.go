@@ -25,6 +25,9 @@ type exportRequest struct {
 	From   string  `json:"from"`
 	To     string  `json:"to"`
 	Dept   []int64 `json:"dept,omitempty"`
+	// Institution narrows a regional warehouse's report to these
+	// institutions' departments.
+	Institution []int64 `json:"institution,omitempty"`
 	// SampleSeed and SampleRows draw the 抽查记录 sample again (see
 	// reports.Params); zero: the period's own seed, 20 rows per stratum.
 	SampleSeed uint32 `json:"sample_seed,omitempty"`
@@ -99,6 +102,9 @@ func (s *Server) exportRoutes() []route {
 				q := etl.Query{From: req.From, To: req.To, Ints: map[string][]int64{}}
 				if req.Dept != nil {
 					q.Ints["dept_id"] = req.Dept
+				}
+				if req.Institution != nil {
+					q.Ints[etl.InstitutionKey] = req.Institution
 				}
 				if err := q.Validate(etl.MartByName("workload")); err != nil {
 					return nil, err

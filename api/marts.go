@@ -51,9 +51,9 @@ func format(vals url.Values, accept string) (string, error) {
 }
 
 // sliceParams filter a mart's key columns.
-var sliceParams = []string{"dept", "project", "staff", "visit_type", "item", "dimension"}
+var sliceParams = []string{"institution", "dept", "project", "staff", "visit_type", "item", "dimension"}
 
-var columnOfParam = map[string]string{"dept": "dept_id", "project": "project_id", "staff": "staff_id",
+var columnOfParam = map[string]string{"institution": etl.InstitutionKey, "dept": "dept_id", "project": "project_id", "staff": "staff_id",
 	"visit_type": "visit_type", "item": "item", "dimension": "dimension"}
 
 // listParam reads a parameter given as a comma list, repeated, or both.
@@ -118,7 +118,7 @@ func parseQuery(vals url.Values, m *etl.Mart, today time.Time) (etl.Query, error
 			continue
 		}
 		col := columnOfParam[p]
-		if col == "dept_id" || col == "project_id" || col == "staff_id" {
+		if col == "dept_id" || col == "project_id" || col == "staff_id" || col == etl.InstitutionKey {
 			for _, v := range list {
 				id, err := strconv.ParseInt(v, 10, 64)
 				if err != nil || id < 0 {
@@ -146,8 +146,9 @@ func parseQuery(vals url.Values, m *etl.Mart, today time.Time) (etl.Query, error
 }
 
 // scope narrows q to the departments the actor may see: a department-bound
-// actor its own, anyone else the departments of their institution. Asking
-// for a department outside it is forbidden, not silently emptied.
+// actor its own, a regional one every department of the warehouse, anyone
+// else the departments of their institution. Asking for a department or an
+// institution outside it is forbidden, not silently emptied.
 func (s *Server) scope(ctx context.Context, a Analytics, q *etl.Query) ([]int64, error) {
 	actor := model.ActorFrom(ctx)
 	dims, err := a.Dimensions(ctx)
@@ -159,9 +160,33 @@ func (s *Server) scope(ctx context.Context, a Analytics, q *etl.Query) ([]int64,
 		allowed = []int64{actor.DeptID}
 	} else {
 		for _, d := range dims.Departments {
-			if actor.InstitutionID == 0 || d.InstitutionID == actor.InstitutionID {
+			if actor.Regional() || actor.InstitutionID == 0 || d.InstitutionID == actor.InstitutionID {
 				allowed = append(allowed, d.ID)
 			}
+		}
+	}
+	if insts, ok := q.Ints[etl.InstitutionKey]; ok {
+		// An institution filter is the departments of those institutions.
+		delete(q.Ints, etl.InstitutionKey)
+		var of []int64
+		for _, id := range insts {
+			n := 0
+			for _, d := range dims.Departments {
+				if d.InstitutionID == id && slices.Contains(allowed, d.ID) {
+					of = append(of, d.ID)
+					n++
+				}
+			}
+			if n == 0 && !slices.ContainsFunc(dims.Institutions, func(i etl.Dim) bool { return i.ID == id && (actor.Regional() || actor.InstitutionID == 0 || id == actor.InstitutionID) }) {
+				return nil, model.Errorf(model.EFORBIDDEN, "无权查看机构 %d 的数据 (institution %d is outside your scope)", id, id)
+			}
+		}
+		if asked, ok := q.Ints["dept_id"]; ok {
+			of = slices.DeleteFunc(of, func(id int64) bool { return !slices.Contains(asked, id) })
+		}
+		q.Ints["dept_id"] = of
+		if of == nil {
+			q.Ints["dept_id"] = []int64{}
 		}
 	}
 	asked := q.Ints["dept_id"]

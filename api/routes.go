@@ -631,4 +631,6 @@ func (s *Server) uploadImage(w http.ResponseWriter, r *http.Request) {
 
 // deidentified reports whether an actor reads patients masked: evaluators,
 // and the administrators (who keep the system, not the records).
-func deidentified(a model.Actor) bool { return a.Role == model.RoleEvaluator || a.Administrator() }
+func deidentified(a model.Actor) bool {
+	return a.Role == model.RoleEvaluator || a.Role == model.RoleRegionOffice || a.Administrator()
+}

@@ -84,7 +84,7 @@ func (r *Runner) Dimensions(ctx context.Context) (*Dims, error) {
 		return out, names, nil
 	}
 	var err error
-	if d.Institutions, _, err = read("SELECT id, code, name, institution_id FROM cur_institution ORDER BY code, id", false); err != nil {
+	if d.Institutions, d.names[InstitutionKey], err = read("SELECT id, code, name, institution_id FROM cur_institution ORDER BY code, id", false); err != nil {
 		return nil, err
 	}
 	if d.Departments, d.names["dept_id"], err = read("SELECT id, code, name, institution_id FROM cur_department ORDER BY code, id", false); err != nil {

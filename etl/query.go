@@ -37,7 +37,15 @@ var ParamOf = map[string]string{"dept_id": "dept", "project_id": "project", "sta
 	"visit_type": "visit_type", "item": "item", "dimension": "dimension"}
 
 // labelOf is the name column added beside an id key.
-var labelOf = map[string]string{"dept_id": "dept_name", "project_id": "project_name", "staff_id": "staff_name"}
+var labelOf = map[string]string{"dept_id": "dept_name", "project_id": "project_name", "staff_id": "staff_name",
+	InstitutionKey: "institution_name"}
+
+// InstitutionKey groups and filters every mart with departments by the
+// institution that holds them (a regional warehouse's comparison). The marts
+// carry no such column: a department's institution is a fact of the
+// department dimension, so a query spells it from the dimension (Runner.Query)
+// and a filter on it becomes one on the institution's departments.
+const InstitutionKey = "institution_id"
 
 // Validate checks q against m and fills defaults; errors name the parameter.
 func (q *Query) Validate(m *Mart) error {
@@ -66,7 +74,12 @@ func (q *Query) Validate(m *Mart) error {
 		return model.Invalid("grain", "grain 应为 day、week、month 或 all")
 	}
 	seen := map[string]bool{}
+	_, withDepts := m.Key("dept_id")
 	for _, k := range q.GroupBy {
+		if k == InstitutionKey && withDepts {
+			seen[k] = true
+			continue
+		}
 		if _, ok := m.Key(k); !ok || k == "day" {
 			return model.Invalid("group_by", "%s 不是%s的维度 is not a key of mart %s", k, m.Title, m.Name)
 		}
@@ -89,6 +102,9 @@ func (q *Query) Validate(m *Mart) error {
 		}
 	}
 	for k := range q.Ints {
+		if k == InstitutionKey && withDepts {
+			continue
+		}
 		if _, ok := m.Key(k); !ok {
 			return model.Invalid(ParamOf[k], "%s不能按 %s 筛选 mart %s has no %s", m.Title, ParamOf[k], m.Name, k)
 		}
@@ -157,14 +173,18 @@ func (q *Query) days() []string {
 // to a column name inside the aggregate that defines it. A Distinct measure
 // (治疗人数) is counted distinct over its own mart's patient rows with the
 // same filter and grouping, and joined on the group keys.
-func (q *Query) sql(d dialect, m *Mart) (string, []any) {
+func (q *Query) sql(d dialect, m *Mart, institutionOf string) (string, []any) {
 	var keys, group []string
 	if q.Grain != "all" {
 		keys = append(keys, d.period[q.Grain]+" AS period")
 		group = append(group, "period")
 	}
 	for _, k := range q.GroupBy {
-		keys = append(keys, k)
+		if k == InstitutionKey {
+			keys = append(keys, institutionOf+" AS "+k)
+		} else {
+			keys = append(keys, k)
+		}
 		group = append(group, k)
 	}
 	var sums, distincts []string
@@ -234,7 +254,11 @@ func (r *Runner) Query(ctx context.Context, m *Mart, q Query) (array.RecordReade
 	if err := r.ensureSchemaLocked(ctx, d); err != nil {
 		return nil, err
 	}
-	s, args := q.sql(d, m)
+	institutionOf, err := r.institutions(ctx, d, &q)
+	if err != nil {
+		return nil, err
+	}
+	s, args := q.sql(d, m, institutionOf)
 	rr, err := r.Warehouse.Query(ctx, s, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query mart %s: %w", m.Name, err)

@@ -13,6 +13,10 @@ const (
 	RoleDeptManager   = "dept_manager"
 	RoleQualityOffice = "quality_office"
 	RoleEvaluator     = "evaluator"
+	// RoleRegionOffice (区域卫生管理) reads the figures of every institution
+	// in a regional warehouse (DESIGN.md §8), patients de-identified, and
+	// changes nothing.
+	RoleRegionOffice = "region_office"
 	RoleClinician     = "clinician"
 	RoleFrontDesk     = "front_desk"
 	RoleHIS           = "his"
@@ -47,7 +51,13 @@ func (a Actor) DeptBound() bool {
 }
 
 // ReadOnly reports whether the actor may never change lifecycle data.
-func (a Actor) ReadOnly() bool { return a.Role == RoleEvaluator || a.Role == RoleQualityOffice }
+func (a Actor) ReadOnly() bool {
+	return a.Role == RoleEvaluator || a.Role == RoleQualityOffice || a.Role == RoleRegionOffice
+}
+
+// Regional reports whether the actor sees every institution of the
+// warehouse rather than its own.
+func (a Actor) Regional() bool { return a.Role == RoleRegionOffice }
 
 type actorKey struct{}
 
@@ -84,7 +94,8 @@ type User struct {
 // ValidRole reports whether r is a login role.
 func ValidRole(r string) bool {
 	switch r {
-	case RoleAdmin, RoleSecurityAdmin, RoleAuditAdmin, RoleDeptManager, RoleQualityOffice, RoleEvaluator, RoleClinician, RoleFrontDesk, RoleHIS, RolePatient:
+	case RoleAdmin, RoleSecurityAdmin, RoleAuditAdmin, RoleDeptManager, RoleQualityOffice, RoleEvaluator, RoleRegionOffice,
+		RoleClinician, RoleFrontDesk, RoleHIS, RolePatient:
 		return true
 	}
 	return false

@@ -59,7 +59,7 @@ func (w *whFlags) open(ctx context.Context, c *common) (warehouse.Warehouse, err
 		return nil, err
 	}
 	if w.dsn != "" {
-		wh, err := clickhouse.Open(ctx, w.dsn)
+		wh, err := clickhouse.OpenAny(ctx, w.dsn)
 		if err != nil {
 			return nil, fmt.Errorf("warehouse %s: %w", w.dsn, err)
 		}
