@@ -177,7 +177,9 @@ func (s *Server) scope(ctx context.Context, a Analytics, q *etl.Query) ([]int64,
 					n++
 				}
 			}
-			if n == 0 && !slices.ContainsFunc(dims.Institutions, func(i etl.Dim) bool { return i.ID == id && (actor.Regional() || actor.InstitutionID == 0 || id == actor.InstitutionID) }) {
+			if n == 0 && !slices.ContainsFunc(dims.Institutions, func(i etl.Dim) bool {
+				return i.ID == id && (actor.Regional() || actor.InstitutionID == 0 || id == actor.InstitutionID)
+			}) {
 				return nil, model.Errorf(model.EFORBIDDEN, "无权查看机构 %d 的数据 (institution %d is outside your scope)", id, id)
 			}
 		}

@@ -62,7 +62,7 @@ func regionalScope(t *testing.T, e warehousetest.Engine, numbers []int64, cores 
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	wh := e.Open(t)
 	defer wh.Close()
-	insts := map[int64]int64{} // namespace → institution id
+	insts := map[int64]int64{}   // namespace → institution id
 	want := map[int64][2]int64{} // namespace → sessions, patients alone
 	const period = "from=2026-08-24&to=2026-11-22&grain=all"
 	for _, n := range numbers {
@@ -165,4 +165,3 @@ func aloneTotals(t *testing.T, core *store.DB) [2]int64 {
 	}
 	return [2]int64{rows[0][0].(int64), rows[0][1].(int64)}
 }
-

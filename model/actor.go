@@ -17,11 +17,11 @@ const (
 	// in a regional warehouse (DESIGN.md §8), patients de-identified, and
 	// changes nothing.
 	RoleRegionOffice = "region_office"
-	RoleClinician     = "clinician"
-	RoleFrontDesk     = "front_desk"
-	RoleHIS           = "his"
-	RolePatient       = "patient"
-	RoleSystem        = "system" // the generator, schedulers and command-line tools
+	RoleClinician    = "clinician"
+	RoleFrontDesk    = "front_desk"
+	RoleHIS          = "his"
+	RolePatient      = "patient"
+	RoleSystem       = "system" // the generator, schedulers and command-line tools
 )
 
 // Actor is who performs a change; it is recorded in the status history.
