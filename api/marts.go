@@ -320,10 +320,17 @@ func (s *Server) martRoutes() []route {
 				if err != nil {
 					return nil, err
 				}
-				out := etl.Dims{Departments: []etl.Dim{}, Projects: []etl.Dim{}, Staff: []etl.Dim{}}
+				out := etl.Dims{Institutions: []etl.Dim{}, Departments: []etl.Dim{}, Projects: []etl.Dim{}, Staff: []etl.Dim{}}
+				insts := map[int64]bool{}
 				for _, d := range all.Departments {
 					if slices.Contains(depts, d.ID) {
 						out.Departments = append(out.Departments, d)
+						insts[d.InstitutionID] = true
+					}
+				}
+				for _, d := range all.Institutions {
+					if insts[d.ID] {
+						out.Institutions = append(out.Institutions, d)
 					}
 				}
 				for _, d := range all.Projects {

@@ -131,8 +131,21 @@ func regionalScope(t *testing.T, e warehousetest.Engine, numbers []int64, cores 
 	if code != http.StatusForbidden {
 		t.Errorf("hospital 2's quality office asked for hospital 5: %d %s", code, body)
 	}
-	var dims struct{ Departments []etl.Dim }
+	// The overview's comparison table, as the dashboards and workbooks show it.
+	var table struct{ Rows [][]any }
+	f.mustDo(region, "GET", "/api/v1/tables/institution-overview?from=2026-08-24&to=2026-11-22", nil, 200, &table)
+	if len(table.Rows) != len(numbers) {
+		t.Errorf("institution-overview for the region office: %d rows, want %d", len(table.Rows), len(numbers))
+	}
+	f.mustDo(qo, "GET", "/api/v1/tables/institution-overview?from=2026-08-24&to=2026-11-22", nil, 200, &table)
+	if len(table.Rows) != 1 {
+		t.Errorf("institution-overview for hospital 2's quality office: %d rows, want 1", len(table.Rows))
+	}
+	var dims struct{ Institutions, Departments []etl.Dim }
 	f.mustDo(qo, "GET", "/api/v1/dimensions", nil, 200, &dims)
+	if len(dims.Institutions) != 1 || dims.Institutions[0].ID != insts[2] {
+		t.Errorf("hospital 2's quality office is offered institutions %+v", dims.Institutions)
+	}
 	for _, d := range dims.Departments {
 		if d.InstitutionID != insts[2] {
 			t.Errorf("hospital 2's quality office is offered department %d of institution %d", d.ID, d.InstitutionID)

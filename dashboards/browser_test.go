@@ -301,7 +301,7 @@ func TestDashboardsInBrowser(t *testing.T) {
 		if err != nil || inked != len(p.Charts) {
 			t.Errorf("%s: %d of %d charts drawn (%v)", p.Slug, inked, len(p.Charts), err)
 		}
-		rows, err := run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('[data-table] .table-wrap, #freshness-table' + (document.body.dataset.operator === 'true' ? ', #runs-table' : ''))].map(e => e.dataset.rows || '')`))
+		rows, err := run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('[data-table]:not([hidden]) .table-wrap, #freshness-table' + (document.body.dataset.operator === 'true' ? ', #runs-table' : ''))].map(e => e.dataset.rows || '')`))
 		if err != nil {
 			t.Fatal(err)
 		}

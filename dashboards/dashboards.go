@@ -55,7 +55,7 @@ type Handler struct {
 }
 
 var roleTitles = map[string]string{model.RoleAdmin: "系统管理员", model.RoleQualityOffice: "质控科",
-	model.RoleDeptManager: "科室主任", model.RoleEvaluator: "评审专家"}
+	model.RoleDeptManager: "科室主任", model.RoleEvaluator: "评审专家", model.RoleRegionOffice: "区域卫生管理"}
 
 // New builds the handler.
 func New(auth Auth, logger *slog.Logger) *Handler {

@@ -47,7 +47,7 @@ type Page struct {
 }
 
 var (
-	readers   = []string{model.RoleAdmin, model.RoleQualityOffice, model.RoleDeptManager, model.RoleEvaluator}
+	readers   = []string{model.RoleAdmin, model.RoleQualityOffice, model.RoleDeptManager, model.RoleEvaluator, model.RoleRegionOffice}
 	operators = []string{model.RoleAdmin, model.RoleQualityOffice}
 )
 
@@ -70,7 +70,7 @@ var Pages = []Page{
 			{ID: "trend", Title: "治疗人次趋势", Mart: "workload", Type: "line", Series: []Series{sum("治疗人次", "sessions", "int")}},
 			{ID: "revenue-trend", Title: "净收入趋势", Mart: "revenue", Type: "bar", Series: []Series{sum("净收入", "net_fen", "yuan")}},
 		},
-		Tables: []string{"dept-overview"}},
+		Tables: []string{"institution-overview", "dept-overview"}},
 	{Slug: "workload", Title: "工作量", Roles: readers,
 		Charts: []Chart{
 			{ID: "by-staff", Title: "人员治疗人次", Mart: "workload", Type: "bar", By: "staff_id", Series: []Series{sum("治疗人次", "sessions", "int"), sum("评估数", "assessments", "int")}},

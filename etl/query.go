@@ -259,7 +259,7 @@ func (r *Runner) Query(ctx context.Context, m *Mart, q Query) (array.RecordReade
 		return nil, err
 	}
 	s, args := q.sql(d, m, institutionOf)
-	rr, err := r.Warehouse.Query(ctx, s, args...)
+	rr, err := r.read(withScope(ctx, &q), s, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query mart %s: %w", m.Name, err)
 	}
@@ -321,6 +321,7 @@ func (r *Runner) Detail(ctx context.Context, m *Mart, q DetailQuery) (array.Reco
 	if err := q.Validate(m); err != nil {
 		return nil, 0, err
 	}
+	ctx = withScope(ctx, &q.Query)
 	if q.Sample != nil {
 		q.Limit, q.Offset = 1, 0
 		if q.Sample.PerStratum < 1 || q.Sample.PerStratum > 1000 {
@@ -364,7 +365,7 @@ func (r *Runner) Detail(ctx context.Context, m *Mart, q DetailQuery) (array.Reco
 			return nil, 0, err
 		}
 	}
-	rr, err := r.Warehouse.Query(ctx, s, args...)
+	rr, err := r.read(ctx, s, args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("detail of %s: %w", m.Name, err)
 	}

@@ -327,7 +327,7 @@ func (r *Runner) replaceClick(ctx context.Context, d dialect, m *Mart, days []st
 }
 
 func (r *Runner) query(ctx context.Context, q string, args ...any) ([][]any, error) {
-	rr, err := r.Warehouse.Query(ctx, q, args...)
+	rr, err := r.read(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -21,6 +21,13 @@ func avg(k, header, num, den string, scale float64) Column {
 
 // Tables is the catalogue of report tables, in the order pages show them.
 var Tables = []*Table{
+	// A regional warehouse's hospitals side by side (dashboards show it when
+	// the reader sees more than one institution).
+	{ID: "institution-overview", Title: "机构运营对比", Mart: "project", Grain: "all", GroupBy: []string{"institution_id"}, Columns: []Column{
+		key("institution_name", "医疗机构", 20), count("orders", "医嘱数"), count("appointments_booked", "预约数"),
+		count("appointments_due", "应到预约数"), rate("no_show_rate", "爽约率", "no_shows", "appointments_due"),
+		count("sessions", "治疗人次"), count("courses_completed", "完成疗程数"),
+		rate("utilisation", "号源利用率", "slot_booked", "slot_capacity")}},
 	{ID: "dept-overview", Title: "科室运营概况", Mart: "project", Grain: "all", GroupBy: []string{"dept_id"}, Columns: []Column{
 		key("dept_name", "科室", 14), count("orders", "医嘱数"), count("appointments_booked", "预约数"),
 		count("no_shows", "爽约数"), count("appointments_due", "应到预约数"), rate("no_show_rate", "爽约率", "no_shows", "appointments_due"),

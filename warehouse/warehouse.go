@@ -13,6 +13,7 @@ package warehouse
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/apache/arrow/go/v15/arrow"
@@ -144,4 +145,35 @@ func Head(hws map[int64]int64) int64 {
 		head = max(head, hw)
 	}
 	return head
+}
+
+// UnavailableError says that a query needs rows of shards that answer from
+// no replica: it names them and the namespaces (cores) they hold, so that
+// the answer can name the institutions whose figures are missing instead of
+// returning partial totals as if complete.
+type UnavailableError struct {
+	Shards     []int   // 1-based, as in <remote_servers>
+	Namespaces []int64 // the cores' namespaces on those shards, as far as known
+	Err        error
+}
+
+func (e *UnavailableError) Error() string {
+	return fmt.Sprintf("warehouse shards %v are unavailable (namespaces %v): %v", e.Shards, e.Namespaces, e.Err)
+}
+
+func (e *UnavailableError) Unwrap() error { return e.Err }
+
+type namespacesKey struct{}
+
+// WithNamespaces tells a sharded warehouse that a query reads only these
+// namespaces' rows: it may then answer while shards that hold none of them
+// are down. Without it a query needs every shard.
+func WithNamespaces(ctx context.Context, nss []int64) context.Context {
+	return context.WithValue(ctx, namespacesKey{}, nss)
+}
+
+// NamespacesFrom is what WithNamespaces put in ctx (nil: every namespace).
+func NamespacesFrom(ctx context.Context) []int64 {
+	nss, _ := ctx.Value(namespacesKey{}).([]int64)
+	return nss
 }

@@ -12,7 +12,7 @@
   var operator = document.body.dataset.operator === 'true';
   var state = { from: '', to: '', dept: '', project: '' };
   var anchor = '';          // the last day with data (or today)
-  var dims = { departments: [], projects: [], staff: [] };
+  var dims = { institutions: [], departments: [], projects: [], staff: [] };
   var charts = {};          // id → echarts instance
   var detail = { chart: null, params: null, page: 1, size: 20, total: 0 };
   var pending = 0;
@@ -104,6 +104,7 @@
     var q = new URLSearchParams();
     q.set('from', state.from);
     q.set('to', state.to);
+    if (state.institution) { q.set('institution', state.institution); }
     if (state.dept) { q.set('dept', state.dept); }
     if (state.project) { q.set('project', state.project); }
     Object.keys(extra || {}).forEach(function (k) { if (extra[k] !== '' && extra[k] !== undefined) { q.set(k, extra[k]); } });
@@ -132,7 +133,7 @@
   // day is reported and the default range used instead.
   function readURL() {
     var q = new URLSearchParams(location.search);
-    ['from', 'to', 'dept', 'project'].forEach(function (k) { state[k] = q.get(k) || ''; });
+    ['from', 'to', 'institution', 'dept', 'project'].forEach(function (k) { state[k] = q.get(k) || ''; });
     var bad = ['from', 'to'].filter(function (k) { return state[k] && !validDay(state[k]); });
     if (bad.length || (state.from && state.to && state.from > state.to)) {
       urlError = '链接中的日期无效（' + (state.from || '—') + ' 至 ' + (state.to || '—') + '），已改用默认范围';
@@ -147,17 +148,29 @@
     });
   }
 
+  // regional: the reader sees more than one institution (区域平台), so the
+  // filter bar offers them and the overview compares them.
+  function regional() { return (dims.institutions || []).length > 1; }
   function fillSelects() {
-    var dept = $('dept'), project = $('project');
+    var inst = $('institution'), dept = $('dept'), project = $('project');
+    $('institution-filter').hidden = !regional();
+    inst.innerHTML = '';
+    inst.add(new Option('全部机构', ''));
+    (dims.institutions || []).forEach(function (i) { inst.add(new Option(i.name, String(i.id))); });
+    inst.value = state.institution;
+    if (inst.value !== state.institution) { state.institution = ''; inst.value = ''; }
+    var depts = dims.departments.filter(function (d) { return !state.institution || String(d.institution_id) === state.institution; });
     dept.innerHTML = '';
-    if (dims.departments.length > 1) { dept.add(new Option('全部科室', '')); }
-    dims.departments.forEach(function (d) { dept.add(new Option(d.name, String(d.id))); });
-    if (dims.departments.length === 1) { state.dept = String(dims.departments[0].id); }
+    if (depts.length > 1) { dept.add(new Option(state.institution || !regional() ? '全部科室' : '全部机构与科室', '')); }
+    depts.forEach(function (d) { dept.add(new Option(d.name, String(d.id))); });
+    if (depts.length === 1) { state.dept = String(depts[0].id); }
     dept.value = state.dept;
     project.innerHTML = '';
     project.add(new Option('全部项目', ''));
+    var inDepts = {};
+    depts.forEach(function (d) { inDepts[String(d.id)] = true; });
     dims.projects.forEach(function (p) {
-      if (!state.dept || String(p.dept_id) === state.dept) { project.add(new Option(p.name, String(p.id))); }
+      if (state.dept ? String(p.dept_id) === state.dept : inDepts[String(p.dept_id)]) { project.add(new Option(p.name, String(p.id))); }
     });
     project.value = state.project;
     if (project.value !== state.project) { state.project = ''; project.value = ''; }
@@ -200,6 +213,7 @@
         refresh();
       });
     });
+    $('institution').addEventListener('change', function () { state.institution = $('institution').value; state.dept = ''; state.project = ''; fillSelects(); refresh(); });
     $('dept').addEventListener('change', function () { state.dept = $('dept').value; state.project = ''; fillSelects(); refresh(); });
     $('project').addEventListener('change', function () { state.project = $('project').value; refresh(); });
   }
@@ -448,6 +462,12 @@
 
   function drawTable(card) {
     var id = card.dataset.table;
+    if (id === 'institution-overview' && !regional()) {
+      card.hidden = true;
+      card.querySelector('.table-wrap').dataset.rows = '0';
+      return;
+    }
+    card.hidden = false;
     var path = '/api/v1/tables/' + id + '?' + filterQuery();
     if (id === 'data-quality-items') { path = path.replace(/&project=\d+/, ''); }
     api(path).then(function (body) {

@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
+	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -43,6 +46,9 @@ type Cluster struct {
 
 	read   driver.Conn
 	shards []*Warehouse
+
+	mu    sync.Mutex
+	known map[int64]bool // namespaces seen landed: what a lost shard takes with it
 }
 
 var (
@@ -129,7 +135,77 @@ func OpenCluster(ctx context.Context, dsn string) (*Cluster, error) {
 		c.Close()
 		return nil, err
 	}
+	c.known = map[int64]bool{}
+	if _, err := c.HighWaters(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
 	return c, nil
+}
+
+func (c *Cluster) saw(nss ...int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, ns := range nss {
+		c.known[ns] = true
+	}
+}
+
+// down probes every shard and lists those that no replica answers (0-based).
+func (c *Cluster) down(ctx context.Context) []int {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	dead := make([]bool, len(c.shards))
+	var g errgroup.Group
+	for i, s := range c.shards {
+		g.Go(func() error {
+			dead[i] = s.conn.Ping(ctx) != nil
+			return nil
+		})
+	}
+	g.Wait()
+	var out []int
+	for i, d := range dead {
+		if d {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// unavailable explains a failed read: nil when every shard answers (the
+// failure was something else), else which shards are down and, when the
+// query reads only some namespaces (warehouse.WithNamespaces) none of which
+// is on them, that it may run without them.
+func (c *Cluster) unavailable(ctx context.Context, err error) (skip bool, _ *warehouse.UnavailableError) {
+	dead := c.down(ctx)
+	if len(dead) == 0 {
+		return false, nil
+	}
+	ue := &warehouse.UnavailableError{Err: err}
+	isDead := map[int]bool{}
+	for _, i := range dead {
+		isDead[i] = true
+		ue.Shards = append(ue.Shards, i+1)
+	}
+	needed := warehouse.NamespacesFrom(ctx)
+	c.mu.Lock()
+	for ns := range c.known {
+		if isDead[c.ShardOf(ns)] {
+			ue.Namespaces = append(ue.Namespaces, ns)
+		}
+	}
+	c.mu.Unlock()
+	slices.Sort(ue.Namespaces)
+	if needed == nil {
+		return false, ue
+	}
+	for _, ns := range needed {
+		if isDead[c.ShardOf(ns)] {
+			return false, ue
+		}
+	}
+	return true, ue
 }
 
 func redact(u *url.URL) string {
@@ -211,7 +287,11 @@ func (c *Cluster) Append(ctx context.Context, b *warehouse.Batch) error {
 	if b.Snapshot {
 		ns = b.Namespace
 	}
-	return c.shards[c.ShardOf(ns)].Append(ctx, b)
+	if err := c.shards[c.ShardOf(ns)].Append(ctx, b); err != nil {
+		return err
+	}
+	c.saw(ns)
+	return nil
 }
 
 // HighWaters implements warehouse.Warehouse: every shard's.
@@ -224,6 +304,7 @@ func (c *Cluster) HighWaters(ctx context.Context) (map[int64]int64, error) {
 		}
 		for ns, hw := range hws {
 			out[ns] = hw
+			c.saw(ns)
 		}
 	}
 	return out, nil
@@ -270,8 +351,25 @@ func (c *Cluster) ResolveDeadLetters(ctx context.Context, seqs []int64) error {
 	return nil
 }
 
-// Query implements warehouse.Warehouse: through the Distributed tables.
+// Query implements warehouse.Warehouse: through the Distributed tables. A
+// query that fails while a whole shard is down returns a
+// warehouse.UnavailableError naming it, never a partial answer; only a
+// query that says it reads none of that shard's namespaces
+// (warehouse.WithNamespaces) is run again without it, skip_unavailable_shards
+// set for that query alone.
 func (c *Cluster) Query(ctx context.Context, query string, args ...any) (array.RecordReader, error) {
+	rr, err := (&Warehouse{conn: c.read}).Query(ctx, query, args...)
+	if err == nil || ctx.Err() != nil {
+		return rr, err
+	}
+	skip, ue := c.unavailable(ctx, err)
+	if ue == nil {
+		return nil, err
+	}
+	if !skip {
+		return nil, ue
+	}
+	ctx = ch.Context(ctx, ch.WithSettings(ch.Settings{"skip_unavailable_shards": 1}))
 	return (&Warehouse{conn: c.read}).Query(ctx, query, args...)
 }
 
