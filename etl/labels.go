@@ -57,7 +57,7 @@ type dimsCache struct {
 
 // Dimensions reads the departments, projects and staff of the warehouse
 // (cached for a few seconds: every query result names its ids).
-func (r *Runner) Dimensions(ctx context.Context) (*Dims, error) {
+func (r *Runner) Dimensions(ctx context.Context) (out *Dims, err error) {
 	if d := r.dims.dims.Load(); d != nil && time.Since(d.at) < dimsTTL {
 		return d, nil
 	}
@@ -67,23 +67,32 @@ func (r *Runner) Dimensions(ctx context.Context) (*Dims, error) {
 		return d, nil
 	}
 	d := &Dims{names: map[string]map[int64]string{}, at: time.Now()}
+	defer func() {
+		// While a shard of a regional warehouse is down, the names last
+		// read stand in: the departments of the shards that answer can
+		// still be read, and those of the lost shard are named in the
+		// refusal of any read that needs them.
+		if old := r.dims.dims.Load(); err != nil && old != nil && model.ErrorRule(err) == RuleShardUnavailable {
+			r.logger().Warn("etl: dimensions from the last read while a shard is down", "err", err)
+			out, err = old, nil
+		}
+	}()
 	read := func(q string, withDept bool) ([]Dim, map[int64]string, error) {
 		rows, err := r.query(ctx, q)
 		if err != nil {
 			return nil, nil, err
 		}
-		out, names := make([]Dim, 0, len(rows)), make(map[int64]string, len(rows))
+		list, names := make([]Dim, 0, len(rows)), make(map[int64]string, len(rows))
 		for _, row := range rows {
 			dm := Dim{ID: row[0].(int64), Code: row[1].(string), Name: row[2].(string), InstitutionID: row[3].(int64)}
 			if withDept {
 				dm.DeptID = row[4].(int64)
 			}
-			out = append(out, dm)
+			list = append(list, dm)
 			names[dm.ID] = dm.Name
 		}
-		return out, names, nil
+		return list, names, nil
 	}
-	var err error
 	if d.Institutions, d.names[InstitutionKey], err = read("SELECT id, code, name, institution_id FROM cur_institution ORDER BY code, id", false); err != nil {
 		return nil, err
 	}

@@ -22,9 +22,25 @@ const RuleShardUnavailable = "warehouse.shard_unavailable"
 // given without them.
 func (r *Runner) read(ctx context.Context, query string, args ...any) (array.RecordReader, error) {
 	rr, err := r.Warehouse.Query(ctx, query, args...)
+	if err != nil {
+		return nil, r.explain(err)
+	}
+	return &explainedReader{RecordReader: rr, r: r}, nil
+}
+
+// explainedReader explains an error that arrives with the rows.
+type explainedReader struct {
+	array.RecordReader
+	r *Runner
+}
+
+func (e *explainedReader) Err() error { return e.r.explain(e.RecordReader.Err()) }
+
+// explain turns a warehouse.UnavailableError into the refusal users read.
+func (r *Runner) explain(err error) error {
 	var ue *warehouse.UnavailableError
 	if err == nil || !errors.As(err, &ue) {
-		return rr, err
+		return err
 	}
 	var names []string
 	if dims := r.dims.dims.Load(); dims != nil {
@@ -38,7 +54,7 @@ func (r *Runner) read(ctx context.Context, query string, args ...any) (array.Rec
 	if len(names) > 0 {
 		who = strings.Join(names, "、")
 	}
-	return nil, &model.Error{Code: model.EUNAVAILABLE, Rule: RuleShardUnavailable,
+	return &model.Error{Code: model.EUNAVAILABLE, Rule: RuleShardUnavailable,
 		Message: "区域数据仓库的分片暂不可用，" + who + "的数据暂时无法查询；为免给出不完整的合计，本次查询未返回结果，请稍后再试 (" + ue.Error() + ")"}
 }
 

@@ -47,8 +47,10 @@ type Cluster struct {
 	read   driver.Conn
 	shards []*Warehouse
 
-	mu    sync.Mutex
-	known map[int64]bool // namespaces seen landed: what a lost shard takes with it
+	mu       sync.Mutex
+	known    map[int64]bool // namespaces seen landed: what a lost shard takes with it
+	dead     []int          // shards no replica answered at probedAt (0-based)
+	probedAt time.Time
 }
 
 var (
@@ -173,12 +175,32 @@ func (c *Cluster) down(ctx context.Context) []int {
 	return out
 }
 
-// unavailable explains a failed read: nil when every shard answers (the
-// failure was something else), else which shards are down and, when the
-// query reads only some namespaces (warehouse.WithNamespaces) none of which
-// is on them, that it may run without them.
-func (c *Cluster) unavailable(ctx context.Context, err error) (skip bool, _ *warehouse.UnavailableError) {
+// probeEvery bounds how often reads probe the shards: a dead host on a real
+// network costs a dial timeout, so one probe serves every read for a while.
+const probeEvery = time.Second
+
+// deadShards is the last probe's answer, probed again when it is older than
+// probeEvery.
+func (c *Cluster) deadShards(ctx context.Context) []int {
+	c.mu.Lock()
+	if time.Since(c.probedAt) < probeEvery {
+		dead := c.dead
+		c.mu.Unlock()
+		return dead
+	}
+	c.mu.Unlock()
 	dead := c.down(ctx)
+	c.mu.Lock()
+	c.dead, c.probedAt = dead, time.Now()
+	c.mu.Unlock()
+	return dead
+}
+
+// unavailable says what a read may do while shards are dead: nil when none
+// is; else the error naming them and, when the read says it needs only
+// namespaces none of which is on them (warehouse.WithNamespaces), that it
+// may run without them.
+func (c *Cluster) unavailable(ctx context.Context, dead []int, err error) (skip bool, _ *warehouse.UnavailableError) {
 	if len(dead) == 0 {
 		return false, nil
 	}
@@ -188,7 +210,9 @@ func (c *Cluster) unavailable(ctx context.Context, err error) (skip bool, _ *war
 		isDead[i] = true
 		ue.Shards = append(ue.Shards, i+1)
 	}
-	needed := warehouse.NamespacesFrom(ctx)
+	if ue.Err == nil {
+		ue.Err = fmt.Errorf("no replica of shards %v answers", ue.Shards)
+	}
 	c.mu.Lock()
 	for ns := range c.known {
 		if isDead[c.ShardOf(ns)] {
@@ -197,6 +221,7 @@ func (c *Cluster) unavailable(ctx context.Context, err error) (skip bool, _ *war
 	}
 	c.mu.Unlock()
 	slices.Sort(ue.Namespaces)
+	needed := warehouse.NamespacesFrom(ctx)
 	if needed == nil {
 		return false, ue
 	}
@@ -351,27 +376,52 @@ func (c *Cluster) ResolveDeadLetters(ctx context.Context, seqs []int64) error {
 	return nil
 }
 
-// Query implements warehouse.Warehouse: through the Distributed tables. A
-// query that fails while a whole shard is down returns a
-// warehouse.UnavailableError naming it, never a partial answer; only a
-// query that says it reads none of that shard's namespaces
-// (warehouse.WithNamespaces) is run again without it, skip_unavailable_shards
-// set for that query alone.
+// Query implements warehouse.Warehouse: through the Distributed tables.
+// While a whole shard is down (probed at most every probeEvery), a read
+// returns a warehouse.UnavailableError naming it, never a partial answer;
+// only a read that says it needs none of that shard's namespaces
+// (warehouse.WithNamespaces) runs, with skip_unavailable_shards set for it
+// alone. A read that fails on a shard found dead after it started gets the
+// same error.
 func (c *Cluster) Query(ctx context.Context, query string, args ...any) (array.RecordReader, error) {
-	rr, err := (&Warehouse{conn: c.read}).Query(ctx, query, args...)
-	if err == nil || ctx.Err() != nil {
-		return rr, err
-	}
-	skip, ue := c.unavailable(ctx, err)
-	if ue == nil {
-		return nil, err
-	}
-	if !skip {
+	skip, ue := c.unavailable(ctx, c.deadShards(ctx), nil)
+	if ue != nil && !skip {
 		return nil, ue
 	}
-	ctx = ch.Context(ctx, ch.WithSettings(ch.Settings{"skip_unavailable_shards": 1}))
-	return (&Warehouse{conn: c.read}).Query(ctx, query, args...)
+	if skip {
+		ctx = ch.Context(ctx, ch.WithSettings(ch.Settings{"skip_unavailable_shards": 1}))
+	}
+	rr, err := (&Warehouse{conn: c.read}).Query(ctx, query, args...)
+	if err != nil {
+		return nil, c.explain(ctx, err)
+	}
+	return &explainedReader{RecordReader: rr, c: c, ctx: ctx}, nil
 }
+
+// explain turns the error of a read into a warehouse.UnavailableError when
+// a shard is found dead now.
+func (c *Cluster) explain(ctx context.Context, err error) error {
+	if err == nil || ctx.Err() != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.probedAt = time.Time{} // probe now, not in a second
+	c.mu.Unlock()
+	if _, ue := c.unavailable(ctx, c.deadShards(ctx), err); ue != nil {
+		return ue
+	}
+	return err
+}
+
+// explainedReader explains an error that arrives with the rows: a shard's
+// exception can follow the blocks of the shards that answered.
+type explainedReader struct {
+	array.RecordReader
+	c   *Cluster
+	ctx context.Context
+}
+
+func (r *explainedReader) Err() error { return r.c.explain(r.ctx, r.RecordReader.Err()) }
 
 // Exec implements warehouse.Warehouse: DDL goes ON CLUSTER; anything else
 // runs on the first shard (the ETL writes each shard through Shards).
@@ -495,15 +545,38 @@ func (d *clusterDDL) distributedTable(name string) string {
 		d.db, name, d.cluster, d.local, name, d.cluster, d.local, name)
 }
 
+var reCreateIfNotExists = regexp.MustCompile(`^CREATE (?:TABLE|VIEW) IF NOT EXISTS ([\w.]+) ON CLUSTER`)
+
+// ddlTimeout is how long a statement ON CLUSTER waits for the servers that
+// answer; one that is down executes it from the queue when it is back.
+const ddlTimeout = 60
+
 func (d *clusterDDL) exec(ctx context.Context, conn driver.Conn, query string, args ...any) error {
 	stmts := d.rewrite(query)
 	if len(stmts) == 1 && stmts[0] == strings.TrimSpace(query) {
 		return conn.Exec(ctx, query, args...)
 	}
+	ctx = ch.Context(ctx, ch.WithSettings(ch.Settings{"distributed_ddl_task_timeout": ddlTimeout}))
 	for _, s := range stmts {
-		if err := conn.Exec(ctx, s, args...); err != nil {
+		// A table that exists needs no trip through the DDL queue, which
+		// waits for every server: a service restarted while a replica is
+		// down must not wait for it to make what it already has.
+		if m := reCreateIfNotExists.FindStringSubmatch(s); m != nil {
+			var exists uint8
+			if err := conn.QueryRow(ctx, "EXISTS TABLE "+m[1]).Scan(&exists); err == nil && exists == 1 {
+				continue
+			}
+		}
+		if err := conn.Exec(ctx, s, args...); err != nil && !queuedForDownHosts(err) {
 			return fmt.Errorf("%s: %w", s, err)
 		}
 	}
 	return nil
+}
+
+// queuedForDownHosts: the statement ran on every server that answers, and
+// the ones that are down will run it from the queue when they are back.
+func queuedForDownHosts(err error) bool {
+	var ex *ch.Exception
+	return errors.As(err, &ex) && ex.Code == 159 && strings.Contains(ex.Message, "(0 of them are currently active)")
 }
