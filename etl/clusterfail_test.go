@@ -20,9 +20,7 @@ import (
 
 	"github.com/zhiliao/zhiliao/etl"
 	"github.com/zhiliao/zhiliao/ingest/cdc"
-	"github.com/zhiliao/zhiliao/internal/testcore"
 	"github.com/zhiliao/zhiliao/model"
-	"github.com/zhiliao/zhiliao/store"
 	"github.com/zhiliao/zhiliao/warehouse"
 	"github.com/zhiliao/zhiliao/warehouse/clickhouse"
 	"github.com/zhiliao/zhiliao/warehouse/warehousetest"
@@ -92,16 +90,7 @@ func TestCrashClusterFailures(t *testing.T) {
 	pc := startPrivateCluster(t)
 	ctx := context.Background()
 	numbers := []int64{2, 5, 9}
-	cores := map[int64]*store.DB{}
-	alone := map[int64]map[string][]string{}
-	for _, n := range numbers {
-		cores[n] = testcore.Hospital(t, n)
-		wh, _ := built(t, cores[n], warehousetest.DuckDB(t))
-		alone[n] = map[string][]string{}
-		for _, m := range etl.Marts {
-			alone[n][m.Name] = dump(t, wh, m)
-		}
-	}
+	cores, alone := region(t, numbers)
 	cl, err := clickhouse.OpenCluster(ctx, pc.dsn)
 	if err != nil {
 		t.Fatal(err)

@@ -27,16 +27,7 @@ import (
 // kept one watermark for the whole warehouse would never see it).
 func TestRegionalWarehouse(t *testing.T) {
 	numbers := []int64{2, 5, 9}
-	cores := map[int64]*store.DB{}
-	alone := map[int64]map[string][]string{}
-	for _, n := range numbers {
-		cores[n] = testcore.Hospital(t, n)
-		wh, _ := built(t, cores[n], warehousetest.DuckDB(t))
-		alone[n] = map[string][]string{}
-		for _, m := range etl.Marts {
-			alone[n][m.Name] = dump(t, wh, m)
-		}
-	}
+	cores, alone := region(t, numbers)
 	for _, e := range []warehousetest.Engine{warehousetest.DuckDB(t), warehousetest.ClickHouse(t), warehousetest.Cluster(t)} {
 		t.Run(e.Name, func(t *testing.T) { regional(t, e, numbers, cores, alone) })
 	}
@@ -146,4 +137,21 @@ func keys[V any](m map[int64]V) []int64 {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// region opens a copy of each hospital's core and builds each alone in an
+// embedded DuckDB: the marts, dumped, that the region's must equal.
+func region(t *testing.T, numbers []int64) (map[int64]*store.DB, map[int64]map[string][]string) {
+	t.Helper()
+	cores := map[int64]*store.DB{}
+	alone := map[int64]map[string][]string{}
+	for _, n := range numbers {
+		cores[n] = testcore.Hospital(t, n)
+		wh, _ := built(t, cores[n], warehousetest.DuckDB(t))
+		alone[n] = map[string][]string{}
+		for _, m := range etl.Marts {
+			alone[n][m.Name] = dump(t, wh, m)
+		}
+	}
+	return cores, alone
 }

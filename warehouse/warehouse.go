@@ -177,3 +177,21 @@ func NamespacesFrom(ctx context.Context) []int64 {
 	nss, _ := ctx.Value(namespacesKey{}).([]int64)
 	return nss
 }
+
+// ScanHighWaters reads rows of (namespace, last seq), as both engines'
+// HighWaters query them.
+func ScanHighWaters(rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}) (map[int64]int64, error) {
+	out := map[int64]int64{}
+	for rows.Next() {
+		var ns, hw int64
+		if err := rows.Scan(&ns, &hw); err != nil {
+			return nil, err
+		}
+		out[ns] = hw
+	}
+	return out, rows.Err()
+}

@@ -285,15 +285,7 @@ func (w *Warehouse) HighWaters(ctx context.Context) (map[int64]int64, error) {
 		return nil, err
 	}
 	defer rows.Close()
-	out := map[int64]int64{}
-	for rows.Next() {
-		var ns, hw int64
-		if err := rows.Scan(&ns, &hw); err != nil {
-			return nil, err
-		}
-		out[ns] = hw
-	}
-	return out, rows.Err()
+	return warehouse.ScanHighWaters(rows)
 }
 
 // Append implements warehouse.Warehouse: one transaction per batch.
