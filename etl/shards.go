@@ -30,6 +30,12 @@ func (r *Runner) runShards(ctx context.Context, sh warehouse.Sharded, opt Option
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if c, ok := sr.Warehouse.(interface{ CaughtUp(context.Context) error }); ok {
+				if err := c.CaughtUp(ctx); err != nil {
+					errs[i] = fmt.Errorf("shard %d: %w", i+1, err)
+					return
+				}
+			}
 			results[i], errs[i] = sr.Run(ctx, opt)
 			if errs[i] != nil {
 				errs[i] = fmt.Errorf("shard %d: %w", i+1, errs[i])

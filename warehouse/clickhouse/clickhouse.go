@@ -14,12 +14,17 @@ package clickhouse
 import (
 	"context"
 	"crypto/rand"
+	sqldriver "database/sql/driver"
 	"embed"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/url"
 	"reflect"
 	"strings"
+	"syscall"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
@@ -151,9 +156,27 @@ func (w *Warehouse) RecordVersion(ctx context.Context, v int64) error {
 // Exec runs a statement.
 func (w *Warehouse) Exec(ctx context.Context, query string, args ...any) error {
 	if w.cl != nil {
-		return w.cl.exec(ctx, w.conn, query, args...)
+		err := w.cl.exec(ctx, w.conn, query, args...)
+		if lostServer(err) && ctx.Err() == nil {
+			// A pooled connection to a replica that died: the pool dials
+			// the shard's next live replica for the second try.
+			err = w.cl.exec(ctx, w.conn, query, args...)
+		}
+		return err
 	}
 	return w.conn.Exec(ctx, query, args...)
+}
+
+// lostServer says whether err is the connection to a server breaking (not
+// an answer of the server): the statement never ran, or ran to no reply.
+func lostServer(err error) bool {
+	var ex *ch.Exception
+	if err == nil || errors.As(err, &ex) {
+		return false
+	}
+	var ne net.Error
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE) || errors.As(err, &ne) || errors.Is(err, sqldriver.ErrBadConn)
 }
 
 // ExecAtomic implements warehouse.Warehouse: ClickHouse has no
@@ -490,6 +513,9 @@ func (w *Warehouse) Reset(ctx context.Context) error {
 // Query implements warehouse.Warehouse.
 func (w *Warehouse) Query(ctx context.Context, query string, args ...any) (array.RecordReader, error) {
 	rows, err := w.conn.Query(ctx, query, args...)
+	if w.cl != nil && lostServer(err) && ctx.Err() == nil {
+		rows, err = w.conn.Query(ctx, query, args...) // as in Exec
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -580,3 +580,44 @@ func queuedForDownHosts(err error) bool {
 	var ex *ch.Exception
 	return errors.As(err, &ex) && ex.Code == 159 && strings.Contains(ex.Message, "(0 of them are currently active)")
 }
+
+// catchUpWait bounds how long the marts of a shard wait for the replica
+// they are built on to hold what the shard holds; the next scheduled run
+// tries again.
+const catchUpWait = 15 * time.Second
+
+// CaughtUp waits until the replica this shard's connections reach has
+// pulled the shard's whole replication log and fetched every part it lists.
+// A replica back from an outage fetches what it missed in the background,
+// and a replica whose partner died holds only the parts it had fetched
+// (replication is asynchronous: a part acknowledged by the dead one waits
+// there). Marts built on it meanwhile would replace good days with partial
+// ones, so the ETL waits for this before building a shard (etl.runShards)
+// and, if the replica stays behind, builds nothing on that shard: its marts
+// keep their last good rows until the parts are there, the other shards go
+// on, and the run log says why.
+func (w *Warehouse) CaughtUp(ctx context.Context) error {
+	if w.cl == nil {
+		return nil
+	}
+	deadline := time.Now().Add(catchUpWait)
+	for {
+		var behind uint64
+		err := w.conn.QueryRow(ctx, `SELECT count() FROM system.replicas WHERE database = currentDatabase()
+AND (is_readonly OR inserts_in_queue > 0 OR (log_max_index > 0 AND log_pointer <= log_max_index))`).Scan(&behind)
+		if err == nil && behind == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			if err == nil {
+				err = fmt.Errorf("%d tables are still fetching", behind)
+			}
+			return fmt.Errorf("replica of shard %s is behind its shard after %s: %w", w.Addr, catchUpWait, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
