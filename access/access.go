@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"time"
 
@@ -112,4 +113,16 @@ func (t *LoginThrottle) Allow(w http.ResponseWriter, r *http.Request, username s
 		return false
 	}
 	return !t.byAccount.OnLimit(w, r, "user:"+strings.ToLower(username))
+}
+
+// FormFromSameOrigin says whether a form post may come from this site: the
+// Origin the browser sends, when it sends one, names this host. The session
+// cookies are SameSite=Strict as well; this covers browsers that ignore it.
+func FormFromSameOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	return err == nil && u.Host == r.Host
 }

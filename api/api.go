@@ -45,6 +45,10 @@ type Server struct {
 	Exports *exports.Manager
 	// Pages are the dashboards, served under /dash when set.
 	Pages http.Handler
+	// Front are the front-line pages (the patient's phone page, the
+	// waiting-room display), served under FrontPatterns when set.
+	Front         http.Handler
+	FrontPatterns []string
 	// Rules are the rating rules the tables judge against; nil: the
 	// embedded version.
 	Rules    *reports.Rules
@@ -146,6 +150,11 @@ func (s *Server) Handler() http.Handler {
 		r.Handle("/dash/*", s.Pages)
 		for _, p := range []string{"/", "/dash"} {
 			r.Get(p, func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/dash/", http.StatusFound) })
+		}
+	}
+	if s.Front != nil {
+		for _, p := range s.FrontPatterns {
+			r.Handle(p, s.Front)
 		}
 	}
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {

@@ -33,6 +33,8 @@ type Backend interface {
 	PatientArchive(ctx context.Context, patientID int64) (*model.PatientArchive, error)
 	FollowupsInScope(ctx context.Context, due string) ([]*model.Followup, error)
 	PatientHome(ctx context.Context) (*model.PatientHome, error)
+	PatientTickets(ctx context.Context) ([]model.PatientTicket, error)
+	QueueBoard(ctx context.Context, deptID int64) (*model.QueueBoard, error)
 }
 
 // Accounts is account administration and the audit log, with 三权分立 kept

@@ -430,6 +430,20 @@ func (s *Server) lifecycleRoutes() []route {
 				q, err := b.Queue(ctx, dept, r.URL.Query().Get("date"))
 				return list(q), err
 			})},
+		{Method: "GET", Pattern: "/api/v1/queue/board", Summary: "候诊大屏：今日叫号与候诊（仅号码与脱敏姓名）", Tag: "queue", Roles: viewers, Params: []string{"dept"},
+			// No audit line: the display polls it every few seconds, and it
+			// carries no identifying data (numbers and masked names only).
+			Response: model.QueueBoard{},
+			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
+				if err := knownParams(r, "dept"); err != nil {
+					return nil, err
+				}
+				dept, err := queryID(r, "dept")
+				if err != nil {
+					return nil, err
+				}
+				return b.QueueBoard(ctx, dept)
+			})},
 		{Method: "POST", Pattern: "/api/v1/queue/{id}/call", Summary: "叫号", Tag: "queue", Roles: desk, Audit: "write", Entity: "queue_ticket",
 			Response: model.QueueTicket{}, handler: call(http.StatusOK, noBody(func(ctx context.Context, id int64) (any, error) { return b.CallTicket(ctx, id) }))},
 
@@ -532,6 +546,14 @@ func (s *Server) lifecycleRoutes() []route {
 
 		{Method: "GET", Pattern: "/api/v1/patient/home", Summary: "患者本人：预约、注意事项、待填问卷", Tag: "patient", Roles: []string{model.RolePatient}, Audit: "read_pii", Entity: "patient",
 			Response: model.PatientHome{}, handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) { return b.PatientHome(ctx) })},
+		{Method: "GET", Pattern: "/api/v1/patient/queue", Summary: "患者本人：今日排队位置（前面还有几人、当前叫号）", Tag: "patient", Roles: []string{model.RolePatient},
+			// No audit line: the patient's own page polls it; /patient/home,
+			// which it refreshes, is audited.
+			Response: listResponse[model.PatientTicket]{},
+			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
+				t, err := b.PatientTickets(ctx)
+				return list(t), err
+			})},
 		{Method: "POST", Pattern: "/api/v1/patient/surveys/{id}", Summary: "患者本人填写满意度问卷", Tag: "patient", Roles: []string{model.RolePatient}, Audit: "write", Entity: "survey",
 			Body: surveyBody{}, Response: model.Survey{},
 			handler: call(http.StatusOK, withID(func(ctx context.Context, id int64, req surveyBody) (any, error) {

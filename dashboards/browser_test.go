@@ -7,19 +7,16 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/browser"
-	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/zhiliao/zhiliao/api"
 	"github.com/zhiliao/zhiliao/dashboards"
+	"github.com/zhiliao/zhiliao/internal/testbrowser"
 	"github.com/zhiliao/zhiliao/internal/testmarts"
 	"github.com/zhiliao/zhiliao/model"
 	"github.com/zhiliao/zhiliao/warehouse/warehousetest"
@@ -29,25 +26,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	testmarts.Cleanup()
 	os.Exit(code)
-}
-
-// chromium finds the browser: ZHILIAO_TEST_CHROME, else chromium on PATH.
-// Locally a missing browser skips; in CI it fails.
-func chromium(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("ZHILIAO_TEST_CHROME"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("no Chromium in CI: .ci/run installs the Debian package chromium")
-	}
-	t.Skip("no Chromium: `apt-get install chromium fonts-noto-cjk` or set ZHILIAO_TEST_CHROME")
-	return ""
 }
 
 // site serves the pilot hospital's analytics (marts built) with the pages,
@@ -156,69 +134,19 @@ func TestDatePresetsAnchorOnLastDay(t *testing.T) {
 	}
 }
 
-// browserTab starts a headless Chromium and returns a tab, the console
-// messages it has logged so far, and where downloads land.
+// The browser helpers every test of the package uses, from testbrowser.
 func browserTab(t *testing.T) (context.Context, func() []chromedp.ConsoleMessage, string) {
-	t.Helper()
-	opts := []chromedp.ExecAllocatorOption{chromedp.ExecPath(chromium(t)), chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-dev-shm-usage", true), chromedp.WindowSize(1366, 900), chromedp.UserDataDir(t.TempDir())}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var msgs []chromedp.ConsoleMessage
-	console := chromedp.Console(ctx)
-	go func() {
-		for m, err := range console {
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			msgs = append(msgs, m)
-			mu.Unlock()
-		}
-	}()
-	dir := t.TempDir()
-	if err := do(ctx, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-		_, err := chromedp.Call(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
-			Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir, EventsEnabled: ptr(true)})
-		return err
-	})); err != nil {
-		t.Fatal(err)
-	}
-	return ctx, func() []chromedp.ConsoleMessage {
-		mu.Lock()
-		defer mu.Unlock()
-		return append([]chromedp.ConsoleMessage(nil), msgs...)
-	}, dir
+	return testbrowser.Tab(t)
 }
-
-func ptr[T any](v T) *T { return &v }
-
-// stepTimeout bounds one browser step: a selector that never matches fails
-// the test instead of hanging it.
-const stepTimeout = 45 * time.Second
 
 func do(ctx context.Context, steps ...chromedp.Action[chromedp.Void]) error {
-	c, cancel := context.WithTimeout(ctx, stepTimeout)
-	defer cancel()
-	return chromedp.Do(c, steps...)
+	return testbrowser.Do(ctx, steps...)
 }
 
-func run[T any](ctx context.Context, a chromedp.Action[T]) (T, error) {
-	c, cancel := context.WithTimeout(ctx, stepTimeout)
-	defer cancel()
-	return chromedp.Run(c, a)
-}
+func run[T any](ctx context.Context, a chromedp.Action[T]) (T, error) { return testbrowser.Run(ctx, a) }
 
-func runResponse(ctx context.Context, steps ...chromedp.Action[chromedp.Void]) (*network.Response, error) {
-	c, cancel := context.WithTimeout(ctx, stepTimeout)
-	defer cancel()
-	return chromedp.RunResponse(c, steps...)
+func screenshotOnFailure(t *testing.T, ctx context.Context, name string) {
+	testbrowser.ScreenshotOnFailure(t, ctx, name)
 }
 
 // barCenter is where on the page the first non-empty bar of a chart is.
@@ -231,27 +159,6 @@ const barCenter = `(() => {
 	const r = el.getBoundingClientRect();
 	return [r.left + b.x + b.width / 2, r.top + b.y + b.height / 2, data[i]];
 })()`
-
-// screenshotOnFailure saves the page when the test has failed, to
-// ZHILIAO_SCREENSHOTS (or the temp dir), and says where.
-func screenshotOnFailure(t *testing.T, ctx context.Context, name string) {
-	if !t.Failed() {
-		return
-	}
-	dir := os.Getenv("ZHILIAO_SCREENSHOTS")
-	if dir == "" {
-		dir = os.TempDir()
-	}
-	png, err := run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Logf("screenshot of %s: %v", name, err)
-		return
-	}
-	path := filepath.Join(dir, "zhiliao-"+name+".png")
-	if err := os.WriteFile(path, png, 0o644); err == nil {
-		t.Logf("screenshot of the failed page: %s", path)
-	}
-}
 
 // settled waits until the page has no request in flight and every chart
 // has drawn.
@@ -409,7 +316,7 @@ func TestDashboardsScope(t *testing.T) {
 			chromedp.SetValue(chromedp.ID("username"), user), chromedp.SetValue(chromedp.ID("password"), "Browser-test-pw1")); err != nil {
 			t.Fatal(err)
 		}
-		resp, err := runResponse(ctx, chromedp.Click(chromedp.ID("login-submit")))
+		resp, err := testbrowser.RunResponse(ctx, chromedp.Click(chromedp.ID("login-submit")))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -128,7 +128,7 @@ func (h *Handler) passwordPage(w http.ResponseWriter, r *http.Request) {
 // changePassword takes the form: the current password, and the new one
 // twice. The store checks the current one and the policy.
 func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request) {
-	if !sameOrigin(r) {
+	if !access.FormFromSameOrigin(r) {
 		http.Error(w, "跨站请求被拒绝 cross-site request refused", http.StatusForbidden)
 		return
 	}
@@ -165,9 +165,10 @@ func (h *Handler) render(w http.ResponseWriter, status int, name string, data an
 	}
 }
 
-// safeNext keeps a post-login redirect on the dashboards.
+// safeNext keeps a post-login redirect on this service's pages: the
+// dashboards and the waiting-room display.
 func safeNext(next string) string {
-	if strings.HasPrefix(next, "/dash/") && !strings.HasPrefix(next, "/dash//") && !strings.Contains(next, "\\") {
+	if (strings.HasPrefix(next, "/dash/") || strings.HasPrefix(next, "/queue/board")) && !strings.HasPrefix(next, "/dash//") && !strings.Contains(next, "\\") {
 		return next
 	}
 	return "/dash/"
@@ -177,19 +178,8 @@ func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
 	h.render(w, http.StatusOK, "login.html", loginView{Next: safeNext(r.URL.Query().Get("next"))})
 }
 
-// sameOrigin refuses a form posted from another site (the cookie is
-// SameSite=Strict too; this also covers browsers that ignore it).
-func sameOrigin(r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return true
-	}
-	u, err := url.Parse(origin)
-	return err == nil && u.Host == r.Host
-}
-
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
-	if !sameOrigin(r) {
+	if !access.FormFromSameOrigin(r) {
 		http.Error(w, "跨站请求被拒绝 cross-site request refused", http.StatusForbidden)
 		return
 	}
@@ -200,7 +190,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := model.WithRequest(r.Context(), model.RequestInfo{Route: "POST /dash/login", Remote: h.Clients.Addr(r)})
-	token, _, exp, err := h.Auth.Login(ctx, user, pass) // the store audits every attempt
+	token, _, _, err := h.Auth.Login(ctx, user, pass) // the store audits every attempt
 	if err != nil {
 		msg := "用户名或密码错误"
 		if model.ErrorCode(err) != model.EUNAUTHORIZED {
@@ -209,13 +199,17 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		h.render(w, http.StatusUnauthorized, "login.html", loginView{Error: msg, Next: next, Username: user})
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: Cookie, Value: token, Path: "/", Expires: exp, HttpOnly: true,
+	// A browser-session cookie: it goes when the browser closes (staff
+	// share workstations), and the server ends the session at its own
+	// expiry. An Expires from the server's clock would be read on the
+	// browser's, and a browser whose clock runs ahead would drop it at once.
+	http.SetCookie(w, &http.Cookie{Name: Cookie, Value: token, Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
-	if !sameOrigin(r) {
+	if !access.FormFromSameOrigin(r) {
 		http.Error(w, "跨站请求被拒绝 cross-site request refused", http.StatusForbidden)
 		return
 	}

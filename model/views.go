@@ -1,5 +1,7 @@
 package model
 
+import "time"
+
 // Read views: what the API returns for screens that join several entities.
 
 // QueueEntry is a queue ticket with the patient's name, for the queue screen.
@@ -26,7 +28,44 @@ type PatientArchive struct {
 
 // PatientHome is what a patient sees through their link.
 type PatientHome struct {
-	Appointments []*Appointment  `json:"appointments"`
-	Precautions  []*Notification `json:"precautions"`
-	Surveys      []*Survey       `json:"surveys"`
+	Today        string           `json:"today"` // the service's day (China time), for the page's labels
+	Appointments []*Appointment   `json:"appointments"`
+	Precautions  []*Notification  `json:"precautions"`
+	Surveys      []*Survey        `json:"surveys"`
+	Tickets      []PatientTicket  `json:"tickets"`     // today's places in a queue
+	Complaints   []*Complaint     `json:"complaints"`  // with the department's replies
+	Notices      []*Notification  `json:"notices"`     // the inbox, newest first
+	Departments  map[int64]string `json:"departments"` // names of the departments the rows name
+	Projects     map[int64]string `json:"projects"`    // names of the projects the rows name
+}
+
+// PatientTicket is a patient's own place in a department's queue today.
+type PatientTicket struct {
+	*QueueTicket
+	DeptName string `json:"dept_name"`
+	// Ahead counts the tickets still waiting with a smaller number: the
+	// people before this patient.
+	Ahead int64 `json:"ahead"`
+	// Calling is the number the department called last today (0: none yet).
+	Calling int64 `json:"calling"`
+}
+
+// QueueBoard is what a waiting-room display shows of a department's queue
+// today: numbers and masked names only (MaskName), never a whole name.
+type QueueBoard struct {
+	DeptID   int64        `json:"dept_id"`
+	DeptName string       `json:"dept_name"`
+	Day      string       `json:"day"`
+	Calling  []BoardEntry `json:"calling"` // called or in treatment, the latest call first
+	Waiting  []BoardEntry `json:"waiting"` // in number order
+	Done     int64        `json:"done"`    // finished today
+}
+
+// BoardEntry is one ticket on the waiting-room display.
+type BoardEntry struct {
+	Number   int64      `json:"number"`
+	Name     string     `json:"name"` // masked: 张*三
+	Status   string     `json:"status"`
+	WalkIn   bool       `json:"walk_in"`
+	CalledAt *time.Time `json:"called_at,omitempty"`
 }

@@ -203,6 +203,22 @@ func (db *DB) CreatePatientLink(ctx context.Context, patientID int64) (string, t
 	return token, exp, err
 }
 
+// LinkExpiry is when a live patient link's token stops working, and how
+// long that is from now by the service's clock (a cookie's Max-Age, which
+// the browser counts on its own clock); any other token is refused.
+func (db *DB) LinkExpiry(ctx context.Context, token string) (time.Time, time.Duration, error) {
+	var expires string
+	err := readStmts{db}.QueryRowContext(ctx, "SELECT expires_at FROM auth_token WHERE token_hash = ? AND patient_id IS NOT NULL AND revoked_at IS NULL",
+		hashToken(token)).Scan(&expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, 0, model.Errorf(model.EUNAUTHORIZED, "链接无效或已撤销 (invalid link)")
+	} else if err != nil {
+		return time.Time{}, 0, err
+	}
+	exp, err := parseTime(expires)
+	return exp, exp.Sub(db.Now()), err
+}
+
 // Authenticate resolves a bearer token to the actor it stands for, with one
 // query per request: the token joined to its account, if it has one. A
 // session ends MaxSession after login and after IdleTimeout unused.

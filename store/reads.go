@@ -192,6 +192,32 @@ func (db *DB) PatientHome(ctx context.Context) (*model.PatientHome, error) {
 	if h.Precautions, err = listRows[model.Notification](ctx, db.q(ctx), "patient_id = ? AND kind IN ('precautions', 'change') ORDER BY id DESC LIMIT 20", a.PatientID); err != nil {
 		return nil, err
 	}
-	h.Surveys, err = listRows[model.Survey](ctx, db.q(ctx), "patient_id = ? AND status = 'sent' ORDER BY id", a.PatientID)
+	if h.Surveys, err = listRows[model.Survey](ctx, db.q(ctx), "patient_id = ? AND status = 'sent' ORDER BY id", a.PatientID); err != nil {
+		return nil, err
+	}
+	if h.Tickets, err = db.PatientTickets(ctx); err != nil {
+		return nil, err
+	}
+	if h.Complaints, err = listRows[model.Complaint](ctx, db.q(ctx), "patient_id = ? ORDER BY id DESC LIMIT 20", a.PatientID); err != nil {
+		return nil, err
+	}
+	if h.Notices, err = listRows[model.Notification](ctx, db.q(ctx), "patient_id = ? ORDER BY id DESC LIMIT 50", a.PatientID); err != nil {
+		return nil, err
+	}
+	h.Today = db.today()
+	var depts, projects []int64
+	for _, ap := range h.Appointments {
+		depts, projects = append(depts, ap.DeptID), append(projects, ap.ProjectID)
+	}
+	for _, sv := range h.Surveys {
+		depts, projects = append(depts, sv.DeptID), append(projects, sv.ProjectID)
+	}
+	for _, c := range h.Complaints {
+		depts = append(depts, c.DeptID)
+	}
+	if h.Departments, err = db.names(ctx, "department", depts); err != nil {
+		return nil, err
+	}
+	h.Projects, err = db.names(ctx, "project", projects)
 	return h, err
 }

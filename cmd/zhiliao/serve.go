@@ -23,6 +23,7 @@ import (
 	"github.com/zhiliao/zhiliao/etl"
 	"github.com/zhiliao/zhiliao/evidence"
 	"github.com/zhiliao/zhiliao/exports"
+	"github.com/zhiliao/zhiliao/frontline"
 	"github.com/zhiliao/zhiliao/gen"
 	"github.com/zhiliao/zhiliao/ingest/cdc"
 	"github.com/zhiliao/zhiliao/ingest/his"
@@ -207,6 +208,7 @@ func (m *Main) Open(ctx context.Context) error {
 	pages := dashboards.New(m.DB, m.log)
 	pages.Throttle, pages.Clients = m.Server.Throttle, m.Server.Clients
 	m.Server.Pages = pages
+	m.Server.Front, m.Server.FrontPatterns = frontline.New(m.DB, m.log), frontline.Patterns
 	rules, err := reports.LoadRules(m.RatingRules)
 	if err != nil {
 		return err

@@ -1,0 +1,246 @@
+package api_test
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/zhiliao/zhiliao/dashboards"
+	"github.com/zhiliao/zhiliao/frontline"
+	"github.com/zhiliao/zhiliao/internal/testbrowser"
+	"github.com/zhiliao/zhiliao/model"
+)
+
+// queueOfTwo books two patients of department A into today's first slots
+// and checks both in: tickets 1 and 2. It returns the front-line site (the
+// fixture's API with the front-line pages), the tickets and their courses.
+func queueOfTwo(t *testing.T) (*fixture, string, [2]model.QueueTicket, [2]*model.Course) {
+	f := newFixture(t)
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	f.api.Front, f.api.FrontPatterns = frontline.New(f.db, quiet), frontline.Patterns
+	pages := dashboards.New(f.db, quiet) // the board's login
+	pages.Throttle, pages.Clients = f.api.Throttle, f.api.Clients
+	f.api.Pages = pages
+	site := newFixtureServer(t, f)
+	desk := f.tokens[model.RoleFrontDesk]
+	slots := f.slots(4)
+	var tickets [2]model.QueueTicket
+	var courses [2]*model.Course
+	for i, name := range []string{"王小明", "李春花"} {
+		courses[i], _ = f.course(f.plain, 3, name)
+		var a model.Appointment
+		f.mustDo(desk, "POST", "/api/v1/appointments", model.NewAppointment{CourseID: courses[i].ID, SlotID: slots[i].ID, Channel: "wechat"}, 201, &a)
+	}
+	f.clock.Set(slots[0].StartAt.Add(-20 * time.Minute))
+	for i, c := range courses {
+		var appt int64
+		if err := f.db.QueryRowContext(t.Context(), "SELECT id FROM appointment WHERE course_id = ?", c.ID).Scan(&appt); err != nil {
+			t.Fatal(err)
+		}
+		f.mustDo(desk, "POST", fmt.Sprintf("/api/v1/appointments/%d/checkin", appt), nil, 201, &tickets[i])
+	}
+	return f, site, tickets, courses
+}
+
+// TestPatientLinkPages: a patient link opens nothing by GET (the landing
+// page posts a same-origin form to set the session); a dead, revoked or
+// made-up link shows a page that names no one; the patient page refuses a
+// visitor without the patient's session; a form posted from another site
+// sets no cookie.
+func TestPatientLinkPages(t *testing.T) {
+	f, site, _, courses := queueOfTwo(t)
+	var link struct{ Token, URL string }
+	f.mustDo(f.tokens[model.RoleFrontDesk], "POST", fmt.Sprintf("/api/v1/patients/%d/link", courses[1].PatientID), nil, 201, &link)
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(path string, header ...string) (*http.Response, string) {
+		req, _ := http.NewRequest("GET", site+path, nil)
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	resp, body := get(link.URL)
+	if resp.StatusCode != 200 || len(resp.Cookies()) != 0 || !strings.Contains(body, `action="/p/`+link.Token+`"`) || strings.Contains(body, "李春花") {
+		t.Fatalf("landing: %d, cookies %v, body %s", resp.StatusCode, resp.Cookies(), body)
+	}
+	if resp.Header.Get("Referrer-Policy") != "same-origin" {
+		t.Errorf("the landing page leaks its token in Referer: %q", resp.Header.Get("Referrer-Policy"))
+	}
+	for _, path := range []string{"/p/made-up-token", "/p/" + f.tokens[model.RoleFrontDesk]} {
+		resp, body := get(path)
+		if resp.StatusCode != http.StatusGone || !strings.Contains(body, "链接已失效") || strings.Contains(body, "李春花") || strings.Contains(body, "<form") {
+			t.Errorf("%s: %d %s", path, resp.StatusCode, body)
+		}
+	}
+	if resp, body := get("/m/"); resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "请从医院发送的链接进入") {
+		t.Errorf("/m/ without a session: %d %s", resp.StatusCode, body)
+	}
+	// A staff session is no patient session.
+	if resp, _ := get("/m/", "Cookie", frontline.Cookie+"="+f.tokens[model.RoleFrontDesk]); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("/m/ with the front desk's session: %d", resp.StatusCode)
+	}
+	post := func(origin string) *http.Response {
+		req, _ := http.NewRequest("POST", site+"/p/"+link.Token, nil)
+		req.Header.Set("Origin", origin)
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if resp := post("https://evil.example"); resp.StatusCode != http.StatusForbidden || len(resp.Cookies()) != 0 {
+		t.Errorf("a cross-site post: %d, cookies %v", resp.StatusCode, resp.Cookies())
+	}
+	u, _ := url.Parse(site)
+	resp = post(site)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/m/" || len(resp.Cookies()) != 1 ||
+		resp.Cookies()[0].Value != link.Token || !resp.Cookies()[0].HttpOnly || resp.Cookies()[0].SameSite != http.SameSiteStrictMode {
+		t.Errorf("opening the link from %s: %d %q %v", u.Host, resp.StatusCode, resp.Header.Get("Location"), resp.Cookies())
+	}
+	// The board needs a staff session: without one, the login page, coming back.
+	if resp, _ := get("/queue/board?dept=1"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/dash/login?next=%2Fqueue%2Fboard") {
+		t.Errorf("board without a session: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp, _ := get("/queue/board?dept=1", "Cookie", frontline.Cookie+"="+link.Token); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("board with a patient's session: %d", resp.StatusCode)
+	}
+}
+
+// TestQueueBoardAPI: the display's data carries numbers and masked names,
+// never a whole name; the latest call comes first; a department-bound
+// account sees only its own department's board; the patient's own queue
+// answers only to the patient.
+func TestQueueBoardAPI(t *testing.T) {
+	f, _, tickets, _ := queueOfTwo(t)
+	desk := f.tokens[model.RoleFrontDesk]
+	f.mustDo(desk, "POST", fmt.Sprintf("/api/v1/queue/%d/call", tickets[1].ID), nil, 200, nil)
+	f.clock.Add(time.Minute)
+	f.mustDo(desk, "POST", fmt.Sprintf("/api/v1/queue/%d/call", tickets[0].ID), nil, 200, nil)
+	code, body := f.do(desk, "GET", fmt.Sprintf("/api/v1/queue/board?dept=%d", f.deptA.ID), nil)
+	if code != 200 || strings.Contains(string(body), "王小明") || strings.Contains(string(body), "李春花") {
+		t.Fatalf("board: %d %s", code, body)
+	}
+	var b model.QueueBoard
+	f.mustDo(desk, "GET", fmt.Sprintf("/api/v1/queue/board?dept=%d", f.deptA.ID), nil, 200, &b)
+	if len(b.Calling) != 2 || b.Calling[0].Number != tickets[0].Number || b.Calling[0].Name != model.MaskName("王小明") || len(b.Waiting) != 0 {
+		t.Errorf("board: %+v", b)
+	}
+	// Department B's manager is bound to B: A's board is refused, and with
+	// no dept the board is B's own.
+	code, body = f.do(f.tokens[model.RoleDeptManager], "GET", fmt.Sprintf("/api/v1/queue/board?dept=%d", f.deptB.ID), nil)
+	f.wantError(code, body, http.StatusForbidden, model.EFORBIDDEN, "")
+	code, body = f.do(desk, "GET", "/api/v1/queue/board?dept=x", nil)
+	f.wantError(code, body, http.StatusBadRequest, model.EINVALID, "dept")
+	code, body = f.do(desk, "GET", "/api/v1/queue/board", nil)
+	f.wantError(code, body, http.StatusBadRequest, model.EINVALID, "dept")
+	code, body = f.do(desk, "GET", "/api/v1/patient/queue", nil)
+	f.wantError(code, body, http.StatusForbidden, model.EFORBIDDEN, "")
+}
+
+// TestPatientPageInBrowser opens the link on a phone (390 × 844): the
+// patient sees their ticket with the people ahead, which updates by itself
+// when the desk calls; files a complaint; cannot reach another patient's
+// archive or the department's queue with their session. The department's
+// waiting-room display shows the call with the masked name. No console
+// error, no sideways scroll.
+func TestPatientPageInBrowser(t *testing.T) {
+	f, site, tickets, courses := queueOfTwo(t)
+	desk := f.tokens[model.RoleFrontDesk]
+	var link struct{ Token, URL string }
+	f.mustDo(desk, "POST", fmt.Sprintf("/api/v1/patients/%d/link", courses[1].PatientID), nil, 201, &link)
+	ctx, console, _ := testbrowser.Tab(t)
+	defer testbrowser.ScreenshotOnFailure(t, ctx, "patient-page")
+	if err := testbrowser.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), chromedp.Navigate(site+link.URL),
+		chromedp.WaitVisible(chromedp.ID("open-submit")), chromedp.Click(chromedp.ID("open-submit")),
+		chromedp.WaitVisible(chromedp.CSS(`body[data-ready="1"]`))); err != nil {
+		t.Fatal(err)
+	}
+	ticket := func() (string, error) {
+		return testbrowser.Run(ctx, chromedp.Evaluate[string](`(() => { const c = document.querySelector('[data-ticket]'); return c ? c.textContent : ''; })()`))
+	}
+	text, err := ticket()
+	if err != nil || !strings.Contains(text, fmt.Sprintf("%d 号", tickets[1].Number)) || !strings.Contains(text, "前面还有 1 人") || !strings.Contains(text, "尚未开始") {
+		t.Fatalf("ticket card %q %v", text, err)
+	}
+	// The desk calls the first patient: the page follows within its poll.
+	f.mustDo(desk, "POST", fmt.Sprintf("/api/v1/queue/%d/call", tickets[0].ID), nil, 200, nil)
+	got, err := testbrowser.Run(ctx, chromedp.Poll[string](fmt.Sprintf(`(() => { const c = document.querySelector('[data-ticket]');
+		return c && c.textContent.includes('当前叫号：%d 号') && c.textContent.includes('前面还有 0 人') && c.textContent; })()`, tickets[0].Number),
+		chromedp.WithPollingTimeout(15*time.Second)))
+	if err != nil {
+		text, _ := ticket()
+		t.Fatalf("after the call: %q %v", text, err)
+	}
+	_ = got
+	f.mustDo(desk, "POST", fmt.Sprintf("/api/v1/queue/%d/call", tickets[1].ID), nil, 200, nil)
+	if _, err := testbrowser.Run(ctx, chromedp.Poll[bool](`(() => { const c = document.querySelector('[data-ticket]');
+		return !!c && c.dataset.status === 'called' && c.textContent.includes('已叫号，请到治疗室'); })()`, chromedp.WithPollingTimeout(15*time.Second))); err != nil {
+		t.Fatalf("my call: %v", err)
+	}
+	// A complaint, with an empty one refused at the field first.
+	if err := testbrowser.Do(ctx, chromedp.Click(chromedp.ID("complaint-submit"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := testbrowser.Run(ctx, chromedp.Poll[bool](`document.querySelector('[data-error-for="content"]').textContent === '请填写内容'`)); err != nil {
+		t.Fatalf("an empty complaint: %v", err)
+	}
+	if err := testbrowser.Do(ctx, chromedp.SendKeys(chromedp.ID("complaint-content"), "候诊区座位太少"), chromedp.Click(chromedp.ID("complaint-submit"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := testbrowser.Run(ctx, chromedp.Poll[bool](`[...document.querySelectorAll('[data-complaint]')].some(c => c.textContent.includes('候诊区座位太少'))`,
+		chromedp.WithPollingTimeout(15*time.Second))); err != nil {
+		t.Fatalf("the complaint filed: %v", err)
+	}
+	if n := f.count("SELECT count(*) FROM complaint WHERE patient_id = ? AND content = ? AND channel = 'electronic'", courses[1].PatientID, "候诊区座位太少"); n != 1 {
+		t.Errorf("%d complaints stored", n)
+	}
+	for _, m := range testbrowser.ConsoleErrors(console()) {
+		t.Errorf("console: %s", m)
+	}
+	wide, err := testbrowser.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`))
+	if err != nil || wide {
+		t.Errorf("sideways scroll on the phone page: %v %v", wide, err)
+	}
+	// The patient's session reaches nothing but the patient's own rows.
+	statuses, err := testbrowser.Run(ctx, chromedp.Evaluate[[]int](fmt.Sprintf(`Promise.all([
+		fetch('/api/v1/patients/%d/archive').then(r => r.status),
+		fetch('/api/v1/queue?dept=%d&date=%s').then(r => r.status),
+		fetch('/api/v1/queue/board?dept=%d').then(r => r.status)])`, courses[0].PatientID, f.deptA.ID, model.DayOf(f.clock.Now()), f.deptA.ID),
+		chromedp.EvalAwaitPromise))
+	if err != nil || len(statuses) != 3 || statuses[0] != 403 || statuses[1] != 403 || statuses[2] != 403 {
+		t.Errorf("the patient's session reached %v %v", statuses, err)
+	}
+
+	// The waiting-room display, as the front desk.
+	board, consoleB, _ := testbrowser.Tab(t)
+	defer testbrowser.ScreenshotOnFailure(t, board, "queue-board")
+	if err := testbrowser.Do(board, chromedp.EmulateViewport(1920, 1080), chromedp.Navigate(fmt.Sprintf("%s/queue/board?dept=%d", site, f.deptA.ID)),
+		chromedp.WaitVisible(chromedp.ID("login-form")), chromedp.SetValue(chromedp.ID("username"), "u_"+model.RoleFrontDesk),
+		chromedp.SetValue(chromedp.ID("password"), password(model.RoleFrontDesk)), chromedp.Click(chromedp.ID("login-submit")),
+		chromedp.WaitVisible(chromedp.CSS(`body[data-ready="1"]`))); err != nil {
+		t.Fatal(err)
+	}
+	shown, err := testbrowser.Run(board, chromedp.Evaluate[[]string](`[document.getElementById('board-title').textContent,
+		document.querySelector('#calling li.latest').textContent, document.body.textContent]`))
+	if err != nil || !strings.Contains(shown[0], f.deptA.Name) || !strings.Contains(shown[1], fmt.Sprintf("%d 号", tickets[1].Number)) ||
+		!strings.Contains(shown[1], model.MaskName("李春花")) || strings.Contains(shown[2], "李春花") || strings.Contains(shown[2], "王小明") {
+		t.Errorf("board %q %v", shown, err)
+	}
+	for _, m := range testbrowser.ConsoleErrors(consoleB()) {
+		t.Errorf("board console: %s", m)
+	}
+}
