@@ -1,3 +1,11 @@
+//go:build !race
+
+// The regional tests relay three hospitals' cores into DuckDB, a single
+// ClickHouse and the 2 × 2 cluster and build their marts: minutes under the
+// race detector (294 s and 135 s measured), seconds of which are Go. .ci/run
+// runs them without it, beside the crash tests; the cluster's Go code stays
+// under the race detector through its contract (TestContractOnCluster).
+
 package api_test
 
 import (
