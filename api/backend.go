@@ -35,6 +35,8 @@ type Backend interface {
 	PatientHome(ctx context.Context) (*model.PatientHome, error)
 	PatientTickets(ctx context.Context) ([]model.PatientTicket, error)
 	QueueBoard(ctx context.Context, deptID int64) (*model.QueueBoard, error)
+	NoticeDeliveries(ctx context.Context, id int64) ([]model.NoticeDelivery, error)
+	RetryNotice(ctx context.Context, id int64) (*model.Notification, error)
 }
 
 // Accounts is account administration and the audit log, with 三权分立 kept

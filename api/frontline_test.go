@@ -244,3 +244,34 @@ func TestPatientPageInBrowser(t *testing.T) {
 		t.Errorf("board console: %s", m)
 	}
 }
+
+// TestNoticeDeliveryLogAndRetry: the desk reads a notice's delivery log
+// and queues a dead notice again; a queued one cannot be retried, and a
+// patient's session reaches neither.
+func TestNoticeDeliveryLogAndRetry(t *testing.T) {
+	f, _, _, _ := queueOfTwo(t)
+	desk := f.tokens[model.RoleFrontDesk]
+	var id int64
+	if err := f.db.QueryRowContext(t.Context(), "SELECT id FROM notification WHERE status = 'queued' ORDER BY id LIMIT 1").Scan(&id); err != nil {
+		t.Fatal("booking queued no notice:", err)
+	}
+	for range 2 {
+		if _, err := f.db.RecordDelivery(t.Context(), id, "webhook", false, "webhook answered 503", 2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var log struct{ Items []model.NoticeDelivery }
+	f.mustDo(desk, "GET", fmt.Sprintf("/api/v1/notifications/%d/deliveries", id), nil, 200, &log)
+	if len(log.Items) != 2 || log.Items[1].Attempt != 2 || log.Items[1].OK || log.Items[1].Error != "webhook answered 503" {
+		t.Fatalf("delivery log %+v", log.Items)
+	}
+	var n model.Notification
+	f.mustDo(desk, "POST", fmt.Sprintf("/api/v1/notifications/%d/retry", id), nil, 200, &n)
+	if n.Status != model.NotifyQueued || n.Attempts != 2 {
+		t.Errorf("retried: %+v", n)
+	}
+	code, body := f.do(desk, "POST", fmt.Sprintf("/api/v1/notifications/%d/retry", id), nil)
+	f.wantError(code, body, http.StatusConflict, model.ECONFLICT, "")
+	code, body = f.do(f.tokens[model.RoleClinician], "POST", "/api/v1/notifications/999999/retry", nil)
+	f.wantError(code, body, http.StatusNotFound, model.ENOTFOUND, "")
+}

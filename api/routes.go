@@ -546,6 +546,15 @@ func (s *Server) lifecycleRoutes() []route {
 
 		{Method: "GET", Pattern: "/api/v1/patient/home", Summary: "患者本人：预约、注意事项、待填问卷", Tag: "patient", Roles: []string{model.RolePatient}, Audit: "read_pii", Entity: "patient",
 			Response: model.PatientHome{}, handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) { return b.PatientHome(ctx) })},
+		{Method: "GET", Pattern: "/api/v1/notifications/{id}/deliveries", Summary: "通知投递记录（每次尝试的渠道、时间、结果）", Tag: "patient", Roles: with(desk, model.RoleDeptManager),
+			Audit: "read_pii", Entity: "notification", Response: listResponse[model.NoticeDelivery]{},
+			handler: call(http.StatusOK, noBody(func(ctx context.Context, id int64) (any, error) {
+				d, err := b.NoticeDeliveries(ctx, id)
+				return list(d), err
+			}))},
+		{Method: "POST", Pattern: "/api/v1/notifications/{id}/retry", Summary: "重新投递失败或已放弃的通知", Tag: "patient", Roles: with(desk, model.RoleDeptManager),
+			Audit: "write", Entity: "notification", Response: model.Notification{},
+			handler: call(http.StatusOK, noBody(func(ctx context.Context, id int64) (any, error) { return b.RetryNotice(ctx, id) }))},
 		{Method: "GET", Pattern: "/api/v1/patient/queue", Summary: "患者本人：今日排队位置（前面还有几人、当前叫号）", Tag: "patient", Roles: []string{model.RolePatient},
 			// No audit line: the patient's own page polls it; /patient/home,
 			// which it refreshes, is audited.

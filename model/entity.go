@@ -533,7 +533,8 @@ type Complaint struct {
 const (
 	NotifyQueued = "queued"
 	NotifySent   = "sent"
-	NotifyFailed = "failed"
+	NotifyFailed = "failed" // waits for its next attempt
+	NotifyDead   = "dead"   // failed its last allowed attempt: a dead letter
 )
 
 // Notification kinds.

@@ -67,8 +67,9 @@ var Transitions = map[string]map[string]map[string]string{
 		ComplaintReplied: {ComplaintClosed: "close"},
 	},
 	"notification": {
-		NotifyQueued: {NotifySent: "send", NotifyFailed: "fail"},
-		NotifyFailed: {NotifyQueued: "retry", NotifySent: "send"},
+		NotifyQueued: {NotifySent: "send", NotifyFailed: "fail", NotifyDead: "give_up"},
+		NotifyFailed: {NotifyQueued: "retry", NotifySent: "send", NotifyDead: "give_up"},
+		NotifyDead:   {NotifyQueued: "retry"},
 	},
 }
 

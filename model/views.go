@@ -69,3 +69,22 @@ type BoardEntry struct {
 	WalkIn   bool       `json:"walk_in"`
 	CalledAt *time.Time `json:"called_at,omitempty"`
 }
+
+// OutgoingNotice is a notice due for delivery with what a gateway needs to
+// reach the patient: the phone, and the name masked (the message names
+// the patient only as far as a lock screen may show).
+type OutgoingNotice struct {
+	*Notification
+	Phone       string `json:"phone"`
+	PatientName string `json:"patient_name"` // masked
+}
+
+// NoticeDelivery is one attempt of a channel adapter to deliver a notice.
+type NoticeDelivery struct {
+	NotificationID int64     `json:"notification_id"`
+	Attempt        int64     `json:"attempt"`
+	Channel        string    `json:"channel"`
+	At             time.Time `json:"at"`
+	OK             bool      `json:"ok"`
+	Error          string    `json:"error"`
+}

@@ -264,6 +264,11 @@ func TestCommandLine(t *testing.T) {
 	if code, _, e := run("serve", "--addr", "not-an-address", "--data", t.TempDir()); code != 2 || !strings.Contains(e, "--addr") {
 		t.Errorf("bad addr: %d %s", code, e)
 	}
+	for _, args := range [][]string{{"--notify-webhook", "ftp://gateway"}, {"--notify-webhook", "https://gateway.example/notices"}} {
+		if code, _, e := run(append([]string{"serve", "--data", t.TempDir()}, args...)...); code != 2 || !strings.Contains(e, "--notify-") {
+			t.Errorf("serve %v: %d %s", args, code, e)
+		}
+	}
 	if code, _, e := run("gen", "--preset", "huge", "--data", t.TempDir()); code != 2 || !strings.Contains(e, "pilot") {
 		t.Errorf("bad preset: %d %s", code, e)
 	}

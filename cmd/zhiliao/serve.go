@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"database/sql"
@@ -11,6 +12,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
+	"os"
 	"path/filepath"
 	"sync/atomic"
 	"time"
@@ -28,6 +31,7 @@ import (
 	"github.com/zhiliao/zhiliao/ingest/cdc"
 	"github.com/zhiliao/zhiliao/ingest/his"
 	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/notify"
 	"github.com/zhiliao/zhiliao/reports"
 	"github.com/zhiliao/zhiliao/store"
 	"github.com/zhiliao/zhiliao/warehouse"
@@ -81,8 +85,13 @@ type Main struct {
 	MLLP net.Listener
 	// Metrics is the metrics listener when MetricsAddr is set.
 	Metrics net.Listener
-	intake  *his.Intake
-	log     *slog.Logger
+	// NotifyWebhook and NotifySecretFile set the notice channel: a signed
+	// webhook to the hospital's message gateway. Without them notices stay
+	// queued (the patient page's inbox shows them anyway).
+	NotifyWebhook, NotifySecretFile string
+	Notices                         *notify.Dispatcher
+	intake                          *his.Intake
+	log                             *slog.Logger
 }
 
 // demoPassword is the password of every demo login; demo data is synthetic.
@@ -113,6 +122,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&m.Policy.LockFor, "lockout-duration", m.Policy.LockFor, "锁定时长 how long a locked account stays locked (env ZHILIAO_LOCKOUT_DURATION)")
 	fs.DurationVar(&m.Policy.IdleTimeout, "session-idle", m.Policy.IdleTimeout, "会话空闲超时 a session unused this long ends (env ZHILIAO_SESSION_IDLE)")
 	fs.DurationVar(&m.Policy.MaxSession, "session-max", m.Policy.MaxSession, "会话最长时间 a session ends this long after login (env ZHILIAO_SESSION_MAX)")
+	fs.StringVar(&m.NotifyWebhook, "notify-webhook", "", "通知网关 URL the queued notices are posted to, signed (env ZHILIAO_NOTIFY_WEBHOOK; off when empty)")
+	fs.StringVar(&m.NotifySecretFile, "notify-secret-file", "", "通知签名密钥文件 file holding the webhook's HMAC-SHA256 secret (env ZHILIAO_NOTIFY_SECRET_FILE)")
 	fs.IntVar(&m.Policy.Password.MinLength, "password-min-length", m.Policy.Password.MinLength, "密码最短长度 (env ZHILIAO_PASSWORD_MIN_LENGTH)")
 	fs.IntVar(&m.Policy.Password.Classes, "password-classes", m.Policy.Password.Classes, "密码字符类别数 of lower, upper, digit, other (env ZHILIAO_PASSWORD_CLASSES)")
 	if err := parse(fs, args, stderr); err != nil {
@@ -128,6 +139,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if m.ReportSchedule != "" {
 		if err := etl.ParseSpec(m.ReportSchedule); err != nil {
 			return fmt.Errorf("%w: --report-schedule %q: %v", errUsage, m.ReportSchedule, err)
+		}
+	}
+	if m.NotifyWebhook != "" {
+		if u, err := url.Parse(m.NotifyWebhook); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return fmt.Errorf("%w: --notify-webhook %q: want an http(s) URL", errUsage, m.NotifyWebhook)
+		}
+		if m.NotifySecretFile == "" {
+			return fmt.Errorf("%w: --notify-webhook needs --notify-secret-file (the receiver checks every notice's signature)", errUsage)
 		}
 	}
 	if _, _, err := net.SplitHostPort(m.Addr); err != nil {
@@ -254,6 +273,16 @@ func (m *Main) Open(ctx context.Context) error {
 			return fmt.Errorf("--metrics-addr: %w", err)
 		}
 	}
+	if m.NotifyWebhook != "" {
+		secret, err := os.ReadFile(m.NotifySecretFile)
+		if err != nil {
+			return fmt.Errorf("--notify-secret-file: %w", err)
+		}
+		if secret = bytes.TrimSpace(secret); len(secret) < 16 {
+			return fmt.Errorf("--notify-secret-file %s: the secret has %d bytes; use at least 16", m.NotifySecretFile, len(secret))
+		}
+		m.Notices = &notify.Dispatcher{Store: m.DB, Channel: &notify.Webhook{URL: m.NotifyWebhook, Secret: secret}, Logger: m.log.With("component", "notify")}
+	}
 	m.HTTP = &http.Server{Handler: m.Server.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
 		WriteTimeout: 120 * time.Second, IdleTimeout: 120 * time.Second}
 	m.Server.SetReady(true)
@@ -291,6 +320,9 @@ func (m *Main) Run(ctx context.Context) error {
 				return
 			}
 			defer m.Reports.Stop()
+			if m.Notices != nil {
+				go m.Notices.Run(lctx, 10*time.Second)
+			}
 			// The relay retries warehouse outages by itself; it stops only
 			// for what waiting cannot fix, and then the service still
 			// serves the core while /metrics shows the lag growing.
