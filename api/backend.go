@@ -37,6 +37,7 @@ type Backend interface {
 	QueueBoard(ctx context.Context, deptID int64) (*model.QueueBoard, error)
 	NoticeDeliveries(ctx context.Context, id int64) ([]model.NoticeDelivery, error)
 	RetryNotice(ctx context.Context, id int64) (*model.Notification, error)
+	Workstation(ctx context.Context) (*model.Workstation, error)
 }
 
 // Accounts is account administration and the audit log, with 三权分立 kept

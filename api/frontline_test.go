@@ -1,7 +1,12 @@
 package api_test
 
 import (
+	"bytes"
 	"fmt"
+	"image"
+	"image/png"
+	"os"
+	"path/filepath"
 	"io"
 	"log/slog"
 	"net/http"
@@ -10,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 
 	"github.com/zhiliao/zhiliao/dashboards"
@@ -274,4 +280,162 @@ func TestNoticeDeliveryLogAndRetry(t *testing.T) {
 	f.wantError(code, body, http.StatusConflict, model.ECONFLICT, "")
 	code, body = f.do(f.tokens[model.RoleClinician], "POST", "/api/v1/notifications/999999/retry", nil)
 	f.wantError(code, body, http.StatusNotFound, model.ENOTFOUND, "")
+}
+
+// TestPadWorkstationInBrowser treats a laser patient by tapping only, on a
+// tablet held upright (820 × 1180) and then turned (1180 × 820): 叫号, the
+// consent signed with a finger on the canvas, 开始治疗 tapped twice (one
+// session), a photo from the camera input, the laser record form with its
+// required fields refused empty and then filled, 完成治疗 and 签名 as the
+// signed-in clinician. The front desk can neither open the workstation
+// nor sign; no console error, no sideways scroll.
+func TestPadWorkstationInBrowser(t *testing.T) {
+	f, site, _, _ := queueOfTwo(t)
+	desk := f.tokens[model.RoleFrontDesk]
+	c, _ := f.course(f.laser, 3, "赵六")
+	var slot int64 // a place left in today's roster
+	if err := f.db.QueryRowContext(t.Context(), "SELECT id FROM slot WHERE booked < capacity ORDER BY start_at DESC LIMIT 1").Scan(&slot); err != nil {
+		t.Fatal(err)
+	}
+	var a model.Appointment
+	f.mustDo(desk, "POST", "/api/v1/appointments", model.NewAppointment{CourseID: c.ID, SlotID: slot, Channel: "onsite"}, 201, &a)
+	var tk model.QueueTicket
+	f.mustDo(desk, "POST", fmt.Sprintf("/api/v1/appointments/%d/checkin", a.ID), nil, 201, &tk)
+
+	ctx, console, _ := testbrowser.Tab(t)
+	defer testbrowser.ScreenshotOnFailure(t, ctx, "pad")
+	if err := testbrowser.Do(ctx, chromedp.EmulateViewport(820, 1180, chromedp.EmulateMobile, chromedp.EmulateTouch), chromedp.Navigate(site+"/pad/"),
+		chromedp.WaitVisible(chromedp.ID("login-form")), chromedp.SetValue(chromedp.ID("username"), "u_"+model.RoleClinician),
+		chromedp.SetValue(chromedp.ID("password"), password(model.RoleClinician)), chromedp.Click(chromedp.ID("login-submit")),
+		chromedp.WaitVisible(chromedp.CSS(`body[data-ready="1"]`)), chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-ticket="%d"]`, tk.ID))),
+		chromedp.WaitVisible(chromedp.ID("call-submit")), chromedp.Click(chromedp.ID("call-submit")),
+		chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`[data-ticket="%d"][data-status="called"]`, tk.ID))),
+		chromedp.WaitVisible(chromedp.ID("consent-pad"))); err != nil {
+		t.Fatal(err)
+	}
+	// An empty signature is refused at the field.
+	if err := testbrowser.Do(ctx, chromedp.Click(chromedp.ID("consent-submit"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := testbrowser.Run(ctx, chromedp.Poll[bool](`document.querySelector('[data-field="signature"]').textContent.includes('签名')`)); err != nil {
+		t.Fatalf("an empty signature: %v", err)
+	}
+	// A finger's stroke across the canvas.
+	box, err := testbrowser.Run(ctx, chromedp.Evaluate[[]float64](`(() => { const r = document.getElementById('consent-pad').getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; })()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, y, w, h := box[0], box[1], box[2], box[3]
+	stroke := []chromedp.Action[chromedp.Void]{chromedp.MouseEvent(input.DispatchMouseEventTypeMousePressed, x+w*0.1, y+h*0.5, chromedp.ButtonLeft)}
+	for i := 1; i <= 20; i++ {
+		stroke = append(stroke, chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, x+w*(0.1+0.04*float64(i)), y+h*(0.5+0.3*float64(i%3-1)), chromedp.ButtonLeft))
+	}
+	stroke = append(stroke, chromedp.MouseEvent(input.DispatchMouseEventTypeMouseReleased, x+w*0.9, y+h*0.5, chromedp.ButtonLeft), chromedp.Click(chromedp.ID("consent-submit")),
+		chromedp.WaitVisible(chromedp.ID("start-submit")))
+	if err := testbrowser.Do(ctx, stroke...); err != nil {
+		t.Fatal(err)
+	}
+	var sigHash string
+	if err := f.db.QueryRowContext(t.Context(), "SELECT signature_sha256 FROM consent WHERE course_id = ? AND status = 'signed'", c.ID).Scan(&sigHash); err != nil || len(sigHash) != 64 {
+		t.Fatalf("consent stored: %q %v", sigHash, err)
+	}
+	// 开始治疗 tapped twice: one session.
+	if _, err := testbrowser.Run(ctx, chromedp.Evaluate[bool](`(() => { const b = document.getElementById('start-submit'); b.click(); b.click(); return true; })()`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := testbrowser.Do(ctx, chromedp.WaitVisible(chromedp.ID("photo-input"))); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.count("SELECT count(*) FROM treatment_session WHERE ticket_id = ?", tk.ID); n != 1 {
+		t.Errorf("%d sessions after a double tap", n)
+	}
+	photo := filepath.Join(t.TempDir(), "wound.png")
+	if err := os.WriteFile(photo, tinyPNG(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := testbrowser.Do(ctx, chromedp.SetUploadFiles(chromedp.ID("photo-input"), []string{photo}), chromedp.Click(chromedp.ID("photo-submit"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := testbrowser.Run(ctx, chromedp.Poll[bool](`(document.getElementById('photo-count') || {}).textContent?.includes('已上传 1 张')`,
+		chromedp.WithPollingTimeout(15*time.Second))); err != nil {
+		t.Fatalf("the photo: %v", err)
+	}
+	// The laser project needs a photo after the treatment too: completing
+	// without it is refused with the rule, shown on the page.
+	if err := testbrowser.Do(ctx, chromedp.SendKeys(chromedp.ID("rf-site"), "左面颊"), chromedp.SendKeys(chromedp.ID("rf-wavelength"), "1064"),
+		chromedp.SendKeys(chromedp.ID("rf-energy"), "12.5"), chromedp.SetValue(chromedp.ID("rf-reaction"), "耐受良好"),
+		chromedp.Click(chromedp.ID("complete-submit"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := testbrowser.Run(ctx, chromedp.Poll[bool](`document.getElementById('step-status').textContent.includes('images.required')`,
+		chromedp.WithPollingTimeout(15*time.Second))); err != nil {
+		t.Fatalf("completing without the after photo: %v", err)
+	}
+	if err := testbrowser.Do(ctx, chromedp.SetValue(chromedp.ID("photo-phase"), "after"), chromedp.SetUploadFiles(chromedp.ID("photo-input"), []string{photo}),
+		chromedp.Click(chromedp.ID("photo-submit"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := testbrowser.Run(ctx, chromedp.Poll[bool](`(document.getElementById('photo-count') || {}).textContent?.includes('已上传 2 张')`,
+		chromedp.WithPollingTimeout(15*time.Second))); err != nil {
+		t.Fatalf("the after photo: %v", err)
+	}
+	// What was typed survived the redraws (sessionStorage); clear it to
+	// check the required fields.
+	kept, err := testbrowser.Run(ctx, chromedp.Evaluate[string](`document.getElementById('rf-wavelength').value`))
+	if err != nil || kept != "1064" {
+		t.Errorf("the typed wavelength after the redraw: %q %v", kept, err)
+	}
+	if err := testbrowser.Do(ctx, chromedp.SetValue(chromedp.ID("rf-wavelength"), "")); err != nil {
+		t.Fatal(err)
+	}
+	// The laser record form: required fields refused empty, then filled.
+	if err := testbrowser.Do(ctx, chromedp.Click(chromedp.ID("complete-submit"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := testbrowser.Run(ctx, chromedp.Poll[bool](`document.querySelector('[data-error-for="wavelength"]').textContent === '请填写波长'`)); err != nil {
+		t.Fatalf("required fields: %v", err)
+	}
+	if err := testbrowser.Do(ctx, chromedp.SendKeys(chromedp.ID("rf-wavelength"), "1064"),
+		chromedp.Click(chromedp.ID("complete-submit")), chromedp.WaitVisible(chromedp.ID("sign-submit")),
+		chromedp.Click(chromedp.ID("sign-submit")), chromedp.WaitVisible(chromedp.ID("record-signed"))); err != nil {
+		t.Fatal(err)
+	}
+	var content, status string
+	var signer int64
+	if err := f.db.QueryRowContext(t.Context(), "SELECT content, status, signer_id FROM treatment_record WHERE course_id = ?", c.ID).Scan(&content, &status, &signer); err != nil ||
+		status != model.RecordSigned || signer != f.staffA.ID || !strings.Contains(content, `"wavelength":1064`) || !strings.Contains(content, `"reaction":"耐受良好"`) {
+		t.Errorf("record: %s %s %d %v", content, status, signer, err)
+	}
+	for _, vp := range [][2]int64{{820, 1180}, {1180, 820}} {
+		if err := testbrowser.Do(ctx, chromedp.EmulateViewport(vp[0], vp[1], chromedp.EmulateMobile, chromedp.EmulateTouch)); err != nil {
+			t.Fatal(err)
+		}
+		wide, err := testbrowser.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`))
+		if err != nil || wide {
+			t.Errorf("sideways scroll at %v: %v %v", vp, wide, err)
+		}
+	}
+	small, err := testbrowser.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('button, .pad-ticket')].filter(b => b.offsetParent && b.getBoundingClientRect().height < 44).map(b => b.textContent)`))
+	if err != nil || len(small) > 0 {
+		t.Errorf("touch targets under 44 px: %q %v", small, err)
+	}
+	for _, m := range testbrowser.ConsoleErrors(console()) {
+		if strings.Contains(m.String(), "status of 409") {
+			continue // the browser's own line for the refusal above, which the page shows
+		}
+		t.Errorf("console: %s", m)
+	}
+	// The front desk: no workstation, no signature.
+	code, body := f.do(desk, "POST", fmt.Sprintf("/api/v1/records/%d/sign", 1), map[string]any{})
+	f.wantError(code, body, http.StatusForbidden, model.EFORBIDDEN, "")
+	code, body = f.do(desk, "GET", "/api/v1/workstation", nil)
+	f.wantError(code, body, http.StatusForbidden, model.EFORBIDDEN, "")
+}
+
+// tinyPNG is a 2 × 2 PNG, a photo as far as the upload is concerned.
+func tinyPNG() []byte {
+	img := image.NewRGBA(image.Rect(0, 0, 2, 2))
+	var buf bytes.Buffer
+	png.Encode(&buf, img)
+	return buf.Bytes()
 }

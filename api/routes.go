@@ -555,6 +555,9 @@ func (s *Server) lifecycleRoutes() []route {
 		{Method: "POST", Pattern: "/api/v1/notifications/{id}/retry", Summary: "重新投递失败或已放弃的通知", Tag: "patient", Roles: with(desk, model.RoleDeptManager),
 			Audit: "write", Entity: "notification", Response: model.Notification{},
 			handler: call(http.StatusOK, noBody(func(ctx context.Context, id int64) (any, error) { return b.RetryNotice(ctx, id) }))},
+		{Method: "GET", Pattern: "/api/v1/workstation", Summary: "治疗工作站：本科室今日队列及每位患者的项目、疗程进度、知情同意、治疗、影像、记录与记录模板", Tag: "execution",
+			Roles: clinical, Audit: "read_pii", Entity: "queue_ticket", Response: model.Workstation{},
+			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) { return b.Workstation(ctx) })},
 		{Method: "GET", Pattern: "/api/v1/patient/queue", Summary: "患者本人：今日排队位置（前面还有几人、当前叫号）", Tag: "patient", Roles: []string{model.RolePatient},
 			// No audit line: the patient's own page polls it; /patient/home,
 			// which it refreshes, is audited.

@@ -1,11 +1,12 @@
 // Package frontline owns the pages of the people who perform the treatment
 // day rather than analyse it: the patient's phone page opened from the link
-// the front desk sends (/p/{token} → /m/) and the waiting-room display of a
-// department's queue (/queue/board). They are server-rendered shells in
-// Chinese, embedded in the binary with their scripts and styles, that draw
-// from the API with the session cookie, so the API's role, department and
-// patient scope applies to everything they show; a page refuses a visitor
-// the API would refuse. It imports model and access only; api mounts it.
+// the front desk sends (/p/{token} → /m/), the waiting-room display of a
+// department's queue (/queue/board) and the therapist's tablet workstation
+// (/pad/). They are server-rendered shells in Chinese, embedded in the
+// binary with their scripts and styles, that draw from the API with the
+// session cookie, so the API's role, department and patient scope applies
+// to everything they show; a page refuses a visitor the API would refuse.
+// It imports model and access only; api mounts it.
 package frontline
 
 import (
@@ -61,19 +62,20 @@ func New(auth Auth, logger *slog.Logger) *Handler {
 	h.mux.HandleFunc("POST /p/{token}", h.openLink)
 	h.mux.HandleFunc("GET /m/{$}", h.patientPage)
 	h.mux.HandleFunc("GET /queue/board", h.boardPage)
+	h.mux.HandleFunc("GET /pad/{$}", h.padPage)
 	return h
 }
 
 // Patterns are the paths api mounts the handler under.
-var Patterns = []string{"/p/*", "/m/*", "/m", "/queue/board", "/front/static/*"}
+var Patterns = []string{"/p/*", "/m/*", "/m", "/pad/*", "/pad", "/queue/board", "/front/static/*"}
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("X-Frame-Options", "DENY")
 	w.Header().Set("Referrer-Policy", "same-origin") // a link's token never leaves in a Referer to another site (no-referrer would make the landing form's Origin "null")
-	w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'")
-	if r.URL.Path == "/m" {
-		http.Redirect(w, r, "/m/", http.StatusFound)
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'")
+	if r.URL.Path == "/m" || r.URL.Path == "/pad" {
+		http.Redirect(w, r, r.URL.Path+"/", http.StatusFound)
 		return
 	}
 	h.mux.ServeHTTP(w, r)
@@ -212,4 +214,20 @@ func (h *Handler) boardPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.render(w, http.StatusOK, "board.html", boardView{DeptID: dept})
+}
+
+// padPage is the therapist's tablet workstation, for a clinician account
+// bound to a staff record (the API refuses anyone else the same way).
+func (h *Handler) padPage(w http.ResponseWriter, r *http.Request) {
+	a, err := h.session(r)
+	if err != nil {
+		http.Redirect(w, r, "/dash/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+		return
+	}
+	if a.Role != model.RoleClinician || a.StaffID == 0 {
+		h.render(w, http.StatusForbidden, "notice.html", noticeView{Title: "无权打开治疗工作站",
+			Message: "治疗工作站由绑定了医护人员档案的治疗师账号打开；前台请使用叫号与签到页面。"})
+		return
+	}
+	h.render(w, http.StatusOK, "pad.html", nil)
 }

@@ -88,3 +88,27 @@ type NoticeDelivery struct {
 	OK             bool      `json:"ok"`
 	Error          string    `json:"error"`
 }
+
+// Workstation is the therapist's tablet view of today (治疗工作站): the
+// department's queue with what each ticket needs before and during the
+// treatment.
+type Workstation struct {
+	Today    string       `json:"today"`
+	StaffID  int64        `json:"staff_id"`
+	DeptID   int64        `json:"dept_id"`
+	DeptName string       `json:"dept_name"`
+	Rooms    []*Room      `json:"rooms"`
+	Tickets  []WorkTicket `json:"tickets"`
+}
+
+// WorkTicket is one ticket of the therapist's queue.
+type WorkTicket struct {
+	QueueEntry
+	Project       *Project      `json:"project"`
+	Course        *Course       `json:"course"`         // done / planned sessions
+	ConsentSigned bool          `json:"consent_signed"` // a live consent for the course
+	Session       *Session      `json:"session"`        // the session of this ticket, once started
+	Images        int64         `json:"images"`         // photos bound to that session
+	Record        *Record       `json:"record"`         // its record, once completed
+	Template      []RecordField `json:"template"`       // the record form of the project
+}

@@ -1,0 +1,226 @@
+// The therapist's tablet workstation: today's queue of the department, and
+// for the chosen patient the steps of the treatment in order — 叫号, the
+// consent signed with a finger, 开始治疗 (the payment is re-checked with
+// the HIS there), photos from the tablet camera, the record form of the
+// project, 完成治疗 and 签名 as the signed-in clinician. Every refusal shows
+// the rule that refused it. The queue follows the desk's calls: the
+// waiting-room board (no identifying data) is polled every 1.5 s and the
+// workstation reloaded when it changes.
+'use strict';
+
+(() => {
+  const { api, el, empty, when, state } = front;
+  const statusText = { waiting: '候诊', called: '已叫号', in_treatment: '治疗中', done: '已完成' };
+  const maxImageBytes = 20 << 20;
+  let ws = null, selected = null, current = null, boardSig = '', busy = false;
+
+  function refusal(e) {
+    return (e.rule ? '【' + e.rule + '】' : '') + e.message;
+  }
+
+  // act runs one step once: the button stays disabled until the answer, so
+  // a double tap sends one request.
+  async function act(btn, msg, fn) {
+    if (busy) return;
+    busy = true; btn.disabled = true; msg.textContent = '处理中…'; msg.className = 'form-status';
+    try {
+      await fn();
+      msg.textContent = '';
+      await load();
+    } catch (e) {
+      msg.textContent = refusal(e); msg.className = 'form-status error';
+      if (e.field) {
+        const f = document.querySelector('[data-field="' + e.field + '"]');
+        if (f) f.textContent = e.message;
+      }
+    } finally { busy = false; btn.disabled = false; }
+  }
+
+  function renderQueue() {
+    const ol = document.getElementById('queue');
+    document.getElementById('queue-count').textContent = '（' + ws.tickets.length + ' 人）';
+    if (!ws.tickets.length) { ol.replaceChildren(el('li', { class: 'empty' }, '今天还没有患者签到。')); return; }
+    ol.replaceChildren(...ws.tickets.map(t => {
+      const li = el('li', { class: 'pad-ticket' + (t.id === selected ? ' selected' : ''), 'data-ticket': t.id, 'data-status': t.status, tabIndex: 0 },
+        el('b', {}, t.number), el('span', {}, t.patient_name), el('small', {}, t.project.name + ' · ' + (statusText[t.status] || t.status)));
+      li.addEventListener('click', () => { selected = t.id; renderQueue(); renderDetail(); });
+      return li;
+    }));
+  }
+
+  function consentForm(t, msg) {
+    const canvas = el('canvas', { id: 'consent-pad', width: 600, height: 220, class: 'signature' });
+    const ctx = canvas.getContext('2d');
+    ctx.lineWidth = 3; ctx.lineCap = 'round'; ctx.strokeStyle = '#111';
+    let drawing = false, inked = false;
+    const at = ev => { const r = canvas.getBoundingClientRect(); return [(ev.clientX - r.left) * canvas.width / r.width, (ev.clientY - r.top) * canvas.height / r.height]; };
+    canvas.addEventListener('pointerdown', ev => {
+      drawing = true; ctx.beginPath(); ctx.moveTo(...at(ev));
+      try { canvas.setPointerCapture(ev.pointerId); } catch (e) { /* a pointer the page cannot capture still draws */ }
+    });
+    canvas.addEventListener('pointermove', ev => { if (!drawing) return; ctx.lineTo(...at(ev)); ctx.stroke(); inked = true; });
+    canvas.addEventListener('pointerup', () => { drawing = false; });
+    const name = el('input', { id: 'signer-name', value: t.patient_name, required: true });
+    const rel = el('select', { id: 'signer-relation' }, ...[['self', '本人'], ['spouse', '配偶'], ['parent', '父母'], ['child', '子女'], ['guardian', '监护人']].map(([v, l]) => el('option', { value: v }, l)));
+    const clear = el('button', { type: 'button', class: 'secondary' }, '重写');
+    clear.addEventListener('click', () => { ctx.clearRect(0, 0, canvas.width, canvas.height); inked = false; });
+    const sign = el('button', { type: 'button', class: 'primary', id: 'consent-submit' }, '签署知情同意');
+    const fieldErr = el('p', { class: 'field-error', 'data-field': 'signature' });
+    sign.addEventListener('click', () => {
+      if (!inked) { fieldErr.textContent = '请患者在框内签名'; return; }
+      fieldErr.textContent = '';
+      const png = canvas.toDataURL('image/png').split(',')[1];
+      act(sign, msg, () => api('POST', '/api/v1/consents', { course_id: t.course_id, signer_name: name.value.trim(), signer_relation: rel.value, signature: png }));
+    });
+    return el('div', { class: 'step' }, el('h3', {}, '知情同意（' + t.project.name + '）'),
+      el('label', { htmlFor: 'signer-name' }, '签署人 *'), name, el('p', { class: 'field-error', 'data-field': 'signer_name' }),
+      el('label', { htmlFor: 'signer-relation' }, '与患者关系'), rel,
+      el('p', { class: 'muted small' }, '请在下框内手写签名：'), canvas, fieldErr, el('div', { class: 'row' }, clear, sign));
+  }
+
+  function recordForm(t, msg) {
+    const key = 'record-' + t.session.id;
+    const saved = JSON.parse(sessionStorage.getItem(key) || '{}');
+    const form = el('form', { class: 'step record', id: 'record-form', noValidate: true }, el('h3', {}, '治疗记录'));
+    for (const f of t.template) {
+      const id = 'rf-' + f.key;
+      let input;
+      if (f.kind === 'choice') input = el('select', { id, name: f.key }, el('option', { value: '' }, '请选择'), ...f.options.map(o => el('option', { value: o }, o)));
+      else input = el('input', { id, name: f.key, type: f.kind === 'number' ? 'number' : 'text', inputMode: f.kind === 'number' ? 'decimal' : undefined, step: 'any' });
+      if (saved[f.key] !== undefined) input.value = saved[f.key];
+      form.append(el('label', { htmlFor: id }, f.label, f.unit ? '（' + f.unit + '）' : '', f.required ? el('span', { class: 'req' }, ' *') : null), input,
+        el('p', { class: 'field-error', 'data-error-for': f.key }));
+    }
+    form.append(el('label', { htmlFor: 'rf-units' }, '计费数量 *'), el('input', { id: 'rf-units', name: '_units', type: 'number', min: 1, value: saved._units || 1 }),
+      el('p', { class: 'field-error', 'data-field': 'units' }),
+      el('label', { htmlFor: 'rf-adverse' }, '不良反应（无则不填）'), el('input', { id: 'rf-adverse', name: '_adverse', value: saved._adverse || '' }));
+    // What was typed survives a reload or a lost connection.
+    form.addEventListener('input', () => {
+      const v = {};
+      for (const e of form.elements) if (e.name) v[e.name] = e.value;
+      sessionStorage.setItem(key, JSON.stringify(v));
+    });
+    const done = el('button', { type: 'submit', class: 'primary', id: 'complete-submit' }, '完成治疗');
+    form.append(done);
+    form.addEventListener('submit', ev => {
+      ev.preventDefault();
+      const content = {};
+      let missing = false;
+      for (const f of t.template) {
+        const v = form.elements[f.key].value.trim();
+        const err = form.querySelector('[data-error-for="' + f.key + '"]');
+        err.textContent = f.required && !v ? '请填写' + f.label : '';
+        if (f.required && !v) missing = true;
+        if (v) content[f.key] = f.kind === 'number' ? Number(v) : v;
+      }
+      if (missing) return;
+      act(done, msg, async () => {
+        await api('POST', '/api/v1/sessions/' + t.session.id + '/complete',
+          { units: Number(form.elements._units.value), adverse_reaction: form.elements._adverse.value.trim(), record_content: JSON.stringify(content) });
+        sessionStorage.removeItem(key);
+      });
+    });
+    return form;
+  }
+
+  function photos(t, msg) {
+    const input = el('input', { type: 'file', accept: 'image/*', capture: 'environment', id: 'photo-input' });
+    const phase = el('select', { id: 'photo-phase' }, el('option', { value: 'before' }, '治疗前'), el('option', { value: 'after' }, '治疗后'));
+    const up = el('button', { type: 'button', class: 'secondary', id: 'photo-submit' }, '上传照片');
+    const err = el('p', { class: 'field-error', 'data-field': 'image' });
+    up.addEventListener('click', () => {
+      const file = input.files[0];
+      if (!file) { err.textContent = '请先拍照或选择照片'; return; }
+      if (!file.type.startsWith('image/')) { err.textContent = '只能上传图片（当前：' + (file.type || '未知类型') + '）'; return; }
+      if (file.size > maxImageBytes) { err.textContent = '照片不能超过 20 MB（当前 ' + (file.size / 1048576).toFixed(1) + ' MB）'; return; }
+      err.textContent = '';
+      act(up, msg, async () => {
+        const body = new FormData();
+        body.append('phase', phase.value);
+        body.append('image', file);
+        const me = await api('GET', '/api/v1/me');
+        const resp = await fetch('/api/v1/sessions/' + t.session.id + '/images?phase=' + phase.value,
+          { method: 'POST', body, credentials: 'same-origin', headers: { 'X-CSRF-Token': me.csrf_token } });
+        if (!resp.ok) throw new front.ApiError(resp.status, await resp.json().catch(() => null));
+      });
+    });
+    return el('div', { class: 'step' }, el('h3', {}, '治疗影像', el('small', { class: 'muted', id: 'photo-count' }, ' 已上传 ' + t.images + ' 张' + (t.project.needs_images ? '（本项目要求）' : ''))),
+      el('div', { class: 'row' }, phase, input, up), err);
+  }
+
+  function renderDetail() {
+    const box = document.getElementById('detail');
+    const t = ws.tickets.find(x => x.id === selected);
+    if (!t) { box.replaceChildren(empty('请在左侧选择患者。')); return; }
+    const msg = el('p', { class: 'form-status', role: 'status', id: 'step-status' });
+    const c = t.course;
+    const parts = [el('div', { class: 'card' },
+      el('p', { class: 'title' }, t.number + ' 号 · ' + t.patient_name),
+      el('p', {}, t.project.name, ' · ', t.project.minutes + ' 分钟'),
+      el('p', { class: 'muted', id: 'course-progress' }, '疗程进度：已完成 ' + c.done_sessions + ' 次 / 计划 ' + c.planned_sessions + ' 次'),
+      t.project.precautions ? el('p', { class: 'muted small' }, '注意事项：' + t.project.precautions) : null)];
+    const s = t.session;
+    if (!s) {
+      if (t.status === 'waiting') {
+        const call = el('button', { type: 'button', class: 'primary', id: 'call-submit' }, '叫号');
+        call.addEventListener('click', () => act(call, msg, () => api('POST', '/api/v1/queue/' + t.id + '/call')));
+        parts.push(el('div', { class: 'step' }, call));
+      }
+      if (t.project.needs_consent && !t.consent_signed) parts.push(consentForm(t, msg));
+      else {
+        const room = el('select', { id: 'room' }, ...ws.rooms.map(r => el('option', { value: r.id }, r.name)));
+        const start = el('button', { type: 'button', class: 'primary', id: 'start-submit' }, '开始治疗');
+        start.addEventListener('click', () => act(start, msg, () => api('POST', '/api/v1/sessions', { ticket_id: t.id, room_id: Number(room.value) })));
+        parts.push(el('div', { class: 'step' }, el('h3', {}, '开始治疗'), el('p', { class: 'muted small' }, '开始时向 HIS 再次确认缴费；未缴费或已退费将被拒绝。'),
+          t.project.needs_consent ? el('p', { class: 'done' }, '知情同意已签署') : null, el('label', { htmlFor: 'room' }, '治疗室'), room, start));
+      }
+    } else if (s.status === 'in_progress') {
+      parts.push(photos(t, msg), recordForm(t, msg));
+    } else if (t.record && t.record.status === 'draft') {
+      const sign = el('button', { type: 'button', class: 'primary', id: 'sign-submit' }, '签名');
+      sign.addEventListener('click', () => act(sign, msg, () => api('POST', '/api/v1/records/' + t.record.id + '/sign', {})));
+      parts.push(el('div', { class: 'step' }, el('h3', {}, '治疗记录待签名'), el('pre', { class: 'record-content' }, t.record.content), sign));
+    } else if (t.record) {
+      parts.push(el('p', { class: 'done', id: 'record-signed' }, '治疗记录已签名，' + when(t.record.signed_at)));
+    } else {
+      parts.push(el('p', { class: 'muted' }, '本次治疗：' + s.status));
+    }
+    parts.push(msg);
+    box.replaceChildren(...parts);
+  }
+
+  async function load() {
+    try {
+      ws = await api('GET', '/api/v1/workstation');
+    } catch (e) {
+      if (e.status === 401) { location.href = '/dash/login?next=' + encodeURIComponent('/pad/'); return; }
+      state('加载失败：' + refusal(e), 'error');
+      return;
+    }
+    ws.tickets = ws.tickets || []; ws.rooms = ws.rooms || [];
+    document.getElementById('pad-title').textContent = ws.dept_name + ' · 治疗工作站';
+    document.getElementById('pad-today').textContent = ws.today;
+    // Keep a form being typed in: redraw the detail only when its ticket changed.
+    const before = selected && JSON.stringify(current);
+    current = ws.tickets.find(x => x.id === selected) || null;
+    renderQueue();
+    if (!selected || JSON.stringify(current) !== before) renderDetail();
+    state('');
+    document.getElementById('content').hidden = false;
+    document.body.dataset.ready = '1';
+  }
+
+  async function watch() {
+    try {
+      const b = await api('GET', '/api/v1/queue/board?dept=' + ws.dept_id);
+      const sig = JSON.stringify([b.calling, b.waiting, b.done]);
+      if (boardSig && sig !== boardSig && !busy) await load();
+      boardSig = sig;
+      state('');
+    } catch (e) {
+      state('网络不稳定，队列暂未更新，正在重试…', 'warn');
+    }
+  }
+
+  load().then(() => { if (ws) setInterval(watch, 1500); });
+})();
