@@ -38,6 +38,7 @@ type Backend interface {
 	NoticeDeliveries(ctx context.Context, id int64) ([]model.NoticeDelivery, error)
 	RetryNotice(ctx context.Context, id int64) (*model.Notification, error)
 	Workstation(ctx context.Context) (*model.Workstation, error)
+	DeskDay(ctx context.Context, deptID int64, day string) (*model.DeskDay, error)
 }
 
 // Accounts is account administration and the audit log, with 三权分立 kept

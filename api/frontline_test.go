@@ -439,3 +439,82 @@ func tinyPNG() []byte {
 	png.Encode(&buf, img)
 	return buf.Bytes()
 }
+
+// TestDeskInBrowser works a department's day at the front desk (1366 ×
+// 900) by clicking only: a new patient's course found by name and booked
+// into a slot of the calendar, with a receipt to print; the booking
+// checked in and called; another patient queued as a walk-in. A clinician
+// of department B asking for department A's desk is refused.
+func TestDeskInBrowser(t *testing.T) {
+	f, site, _, _ := queueOfTwo(t)
+	booked, _ := f.course(f.plain, 2, "孙七")
+	walkin, _ := f.course(f.plain, 2, "周八")
+	ctx, console, _ := testbrowser.Tab(t)
+	defer testbrowser.ScreenshotOnFailure(t, ctx, "desk")
+	if err := testbrowser.Do(ctx, chromedp.EmulateViewport(1366, 900), chromedp.Navigate(fmt.Sprintf("%s/desk/?dept=%d", site, f.deptA.ID)),
+		chromedp.WaitVisible(chromedp.ID("login-form")), chromedp.SetValue(chromedp.ID("username"), "u_"+model.RoleFrontDesk),
+		chromedp.SetValue(chromedp.ID("password"), password(model.RoleFrontDesk)), chromedp.Click(chromedp.ID("login-submit")),
+		chromedp.WaitVisible(chromedp.CSS(`body[data-ready="1"]`)),
+		chromedp.SendKeys(chromedp.ID("course-filter"), "孙七")); err != nil {
+		t.Fatal(err)
+	}
+	pick := func(course int64) {
+		t.Helper()
+		if _, err := testbrowser.Run(ctx, chromedp.Evaluate[bool](fmt.Sprintf(`(() => { const s = document.getElementById('course'); s.value = '%d';
+			s.dispatchEvent(new Event('change')); return s.value === '%d'; })()`, course, course))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pick(booked.ID)
+	var receipt string
+	if err := testbrowser.Do(ctx, chromedp.Click(chromedp.CSS(`button.slot:not([disabled])`)), chromedp.WaitVisible(chromedp.ID("receipt-print"))); err != nil {
+		t.Fatal(err)
+	}
+	receipt, err := testbrowser.Run(ctx, chromedp.Evaluate[string](`document.getElementById('receipt').textContent`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var appt model.Appointment
+	if err := f.db.QueryRowContext(t.Context(), "SELECT id, receipt_no FROM appointment WHERE course_id = ?", booked.ID).Scan(&appt.ID, &appt.ReceiptNo); err != nil {
+		t.Fatal("no appointment booked:", err)
+	}
+	if !strings.Contains(receipt, appt.ReceiptNo) || !strings.Contains(receipt, "孙七") || !strings.Contains(receipt, f.deptA.Name) {
+		t.Errorf("receipt %q, appointment %s", receipt, appt.ReceiptNo)
+	}
+	if err := testbrowser.Do(ctx, chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-checkin="%d"]`, appt.ID))),
+		chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`[data-appointment="%d"][data-status="checked_in"]`, appt.ID)))); err != nil {
+		t.Fatal(err)
+	}
+	var ticket int64
+	if err := f.db.QueryRowContext(t.Context(), "SELECT id FROM queue_ticket WHERE appointment_id = ?", appt.ID).Scan(&ticket); err != nil {
+		t.Fatal(err)
+	}
+	if err := testbrowser.Do(ctx, chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-call="%d"]`, ticket))),
+		chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`li[data-ticket="%d"][data-status="called"]`, ticket)))); err != nil {
+		t.Fatal(err)
+	}
+	if err := testbrowser.Do(ctx, chromedp.Click(chromedp.ID("receipt-close"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := testbrowser.Run(ctx, chromedp.Evaluate[bool](`(() => { const f = document.getElementById('course-filter'); f.value = '周八';
+		f.dispatchEvent(new Event('input')); return true; })()`)); err != nil {
+		t.Fatal(err)
+	}
+	pick(walkin.ID)
+	if err := testbrowser.Do(ctx, chromedp.Click(chromedp.ID("walkin-submit"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := testbrowser.Run(ctx, chromedp.Poll[bool](`[...document.querySelectorAll('#queue li')].some(li => li.textContent.includes('周八（现场）'))`,
+		chromedp.WithPollingTimeout(15*time.Second))); err != nil {
+		t.Fatalf("the walk-in: %v", err)
+	}
+	wide, err := testbrowser.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`))
+	if err != nil || wide {
+		t.Errorf("sideways scroll at 1366: %v %v", wide, err)
+	}
+	for _, m := range testbrowser.ConsoleErrors(console()) {
+		t.Errorf("console: %s", m)
+	}
+	code, body := f.do(f.tokenB, "GET", fmt.Sprintf("/api/v1/desk?dept=%d", f.deptA.ID), nil)
+	f.wantError(code, body, http.StatusForbidden, model.EFORBIDDEN, "")
+}

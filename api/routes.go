@@ -555,6 +555,18 @@ func (s *Server) lifecycleRoutes() []route {
 		{Method: "POST", Pattern: "/api/v1/notifications/{id}/retry", Summary: "重新投递失败或已放弃的通知", Tag: "patient", Roles: with(desk, model.RoleDeptManager),
 			Audit: "write", Entity: "notification", Response: model.Notification{},
 			handler: call(http.StatusOK, noBody(func(ctx context.Context, id int64) (any, error) { return b.RetryNotice(ctx, id) }))},
+		{Method: "GET", Pattern: "/api/v1/desk", Summary: "前台工作台：科室当日预约、队列、号源与待预约疗程", Tag: "queue", Roles: desk, Audit: "read_pii", Entity: "appointment",
+			Params: []string{"dept", "date"}, Response: model.DeskDay{},
+			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
+				if err := knownParams(r, "dept", "date"); err != nil {
+					return nil, err
+				}
+				dept, err := queryID(r, "dept")
+				if err != nil {
+					return nil, err
+				}
+				return b.DeskDay(ctx, dept, r.URL.Query().Get("date"))
+			})},
 		{Method: "GET", Pattern: "/api/v1/workstation", Summary: "治疗工作站：本科室今日队列及每位患者的项目、疗程进度、知情同意、治疗、影像、记录与记录模板", Tag: "execution",
 			Roles: clinical, Audit: "read_pii", Entity: "queue_ticket", Response: model.Workstation{},
 			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) { return b.Workstation(ctx) })},

@@ -166,9 +166,10 @@ func (h *Handler) render(w http.ResponseWriter, status int, name string, data an
 }
 
 // safeNext keeps a post-login redirect on this service's pages: the
-// dashboards, the waiting-room display and the therapist's tablet.
+// dashboards, the waiting-room display, the therapist's tablet and the
+// front desk.
 func safeNext(next string) string {
-	if (strings.HasPrefix(next, "/dash/") || strings.HasPrefix(next, "/queue/board") || strings.HasPrefix(next, "/pad/")) && !strings.HasPrefix(next, "/dash//") && !strings.Contains(next, "\\") {
+	if (strings.HasPrefix(next, "/dash/") || strings.HasPrefix(next, "/queue/board") || strings.HasPrefix(next, "/pad/") || strings.HasPrefix(next, "/desk/")) && !strings.HasPrefix(next, "/dash//") && !strings.Contains(next, "\\") {
 		return next
 	}
 	return "/dash/"

@@ -1,12 +1,12 @@
 // Package frontline owns the pages of the people who perform the treatment
 // day rather than analyse it: the patient's phone page opened from the link
 // the front desk sends (/p/{token} → /m/), the waiting-room display of a
-// department's queue (/queue/board) and the therapist's tablet workstation
-// (/pad/). They are server-rendered shells in Chinese, embedded in the
-// binary with their scripts and styles, that draw from the API with the
-// session cookie, so the API's role, department and patient scope applies
-// to everything they show; a page refuses a visitor the API would refuse.
-// It imports model and access only; api mounts it.
+// department's queue (/queue/board), the therapist's tablet workstation
+// (/pad/) and the front desk (/desk/). They are server-rendered shells in
+// Chinese, embedded in the binary with their scripts and styles, that draw
+// from the API with the session cookie, so the API's role, department and
+// patient scope applies to everything they show; a page refuses a visitor
+// the API would refuse. It imports model and access only; api mounts it.
 package frontline
 
 import (
@@ -63,18 +63,19 @@ func New(auth Auth, logger *slog.Logger) *Handler {
 	h.mux.HandleFunc("GET /m/{$}", h.patientPage)
 	h.mux.HandleFunc("GET /queue/board", h.boardPage)
 	h.mux.HandleFunc("GET /pad/{$}", h.padPage)
+	h.mux.HandleFunc("GET /desk/{$}", h.deskPage)
 	return h
 }
 
 // Patterns are the paths api mounts the handler under.
-var Patterns = []string{"/p/*", "/m/*", "/m", "/pad/*", "/pad", "/queue/board", "/front/static/*"}
+var Patterns = []string{"/p/*", "/m/*", "/m", "/pad/*", "/pad", "/desk/*", "/desk", "/queue/board", "/front/static/*"}
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("X-Frame-Options", "DENY")
 	w.Header().Set("Referrer-Policy", "same-origin") // a link's token never leaves in a Referer to another site (no-referrer would make the landing form's Origin "null")
 	w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'")
-	if r.URL.Path == "/m" || r.URL.Path == "/pad" {
+	if r.URL.Path == "/m" || r.URL.Path == "/pad" || r.URL.Path == "/desk" {
 		http.Redirect(w, r, r.URL.Path+"/", http.StatusFound)
 		return
 	}
@@ -230,4 +231,21 @@ func (h *Handler) padPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.render(w, http.StatusOK, "pad.html", nil)
+}
+
+// deskRoles may open the front desk: the roles the API's /desk answers.
+var deskRoles = []string{model.RoleFrontDesk, model.RoleClinician}
+
+// deskPage is the front desk's workstation.
+func (h *Handler) deskPage(w http.ResponseWriter, r *http.Request) {
+	a, err := h.session(r)
+	if err != nil {
+		http.Redirect(w, r, "/dash/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+		return
+	}
+	if !slices.Contains(deskRoles, a.Role) {
+		h.render(w, http.StatusForbidden, "notice.html", noticeView{Title: "无权打开前台工作台", Message: "前台工作台由前台或治疗师的账号打开。"})
+		return
+	}
+	h.render(w, http.StatusOK, "desk.html", nil)
 }

@@ -112,3 +112,36 @@ type WorkTicket struct {
 	Record        *Record       `json:"record"`         // its record, once completed
 	Template      []RecordField `json:"template"`       // the record form of the project
 }
+
+// DeskDay is the front desk's view of a department's day (前台工作台): the
+// departments it may pick from, the day's appointments and queue, the
+// bookable slots and the active courses that still have sessions to book.
+type DeskDay struct {
+	Now          time.Time         `json:"now"` // the service's clock: a slot already begun is not bookable
+	Today        string            `json:"today"`
+	Day          string            `json:"day"`
+	DeptID       int64             `json:"dept_id"`
+	Departments  []*Department     `json:"departments"`
+	Appointments []DeskAppointment `json:"appointments"`
+	Queue        []QueueEntry      `json:"queue"`
+	Slots        []*Slot           `json:"slots"`
+	Courses      []DeskCourse      `json:"courses"`
+	Projects     map[int64]string  `json:"projects"`
+	Staff        map[int64]string  `json:"staff"`
+	Rooms        map[int64]string  `json:"rooms"`
+}
+
+// DeskAppointment is an appointment of the day with the patient's name.
+type DeskAppointment struct {
+	*Appointment
+	PatientName string `json:"patient_name"`
+	MRN         string `json:"mrn"`
+}
+
+// DeskCourse is an active course with sessions left to book.
+type DeskCourse struct {
+	*Course
+	PatientName string `json:"patient_name"`
+	MRN         string `json:"mrn"`
+	Booked      int64  `json:"booked"` // appointments booked or checked in, not yet done
+}

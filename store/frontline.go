@@ -66,6 +66,7 @@ func deptIDs(ts []*model.QueueTicket) []int64 {
 // with the given ids, in one query.
 func (db *DB) names(ctx context.Context, table string, ids []int64) (map[int64]string, error) {
 	out := map[int64]string{}
+	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
 	if len(ids) == 0 {
 		return out, nil
 	}
