@@ -27,14 +27,20 @@ import (
 // queueOfTwo books two patients of department A into today's first slots
 // and checks both in: tickets 1 and 2. It returns the front-line site (the
 // fixture's API with the front-line pages), the tickets and their courses.
-func queueOfTwo(t *testing.T) (*fixture, string, [2]model.QueueTicket, [2]*model.Course) {
-	f := newFixture(t)
+// frontSite serves f's API with the front-line pages and the login form
+// they send a staff member to.
+func frontSite(tb testing.TB, f *fixture) string {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	f.api.Front, f.api.FrontPatterns = frontline.New(f.db, quiet), frontline.Patterns
-	pages := dashboards.New(f.db, quiet) // the board's login
+	pages := dashboards.New(f.db, quiet)
 	pages.Throttle, pages.Clients = f.api.Throttle, f.api.Clients
 	f.api.Pages = pages
-	site := newFixtureServer(t, f)
+	return newFixtureServer(tb, f)
+}
+
+func queueOfTwo(t *testing.T) (*fixture, string, [2]model.QueueTicket, [2]*model.Course) {
+	f := newFixture(t)
+	site := frontSite(t, f)
 	desk := f.tokens[model.RoleFrontDesk]
 	slots := f.slots(4)
 	var tickets [2]model.QueueTicket

@@ -99,18 +99,19 @@ type Workstation struct {
 	DeptName string       `json:"dept_name"`
 	Rooms    []*Room      `json:"rooms"`
 	Tickets  []WorkTicket `json:"tickets"`
+	// Templates are the record forms of the tickets' project categories.
+	Templates map[string][]RecordField `json:"templates"`
 }
 
 // WorkTicket is one ticket of the therapist's queue.
 type WorkTicket struct {
 	QueueEntry
-	Project       *Project      `json:"project"`
-	Course        *Course       `json:"course"`         // done / planned sessions
-	ConsentSigned bool          `json:"consent_signed"` // a live consent for the course
-	Session       *Session      `json:"session"`        // the session of this ticket, once started
-	Images        int64         `json:"images"`         // photos bound to that session
-	Record        *Record       `json:"record"`         // its record, once completed
-	Template      []RecordField `json:"template"`       // the record form of the project
+	Project       *Project `json:"project"`
+	Course        *Course  `json:"course"`         // done / planned sessions
+	ConsentSigned bool     `json:"consent_signed"` // a live consent for the course
+	Session       *Session `json:"session"`        // the session of this ticket, once started
+	Images        int64    `json:"images"`         // photos bound to that session
+	Record        *Record  `json:"record"`         // its record, once completed
 }
 
 // DeskDay is the front desk's view of a department's day (前台工作台): the

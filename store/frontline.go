@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/zhiliao/zhiliao/model"
 )
@@ -70,11 +69,7 @@ func (db *DB) names(ctx context.Context, table string, ids []int64) (map[int64]s
 	if len(ids) == 0 {
 		return out, nil
 	}
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		args[i] = id
-	}
-	rows, err := db.q(ctx).QueryContext(ctx, fmt.Sprintf("SELECT id, name FROM %s WHERE id IN (?%s)", table, strings.Repeat(", ?", len(ids)-1)), args...)
+	rows, err := db.q(ctx).QueryContext(ctx, fmt.Sprintf("SELECT id, name FROM %s WHERE id IN %s", table, inList(ids)), anys(ids)...)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"slices"
+	"strings"
 
 	"github.com/zhiliao/zhiliao/model"
 )
@@ -19,7 +21,8 @@ func (db *DB) Workstation(ctx context.Context) (*model.Workstation, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &model.Workstation{Today: db.today(), StaffID: me.ID, DeptID: me.DeptID, Rooms: []*model.Room{}, Tickets: []model.WorkTicket{}}
+	w := &model.Workstation{Today: db.today(), StaffID: me.ID, DeptID: me.DeptID, Rooms: []*model.Room{}, Tickets: []model.WorkTicket{},
+		Templates: map[string][]model.RecordField{}}
 	names, err := db.names(ctx, "department", []int64{me.DeptID})
 	if err != nil {
 		return nil, err
@@ -32,42 +35,116 @@ func (db *DB) Workstation(ctx context.Context) (*model.Workstation, error) {
 	if err != nil {
 		return nil, err
 	}
-	projects := map[int64]*model.Project{}
-	q := db.q(ctx)
+	// A department's day is a few hundred tickets: each related set is
+	// read in one query over the ids, not one query per ticket.
+	var tickets, courseIDs, projectIDs []int64
+	for _, e := range entries {
+		if e.Status != model.TicketLeft {
+			tickets, courseIDs, projectIDs = append(tickets, e.ID), append(courseIDs, e.CourseID), append(projectIDs, e.ProjectID)
+		}
+	}
+	if len(tickets) == 0 {
+		return w, nil
+	}
+	projects, err := byID[model.Project](ctx, db, "id", projectIDs, func(p *model.Project) int64 { return p.ID })
+	if err != nil {
+		return nil, err
+	}
+	courses, err := byID[model.Course](ctx, db, "id", courseIDs, func(c *model.Course) int64 { return c.ID })
+	if err != nil {
+		return nil, err
+	}
+	sessions, err := byID[model.Session](ctx, db, "ticket_id", tickets, func(s *model.Session) int64 { return *s.TicketID })
+	if err != nil {
+		return nil, err
+	}
+	var sessionIDs []int64
+	for _, s := range sessions {
+		sessionIDs = append(sessionIDs, s.ID)
+	}
+	records, err := byID[model.Record](ctx, db, "session_id", sessionIDs, func(r *model.Record) int64 { return r.SessionID })
+	if err != nil {
+		return nil, err
+	}
+	courseIDs = slices.Compact(slices.Sorted(slices.Values(courseIDs)))
+	consented, err := db.countBy(ctx, "SELECT course_id, count(*) FROM consent WHERE status = ? AND course_id IN "+inList(courseIDs)+" GROUP BY course_id",
+		append([]any{model.ConsentSigned}, anys(courseIDs)...)...)
+	if err != nil {
+		return nil, err
+	}
+	images := map[int64]int64{}
+	if len(sessionIDs) > 0 {
+		if images, err = db.countBy(ctx, "SELECT session_id, count(*) FROM image WHERE session_id IN "+inList(sessionIDs)+" GROUP BY session_id", anys(sessionIDs)...); err != nil {
+			return nil, err
+		}
+	}
 	for _, e := range entries {
 		if e.Status == model.TicketLeft {
 			continue
 		}
-		t := model.WorkTicket{QueueEntry: e}
-		if t.Project = projects[e.ProjectID]; t.Project == nil {
-			if t.Project, err = getRow[model.Project](ctx, q, e.ProjectID); err != nil {
-				return nil, err
-			}
-			projects[e.ProjectID] = t.Project
+		t := model.WorkTicket{QueueEntry: e, Project: projects[e.ProjectID], Course: courses[e.CourseID], ConsentSigned: consented[e.CourseID] > 0}
+		if t.Project == nil || t.Course == nil {
+			return nil, model.Errorf(model.EINTERNAL, "ticket %d: project or course missing", e.ID)
 		}
-		t.Template = model.RecordTemplate(t.Project.Category)
-		if t.Course, err = getRow[model.Course](ctx, q, e.CourseID); err != nil {
-			return nil, err
+		if _, ok := w.Templates[t.Project.Category]; !ok {
+			w.Templates[t.Project.Category] = model.RecordTemplate(t.Project.Category)
 		}
-		var consents int64
-		if err := q.QueryRowContext(ctx, "SELECT count(*) FROM consent WHERE course_id = ? AND status = ?", e.CourseID, model.ConsentSigned).Scan(&consents); err != nil {
-			return nil, err
-		}
-		t.ConsentSigned = consents > 0
-		if s, err := findRow[model.Session](ctx, q, "ticket_id = ? ORDER BY id DESC LIMIT 1", e.ID); err == nil {
-			t.Session = s
-			if err := q.QueryRowContext(ctx, "SELECT count(*) FROM image WHERE session_id = ?", s.ID).Scan(&t.Images); err != nil {
-				return nil, err
-			}
-			if r, err := findRow[model.Record](ctx, q, "session_id = ? ORDER BY id DESC LIMIT 1", s.ID); err == nil {
-				t.Record = r
-			} else if model.ErrorCode(err) != model.ENOTFOUND {
-				return nil, err
-			}
-		} else if model.ErrorCode(err) != model.ENOTFOUND {
-			return nil, err
+		if t.Session = sessions[e.ID]; t.Session != nil {
+			t.Images, t.Record = images[t.Session.ID], records[t.Session.ID]
 		}
 		w.Tickets = append(w.Tickets, t)
 	}
 	return w, nil
+}
+
+// byID reads the rows of T whose column col is one of ids, keyed by key
+// (the last row wins where several share a key: rows come in id order).
+func byID[T any, PT interface {
+	*T
+	model.Entity
+}](ctx context.Context, db *DB, col string, ids []int64, key func(PT) int64) (map[int64]PT, error) {
+	out := map[int64]PT{}
+	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := listRows[T, PT](ctx, db.q(ctx), col+" IN "+inList(ids)+" ORDER BY id", anys(ids)...)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		out[key(r)] = r
+	}
+	return out, nil
+}
+
+// countBy runs a query of (id, count) rows into a map.
+func (db *DB) countBy(ctx context.Context, query string, args ...any) (map[int64]int64, error) {
+	rows, err := db.q(ctx).QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int64]int64{}
+	for rows.Next() {
+		var id, n int64
+		if err := rows.Scan(&id, &n); err != nil {
+			return nil, err
+		}
+		out[id] = n
+	}
+	return out, rows.Err()
+}
+
+// inList is "(?, ?, …)" for n ids.
+func inList(ids []int64) string {
+	return "(?" + strings.Repeat(", ?", len(ids)-1) + ")"
+}
+
+func anys(ids []int64) []any {
+	out := make([]any, len(ids))
+	for i, id := range ids {
+		out[i] = id
+	}
+	return out
 }

@@ -82,7 +82,8 @@
     const key = 'record-' + t.session.id;
     const saved = JSON.parse(sessionStorage.getItem(key) || '{}');
     const form = el('form', { class: 'step record', id: 'record-form', noValidate: true }, el('h3', {}, '治疗记录'));
-    for (const f of t.template) {
+    const template = ws.templates[t.project.category] || [];
+    for (const f of template) {
       const id = 'rf-' + f.key;
       let input;
       if (f.kind === 'choice') input = el('select', { id, name: f.key }, el('option', { value: '' }, '请选择'), ...f.options.map(o => el('option', { value: o }, o)));
@@ -106,7 +107,7 @@
       ev.preventDefault();
       const content = {};
       let missing = false;
-      for (const f of t.template) {
+      for (const f of template) {
         const v = form.elements[f.key].value.trim();
         const err = form.querySelector('[data-error-for="' + f.key + '"]');
         err.textContent = f.required && !v ? '请填写' + f.label : '';
