@@ -21,6 +21,7 @@ import (
 	"github.com/zhiliao/zhiliao/etl"
 	"github.com/zhiliao/zhiliao/ingest/cdc"
 	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/store"
 	"github.com/zhiliao/zhiliao/warehouse"
 	"github.com/zhiliao/zhiliao/warehouse/clickhouse"
 	"github.com/zhiliao/zhiliao/warehouse/warehousetest"
@@ -97,7 +98,8 @@ func (c *privateCluster) restart(i int) {
 //     still answers; hospital 2's relay goes on while hospital 5's waits,
 //     and finishes once the shard is back;
 //   - the marts, built incrementally through all of it, equal each
-//     hospital's alone.
+//     hospital's alone;
+//   - ZooKeeper down: writes wait and retry, reads go on (zooKeeperDown).
 func TestCrashClusterFailures(t *testing.T) {
 	pc := startPrivateCluster(t)
 	ctx := context.Background()
@@ -250,6 +252,69 @@ func TestCrashClusterFailures(t *testing.T) {
 				t.Errorf("%s of hospital %d after the outages: %d rows, %d alone\n%s", m.Name, n, len(byHospital[n]), len(alone[n][m.Name]), diff(byHospital[n], alone[n][m.Name]))
 			}
 		}
+	}
+	zooKeeperDown(t, ctx, pc, cl, r, cores[2], only2, func() *cdc.Relay { return relay(2) })
+}
+
+// zooKeeperDown: with ZooKeeper gone the replicated tables turn read-only:
+// a relay's writes wait and retry (nothing shipped, nothing lost) while
+// reads go on with the same answer; once ZooKeeper is back the relay
+// finishes by itself.
+func zooKeeperDown(t *testing.T, ctx context.Context, pc *privateCluster, cl warehouse.Warehouse, r *etl.Runner, core *store.DB, only2 etl.Query, relay func() *cdc.Relay) {
+	before, err := readMart(ctx, r, only2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shipped, err := warehouse.HighWater(ctx, cl, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc.zk("zk-kill")
+	// New events in hospital 2's core while ZooKeeper is down.
+	insts, err := core.Institutions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		d := &model.Department{Code: fmt.Sprintf("ZK%d", i), Name: fmt.Sprintf("新科室%d", i)}
+		d.InstitutionID = insts[0].ID
+		if err := core.CreateDepartment(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	head, _ := core.OutboxHead(ctx)
+	done := make(chan error, 1)
+	go func() { done <- relay().DrainTo(ctx, head) }()
+	select {
+	case err := <-done:
+		t.Fatalf("the relay returned while ZooKeeper was down: %v", err)
+	case <-time.After(3 * time.Second):
+	}
+	if hw, err := warehouse.HighWater(ctx, cl, 2); err != nil || hw != shipped {
+		t.Errorf("shipped to %d (%v) while ZooKeeper was down; before %d", hw, err, shipped)
+	}
+	if rows, err := readMart(ctx, r, only2); err != nil || len(rows) != 1 || rows[0][0] != before[0][0] {
+		t.Errorf("a read with ZooKeeper down: %v %v, before %v", rows, err, before)
+	}
+	pc.zk("zk-start")
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("the relay after ZooKeeper came back: %v", err)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the relay did not finish within 2 minutes of ZooKeeper's return")
+	}
+	if hw, err := warehouse.HighWater(ctx, cl, 2); err != nil || hw != head {
+		t.Errorf("shipped to %d (%v) after ZooKeeper came back; head %d", hw, err, head)
+	}
+}
+
+// zk runs the cluster script's ZooKeeper command (zk-kill, zk-start).
+func (c *privateCluster) zk(cmd string) {
+	c.t.Helper()
+	if out, err := exec.Command("../scripts/clickhouse-test-cluster", cmd, c.dir).CombinedOutput(); err != nil {
+		c.t.Fatalf("%s: %v\n%s", cmd, err, out)
 	}
 }
 
