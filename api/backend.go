@@ -39,6 +39,9 @@ type Backend interface {
 	RetryNotice(ctx context.Context, id int64) (*model.Notification, error)
 	Workstation(ctx context.Context) (*model.Workstation, error)
 	DeskDay(ctx context.Context, deptID int64, day string) (*model.DeskDay, error)
+	RescheduleAppointment(ctx context.Context, id, slotID int64) (*model.Appointment, error)
+	NoticePrefs(ctx context.Context) ([]model.NoticePref, error)
+	SetNoticePref(ctx context.Context, level string, optedOut bool) ([]model.NoticePref, error)
 }
 
 // Accounts is account administration and the audit log, with 三权分立 kept

@@ -524,3 +524,147 @@ func TestDeskInBrowser(t *testing.T) {
 	code, body := f.do(f.tokenB, "GET", fmt.Sprintf("/api/v1/desk?dept=%d", f.deptA.ID), nil)
 	f.wantError(code, body, http.StatusForbidden, model.EFORBIDDEN, "")
 }
+
+// bookedPatient books a new patient of department A into today's first
+// slot (capacity 1 each, four slots) and returns the appointment, the
+// slots and the patient's link token.
+func bookedPatient(t *testing.T, f *fixture, name string, slots []*model.Slot, slot int) (model.Appointment, string) {
+	desk := f.tokens[model.RoleFrontDesk]
+	c, _ := f.course(f.plain, 3, name)
+	var a model.Appointment
+	f.mustDo(desk, "POST", "/api/v1/appointments", model.NewAppointment{CourseID: c.ID, SlotID: slots[slot].ID, Channel: "wechat"}, 201, &a)
+	var link struct{ Token, URL string }
+	f.mustDo(desk, "POST", fmt.Sprintf("/api/v1/patients/%d/link", c.PatientID), nil, 201, &link)
+	return a, link.Token
+}
+
+// TestRescheduleAndNoticeLevels: a patient moves their own appointment to
+// another slot in one transaction; a move to a full slot is refused and
+// leaves the appointment where it was; another patient's appointment and a
+// checked-in one cannot be moved. The patient opts out of reminders (not
+// of the important notices); their reminders are withheld from every
+// channel while another patient's stay queued.
+func TestRescheduleAndNoticeLevels(t *testing.T) {
+	f := newFixture(t)
+	slots := f.slots(1)
+	a, token := bookedPatient(t, f, "吴九", slots, 0)
+	other, otherToken := bookedPatient(t, f, "郑十", slots, 2)
+	third, _ := bookedPatient(t, f, "冯一", slots, 3) // stays booked: its reminder goes out
+	var moved model.Appointment
+	f.mustDo(token, "POST", fmt.Sprintf("/api/v1/appointments/%d/reschedule", a.ID), map[string]any{"slot_id": slots[1].ID}, 200, &moved)
+	if moved.SlotID != slots[1].ID || moved.Status != model.ApptBooked || moved.CourseID != a.CourseID {
+		t.Fatalf("moved: %+v", moved)
+	}
+	if n := f.count("SELECT booked FROM slot WHERE id = ?", slots[0].ID); n != 0 {
+		t.Errorf("the old slot still holds %d", n)
+	}
+	if n := f.count("SELECT count(*) FROM appointment WHERE id = ? AND status = 'cancelled'", a.ID); n != 1 {
+		t.Errorf("the old appointment is not cancelled")
+	}
+	// Slot 2 is full (the other patient): refused, nothing changes.
+	code, body := f.do(token, "POST", fmt.Sprintf("/api/v1/appointments/%d/reschedule", moved.ID), map[string]any{"slot_id": slots[2].ID})
+	f.wantError(code, body, http.StatusConflict, model.ECONFLICT, "slot.full")
+	if n := f.count("SELECT count(*) FROM appointment WHERE id = ? AND status = 'booked' AND slot_id = ?", moved.ID, slots[1].ID); n != 1 {
+		t.Errorf("a refused move changed the appointment")
+	}
+	if n := f.count("SELECT booked FROM slot WHERE id = ?", slots[1].ID); n != 1 {
+		t.Errorf("a refused move left slot 1 with %d", n)
+	}
+	code, body = f.do(token, "POST", fmt.Sprintf("/api/v1/appointments/%d/reschedule", other.ID), map[string]any{"slot_id": slots[3].ID})
+	if code != http.StatusForbidden && code != http.StatusNotFound {
+		t.Errorf("moving another patient's appointment: %d %s", code, body)
+	}
+	code, body = f.do(token, "POST", fmt.Sprintf("/api/v1/appointments/%d/reschedule", moved.ID), map[string]any{})
+	f.wantError(code, body, http.StatusBadRequest, model.EINVALID, "slot_id")
+	f.clock.Set(slots[2].StartAt.Add(-20 * time.Minute))
+	desk := f.login("u_"+model.RoleFrontDesk, password(model.RoleFrontDesk)) // the clock moved past the idle timeout
+	f.mustDo(desk, "POST", fmt.Sprintf("/api/v1/appointments/%d/checkin", other.ID), nil, 201, nil)
+	code, body = f.do(otherToken, "POST", fmt.Sprintf("/api/v1/appointments/%d/reschedule", other.ID), map[string]any{"slot_id": slots[3].ID})
+	f.wantError(code, body, http.StatusConflict, model.ECONFLICT, "appointment.not_booked")
+
+	// Notice levels.
+	var prefs struct{ Items []model.NoticePref }
+	f.mustDo(token, "GET", "/api/v1/patient/notice-preferences", nil, 200, &prefs)
+	if len(prefs.Items) != len(model.NoticeLevels) || prefs.Items[0].Level != model.NoticeLevelCritical || !prefs.Items[0].Mandatory {
+		t.Fatalf("levels %+v", prefs.Items)
+	}
+	code, body = f.do(token, "PUT", "/api/v1/patient/notice-preferences", map[string]any{"level": model.NoticeLevelCritical, "opted_out": true})
+	f.wantError(code, body, http.StatusConflict, model.ECONFLICT, "notice.mandatory")
+	code, body = f.do(token, "PUT", "/api/v1/patient/notice-preferences", map[string]any{"level": "everything", "opted_out": true})
+	f.wantError(code, body, http.StatusBadRequest, model.EINVALID, "level")
+	f.mustDo(token, "PUT", "/api/v1/patient/notice-preferences", map[string]any{"level": model.NotifyReminder, "opted_out": true}, 200, &prefs)
+	if !prefs.Items[1].OptedOut || prefs.Items[1].Level != model.NotifyReminder {
+		t.Errorf("after opting out: %+v", prefs.Items)
+	}
+	code, body = f.do(desk, "PUT", "/api/v1/patient/notice-preferences", map[string]any{"level": model.NotifyReminder, "opted_out": true})
+	f.wantError(code, body, http.StatusForbidden, model.EFORBIDDEN, "")
+	// Reminders for the day: the opted-out patient's is withheld, the
+	// other's stays queued for the channel.
+	f.clock.Set(slots[0].StartAt.Add(-3 * time.Hour))
+	if n, err := f.db.QueueReminders(t.Context(), f.inst.ID, model.DayOf(slots[0].StartAt)); err != nil || n == 0 {
+		t.Fatalf("reminders queued: %d %v", n, err)
+	}
+	if n, err := f.db.WithholdOptedOut(t.Context()); err != nil || n != 1 {
+		t.Errorf("withheld %d %v", n, err)
+	}
+	if n := f.count("SELECT count(*) FROM notification WHERE kind = 'reminder' AND status = 'withheld' AND patient_id = ?", moved.PatientID); n != 1 {
+		t.Errorf("%d of the patient's reminders withheld", n)
+	}
+	if n := f.count("SELECT count(*) FROM notification WHERE kind = 'reminder' AND status = 'queued' AND patient_id = ?", third.PatientID); n != 1 {
+		t.Errorf("%d reminders of another patient queued", n)
+	}
+	if n := f.count("SELECT count(*) FROM notification WHERE critical = 1 AND status = 'withheld'"); n != 0 {
+		t.Errorf("%d important notices withheld", n)
+	}
+}
+
+// TestPatientReschedulesInBrowser: on the phone the patient moves the
+// appointment to another slot of the day and opts out of reminders, with
+// the important notices' switch locked on.
+func TestPatientReschedulesInBrowser(t *testing.T) {
+	f := newFixture(t)
+	site := frontSite(t, f)
+	slots := f.slots(2)
+	a, token := bookedPatient(t, f, "吴九", slots, 0)
+	ctx, console, _ := testbrowser.Tab(t)
+	defer testbrowser.ScreenshotOnFailure(t, ctx, "patient-reschedule")
+	if err := testbrowser.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), chromedp.Navigate(site+"/p/"+token),
+		chromedp.Click(chromedp.ID("open-submit")), chromedp.WaitVisible(chromedp.CSS(`body[data-ready="1"]`)),
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-reschedule="%d"]`, a.ID))),
+		chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`[data-slot="%d"]`, slots[1].ID)))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := testbrowser.Run(ctx, chromedp.Evaluate[bool](`(window.confirm = () => true, true)`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := testbrowser.Do(ctx, chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-slot="%d"]`, slots[1].ID)))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := testbrowser.Run(ctx, chromedp.Poll[bool](fmt.Sprintf(`!document.querySelector('[data-appointment="%d"]') && !!document.querySelector('[data-appointment]')`, a.ID),
+		chromedp.WithPollingTimeout(15*time.Second))); err != nil {
+		t.Fatalf("the moved appointment on the page: %v", err)
+	}
+	if n := f.count("SELECT count(*) FROM appointment WHERE course_id = ? AND status = 'booked' AND slot_id = ?", a.CourseID, slots[1].ID); n != 1 {
+		t.Errorf("%d appointments in the new slot", n)
+	}
+	locked, err := testbrowser.Run(ctx, chromedp.Evaluate[bool](`(() => { const c = document.querySelector('[data-level="critical"]'); return !!c && c.checked && c.disabled; })()`))
+	if err != nil || !locked {
+		t.Errorf("the important notices' switch is not locked on: %v %v", locked, err)
+	}
+	if err := testbrowser.Do(ctx, chromedp.Click(chromedp.CSS(`[data-level="reminder"]`))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := testbrowser.Run(ctx, chromedp.Poll[bool](`document.getElementById('prefs-status').textContent.includes('已退订')`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Fatalf("opting out: %v", err)
+	}
+	if n := f.count("SELECT count(*) FROM notice_preference WHERE patient_id = ? AND level = 'reminder'", a.PatientID); n != 1 {
+		t.Errorf("%d opt-outs stored", n)
+	}
+	wide, err := testbrowser.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`))
+	if err != nil || wide {
+		t.Errorf("sideways scroll: %v %v", wide, err)
+	}
+	for _, m := range testbrowser.ConsoleErrors(console()) {
+		t.Errorf("console: %s", m)
+	}
+}

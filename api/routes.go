@@ -212,6 +212,13 @@ type (
 	reasonBody struct {
 		Reason string `json:"reason"`
 	}
+	rescheduleBody struct {
+		SlotID int64 `json:"slot_id"`
+	}
+	noticePrefBody struct {
+		Level    string `json:"level"`
+		OptedOut bool   `json:"opted_out"`
+	}
 	paymentBody struct {
 		MessageID string `json:"message_id"`
 		OrderNo   string `json:"order_no"`
@@ -405,6 +412,11 @@ func (s *Server) lifecycleRoutes() []route {
 			handler: call(http.StatusOK, withID(func(ctx context.Context, id int64, req reasonBody) (any, error) {
 				return b.CancelAppointment(ctx, id, req.Reason)
 			}))},
+		{Method: "POST", Pattern: "/api/v1/appointments/{id}/reschedule", Summary: "改约（原号源释放与新号源预约在同一事务中）", Tag: "appointment", Roles: with(desk, model.RolePatient), Audit: "write", Entity: "appointment",
+			Body: rescheduleBody{}, Response: model.Appointment{},
+			handler: call(http.StatusOK, withID(func(ctx context.Context, id int64, req rescheduleBody) (any, error) {
+				return b.RescheduleAppointment(ctx, id, req.SlotID)
+			}))},
 		{Method: "POST", Pattern: "/api/v1/appointments/{id}/checkin", Summary: "签到入队", Tag: "queue", Roles: desk, Audit: "write", Entity: "queue_ticket",
 			Response: model.QueueTicket{}, handler: call(http.StatusCreated, noBody(func(ctx context.Context, id int64) (any, error) { return b.CheckIn(ctx, id) }))},
 		{Method: "POST", Pattern: "/api/v1/appointments/{id}/no-show", Summary: "爽约登记", Tag: "appointment", Roles: desk, Audit: "write", Entity: "appointment",
@@ -577,6 +589,18 @@ func (s *Server) lifecycleRoutes() []route {
 			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
 				t, err := b.PatientTickets(ctx)
 				return list(t), err
+			})},
+		{Method: "GET", Pattern: "/api/v1/patient/notice-preferences", Summary: "患者本人：各级消息的接收设置", Tag: "patient", Roles: []string{model.RolePatient},
+			Response: listResponse[model.NoticePref]{},
+			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
+				p, err := b.NoticePrefs(ctx)
+				return list(p), err
+			})},
+		{Method: "PUT", Pattern: "/api/v1/patient/notice-preferences", Summary: "患者本人：退订或恢复一级消息（重要通知不可退订）", Tag: "patient", Roles: []string{model.RolePatient},
+			Audit: "write", Entity: "notification", Body: noticePrefBody{}, Response: listResponse[model.NoticePref]{},
+			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, req noticePrefBody) (any, error) {
+				p, err := b.SetNoticePref(ctx, req.Level, req.OptedOut)
+				return list(p), err
 			})},
 		{Method: "POST", Pattern: "/api/v1/patient/surveys/{id}", Summary: "患者本人填写满意度问卷", Tag: "patient", Roles: []string{model.RolePatient}, Audit: "write", Entity: "survey",
 			Body: surveyBody{}, Response: model.Survey{},

@@ -535,6 +535,9 @@ const (
 	NotifySent   = "sent"
 	NotifyFailed = "failed" // waits for its next attempt
 	NotifyDead   = "dead"   // failed its last allowed attempt: a dead letter
+	// NotifyWithheld: the patient opted out of its level; the inbox still
+	// shows it, no channel sends it.
+	NotifyWithheld = "withheld"
 )
 
 // Notification kinds.

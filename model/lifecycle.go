@@ -67,7 +67,7 @@ var Transitions = map[string]map[string]map[string]string{
 		ComplaintReplied: {ComplaintClosed: "close"},
 	},
 	"notification": {
-		NotifyQueued: {NotifySent: "send", NotifyFailed: "fail", NotifyDead: "give_up"},
+		NotifyQueued: {NotifySent: "send", NotifyFailed: "fail", NotifyDead: "give_up", NotifyWithheld: "opt_out"},
 		NotifyFailed: {NotifyQueued: "retry", NotifySent: "send", NotifyDead: "give_up"},
 		NotifyDead:   {NotifyQueued: "retry"},
 	},

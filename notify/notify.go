@@ -5,7 +5,8 @@
 // delivery log, backs off between attempts and gives up after the last
 // (a dead letter). Delivery is at least once: a process that dies between
 // a delivery and its record delivers the notice again, with the same notice
-// id, by which receivers deduplicate. The patient page's inbox shows every
+// id, by which receivers deduplicate. A notice of a level its patient opted
+// out of is withheld, never sent. The patient page's inbox shows every
 // notice whatever its delivery; it needs no channel.
 package notify
 
@@ -29,6 +30,9 @@ type Channel interface {
 
 // Store is what the dispatcher needs from the core.
 type Store interface {
+	// WithholdOptedOut sets aside the queued notices of levels their
+	// patients opted out of.
+	WithholdOptedOut(ctx context.Context) (int, error)
 	DueNotifications(ctx context.Context, backoff func(attempts int64) time.Duration, limit int) ([]model.OutgoingNotice, error)
 	RecordDelivery(ctx context.Context, id int64, channel string, ok bool, errText string, maxAttempts int64) (*model.Notification, error)
 }
@@ -58,7 +62,7 @@ func DefaultBackoff(attempts int64) time.Duration {
 }
 
 // Result counts what one pass did.
-type Result struct{ Sent, Failed, Dead int }
+type Result struct{ Sent, Failed, Dead, Withheld int }
 
 func (d *Dispatcher) defaults() {
 	if d.MaxAttempts <= 0 {
@@ -80,6 +84,10 @@ func (d *Dispatcher) defaults() {
 func (d *Dispatcher) Once(ctx context.Context) (Result, error) {
 	d.defaults()
 	var r Result
+	var err error
+	if r.Withheld, err = d.Store.WithholdOptedOut(ctx); err != nil {
+		return r, err
+	}
 	for {
 		due, err := d.Store.DueNotifications(ctx, d.Backoff, 200)
 		if err != nil || len(due) == 0 {
@@ -131,7 +139,7 @@ func (d *Dispatcher) Run(ctx context.Context, every time.Duration) {
 		if r, err := d.Once(ctx); err != nil && !errors.Is(err, context.Canceled) {
 			d.Logger.Error("notice delivery", "err", err)
 		} else if r != (Result{}) {
-			d.Logger.Info("notices", "sent", r.Sent, "failed", r.Failed, "dead", r.Dead)
+			d.Logger.Info("notices", "sent", r.Sent, "failed", r.Failed, "dead", r.Dead, "withheld", r.Withheld)
 		}
 		select {
 		case <-ctx.Done():

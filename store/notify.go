@@ -124,3 +124,89 @@ func (db *DB) RetryNotice(ctx context.Context, id int64) (*model.Notification, e
 	})
 	return n, err
 }
+
+// NoticePrefs are the link holder's choices for every notice level.
+func (db *DB) NoticePrefs(ctx context.Context) ([]model.NoticePref, error) {
+	a := model.ActorFrom(ctx)
+	if a.Role != model.RolePatient {
+		return nil, model.Errorf(model.EFORBIDDEN, "仅限患者本人 (patient link only)")
+	}
+	rows, err := db.q(ctx).QueryContext(ctx, "SELECT level FROM notice_preference WHERE patient_id = ?", a.PatientID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var level string
+		if err := rows.Scan(&level); err != nil {
+			return nil, err
+		}
+		out[level] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	prefs := make([]model.NoticePref, len(model.NoticeLevels))
+	for i, l := range model.NoticeLevels {
+		prefs[i] = model.NoticePref{NoticeLevel: l, OptedOut: out[l.Level]}
+	}
+	return prefs, nil
+}
+
+// SetNoticePref opts the link holder out of a level of notices, or back in.
+// The important level cannot be opted out of.
+func (db *DB) SetNoticePref(ctx context.Context, level string, optedOut bool) ([]model.NoticePref, error) {
+	a := model.ActorFrom(ctx)
+	if a.Role != model.RolePatient {
+		return nil, model.Errorf(model.EFORBIDDEN, "仅限患者本人 (patient link only)")
+	}
+	var lv *model.NoticeLevel
+	for i := range model.NoticeLevels {
+		if model.NoticeLevels[i].Level == level {
+			lv = &model.NoticeLevels[i]
+		}
+	}
+	switch {
+	case lv == nil:
+		return nil, model.Invalid("level", "消息级别 %q 不存在 (no such level)", level)
+	case lv.Mandatory && optedOut:
+		return nil, model.Conflict("notice.mandatory", "%s不可退订 (important notices cannot be opted out of)", lv.Label)
+	}
+	err := db.write(ctx, func(tx *Tx) error {
+		if _, err := tx.exec("DELETE FROM notice_preference WHERE patient_id = ? AND level = ?", a.PatientID, level); err != nil {
+			return err
+		}
+		if !optedOut {
+			return nil
+		}
+		_, err := tx.exec("INSERT INTO notice_preference (patient_id, level, opted_out_at) VALUES (?, ?, ?)", a.PatientID, level, formatTime(tx.now))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return db.NoticePrefs(ctx)
+}
+
+// WithholdOptedOut moves the queued notices of levels their patients opted
+// out of to withheld, so no channel sends them (the inbox still shows
+// them). It returns how many.
+func (db *DB) WithholdOptedOut(ctx context.Context) (int, error) {
+	n := 0
+	err := db.write(ctx, func(tx *Tx) error {
+		ns, err := listRows[model.Notification](tx.ctx, tx, `status = ? AND critical = 0 AND EXISTS
+ (SELECT 1 FROM notice_preference p WHERE p.patient_id = notification.patient_id AND p.level = notification.kind) ORDER BY id LIMIT 1000`, model.NotifyQueued)
+		if err != nil {
+			return err
+		}
+		for _, no := range ns {
+			if err := tx.transition(no, model.NotifyWithheld, "patient opted out of "+model.LevelOf(no)); err != nil {
+				return err
+			}
+		}
+		n = len(ns)
+		return nil
+	})
+	return n, err
+}

@@ -163,77 +163,84 @@ func (db *DB) BookAppointment(ctx context.Context, r model.NewAppointment) (*mod
 	}
 	var a *model.Appointment
 	err := db.write(ctx, func(tx *Tx) error {
-		c, err := get[model.Course](tx, r.CourseID)
-		if err != nil {
-			return err
-		}
-		s, err := get[model.Slot](tx, r.SlotID)
-		if err != nil {
-			return err
-		}
-		switch {
-		case s.InstitutionID != c.InstitutionID || s.DeptID != c.DeptID:
-			return model.Conflict("slot.other_department", "号源不属于疗程所在科室 (slot of another department)")
-		case s.ProjectID != nil && *s.ProjectID != c.ProjectID:
-			return model.Conflict("slot.other_project", "号源只接受其他治疗项目 (slot reserved for another project)")
-		case s.Status != model.SlotOpen:
-			return model.Conflict("slot.closed", "号源已关闭或停诊 (slot closed)")
-		case !s.StartAt.After(tx.now):
-			return model.Conflict("slot.past", "号源时间已过 (slot in the past)")
-		}
-		pat, err := get[model.Patient](tx, c.PatientID)
-		if err != nil {
-			return err
-		}
-		if model.ElectronicChannel(r.Channel) && pat.BlacklistedUntil != nil && pat.BlacklistedUntil.After(tx.now) {
-			return model.Conflict("patient.blacklisted", "患者因多次爽约暂停线上预约至 %s (no-show blacklist)", model.DayOf(*pat.BlacklistedUntil))
-		}
-		if err := tx.requireBookable(c); err != nil {
-			return err
-		}
-		var same int
-		if err := tx.queryRow(`SELECT COUNT(*) FROM appointment a JOIN slot s ON s.id = a.slot_id
-WHERE a.patient_id = ? AND a.status IN ('booked', 'checked_in') AND s.start_at < ? AND s.end_at > ?`,
-			c.PatientID, formatTime(s.EndAt), formatTime(s.StartAt)).Scan(&same); err != nil {
-			return err
-		}
-		if same > 0 {
-			return model.Conflict("appointment.overlap", "患者在该时段已有其他治疗预约 (overlapping appointment)")
-		}
-		if s.Booked >= s.Capacity {
-			return model.Conflict("slot.full", "号源已约满 (slot full: %d/%d)", s.Booked, s.Capacity)
-		}
-		s.Booked++
-		if err := tx.update(s); err != nil {
-			return err
-		}
-		// The receipt number carries a value of the outbox sequence: unique
-		// and increasing without a counter row of its own.
-		n, err := tx.sequenceNumber()
-		if err != nil {
-			return err
-		}
-		a = &model.Appointment{PatientID: c.PatientID, CourseID: c.ID, SlotID: s.ID, DeptID: c.DeptID, ProjectID: c.ProjectID,
-			Channel: r.Channel, PlannedAt: s.StartAt, BookedAt: tx.now,
-			ReceiptNo: fmt.Sprintf("YY%s%08d", s.StartAt.In(model.Local).Format("060102"), n)}
-		a.InstitutionID = c.InstitutionID
-		if err := tx.insert(a); err != nil {
-			return err
-		}
-		p, err := get[model.Project](tx, c.ProjectID)
-		if err != nil {
-			return err
-		}
-		msg := fmt.Sprintf("您已预约 %s %s，请提前 10 分钟到科室签到。预约号 %s。", p.Name, s.StartAt.In(model.Local).Format("2006-01-02 15:04"), a.ReceiptNo)
-		if err := tx.notify(a.InstitutionID, a.PatientID, model.NotifyAppointment, true, "appointment", a.ID, msg); err != nil {
-			return err
-		}
-		if p.Precautions != "" && c.DoneSessions == 0 {
-			return tx.notify(a.InstitutionID, a.PatientID, model.NotifyPrecautions, false, "appointment", a.ID, p.Precautions)
-		}
-		return nil
+		var err error
+		a, err = tx.book(r)
+		return err
 	})
 	return a, err
+}
+
+// book books one session of course r.CourseID into slot r.SlotID.
+func (tx *Tx) book(r model.NewAppointment) (*model.Appointment, error) {
+	c, err := get[model.Course](tx, r.CourseID)
+	if err != nil {
+		return nil, err
+	}
+	s, err := get[model.Slot](tx, r.SlotID)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case s.InstitutionID != c.InstitutionID || s.DeptID != c.DeptID:
+		return nil, model.Conflict("slot.other_department", "号源不属于疗程所在科室 (slot of another department)")
+	case s.ProjectID != nil && *s.ProjectID != c.ProjectID:
+		return nil, model.Conflict("slot.other_project", "号源只接受其他治疗项目 (slot reserved for another project)")
+	case s.Status != model.SlotOpen:
+		return nil, model.Conflict("slot.closed", "号源已关闭或停诊 (slot closed)")
+	case !s.StartAt.After(tx.now):
+		return nil, model.Conflict("slot.past", "号源时间已过 (slot in the past)")
+	}
+	pat, err := get[model.Patient](tx, c.PatientID)
+	if err != nil {
+		return nil, err
+	}
+	if model.ElectronicChannel(r.Channel) && pat.BlacklistedUntil != nil && pat.BlacklistedUntil.After(tx.now) {
+		return nil, model.Conflict("patient.blacklisted", "患者因多次爽约暂停线上预约至 %s (no-show blacklist)", model.DayOf(*pat.BlacklistedUntil))
+	}
+	if err := tx.requireBookable(c); err != nil {
+		return nil, err
+	}
+	var same int
+	if err := tx.queryRow(`SELECT COUNT(*) FROM appointment a JOIN slot s ON s.id = a.slot_id
+WHERE a.patient_id = ? AND a.status IN ('booked', 'checked_in') AND s.start_at < ? AND s.end_at > ?`,
+		c.PatientID, formatTime(s.EndAt), formatTime(s.StartAt)).Scan(&same); err != nil {
+		return nil, err
+	}
+	if same > 0 {
+		return nil, model.Conflict("appointment.overlap", "患者在该时段已有其他治疗预约 (overlapping appointment)")
+	}
+	if s.Booked >= s.Capacity {
+		return nil, model.Conflict("slot.full", "号源已约满 (slot full: %d/%d)", s.Booked, s.Capacity)
+	}
+	s.Booked++
+	if err := tx.update(s); err != nil {
+		return nil, err
+	}
+	// The receipt number carries a value of the outbox sequence: unique
+	// and increasing without a counter row of its own.
+	n, err := tx.sequenceNumber()
+	if err != nil {
+		return nil, err
+	}
+	a := &model.Appointment{PatientID: c.PatientID, CourseID: c.ID, SlotID: s.ID, DeptID: c.DeptID, ProjectID: c.ProjectID,
+		Channel: r.Channel, PlannedAt: s.StartAt, BookedAt: tx.now,
+		ReceiptNo: fmt.Sprintf("YY%s%08d", s.StartAt.In(model.Local).Format("060102"), n)}
+	a.InstitutionID = c.InstitutionID
+	if err := tx.insert(a); err != nil {
+		return nil, err
+	}
+	p, err := get[model.Project](tx, c.ProjectID)
+	if err != nil {
+		return nil, err
+	}
+	msg := fmt.Sprintf("您已预约 %s %s，请提前 10 分钟到科室签到。预约号 %s。", p.Name, s.StartAt.In(model.Local).Format("2006-01-02 15:04"), a.ReceiptNo)
+	if err := tx.notify(a.InstitutionID, a.PatientID, model.NotifyAppointment, true, "appointment", a.ID, msg); err != nil {
+		return nil, err
+	}
+	if p.Precautions != "" && c.DoneSessions == 0 {
+		return a, tx.notify(a.InstitutionID, a.PatientID, model.NotifyPrecautions, false, "appointment", a.ID, p.Precautions)
+	}
+	return a, nil
 }
 
 func (tx *Tx) cancelAppointment(a *model.Appointment, reason string) error {
@@ -399,4 +406,33 @@ func (tx *Tx) notify(institutionID, patientID int64, kind string, critical bool,
 		RefID: refID, Content: content, QueuedAt: tx.now}
 	n.InstitutionID = institutionID
 	return tx.insert(n)
+}
+
+// RescheduleAppointment moves a booked appointment to another slot in one
+// transaction (改约): the old place is freed and the new one booked under
+// every booking rule, or, if the new booking is refused, nothing changes.
+// A checked-in appointment is not moved: the patient is in the queue.
+func (db *DB) RescheduleAppointment(ctx context.Context, id, slotID int64) (*model.Appointment, error) {
+	if slotID <= 0 {
+		return nil, model.Invalid("slot_id", "请选择新的号源 (slot_id is required)")
+	}
+	var moved *model.Appointment
+	err := db.write(ctx, func(tx *Tx) error {
+		a, err := get[model.Appointment](tx, id)
+		if err != nil {
+			return err
+		}
+		if a.Status != model.ApptBooked {
+			return model.Conflict("appointment.not_booked", "只有已预约且未签到的预约可以改约 (only a booked appointment can be moved)")
+		}
+		if a.SlotID == slotID {
+			return model.Conflict("appointment.same_slot", "新号源与原预约相同 (same slot)")
+		}
+		if err := tx.cancelAppointment(a, "改约 rescheduled"); err != nil {
+			return err
+		}
+		moved, err = tx.book(model.NewAppointment{CourseID: a.CourseID, SlotID: slotID, Channel: a.Channel})
+		return err
+	})
+	return moved, err
 }

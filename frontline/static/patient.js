@@ -50,10 +50,45 @@
             await load();
           } catch (e) { msg.textContent = e.message; msg.className = 'form-status error'; btn.disabled = false; }
         });
-        card.append(btn, msg);
+        const move = el('button', { type: 'button', class: 'secondary', 'data-reschedule': a.id }, '改约');
+        const panel = el('div', { class: 'reschedule', hidden: true });
+        move.addEventListener('click', () => { panel.hidden = !panel.hidden; if (!panel.hidden) reschedulePanel(a, panel, msg); });
+        card.append(el('div', { class: 'row' }, btn, move), panel, msg);
       }
       box.append(card);
     }
+  }
+
+  // reschedulePanel lists the open slots of the appointment's department
+  // and project on a chosen day; tapping one moves the appointment there
+  // (one transaction: the old place is kept if the new one is refused).
+  function reschedulePanel(a, panel, msg) {
+    const planned = new Date(a.planned_at).toLocaleDateString('sv-SE', { timeZone: 'Asia/Shanghai' }); // YYYY-MM-DD, China time
+    const day = el('input', { type: 'date', min: home.today, value: planned < home.today ? home.today : planned });
+    const list = el('div', { class: 'slot-list' });
+    async function show() {
+      list.replaceChildren(el('p', { class: 'muted small' }, '加载号源…'));
+      try {
+        const r = await api('GET', '/api/v1/slots?dept=' + a.dept_id + '&project=' + a.project_id + '&date=' + day.value);
+        const open = (r.items || []).filter(s => s.status === 'open' && s.booked < s.capacity && s.id !== a.slot_id);
+        if (!open.length) { list.replaceChildren(empty('当天没有可约的号源，请换一天。')); return; }
+        list.replaceChildren(...open.map(s => {
+          const b = el('button', { type: 'button', class: 'slot-choice', 'data-slot': s.id }, when(s.start_at), ' · 余 ', s.capacity - s.booked);
+          b.addEventListener('click', async () => {
+            if (!confirm('改约到 ' + when(s.start_at) + '？')) return;
+            b.disabled = true; msg.textContent = '正在改约…'; msg.className = 'form-status';
+            try {
+              await api('POST', '/api/v1/appointments/' + a.id + '/reschedule', { slot_id: s.id });
+              await load();
+            } catch (e) { msg.textContent = (e.rule ? '【' + e.rule + '】' : '') + e.message; msg.className = 'form-status error'; b.disabled = false; }
+          });
+          return b;
+        }));
+      } catch (e) { list.replaceChildren(el('p', { class: 'form-status error' }, e.message)); }
+    }
+    day.addEventListener('change', show);
+    panel.replaceChildren(el('label', {}, '改约日期'), day, list);
+    show();
   }
 
   function renderPrecautions() {
@@ -130,6 +165,26 @@
     }
   }
 
+  // renderPrefs shows each notice level with a switch; the important level
+  // is always on. A change is saved at once.
+  async function renderPrefs() {
+    const box = document.getElementById('prefs'), msg = document.getElementById('prefs-status');
+    let prefs;
+    try { prefs = (await api('GET', '/api/v1/patient/notice-preferences')).items || []; } catch (e) { box.replaceChildren(el('p', { class: 'form-status error' }, e.message)); return; }
+    box.replaceChildren(...prefs.map(p => {
+      const input = el('input', { type: 'checkbox', checked: !p.opted_out, disabled: p.mandatory, 'data-level': p.level });
+      input.addEventListener('change', async () => {
+        input.disabled = true; msg.textContent = '正在保存…'; msg.className = 'form-status';
+        try {
+          await api('PUT', '/api/v1/patient/notice-preferences', { level: p.level, opted_out: !input.checked });
+          msg.textContent = input.checked ? '已恢复接收「' + p.label + '」' : '已退订「' + p.label + '」，消息列表中仍可查看';
+        } catch (e) { input.checked = !input.checked; msg.textContent = e.message; msg.className = 'form-status error'; }
+        input.disabled = false;
+      });
+      return el('label', { class: 'pref' }, input, ' ', p.label, p.mandatory ? el('small', { class: 'muted' }, '（不可退订）') : null);
+    }));
+  }
+
   async function load() {
     try {
       home = await api('GET', '/api/v1/patient/home');
@@ -181,5 +236,5 @@
   content.value = sessionStorage.getItem('complaint') || '';
   content.addEventListener('input', () => sessionStorage.setItem('complaint', content.value));
 
-  load().then(ok => { if (ok) setInterval(poll, 5000); });
+  load().then(ok => { if (ok) { renderPrefs(); setInterval(poll, 5000); } });
 })();
