@@ -215,6 +215,9 @@ type (
 	rescheduleBody struct {
 		SlotID int64 `json:"slot_id"`
 	}
+	surveySendBody struct {
+		Channel string `json:"channel"`
+	}
 	noticePrefBody struct {
 		Level    string `json:"level"`
 		OptedOut bool   `json:"opted_out"`
@@ -364,6 +367,11 @@ func (s *Server) lifecycleRoutes() []route {
 			}))},
 		{Method: "POST", Pattern: "/api/v1/courses/{id}/archive", Summary: "疗程归档（记录锁定）", Tag: "record", Roles: with(clinical, model.RoleDeptManager), Audit: "write", Entity: "course",
 			Response: model.Course{}, handler: call(http.StatusOK, noBody(func(ctx context.Context, id int64) (any, error) { return b.ArchiveCourse(ctx, id) }))},
+		{Method: "POST", Pattern: "/api/v1/courses/{id}/surveys", Summary: "发送满意度问卷（electronic 推送到患者手机页，或 paper/phone 登记）", Tag: "followup", Roles: desk, Audit: "write", Entity: "survey",
+			Body: surveySendBody{}, Response: model.Survey{},
+			handler: call(http.StatusCreated, withID(func(ctx context.Context, id int64, req surveySendBody) (any, error) {
+				return b.SendSurvey(ctx, id, req.Channel)
+			}))},
 		{Method: "POST", Pattern: "/api/v1/courses/{id}/cancel", Summary: "取消疗程", Tag: "application", Roles: with(clinical, model.RoleDeptManager), Audit: "write", Entity: "course",
 			Body: reasonBody{}, Response: model.Course{},
 			handler: call(http.StatusOK, withID(func(ctx context.Context, id int64, req reasonBody) (any, error) {

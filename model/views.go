@@ -101,6 +101,25 @@ type Workstation struct {
 	Tickets  []WorkTicket `json:"tickets"`
 	// Templates are the record forms of the tickets' project categories.
 	Templates map[string][]RecordField `json:"templates"`
+	// Intake is the department's work before the queue: paid orders not
+	// yet merged into an application, and applications waiting for their
+	// initial assessment or their course plan.
+	Orders       []IntakeOrder       `json:"orders"`
+	Applications []IntakeApplication `json:"applications"`
+}
+
+// IntakeOrder is a paid HIS order waiting to be merged into an application.
+type IntakeOrder struct {
+	*Order
+	PatientName string `json:"patient_name"`
+	MRN         string `json:"mrn"`
+}
+
+// IntakeApplication is an application waiting for assessment or a plan.
+type IntakeApplication struct {
+	*Application
+	PatientName string `json:"patient_name"`
+	ProjectName string `json:"project_name"`
 }
 
 // WorkTicket is one ticket of the therapist's queue.
@@ -112,6 +131,7 @@ type WorkTicket struct {
 	Session       *Session `json:"session"`        // the session of this ticket, once started
 	Images        int64    `json:"images"`         // photos bound to that session
 	Record        *Record  `json:"record"`         // its record, once completed
+	SurveySent    bool     `json:"survey_sent"`    // a satisfaction survey went out for the course
 }
 
 // DeskDay is the front desk's view of a department's day (前台工作台): the

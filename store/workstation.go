@@ -43,6 +43,9 @@ func (db *DB) Workstation(ctx context.Context) (*model.Workstation, error) {
 			tickets, courseIDs, projectIDs = append(tickets, e.ID), append(courseIDs, e.CourseID), append(projectIDs, e.ProjectID)
 		}
 	}
+	if err := db.intake(ctx, w); err != nil {
+		return nil, err
+	}
 	if len(tickets) == 0 {
 		return w, nil
 	}
@@ -72,6 +75,10 @@ func (db *DB) Workstation(ctx context.Context) (*model.Workstation, error) {
 	if err != nil {
 		return nil, err
 	}
+	surveys, err := db.countBy(ctx, "SELECT course_id, count(*) FROM survey WHERE course_id IN "+inList(courseIDs)+" GROUP BY course_id", anys(courseIDs)...)
+	if err != nil {
+		return nil, err
+	}
 	images := map[int64]int64{}
 	if len(sessionIDs) > 0 {
 		if images, err = db.countBy(ctx, "SELECT session_id, count(*) FROM image WHERE session_id IN "+inList(sessionIDs)+" GROUP BY session_id", anys(sessionIDs)...); err != nil {
@@ -82,7 +89,8 @@ func (db *DB) Workstation(ctx context.Context) (*model.Workstation, error) {
 		if e.Status == model.TicketLeft {
 			continue
 		}
-		t := model.WorkTicket{QueueEntry: e, Project: projects[e.ProjectID], Course: courses[e.CourseID], ConsentSigned: consented[e.CourseID] > 0}
+		t := model.WorkTicket{QueueEntry: e, Project: projects[e.ProjectID], Course: courses[e.CourseID], ConsentSigned: consented[e.CourseID] > 0,
+			SurveySent: surveys[e.CourseID] > 0}
 		if t.Project == nil || t.Course == nil {
 			return nil, model.Errorf(model.EINTERNAL, "ticket %d: project or course missing", e.ID)
 		}
@@ -147,4 +155,62 @@ func anys(ids []int64) []any {
 		out[i] = id
 	}
 	return out
+}
+
+// intake fills the workstation's work before the queue: the department's
+// paid orders without an application, and its applications waiting for an
+// initial assessment or a course plan.
+func (db *DB) intake(ctx context.Context, w *model.Workstation) error {
+	q := db.q(ctx)
+	orders, err := listRows[model.Order](ctx, q, "dept_id = ? AND status = ? AND application_id IS NULL ORDER BY ordered_at, id LIMIT 200", w.DeptID, model.OrderPaid)
+	if err != nil {
+		return err
+	}
+	apps, err := listRows[model.Application](ctx, q, "dept_id = ? AND status IN (?, ?) ORDER BY applied_at, id LIMIT 200", w.DeptID, model.AppSubmitted, model.AppAssessed)
+	if err != nil {
+		return err
+	}
+	var patients, projects []int64
+	for _, o := range orders {
+		patients = append(patients, o.PatientID)
+	}
+	for _, a := range apps {
+		patients, projects = append(patients, a.PatientID), append(projects, a.ProjectID)
+	}
+	names, err := db.names(ctx, "patient", patients)
+	if err != nil {
+		return err
+	}
+	mrns := map[int64]string{}
+	if len(patients) > 0 {
+		ids := slices.Compact(slices.Sorted(slices.Values(patients)))
+		rows, err := q.QueryContext(ctx, "SELECT id, mrn FROM patient WHERE id IN "+inList(ids), anys(ids)...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			var mrn string
+			if err := rows.Scan(&id, &mrn); err != nil {
+				return err
+			}
+			mrns[id] = mrn
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	pnames, err := db.names(ctx, "project", projects)
+	if err != nil {
+		return err
+	}
+	w.Orders, w.Applications = []model.IntakeOrder{}, []model.IntakeApplication{}
+	for _, o := range orders {
+		w.Orders = append(w.Orders, model.IntakeOrder{Order: o, PatientName: names[o.PatientID], MRN: mrns[o.PatientID]})
+	}
+	for _, a := range apps {
+		w.Applications = append(w.Applications, model.IntakeApplication{Application: a, PatientName: names[a.PatientID], ProjectName: pnames[a.ProjectID]})
+	}
+	return nil
 }

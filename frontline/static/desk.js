@@ -52,8 +52,15 @@
       }
       const link = el('button', { type: 'button', 'data-link': a.patient_id }, '患者手机链接');
       link.addEventListener('click', async () => {
-        const r = await act(link, msg, () => api('POST', '/api/v1/patients/' + a.patient_id + '/link'));
-        if (r) { msg.className = 'form-status'; msg.textContent = a.patient_name + ' 的链接（有效至 ' + when(r.expires_at) + '）：' + location.origin + r.url; }
+        // No reload: the link stays on screen for the patient to scan or copy.
+        const out = document.getElementById('link-status');
+        link.disabled = true;
+        try {
+          const r = await api('POST', '/api/v1/patients/' + a.patient_id + '/link');
+          out.className = 'form-status link-out';
+          out.textContent = a.patient_name + ' 的手机链接（有效至 ' + when(r.expires_at) + '）：' + location.origin + r.url;
+        } catch (e) { out.className = 'form-status error'; out.textContent = refusal(e); }
+        link.disabled = false;
       });
       buttons.append(link);
       row.append(buttons);

@@ -12,7 +12,7 @@
   const { api, el, empty, when, state } = front;
   const statusText = { waiting: '候诊', called: '已叫号', in_treatment: '治疗中', done: '已完成' };
   const maxImageBytes = 20 << 20;
-  let ws = null, selected = null, current = null, boardSig = '', busy = false;
+  let ws = null, selected = null, intakeSel = '', shown = '', boardSig = '', busy = false;
 
   function refusal(e) {
     return (e.rule ? '【' + e.rule + '】' : '') + e.message;
@@ -43,9 +43,78 @@
     ol.replaceChildren(...ws.tickets.map(t => {
       const li = el('li', { class: 'pad-ticket' + (t.id === selected ? ' selected' : ''), 'data-ticket': t.id, 'data-status': t.status, tabIndex: 0 },
         el('b', {}, t.number), el('span', {}, t.patient_name), el('small', {}, t.project.name + ' · ' + (statusText[t.status] || t.status)));
-      li.addEventListener('click', () => { selected = t.id; renderQueue(); renderDetail(); });
+      li.addEventListener('click', () => { selected = t.id; intakeSel = ''; renderQueue(); renderIntake(); renderDetail(); });
       return li;
     }));
+  }
+
+  // renderIntake lists the work before the queue: paid orders to merge into
+  // an application, applications to assess and plan.
+  function renderIntake() {
+    const ol = document.getElementById('intake');
+    const items = [...ws.orders.map(o => ({ key: 'o' + o.id, text: o.patient_name, sub: '医嘱 ' + o.project_name + ' ×' + o.quantity + ' · 待合并' })),
+      ...ws.applications.map(a => ({ key: 'a' + a.id, text: a.patient_name, sub: '申请 ' + a.project_name + ' · ' + (a.status === 'submitted' ? '待评估' : '待制定疗程') }))];
+    document.getElementById('intake-count').textContent = '（' + items.length + '）';
+    if (!items.length) { ol.replaceChildren(el('li', { class: 'empty' }, '没有待处理的医嘱或申请。')); return; }
+    ol.replaceChildren(...items.map(it => {
+      const li = el('li', { class: 'pad-ticket intake' + (it.key === intakeSel ? ' selected' : ''), 'data-intake': it.key, tabIndex: 0 },
+        el('b', {}, it.key[0] === 'o' ? '单' : '申'), el('span', {}, it.text), el('small', {}, it.sub));
+      li.addEventListener('click', () => { intakeSel = it.key; selected = null; renderIntake(); renderQueue(); renderDetail(); });
+      return li;
+    }));
+  }
+
+  function intakeDetail(box) {
+    const msg = el('p', { class: 'form-status', role: 'status', id: 'step-status' });
+    if (intakeSel[0] === 'o') {
+      const o = ws.orders.find(x => 'o' + x.id === intakeSel);
+      if (!o) { intakeSel = ''; return false; }
+      // The patient's other paid orders of the same project merge with it.
+      const same = ws.orders.filter(x => x.patient_id === o.patient_id && x.project_id === o.project_id);
+      const merge = el('button', { type: 'button', class: 'primary', id: 'merge-submit' }, '合并为治疗申请（' + same.length + ' 条医嘱）');
+      merge.addEventListener('click', () => act(merge, msg, async () => {
+        const app = await api('POST', '/api/v1/applications', { order_ids: same.map(x => x.id) });
+        intakeSel = 'a' + app.id;
+      }));
+      box.replaceChildren(el('div', { class: 'card' }, el('p', { class: 'title' }, o.patient_name, el('small', { class: 'muted' }, ' ', o.mrn)),
+        ...same.map(x => el('p', {}, x.order_no, ' · ', x.project_name, ' ×', x.quantity, ' · ', x.diagnosis_name || x.diagnosis_code))),
+        el('div', { class: 'step' }, merge), msg);
+      return true;
+    }
+    const a = ws.applications.find(x => 'a' + x.id === intakeSel);
+    if (!a) { intakeSel = ''; return false; }
+    const head = el('div', { class: 'card' }, el('p', { class: 'title' }, a.patient_name, ' · ', a.project_name),
+      el('p', { class: 'muted' }, '申请次数 ', a.sessions, ' · 诊断 ', a.diagnosis_code));
+    if (a.status === 'assessed') {
+      const plan = el('button', { type: 'button', class: 'primary', id: 'plan-submit' }, '制定疗程');
+      plan.addEventListener('click', () => act(plan, msg, async () => { await api('POST', '/api/v1/applications/' + a.id + '/course'); intakeSel = ''; }));
+      box.replaceChildren(head, el('div', { class: 'step' }, el('p', { class: 'done' }, '初次评估已签名'), plan), msg);
+      return true;
+    }
+    const form = el('form', { class: 'step', id: 'assessment-form', noValidate: true }, el('h3', {}, '初次评估'),
+      el('label', { htmlFor: 'as-complaint' }, '主诉 ', el('span', { class: 'req' }, '*')), el('input', { id: 'as-complaint', name: 'complaint' }),
+      el('p', { class: 'field-error', 'data-error-for': 'complaint' }),
+      el('label', { htmlFor: 'as-findings' }, '评估所见 ', el('span', { class: 'req' }, '*')), el('input', { id: 'as-findings', name: 'findings' }),
+      el('p', { class: 'field-error', 'data-error-for': 'findings' }),
+      el('label', { htmlFor: 'as-score' }, '功能评分（0–100） ', el('span', { class: 'req' }, '*')), el('input', { id: 'as-score', name: 'score', type: 'number', min: 0, max: 100 }),
+      el('p', { class: 'field-error', 'data-error-for': 'score' }),
+      el('label', { htmlFor: 'as-conclusion' }, '评估结论'), el('select', { id: 'as-conclusion', name: 'conclusion' }, el('option', {}, '适合治疗'), el('option', {}, '需复评')));
+    const sign = el('button', { type: 'submit', class: 'primary', id: 'assess-submit' }, '评估并签名');
+    form.append(sign);
+    form.addEventListener('submit', ev => {
+      ev.preventDefault();
+      let missing = false;
+      for (const k of ['complaint', 'findings', 'score']) {
+        const v = form.elements[k].value.trim();
+        form.querySelector('[data-error-for="' + k + '"]').textContent = v ? '' : '请填写';
+        if (!v) missing = true;
+      }
+      if (missing) return;
+      act(sign, msg, () => api('POST', '/api/v1/applications/' + a.id + '/assessments', { kind: 'initial', score: Number(form.elements.score.value), sign: true,
+        answers: { complaint: form.elements.complaint.value.trim(), findings: form.elements.findings.value.trim(), conclusion: form.elements.conclusion.value } }));
+    });
+    box.replaceChildren(head, form, msg);
+    return true;
   }
 
   function consentForm(t, msg) {
@@ -151,6 +220,7 @@
 
   function renderDetail() {
     const box = document.getElementById('detail');
+    if (intakeSel && intakeDetail(box)) return;
     const t = ws.tickets.find(x => x.id === selected);
     if (!t) { box.replaceChildren(empty('请在左侧选择患者。')); return; }
     const msg = el('p', { class: 'form-status', role: 'status', id: 'step-status' });
@@ -183,6 +253,12 @@
       parts.push(el('div', { class: 'step' }, el('h3', {}, '治疗记录待签名'), el('pre', { class: 'record-content' }, t.record.content), sign));
     } else if (t.record) {
       parts.push(el('p', { class: 'done', id: 'record-signed' }, '治疗记录已签名，' + when(t.record.signed_at)));
+      if (t.survey_sent) parts.push(el('p', { class: 'muted', id: 'survey-sent' }, '满意度问卷已发送'));
+      else {
+        const send = el('button', { type: 'button', class: 'secondary', id: 'survey-submit' }, '发送满意度问卷到患者手机');
+        send.addEventListener('click', () => act(send, msg, () => api('POST', '/api/v1/courses/' + t.course_id + '/surveys', { channel: 'electronic' })));
+        parts.push(el('div', { class: 'step' }, send));
+      }
     } else {
       parts.push(el('p', { class: 'muted' }, '本次治疗：' + s.status));
     }
@@ -198,14 +274,16 @@
       state('加载失败：' + refusal(e), 'error');
       return;
     }
-    ws.tickets = ws.tickets || []; ws.rooms = ws.rooms || [];
+    ws.tickets = ws.tickets || []; ws.rooms = ws.rooms || []; ws.orders = ws.orders || []; ws.applications = ws.applications || [];
     document.getElementById('pad-title').textContent = ws.dept_name + ' · 治疗工作站';
     document.getElementById('pad-today').textContent = ws.today;
-    // Keep a form being typed in: redraw the detail only when its ticket changed.
-    const before = selected && JSON.stringify(current);
-    current = ws.tickets.find(x => x.id === selected) || null;
+    // Keep a form being typed in: redraw the detail only when what it shows changed.
+    const sig = JSON.stringify(intakeSel ? [intakeSel, ws.orders.find(o => 'o' + o.id === intakeSel), ws.applications.find(a => 'a' + a.id === intakeSel)]
+      : [selected, ws.tickets.find(x => x.id === selected)]);
+    renderIntake();
     renderQueue();
-    if (!selected || JSON.stringify(current) !== before) renderDetail();
+    if (sig !== shown) renderDetail();
+    shown = sig;
     state('');
     document.getElementById('content').hidden = false;
     document.body.dataset.ready = '1';
