@@ -359,6 +359,17 @@ func TestPadWorkstationInBrowser(t *testing.T) {
 	if err := os.WriteFile(photo, tinyPNG(), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// Not an image: refused before a byte is sent, saying why.
+	notImage := filepath.Join(t.TempDir(), "notes.txt")
+	if err := os.WriteFile(notImage, []byte("not a photo"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := testbrowser.Do(ctx, chromedp.SetUploadFiles(chromedp.ID("photo-input"), []string{notImage}), chromedp.Click(chromedp.ID("photo-submit"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := testbrowser.Run(ctx, chromedp.Poll[bool](`document.querySelector('[data-field="image"]').textContent.includes('只能上传图片')`)); err != nil {
+		t.Fatalf("a text file as a photo: %v", err)
+	}
 	if err := testbrowser.Do(ctx, chromedp.SetUploadFiles(chromedp.ID("photo-input"), []string{photo}), chromedp.Click(chromedp.ID("photo-submit"))); err != nil {
 		t.Fatal(err)
 	}
@@ -666,5 +677,44 @@ func TestPatientReschedulesInBrowser(t *testing.T) {
 	}
 	for _, m := range testbrowser.ConsoleErrors(console()) {
 		t.Errorf("console: %s", m)
+	}
+}
+
+// TestDeskStopInBrowser: the department manager stops a roster of the day
+// (停诊) from the desk page: the booked patient's appointment is cancelled
+// and an important change notice queued for them; the front desk's page
+// offers no 停诊.
+func TestDeskStopInBrowser(t *testing.T) {
+	f := newFixture(t)
+	site := frontSite(t, f)
+	slots := f.slots(2)
+	a, _ := bookedPatient(t, f, "陈二", slots, 0)
+	ctx, console := staffTab(t, site, fmt.Sprintf("/desk/?dept=%d", f.deptA.ID), model.RoleDeptManager)
+	defer testbrowser.ScreenshotOnFailure(t, ctx, "desk-stop")
+	if err := testbrowser.Do(ctx, chromedp.EmulateViewport(1366, 900), chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`[data-stop="%d"]`, slots[0].RosterID)))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := testbrowser.Run(ctx, chromedp.Evaluate[bool](`(window.prompt = () => '设备故障', true)`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := testbrowser.Do(ctx, chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-stop="%d"]`, slots[0].RosterID))),
+		chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`[data-appointment="%d"][data-status="cancelled"]`, a.ID)))); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.count("SELECT count(*) FROM roster WHERE id = ? AND status = 'stopped'", slots[0].RosterID); n != 1 {
+		t.Errorf("the roster is not stopped")
+	}
+	if n := f.count("SELECT count(*) FROM notification WHERE patient_id = ? AND kind = 'change' AND critical = 1", a.PatientID); n != 1 {
+		t.Errorf("%d change notices for the patient", n)
+	}
+	for _, m := range testbrowser.ConsoleErrors(console()) {
+		t.Errorf("console: %s", m)
+	}
+	deskTab, _ := staffTab(t, site, fmt.Sprintf("/desk/?dept=%d", f.deptA.ID), model.RoleFrontDesk)
+	if err := testbrowser.Do(deskTab, chromedp.WaitVisible(chromedp.CSS(`body[data-ready="1"]`))); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := testbrowser.Run(deskTab, chromedp.Evaluate[int](`document.querySelectorAll('[data-stop]').length`)); err != nil || n != 0 {
+		t.Errorf("the front desk is offered 停诊 %d times (%v)", n, err)
 	}
 }

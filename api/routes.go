@@ -575,7 +575,7 @@ func (s *Server) lifecycleRoutes() []route {
 		{Method: "POST", Pattern: "/api/v1/notifications/{id}/retry", Summary: "重新投递失败或已放弃的通知", Tag: "patient", Roles: with(desk, model.RoleDeptManager),
 			Audit: "write", Entity: "notification", Response: model.Notification{},
 			handler: call(http.StatusOK, noBody(func(ctx context.Context, id int64) (any, error) { return b.RetryNotice(ctx, id) }))},
-		{Method: "GET", Pattern: "/api/v1/desk", Summary: "前台工作台：科室当日预约、队列、号源与待预约疗程", Tag: "queue", Roles: desk, Audit: "read_pii", Entity: "appointment",
+		{Method: "GET", Pattern: "/api/v1/desk", Summary: "前台工作台：科室当日预约、队列、号源与待预约疗程", Tag: "queue", Roles: with(desk, model.RoleDeptManager), Audit: "read_pii", Entity: "appointment",
 			Params: []string{"dept", "date"}, Response: model.DeskDay{},
 			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
 				if err := knownParams(r, "dept", "date"); err != nil {

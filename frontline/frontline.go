@@ -233,8 +233,9 @@ func (h *Handler) padPage(w http.ResponseWriter, r *http.Request) {
 	h.render(w, http.StatusOK, "pad.html", nil)
 }
 
-// deskRoles may open the front desk: the roles the API's /desk answers.
-var deskRoles = []string{model.RoleFrontDesk, model.RoleClinician}
+// deskRoles may open the front desk: the roles the API's /desk answers
+// (the department manager for 停诊).
+var deskRoles = []string{model.RoleFrontDesk, model.RoleClinician, model.RoleDeptManager}
 
 // deskPage is the front desk's workstation.
 func (h *Handler) deskPage(w http.ResponseWriter, r *http.Request) {
@@ -244,7 +245,7 @@ func (h *Handler) deskPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !slices.Contains(deskRoles, a.Role) {
-		h.render(w, http.StatusForbidden, "notice.html", noticeView{Title: "无权打开前台工作台", Message: "前台工作台由前台或治疗师的账号打开。"})
+		h.render(w, http.StatusForbidden, "notice.html", noticeView{Title: "无权打开前台工作台", Message: "前台工作台由前台、治疗师或科室主任的账号打开。"})
 		return
 	}
 	h.render(w, http.StatusOK, "desk.html", nil)

@@ -85,6 +85,24 @@
     renderSlots();
   }
 
+  // renderStops offers the department manager 停诊 for each open roster of
+  // the day: its booked patients are cancelled and sent a change notice.
+  function renderStops(role) {
+    const box = document.getElementById('stops');
+    const rosters = [...new Map(desk.slots.filter(s => s.status === 'open').map(s => [s.roster_id, s])).values()];
+    if (role !== 'dept_manager' || !rosters.length) { box.replaceChildren(); return; }
+    const msg = el('p', { class: 'form-status', role: 'status' });
+    box.replaceChildren(...rosters.map(s => {
+      const b = el('button', { type: 'button', class: 'secondary', 'data-stop': s.roster_id }, '停诊：', desk.staff[s.staff_id] || '', ' ', hm.format(new Date(s.start_at)), ' 起');
+      b.addEventListener('click', () => {
+        const reason = prompt('停诊原因（将通知已预约的患者）：', '设备故障');
+        if (!reason) return;
+        act(b, msg, () => api('POST', '/api/v1/rosters/' + s.roster_id + '/stop', { reason }));
+      });
+      return b;
+    }), msg);
+  }
+
   function renderSlots() {
     const box = document.getElementById('slots');
     const c = selectedCourse();
@@ -161,6 +179,7 @@
     document.getElementById('day').value = desk.day;
     document.getElementById('board-link').href = '/queue/board?dept=' + desk.dept_id;
     renderAppointments(); renderCourses(); renderQueue();
+    renderStops((await front.me()).role);
     state('');
     document.getElementById('content').hidden = false;
     document.body.dataset.ready = '1';

@@ -4,14 +4,13 @@
 'use strict';
 
 const front = (() => {
-  let csrf = null;
-  async function token() {
-    if (csrf === null) {
-      const me = await api('GET', '/api/v1/me');
-      csrf = me.csrf_token || '';
-    }
-    return csrf;
+  let who = null;
+  // me is the signed-in account (/api/v1/me), read once.
+  async function me() {
+    if (who === null) who = await api('GET', '/api/v1/me');
+    return who;
   }
+  async function token() { return (await me()).csrf_token || ''; }
   // ApiError carries the API's machine-readable code, rule and field.
   class ApiError extends Error {
     constructor(status, body) {
@@ -56,5 +55,5 @@ const front = (() => {
     const s = document.getElementById('state');
     s.textContent = text; s.className = 'state ' + (kind || ''); s.hidden = !text;
   }
-  return { api, el, empty, when, clock, state, ApiError };
+  return { api, el, empty, when, clock, state, me, ApiError };
 })();
