@@ -64,23 +64,33 @@ func deptIDs(ts []*model.QueueTicket) []int64 {
 // names reads the name column of the rows of table (department, project)
 // with the given ids, in one query.
 func (db *DB) names(ctx context.Context, table string, ids []int64) (map[int64]string, error) {
-	out := map[int64]string{}
+	return db.column(ctx, table, "name", ids)
+}
+
+// column reads one text column of the rows of table with the given ids.
+func (db *DB) column(ctx context.Context, table, col string, ids []int64) (map[int64]string, error) {
 	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
 	if len(ids) == 0 {
-		return out, nil
+		return map[int64]string{}, nil
 	}
-	rows, err := db.q(ctx).QueryContext(ctx, fmt.Sprintf("SELECT id, name FROM %s WHERE id IN %s", table, inList(ids)), anys(ids)...)
+	return db.idText(ctx, fmt.Sprintf("SELECT id, %s FROM %s WHERE id IN %s", col, table, inList(ids)), anys(ids)...)
+}
+
+// idText runs a query of (id, text) rows into a map.
+func (db *DB) idText(ctx context.Context, query string, args ...any) (map[int64]string, error) {
+	rows, err := db.q(ctx).QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
+	out := map[int64]string{}
 	for rows.Next() {
 		var id int64
-		var name string
-		if err := rows.Scan(&id, &name); err != nil {
+		var text string
+		if err := rows.Scan(&id, &text); err != nil {
 			return nil, err
 		}
-		out[id] = name
+		out[id] = text
 	}
 	return out, rows.Err()
 }

@@ -95,26 +95,16 @@ func (db *DB) Queue(ctx context.Context, deptID int64, day string) ([]model.Queu
 		return nil, err
 	}
 	// Patient names in one query rather than one per ticket.
-	names := map[int64]string{}
-	rows, err := db.q(ctx).QueryContext(ctx, `SELECT p.id, p.name FROM patient p WHERE p.id IN
+	names, err := db.idText(ctx, `SELECT p.id, p.name FROM patient p WHERE p.id IN
  (SELECT patient_id FROM queue_ticket WHERE `+cond+` AND day = ?)`, append(args, day)...)
 	if err != nil {
 		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id int64
-		var name string
-		if err := rows.Scan(&id, &name); err != nil {
-			return nil, err
-		}
-		names[id] = name
 	}
 	out := make([]model.QueueEntry, len(tickets))
 	for i, t := range tickets {
 		out[i] = model.QueueEntry{QueueTicket: t, PatientName: names[t.PatientID]}
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // ApplicationDetail loads an application in scope.

@@ -181,25 +181,9 @@ func (db *DB) intake(ctx context.Context, w *model.Workstation) error {
 	if err != nil {
 		return err
 	}
-	mrns := map[int64]string{}
-	if len(patients) > 0 {
-		ids := slices.Compact(slices.Sorted(slices.Values(patients)))
-		rows, err := q.QueryContext(ctx, "SELECT id, mrn FROM patient WHERE id IN "+inList(ids), anys(ids)...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var id int64
-			var mrn string
-			if err := rows.Scan(&id, &mrn); err != nil {
-				return err
-			}
-			mrns[id] = mrn
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
+	mrns, err := db.column(ctx, "patient", "mrn", patients)
+	if err != nil {
+		return err
 	}
 	pnames, err := db.names(ctx, "project", projects)
 	if err != nil {
