@@ -5,14 +5,21 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/zhiliao/zhiliao/access"
+	"github.com/zhiliao/zhiliao/api"
+	"github.com/zhiliao/zhiliao/internal/testpg"
 	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/store"
 )
 
 const benchClients = 16
@@ -75,10 +82,15 @@ func post(client *http.Client, url, token string, body any) (int, []byte, error)
 // different slot time) and three rosters tomorrow of 24 slots × 100 places;
 // slotFor spreads booking i so that no slot overfills (n ≤ 7200).
 func benchSetup(b *testing.B, n int) (*fixture, []*model.Course, []*model.Slot) {
+	return benchSetupOn(b, n, onPostgres)
+}
+
+// benchSetupOn is benchSetup with the core on PostgreSQL or SQLite.
+func benchSetupOn(b *testing.B, n int, postgres bool) (*fixture, []*model.Course, []*model.Slot) {
 	if n > 7200 {
 		b.Fatalf("at most 7200 bookings, asked %d", n)
 	}
-	f := newFixture(b)
+	f := newFixtureOn(b, postgres)
 	ctx := context.Background()
 	courses := make([]*model.Course, (n+23)/24)
 	err := f.db.Batch(ctx, func(ctx context.Context) error {
@@ -161,4 +173,40 @@ func BenchmarkCheckinHTTP(b *testing.B) {
 		code, _, err := post(c, fmt.Sprintf("%s/api/v1/appointments/%d/checkin", f.srv.URL, ids[i]), token, nil)
 		return code, err
 	})
+}
+
+// BenchmarkBookingInstancesPG: bookings over HTTP from 16 clients on one
+// PostgreSQL core, served by one service instance and by two (the clients
+// alternate between them). Both instances run in this process, each with
+// its own store (connection pool) and HTTP server, as two serve processes
+// would on one machine.
+//
+//	go test ./api -run '^$' -bench InstancesPG -benchtime 3000x
+func BenchmarkBookingInstancesPG(b *testing.B) {
+	testpg.ServerDSN(b)
+	for _, instances := range []int{1, 2} {
+		b.Run(fmt.Sprintf("instances=%d", instances), func(b *testing.B) {
+			f, courses, slots := benchSetupOn(b, b.N, true)
+			urls := []string{f.srv.URL}
+			if instances == 2 {
+				db, err := store.Open(context.Background(), f.where, store.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.Cleanup(func() { db.Close() })
+				db.Now, db.HIS = f.clock.Now, f.his
+				s := api.NewServer(db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+				s.Throttle = access.NewLoginThrottle(s.Clients, 1000, 1000)
+				srv := httptest.NewServer(s.Handler())
+				b.Cleanup(srv.Close)
+				urls = append(urls, srv.URL)
+			}
+			token := f.tokens[model.RoleFrontDesk]
+			hammer(b, b.N, func(c *http.Client, i int) (int, error) {
+				code, _, err := post(c, urls[i%len(urls)]+"/api/v1/appointments", token,
+					model.NewAppointment{CourseID: courses[i/24].ID, SlotID: slotFor(slots, i), Channel: model.ChannelOnsite})
+				return code, err
+			})
+		})
+	}
 }

@@ -34,6 +34,7 @@ import (
 // real server on a loopback port.
 type fixture struct {
 	t      testing.TB
+	where  string // the core: a SQLite file or a PostgreSQL DSN
 	db     *store.DB
 	his    *his.Simulator
 	clock  *testclock.Clock
@@ -88,11 +89,14 @@ func TestAPIOnPostgres(t *testing.T) {
 	}
 }
 
-func newFixture(t testing.TB) *fixture {
+func newFixture(t testing.TB) *fixture { return newFixtureOn(t, onPostgres) }
+
+// newFixtureOn is newFixture with the core on PostgreSQL or SQLite.
+func newFixtureOn(t testing.TB, postgres bool) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	where := filepath.Join(t.TempDir(), "core.db")
-	if onPostgres {
+	if postgres {
 		where = testpg.Core(t)
 	}
 	db, err := store.Open(ctx, where, store.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), FilesDir: t.TempDir()})
@@ -100,7 +104,7 @@ func newFixture(t testing.TB) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	f := &fixture{t: t, db: db, clock: testclock.New(day0), tokens: map[string]string{}}
+	f := &fixture{t: t, where: where, db: db, clock: testclock.New(day0), tokens: map[string]string{}}
 	db.Now = f.clock.Now
 	db.Policy.HashCost = bcrypt.MinCost // each hash at the default cost takes seconds under the race detector
 	f.his = &his.Simulator{Status: db.OrderPaymentStatus}
