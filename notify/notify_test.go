@@ -83,10 +83,12 @@ func pilotWithDue(t *testing.T) (*store.DB, *testclock.Clock, []int64) {
 	return db, clock, ids
 }
 
-func dispatcher(db *store.DB, url string, clock *testclock.Clock, maxAttempts int64) *notify.Dispatcher {
+// dispatcher delivers to url with a minute's backoff and the given timeout
+// per delivery.
+func dispatcher(db *store.DB, url string, clock *testclock.Clock, maxAttempts int64, timeout time.Duration) *notify.Dispatcher {
 	return &notify.Dispatcher{Store: db, Channel: &notify.Webhook{URL: url, Secret: secret, Now: clock.Now},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxAttempts: maxAttempts,
-		Backoff: func(int64) time.Duration { return time.Minute }, Timeout: 2 * time.Second}
+		Backoff: func(int64) time.Duration { return time.Minute }, Timeout: timeout}
 }
 
 // TestWebhookFailsThenRecovers: with the gateway down every due notice
@@ -98,7 +100,7 @@ func TestWebhookFailsThenRecovers(t *testing.T) {
 	rc := &receiver{t: t, clock: clock, status: http.StatusServiceUnavailable, got: map[int64]int{}}
 	srv := httptest.NewServer(rc)
 	defer srv.Close()
-	d := dispatcher(db, srv.URL, clock, 5)
+	d := dispatcher(db, srv.URL, clock, 5, time.Minute) // no delivery here may fail for want of time
 	ctx := context.Background()
 	r, err := d.Once(ctx)
 	if err != nil || r.Failed != len(ids) || r.Sent != 0 {
@@ -138,7 +140,7 @@ func TestWebhookDeadLetters(t *testing.T) {
 	rc := &receiver{t: t, clock: clock, got: map[int64]int{}}
 	srv := httptest.NewServer(rc)
 	defer srv.Close()
-	d := dispatcher(db, srv.URL, clock, 3)
+	d := dispatcher(db, srv.URL, clock, 3, 500*time.Millisecond)
 	ctx := context.Background()
 	// Leave one notice due: the others are reported delivered.
 	for _, id := range ids[1:] {
@@ -146,7 +148,7 @@ func TestWebhookDeadLetters(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rc.set(http.StatusOK, 3*time.Second) // slower than the 2 s timeout
+	rc.set(http.StatusOK, 5*time.Second) // ten times the timeout
 	if r, err := d.Once(ctx); err != nil || r.Failed != 1 {
 		t.Fatalf("a slow gateway: %+v %v", r, err)
 	}
