@@ -54,37 +54,34 @@ func (db *DB) DeskDay(ctx context.Context, deptID int64, day string) (*model.Des
 	if err != nil {
 		return nil, err
 	}
-	patients := map[int64][2]string{}
-	patient := func(id int64) ([2]string, error) {
-		if p, ok := patients[id]; ok {
-			return p, nil
-		}
-		var name, mrn string
-		err := q.QueryRowContext(ctx, "SELECT name, mrn FROM patient WHERE id = ?", id).Scan(&name, &mrn)
-		patients[id] = [2]string{name, mrn}
-		return patients[id], err
-	}
-	var projectIDs, staffIDs, roomIDs []int64
+	// Names, MRNs and booked counts in one query per set, not per row.
+	var patientIDs, courseIDs, projectIDs, staffIDs, roomIDs []int64
 	for _, ap := range appts {
-		p, err := patient(ap.PatientID)
-		if err != nil {
-			return nil, err
-		}
-		d.Appointments = append(d.Appointments, model.DeskAppointment{Appointment: ap, PatientName: p[0], MRN: p[1]})
-		projectIDs = append(projectIDs, ap.ProjectID)
+		patientIDs, projectIDs = append(patientIDs, ap.PatientID), append(projectIDs, ap.ProjectID)
 	}
 	for _, c := range courses {
-		p, err := patient(c.PatientID)
-		if err != nil {
+		patientIDs, courseIDs, projectIDs = append(patientIDs, c.PatientID), append(courseIDs, c.ID), append(projectIDs, c.ProjectID)
+	}
+	names, err := db.column(ctx, "patient", "name", patientIDs)
+	if err != nil {
+		return nil, err
+	}
+	mrns, err := db.column(ctx, "patient", "mrn", patientIDs)
+	if err != nil {
+		return nil, err
+	}
+	booked := map[int64]int64{}
+	if len(courseIDs) > 0 {
+		if booked, err = db.countBy(ctx, "SELECT course_id, count(*) FROM appointment WHERE status IN (?, ?) AND course_id IN "+inList(courseIDs)+" GROUP BY course_id",
+			append([]any{model.ApptBooked, model.ApptCheckedIn}, anys(courseIDs)...)...); err != nil {
 			return nil, err
 		}
-		dc := model.DeskCourse{Course: c, PatientName: p[0], MRN: p[1]}
-		if err := q.QueryRowContext(ctx, "SELECT count(*) FROM appointment WHERE course_id = ? AND status IN (?, ?)",
-			c.ID, model.ApptBooked, model.ApptCheckedIn).Scan(&dc.Booked); err != nil {
-			return nil, err
-		}
-		d.Courses = append(d.Courses, dc)
-		projectIDs = append(projectIDs, c.ProjectID)
+	}
+	for _, ap := range appts {
+		d.Appointments = append(d.Appointments, model.DeskAppointment{Appointment: ap, PatientName: names[ap.PatientID], MRN: mrns[ap.PatientID]})
+	}
+	for _, c := range courses {
+		d.Courses = append(d.Courses, model.DeskCourse{Course: c, PatientName: names[c.PatientID], MRN: mrns[c.PatientID], Booked: booked[c.ID]})
 	}
 	for _, s := range d.Slots {
 		staffIDs, roomIDs = append(staffIDs, s.StaffID), append(roomIDs, s.RoomID)

@@ -31,13 +31,21 @@ func (db *DB) DueNotifications(ctx context.Context, backoff func(attempts int64)
 			due = append(due, n)
 		}
 	}
+	var patients []int64
+	for _, n := range due {
+		patients = append(patients, n.PatientID)
+	}
+	names, err := db.column(ctx, "patient", "name", patients)
+	if err != nil {
+		return nil, err
+	}
+	phones, err := db.column(ctx, "patient", "phone", patients)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]model.OutgoingNotice, 0, len(due))
 	for _, n := range due {
-		var name, phone string
-		if err := db.q(ctx).QueryRowContext(ctx, "SELECT name, phone FROM patient WHERE id = ?", n.PatientID).Scan(&name, &phone); err != nil {
-			return nil, err
-		}
-		out = append(out, model.OutgoingNotice{Notification: n, Phone: phone, PatientName: model.MaskName(name)})
+		out = append(out, model.OutgoingNotice{Notification: n, Phone: phones[n.PatientID], PatientName: model.MaskName(names[n.PatientID])})
 	}
 	return out, nil
 }

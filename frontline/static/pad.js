@@ -208,7 +208,7 @@
         const body = new FormData();
         body.append('phase', phase.value);
         body.append('image', file);
-        const me = await api('GET', '/api/v1/me');
+        const me = await front.me(); // the CSRF token, read once per page
         const resp = await fetch('/api/v1/sessions/' + t.session.id + '/images?phase=' + phase.value,
           { method: 'POST', body, credentials: 'same-origin', headers: { 'X-CSRF-Token': me.csrf_token } });
         if (!resp.ok) throw new front.ApiError(resp.status, await resp.json().catch(() => null));
