@@ -18,8 +18,8 @@
     const waiting = document.getElementById('waiting');
     waiting.replaceChildren(...(b.waiting.length ? b.waiting.map(e => el('li', { 'data-number': e.number }, el('b', {}, e.number), el('span', {}, e.name)))
       : [el('li', { class: 'empty' }, '暂无候诊')]));
-    document.getElementById('waiting-count').textContent = '（' + b.waiting.length + ' 人）';
-    document.getElementById('board-done').textContent = '今日已完成 ' + b.done + ' 人';
+    document.getElementById('waiting-count').textContent = '（' + b.waiting.length + ' 个号）'; // tickets: a patient may hold two
+    document.getElementById('board-done').textContent = '今日已完成 ' + b.done + ' 人次';
     document.getElementById('board-updated').textContent = '更新于 ' + clock();
     const latest = b.calling.length ? b.calling[0].number + '@' + (b.calling[0].called_at || '') : '';
     if (latest && latest !== lastCall) {

@@ -38,7 +38,7 @@
 
   function renderQueue() {
     const ol = document.getElementById('queue');
-    document.getElementById('queue-count').textContent = '（' + ws.tickets.length + ' 人）';
+    document.getElementById('queue-count').textContent = '（' + ws.tickets.length + ' 个号）';
     if (!ws.tickets.length) { ol.replaceChildren(el('li', { class: 'empty' }, '今天还没有患者签到。')); return; }
     ol.replaceChildren(...ws.tickets.map(t => {
       const li = el('li', { class: 'pad-ticket' + (t.id === selected ? ' selected' : ''), 'data-ticket': t.id, 'data-status': t.status, tabIndex: 0 },
