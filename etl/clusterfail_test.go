@@ -40,13 +40,29 @@ func startPrivateCluster(t *testing.T) *privateCluster {
 	warehousetest.ClusterDSN(t) // skips, or fails in CI, without a cluster on this machine
 	dir := t.TempDir()
 	base := 21000 + 100*rand.IntN(70) // below the ephemeral ports (32768–), away from the shared servers
-	out, err := exec.Command("../scripts/clickhouse-test-cluster", "start", dir, fmt.Sprint(base)).CombinedOutput()
-	t.Cleanup(func() { exec.Command("../scripts/clickhouse-test-cluster", "stop", dir).Run() })
+	out, err := script("../scripts/clickhouse-test-cluster", "start", dir, fmt.Sprint(base))
+	t.Cleanup(func() { script("../scripts/clickhouse-test-cluster", "stop", dir) })
 	if err != nil {
 		t.Fatalf("start the cluster: %v\n%s", err, out)
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	return &privateCluster{t: t, dir: dir, dsn: lines[len(lines)-1]}
+}
+
+// script runs one of the project's server scripts with a deadline, so a
+// script that hangs (once in CI: a start that never returned) fails the test
+// in minutes with its output instead of using up the whole test timeout.
+// WaitDelay: a child left holding the output pipe cannot keep us waiting.
+func script(name string, args ...string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.WaitDelay = 5 * time.Second
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		err = fmt.Errorf("%s %s: no answer within 3 minutes: %w", name, strings.Join(args, " "), err)
+	}
+	return out, err
 }
 
 // kill9 kills server i (0–3; shard i/2+1) without warning.
@@ -82,7 +98,7 @@ func (c *privateCluster) restart(i int) {
 	if err := os.WriteFile(filepath.Join(flags, "force_restore_data"), nil, 0o644); err != nil {
 		c.t.Fatal(err)
 	}
-	if out, err := exec.Command("../scripts/clickhouse-test-server", "start", dir, strings.TrimSpace(string(port))).CombinedOutput(); err != nil {
+	if out, err := script("../scripts/clickhouse-test-server", "start", dir, strings.TrimSpace(string(port))); err != nil {
 		c.t.Fatalf("restart server %d: %v\n%s", i, err, out)
 	}
 }
@@ -313,7 +329,7 @@ func zooKeeperDown(t *testing.T, ctx context.Context, pc *privateCluster, cl war
 // zk runs the cluster script's ZooKeeper command (zk-kill, zk-start).
 func (c *privateCluster) zk(cmd string) {
 	c.t.Helper()
-	if out, err := exec.Command("../scripts/clickhouse-test-cluster", cmd, c.dir).CombinedOutput(); err != nil {
+	if out, err := script("../scripts/clickhouse-test-cluster", cmd, c.dir); err != nil {
 		c.t.Fatalf("%s: %v\n%s", cmd, err, out)
 	}
 }
