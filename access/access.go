@@ -8,6 +8,7 @@
 package access
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -125,4 +126,22 @@ func FormFromSameOrigin(r *http.Request) bool {
 	}
 	u, err := url.Parse(origin)
 	return err == nil && u.Host == r.Host
+}
+
+type secureKey struct{}
+
+// ForceSecureCookies marks every request as reached over HTTPS, for a
+// service behind a proxy that ends TLS (serve --external-url https://…):
+// SecureCookie then says true, and no cookie travels in clear to a browser
+// that was told the site is https.
+func ForceSecureCookies(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), secureKey{}, true)))
+	})
+}
+
+// SecureCookie says whether a cookie set in answer to r must be Secure: the
+// request came over TLS, or the service is published over https.
+func SecureCookie(r *http.Request) bool {
+	return r.TLS != nil || r.Context().Value(secureKey{}) != nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-chi/chi/v5/middleware"
 
+	"github.com/zhiliao/zhiliao/access"
 	"github.com/zhiliao/zhiliao/model"
 )
 
@@ -142,7 +143,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: token, Path: "/", Expires: exp, HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+		SameSite: http.SameSiteStrictMode, Secure: access.SecureCookie(r)})
 	writeJSON(w, http.StatusOK, loginResponse{Token: token, CSRFToken: csrfToken(token), ExpiresAt: exp, User: u})
 }
 

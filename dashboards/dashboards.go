@@ -205,7 +205,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	// expiry. An Expires from the server's clock would be read on the
 	// browser's, and a browser whose clock runs ahead would drop it at once.
 	http.SetCookie(w, &http.Cookie{Name: Cookie, Value: token, Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+		SameSite: http.SameSiteStrictMode, Secure: access.SecureCookie(r)})
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 

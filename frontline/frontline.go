@@ -160,7 +160,7 @@ func (h *Handler) openLink(w http.ResponseWriter, r *http.Request) {
 	}
 	// Max-Age, not Expires: the browser counts it on its own clock.
 	http.SetCookie(w, &http.Cookie{Name: Cookie, Value: token, Path: "/", MaxAge: max(1, int(left.Seconds())), HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+		SameSite: http.SameSiteStrictMode, Secure: access.SecureCookie(r)})
 	http.Redirect(w, r, "/m/", http.StatusSeeOther)
 }
 

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -47,6 +46,9 @@ func (db *DB) ReadOutbox(ctx context.Context, after int64, limit int, buf []mode
 			return buf, fmt.Errorf("outbox seq %d: occurred_at: %w", r.Seq, err)
 		}
 		r.Payload = append(r.Payload[:0], payload...)
+		if err := db.scrubEvent(&r); err != nil {
+			return buf, err
+		}
 		buf = append(buf, r)
 	}
 	return buf, rows.Err()
@@ -228,11 +230,12 @@ func (db *DB) Snapshot(ctx context.Context, fn func(model.ChangeEvent) error) (h
 				rows.Close()
 				return 0, 0, err
 			}
+			db.unseal(tb, e)
 			m := model.GetMeta(e)
 			if held[tb.entity][m.ID] >= m.Version {
 				continue
 			}
-			payload, err := json.Marshal(e)
+			payload, err := db.payload(e)
 			if err != nil {
 				rows.Close()
 				return 0, 0, err

@@ -19,6 +19,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/vault"
 )
 
 //go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
@@ -37,6 +38,13 @@ type Options struct {
 	// FilesDir is where images and signatures live; on SQLite it defaults
 	// to files/ beside the database file.
 	FilesDir string
+	// Master is the master key (vault): it opens the keys of a core whose
+	// sensitive fields are sealed, and gives keys to a core that has none.
+	// A core with keys does not open without it.
+	Master *vault.Master
+	// WarehouseNames is masked (the default) or clear: whether patients'
+	// names reach the outbox and the warehouse masked. Recorded in the core.
+	WarehouseNames string
 }
 
 // DB is the core database. Writes go through one connection (SQLite has one
@@ -59,6 +67,11 @@ type DB struct {
 	Policy AccountPolicy
 
 	Logger *slog.Logger
+
+	keyPtr     atomic.Pointer[vault.Keyring] // nil: fields stored in clear (vault.go)
+	master     *vault.Master
+	clearNames bool
+	signers    sync.Map // owner → *vault.SM2Signer, unwrapped once (auditchain.go)
 
 	w, r *sql.DB
 	pg   bool // the core is on PostgreSQL (postgres.go); otherwise SQLite
@@ -128,6 +141,11 @@ func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 		db.w.Close()
 		return nil, err
 	}
+	if err := db.openVault(ctx, opt.Master, opt.WarehouseNames); err != nil {
+		db.r.Close()
+		db.w.Close()
+		return nil, err
+	}
 	db.writeQ, db.writerDone = make(chan writeReq), make(chan struct{})
 	go db.writer()
 	if db.ckpt, err = sql.Open("sqlite", dsn); err != nil {
@@ -137,6 +155,10 @@ func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 	db.ckpt.SetMaxOpenConns(1)
 	db.ckptStop, db.ckptDone = make(chan struct{}), make(chan struct{})
 	go db.checkpointer()
+	if err := db.sealLeftovers(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return db, nil
 }
 
@@ -302,6 +324,8 @@ func (db *DB) prepareWriter(ctx context.Context, queries []string) {
 
 // readStmts is the reader pool as a querier with prepared statements.
 type readStmts struct{ db *DB }
+
+func (r readStmts) core() *DB { return r.db }
 
 func (r readStmts) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	if r.db.pg {

@@ -412,7 +412,9 @@ func (db *DB) AbortSession(ctx context.Context, id int64, reason string) (*model
 	return s, err
 }
 
-// SignRecord e-signs a draft record; the hash covers content, signer and time.
+// SignRecord e-signs a draft record as the session's clinician: SignHash is
+// the SM3 digest of its canonical content, signer and time, and on a core
+// with keys the signer's SM2 key signs it (records.go).
 func (db *DB) SignRecord(ctx context.Context, recordID, signerID int64) (*model.Record, error) {
 	if signerID <= 0 {
 		return nil, model.Invalid("signer_id", "签名人不能为空")
@@ -433,7 +435,11 @@ func (db *DB) SignRecord(ctx context.Context, recordID, signerID int64) (*model.
 		t := tx.now
 		rec.SignerID, rec.SignedAt = &signerID, &t
 		rec.Signatures++
-		rec.SignHash = hashOf(fmt.Sprint(rec.ID), rec.Content, fmt.Sprint(signerID), formatTime(t), fmt.Sprint(rec.Signatures))
+		digest := recordDigest(rec)
+		rec.SignHash = hex.EncodeToString(digest)
+		if err := tx.signRecord(rec, digest); err != nil {
+			return err
+		}
 		return tx.transition(rec, model.RecordSigned, "sign")
 	})
 	return rec, err

@@ -40,6 +40,7 @@ func (db *DB) DueNotifications(ctx context.Context, backoff func(attempts int64)
 		return nil, err
 	}
 	phones, err := db.column(ctx, "patient", "phone", patients)
+	db.openColumn("patient", "phone", phones)
 	if err != nil {
 		return nil, err
 	}

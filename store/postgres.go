@@ -113,6 +113,14 @@ func openPostgres(ctx context.Context, dsn string, opt Options) (*DB, error) {
 		pool.Close()
 		return nil, err
 	}
+	if err := db.openVault(ctx, opt.Master, opt.WarehouseNames); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	if err := db.sealLeftovers(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
 	return db, nil
 }
 

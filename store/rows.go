@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -57,6 +58,7 @@ type table struct {
 	stateful  bool
 	deptCol   []int  // field index of dept_id, nil if none
 	patCol    []int  // field index of patient_id, nil if none
+	sealed    []int  // indexes into cols of the columns stored sealed (vault.go)
 	selectSQL string // SELECT cols FROM t
 	insertSQL string
 	// insertWithIDSQL places a table's first row in the core's namespace (namespace.go).
@@ -94,6 +96,9 @@ func tableOf(e model.Entity) *table {
 	names := make([]string, len(tb.cols))
 	for i, c := range tb.cols {
 		names[i] = c.name
+		if slices.Contains(sealedColumns[tb.name], c.name) {
+			tb.sealed = append(tb.sealed, i)
+		}
 	}
 	tb.selectSQL = "SELECT " + strings.Join(names, ", ") + " FROM " + tb.name
 	tb.insertSQL = fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) RETURNING id", tb.name,
@@ -199,10 +204,12 @@ func (tb *table) scan(sc interface{ Scan(...any) error }, e model.Entity) error 
 func Entities() []model.Entity { return model.Entities() }
 
 // partialUpdate builds an UPDATE of the columns whose values differ between
-// prev and cur (always including version and updated_at), and its arguments.
+// prev and cur (always including version and updated_at), and its arguments,
+// taken from stored (cur with its sealed columns encrypted: they are compared
+// in clear, since each seal of a value differs).
 // Statement texts repeat per combination of changed columns, so they are
 // prepared once like any other.
-func (tb *table) partialUpdate(prev, cur []any, id, oldVersion int64) (string, []any) {
+func (tb *table) partialUpdate(prev, cur, stored []any, id, oldVersion int64) (string, []any) {
 	var b strings.Builder
 	b.WriteString("UPDATE ")
 	b.WriteString(tb.name)
@@ -217,7 +224,7 @@ func (tb *table) partialUpdate(prev, cur []any, id, oldVersion int64) (string, [
 		}
 		b.WriteString(c.name)
 		b.WriteString(" = ?")
-		args = append(args, cur[i])
+		args = append(args, stored[i])
 	}
 	b.WriteString(" WHERE id = ? AND version = ?")
 	return b.String(), append(args, id, oldVersion)

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -293,7 +292,7 @@ func (tx *Tx) emit(e model.Entity, op string) error {
 	if tx.db.DisableOutbox {
 		return nil
 	}
-	payload, err := json.Marshal(e)
+	payload, err := tx.db.payload(e)
 	if err != nil {
 		return err
 	}
@@ -370,17 +369,21 @@ func (tx *Tx) insert(e model.Entity) error {
 		s.SetStatus(model.InitialStatus[e.EntityName()])
 	}
 	vals := tb.values(e)
+	stored, bidx := tx.db.sealValues(tb, vals)
 	first, err := tx.firstID(tb)
 	if err != nil {
 		return err
 	}
 	if first == 0 {
-		err = tx.queryRow(tb.insertSQL, vals...).Scan(&m.ID)
+		err = tx.queryRow(tb.insertSQL, stored...).Scan(&m.ID)
 	} else {
-		err = tx.queryRow(tb.insertWithIDSQL, append([]any{first}, vals...)...).Scan(&m.ID)
+		err = tx.queryRow(tb.insertWithIDSQL, append([]any{first}, stored...)...).Scan(&m.ID)
 	}
 	if err != nil {
 		return mapConstraint(e.EntityName(), err)
+	}
+	if err := tx.setBlindIndex(tb, m.ID, bidx); err != nil {
+		return err
 	}
 	if tx.orig == nil {
 		tx.orig = map[model.Entity][]any{}
@@ -414,9 +417,14 @@ func (tx *Tx) update(e model.Entity) error {
 	m.Version++
 	m.UpdatedAt = tx.now
 	cur := tb.values(e)
-	query, args := tb.updateSQL, append(cur, m.ID, old)
-	if prev, ok := tx.orig[e]; ok {
-		query, args = tb.partialUpdate(prev, cur, m.ID, old)
+	stored, bidx := tx.db.sealValues(tb, cur)
+	query, args := tb.updateSQL, append(append([]any(nil), stored...), m.ID, old)
+	prev, ok := tx.orig[e]
+	if ok {
+		query, args = tb.partialUpdate(prev, cur, stored, m.ID, old)
+		if bidx != nil && !sealedChanged(tb, prev, cur) {
+			bidx = nil
+		}
 	}
 	res, err := tx.exec(query, args...)
 	if err != nil {
@@ -435,8 +443,22 @@ func (tx *Tx) update(e model.Entity) error {
 		}
 		return err
 	}
+	if err := tx.setBlindIndex(tb, m.ID, bidx); err != nil {
+		return err
+	}
 	tx.orig[e] = cur
 	return tx.emit(e, model.OpUpdate)
+}
+
+// sealedChanged reports whether an update changes a sealed column (whose
+// blind index must then be written again).
+func sealedChanged(tb *table, prev, cur []any) bool {
+	for _, i := range tb.sealed {
+		if prev[i-1] != cur[i-1] {
+			return true
+		}
+	}
+	return false
 }
 
 // transition moves e to status `to` if the lifecycle allows it, then updates
@@ -458,7 +480,10 @@ func (tx *Tx) transition(e model.Stateful, to, reason string) error {
 type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	core() *DB // whose keys open the sealed columns read (vault.go)
 }
+
+func (tx *Tx) core() *DB { return tx.db }
 
 // q returns the ambient transaction of ctx, if any, or the reader pool, so a
 // read inside a batch sees the batch's own writes.
@@ -510,6 +535,7 @@ func findRow[T any, PT interface {
 		}
 		return nil, err
 	}
+	q.core().unseal(tb, e)
 	if tx, ok := q.(*Tx); ok {
 		tx.remember(e)
 	}
@@ -533,6 +559,7 @@ func listRows[T any, PT interface {
 		if err := tb.scan(rows, e); err != nil {
 			return nil, err
 		}
+		q.core().unseal(tb, e)
 		if tx, ok := q.(*Tx); ok {
 			tx.remember(e)
 		}
@@ -554,6 +581,7 @@ func get[T any, PT interface {
 		}
 		return nil, err
 	}
+	tx.db.unseal(tb, e)
 	if err := checkScope(tx.actor, e); err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package warehouse
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/apache/arrow/go/v15/arrow"
@@ -51,11 +52,17 @@ var (
 	tableByName = map[string]*Table{}
 )
 
+// payloadOnly are the fields a CDC payload carries that its core row does
+// not: the patient's keyed pseudonym, which stands in the warehouse for the
+// identity the core keeps sealed (store/vault.go). A warehouse made before
+// it is rebuilt (zhiliao warehouse rebuild).
+var payloadOnly = map[string][]model.Field{"patient": {{Name: "pseudonym", Kind: model.KindString}}}
+
 func init() {
 	for _, e := range model.Entities() {
 		t := &Table{Entity: e.EntityName(), Name: "raw_" + e.EntityName(), Current: "cur_" + e.EntityName(),
 			Latest: "latest_" + e.EntityName(),
-			Fields: model.Fields(e), FieldIndex: map[string]int{}}
+			Fields: slices.Concat(model.Fields(e), payloadOnly[e.EntityName()]), FieldIndex: map[string]int{}}
 		t.Columns = []Column{{ColSeq, model.KindInt}, {ColOp, model.KindString}, {ColOccurredAt, model.KindTime}, {ColTxID, model.KindInt}}
 		for _, f := range t.Fields {
 			t.FieldIndex[f.Name] = len(t.Columns)

@@ -65,7 +65,11 @@ func openCore(ctx context.Context, c *common, stderr io.Writer, create bool) (*s
 	if err := os.MkdirAll(c.data, 0o750); err != nil {
 		return nil, fmt.Errorf("data folder %s: %w", c.data, err)
 	}
-	opt := store.Options{Migrate: c.migrate, Logger: log, FilesDir: filepath.Join(c.data, "files")}
+	master, err := loadMaster(c, stderr, create)
+	if err != nil {
+		return nil, err
+	}
+	opt := store.Options{Migrate: c.migrate, Logger: log, FilesDir: filepath.Join(c.data, "files"), Master: master, WarehouseNames: c.warehouseNames}
 	db, err := store.Open(ctx, path, opt)
 	for wait := time.Second; err != nil && c.waitForCore && errors.Is(err, store.ErrUnreachable); wait = min(2*wait, 30*time.Second) {
 		log.Warn("核心库无法连接，稍后重试 core database unreachable, retrying", "core", store.RedactDSN(path), "in", wait, "err", err)

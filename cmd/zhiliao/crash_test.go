@@ -70,7 +70,7 @@ func TestCrashMidGeneration(t *testing.T) {
 			t.Fatal(err)
 		}
 		cmd.Wait()
-		db, err := store.Open(context.Background(), dbPath, store.Options{Logger: discardLogger()})
+		db, err := store.Open(context.Background(), dbPath, store.Options{Logger: discardLogger(), Master: dataMaster(t, filepath.Dir(dbPath))})
 		if err != nil {
 			t.Fatalf("round %d: reopen after kill: %v", round, err)
 		}

@@ -12,6 +12,9 @@
 //	zhiliao warehouse rebuild|dead-letters [--replay] [--warehouse DSN] [--data DIR]
 //	zhiliao etl run [--full] [--mart NAME] [--warehouse DSN] [--data DIR]
 //	zhiliao export REPORT --from DAY --to DAY [--dept CODE] --out FILE.xlsx [--data DIR]
+//	zhiliao keys init|rotate|reencrypt [--key-file F] [--new-key-file F2]
+//	zhiliao records verify [--from DAY --to DAY]
+//	zhiliao audit seal|verify|export [--from DAY --to DAY --out FILE.csv]
 package main
 
 import (
@@ -23,6 +26,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/peterbourgon/ff/v3"
@@ -49,6 +53,12 @@ const usage = `zhiliao 综合治疗管理系统 (comprehensive treatment managem
   zhiliao restore  从备份恢复并重建分析库 restore a backup and rebuild the warehouse (--from FILE)
   zhiliao etl run  计算数据集市 build the marts once (--full, --mart NAME)
   zhiliao export   导出报表 write a report workbook or PDF (REPORT --from --to [--dept] --out FILE.xlsx|FILE.pdf)
+  zhiliao keys init       创建主密钥文件 create a master key file
+  zhiliao keys rotate     更换主密钥（不改写数据行）re-wrap the core's keys under a new master key
+  zhiliao keys reencrypt  启用新数据密钥并重新加密（可续做）seal every row under a new data key, resumable
+  zhiliao records verify  离线核验治疗记录的 SM2 签名 verify every record's SM2 signature
+  zhiliao audit verify    核验审计日志哈希链 verify the audit log's SM3 hash chain and its signed anchors
+  zhiliao audit export    导出审计日志与链证明 export audit lines (CSV) with the chain proof
   zhiliao version  版本、提交与数据库结构版本 version, commit and schema version
 
 Every subcommand takes --data DIR (default ./data, env ZHILIAO_DATA) and --core
@@ -89,6 +99,12 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runETL(ctx, args[1:], stdout, stderr)
 	case "export":
 		err = runExport(ctx, args[1:], stdout, stderr)
+	case "keys":
+		err = runKeys(ctx, args[1:], stdout, stderr)
+	case "records":
+		err = runRecords(ctx, args[1:], stdout, stderr)
+	case "audit":
+		err = runAudit(ctx, args[1:], stdout, stderr)
 	case "version":
 		err = runVersion(stdout)
 	default:
@@ -121,6 +137,10 @@ type common struct {
 	// waitForCore: serve retries an unreachable core database with backoff
 	// instead of failing (a database server may start after the service).
 	waitForCore bool
+	// keyFile is the master key (vault); "" is DATA/master.key.
+	keyFile string
+	// warehouseNames: masked or clear; "" keeps what the core recorded.
+	warehouseNames string
 }
 
 func (c *common) register(fs *flag.FlagSet) {
@@ -128,6 +148,16 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.core, "core", "", "核心库 the core database: DATA/core.db (SQLite) unless a postgres://USER@HOST:PORT/DB DSN is given (env ZHILIAO_CORE)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "日志级别 debug|info|warn|error (env ZHILIAO_LOG_LEVEL)")
 	fs.BoolVar(&c.migrate, "migrate", false, "升级过期的数据库结构 apply pending migrations to an existing database (env ZHILIAO_MIGRATE)")
+	fs.StringVar(&c.keyFile, "key-file", "", "主密钥文件 the master key that opens the core's SM4-sealed fields; default DATA/master.key, made by `zhiliao keys init` (env ZHILIAO_KEY_FILE)")
+	fs.StringVar(&c.warehouseNames, "warehouse-names", "", "分析库中的患者姓名 masked (default, 张*三) or clear; recorded in the core (env ZHILIAO_WAREHOUSE_NAMES)")
+}
+
+// keyPath is where the master key file is.
+func (c *common) keyPath() string {
+	if c.keyFile != "" {
+		return c.keyFile
+	}
+	return filepath.Join(c.data, "master.key")
 }
 
 // parse reads flags, then ZHILIAO_* environment variables for flags not set,

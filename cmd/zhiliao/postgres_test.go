@@ -15,6 +15,7 @@ import (
 	"github.com/zhiliao/zhiliao/internal/testpg"
 	"github.com/zhiliao/zhiliao/model"
 	"github.com/zhiliao/zhiliao/store"
+	"github.com/zhiliao/zhiliao/vault"
 	"github.com/zhiliao/zhiliao/warehouse/warehousetest"
 )
 
@@ -27,11 +28,17 @@ func TestTwoInstancesOnPostgres(t *testing.T) {
 	core := testpg.Core(t)
 	wh := warehousetest.ClickHouseDSN(t)
 	ctx := context.Background()
+	// Instances of one core share its master key, made once beforehand
+	// (zhiliao keys init --key-file), as the README says.
+	key := filepath.Join(t.TempDir(), "master.key")
+	if err := vault.CreateMasterFile(key); err != nil {
+		t.Fatal(err)
+	}
 	start := func(name string, demo bool) (*Main, context.CancelFunc, chan error) {
 		var stdout, stderr bytes.Buffer
 		m := &Main{Addr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", Demo: demo, Seed: 1, Stdout: &stdout, Stderr: &stderr,
 			ETL: etlFlags{incremental: "@every 1s", full: "0 2 * * *"}, WH: whFlags{dsn: wh}}
-		m.Common = common{data: t.TempDir(), core: core, logLevel: "warn"}
+		m.Common = common{data: t.TempDir(), core: core, logLevel: "warn", keyFile: key}
 		mctx, cancel := context.WithCancel(ctx)
 		if err := m.Open(mctx); err != nil {
 			t.Fatalf("open %s: %v\n%s", name, err, stderr.String())

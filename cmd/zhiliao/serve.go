@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -61,6 +62,10 @@ type Main struct {
 	MetricsToken string
 	// TrustedProxy are the CIDRs whose X-Forwarded-For is believed.
 	TrustedProxy string
+	// TLSCert and TLSKey make the main port speak HTTPS. ExternalURL is
+	// the address users reach the service at; https there (a proxy ending
+	// TLS in front) makes every cookie Secure, as TLS here does.
+	TLSCert, TLSKey, ExternalURL string
 	// Policy is the account policy (lockout, session lengths).
 	Policy store.AccountPolicy
 	Stdout io.Writer
@@ -112,6 +117,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&m.MLLPAddr, "mllp-addr", "", "HL7 v2 MLLP 监听地址 listen address for the HIS, e.g. 127.0.0.1:2575 (env ZHILIAO_MLLP_ADDR; off when empty)")
 	fs.StringVar(&m.MLLPAllow, "mllp-allow", "127.0.0.0/8,::1/128", "允许的 HIS 地址 CIDRs the MLLP port serves; others are closed unread (env ZHILIAO_MLLP_ALLOW)")
 	fs.IntVar(&m.MLLPMaxFrame, "mllp-max-frame", his.DefaultMaxFrame, "HL7 消息上限 largest MLLP frame in bytes (env ZHILIAO_MLLP_MAX_FRAME)")
+	fs.StringVar(&m.TLSCert, "tls-cert", "", "HTTPS 证书 PEM certificate of the main port; with --tls-key it speaks HTTPS only (env ZHILIAO_TLS_CERT)")
+	fs.StringVar(&m.TLSKey, "tls-key", "", "HTTPS 私钥 PEM key (env ZHILIAO_TLS_KEY)")
+	fs.StringVar(&m.ExternalURL, "external-url", "", "对外地址 the URL users reach the service at; https:// marks every cookie Secure behind a TLS proxy (env ZHILIAO_EXTERNAL_URL)")
 	fs.StringVar(&m.MLLPCert, "mllp-tls-cert", "", "MLLP TLS 证书 PEM certificate; with --mllp-tls-key the MLLP port speaks TLS (env ZHILIAO_MLLP_TLS_CERT)")
 	fs.StringVar(&m.MLLPKey, "mllp-tls-key", "", "MLLP TLS 私钥 PEM key (env ZHILIAO_MLLP_TLS_KEY)")
 	fs.StringVar(&m.MetricsAddr, "metrics-addr", "127.0.0.1:9464", "监控地址 listen address of /metrics, loopback by default; empty: none (env ZHILIAO_METRICS_ADDR)")
@@ -165,6 +173,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if (m.MLLPCert == "") != (m.MLLPKey == "") {
 		return fmt.Errorf("%w: --mllp-tls-cert and --mllp-tls-key go together", errUsage)
+	}
+	if (m.TLSCert == "") != (m.TLSKey == "") {
+		return fmt.Errorf("%w: --tls-cert and --tls-key go together", errUsage)
+	}
+	if m.ExternalURL != "" && !strings.HasPrefix(m.ExternalURL, "https://") && !strings.HasPrefix(m.ExternalURL, "http://") {
+		return fmt.Errorf("%w: --external-url %q: want http:// or https://", errUsage, m.ExternalURL)
 	}
 	if m.Policy.MaxFailures < 1 || m.Policy.LockFor <= 0 || m.Policy.IdleTimeout <= 0 || m.Policy.MaxSession <= 0 ||
 		m.Policy.Password.MinLength < 8 || m.Policy.Password.Classes < 1 || m.Policy.Password.Classes > 4 {
@@ -253,6 +267,13 @@ func (m *Main) Open(ctx context.Context) error {
 	if m.Listener, err = net.Listen("tcp", m.Addr); err != nil {
 		return err
 	}
+	if m.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(m.TLSCert, m.TLSKey)
+		if err != nil {
+			return fmt.Errorf("--tls-cert/--tls-key: %w", err)
+		}
+		m.Listener = tls.NewListener(m.Listener, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	}
 	if m.MLLPAddr != "" {
 		if m.intake, err = m.hisIntake(ctx); err != nil {
 			return err
@@ -283,14 +304,44 @@ func (m *Main) Open(ctx context.Context) error {
 		}
 		m.Notices = &notify.Dispatcher{Store: m.DB, Channel: &notify.Webhook{URL: m.NotifyWebhook, Secret: secret}, Logger: m.log.With("component", "notify")}
 	}
-	m.HTTP = &http.Server{Handler: m.Server.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
+	handler := m.Server.Handler()
+	if strings.HasPrefix(m.ExternalURL, "https://") {
+		handler = access.ForceSecureCookies(handler)
+	}
+	m.HTTP = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
 		WriteTimeout: 120 * time.Second, IdleTimeout: 120 * time.Second}
 	m.Server.SetReady(true)
 	return nil
 }
 
+// sealAudit chains the audit log's new lines every period, and once more on
+// the way out, so a line waits seconds, not until an operator asks, to be
+// covered by a signed anchor (store/auditchain.go).
+func (m *Main) sealAudit(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			if _, err := m.DB.SealAudit(context.WithoutCancel(ctx)); err != nil {
+				m.log.Error("audit seal", "err", err)
+			}
+			return
+		case <-t.C:
+			if _, err := m.DB.SealAudit(ctx); err != nil && ctx.Err() == nil {
+				m.log.Error("audit seal", "err", err)
+			}
+		}
+	}
+}
+
 // URL is the base URL the service listens on.
-func (m *Main) URL() string { return "http://" + m.Listener.Addr().String() }
+func (m *Main) URL() string {
+	if m.TLSCert != "" {
+		return "https://" + m.Listener.Addr().String()
+	}
+	return "http://" + m.Listener.Addr().String()
+}
 
 // Run serves until ctx ends, then shuts down gracefully.
 func (m *Main) Run(ctx context.Context) error {
@@ -323,6 +374,7 @@ func (m *Main) Run(ctx context.Context) error {
 			if m.Notices != nil {
 				go m.Notices.Run(lctx, 10*time.Second)
 			}
+			go m.sealAudit(lctx, 5*time.Second)
 			// The relay retries warehouse outages by itself; it stops only
 			// for what waiting cannot fix, and then the service still
 			// serves the core while /metrics shows the lag growing.

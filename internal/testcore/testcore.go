@@ -36,7 +36,10 @@ func PilotFile(tb testing.TB) string {
 		path = filepath.Join(dir, "core.db")
 		ctx := context.Background()
 		var db *store.DB
-		if db, err = store.Open(ctx, path, store.Options{}); err != nil {
+		// The pilot is a hospital that chose clear names in its warehouse
+		// (store.NamesClear): the marts' tests check who may see a name.
+		// The default, masked names, is store's and cmd's to test.
+		if db, err = store.Open(ctx, path, store.Options{WarehouseNames: store.NamesClear}); err != nil {
 			return
 		}
 		_, err = gen.Run(ctx, db, gen.Config{Preset: gen.Presets["pilot"], Seed: Seed})
@@ -113,7 +116,7 @@ func HospitalFile(tb testing.TB, n int64) string {
 	regionDirs = append(regionDirs, d)
 	p := filepath.Join(d, "core.db")
 	ctx := context.Background()
-	db, err := store.Open(ctx, p, store.Options{})
+	db, err := store.Open(ctx, p, store.Options{WarehouseNames: store.NamesClear}) // as the pilot
 	if err != nil {
 		tb.Fatal(err)
 	}

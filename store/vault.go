@@ -1,0 +1,615 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/vault"
+)
+
+// Sensitive fields at rest (issue 15, package vault):
+//   - the patient's phone and national ID number are stored sealed with
+//     SM4-GCM under the core's data key, with an HMAC-SM3 blind index
+//     beside each for exact lookups; the row layer seals on write and opens
+//     on read, so services see clear values and SQL never does. (The core
+//     has no address column; a patient's address is not collected.)
+//   - the CDC payload, which becomes the outbox at rest and the warehouse,
+//     never carries them: it carries their masked display forms and a keyed
+//     pseudonym of the person, and the patient's name masked too unless the
+//     core was told otherwise (WarehouseNames).
+// A core with no keys (tests of other things; a core from before issue 15
+// until it is opened with a key) stores clear values; its payloads are
+// masked all the same.
+
+// ErrKeyRequired is a core whose fields are sealed, opened without its
+// master key.
+var ErrKeyRequired = errors.New("master key required")
+
+// sealedColumns are the columns stored sealed, by table.
+var sealedColumns = map[string][]string{"patient": {"phone", "id_number"}}
+
+// Warehouse name policies (Options.WarehouseNames, core_meta warehouse_names).
+const (
+	NamesMasked = "masked" // the default: 张*三 in the outbox and the warehouse
+	NamesClear  = "clear"  // chosen at `serve --warehouse-names clear`, and recorded
+)
+
+// openVault loads the core's keys with the master key, creating them in a
+// core that has none. A core that has keys refuses to open without the
+// master key or with another one, before anything is written.
+func (db *DB) openVault(ctx context.Context, m *vault.Master, names string) error {
+	keys, err := db.wrappedKeys(ctx)
+	if err != nil {
+		return err
+	}
+	if len(keys) == 0 && m != nil {
+		now := formatTime(time.Now())
+		for _, k := range vault.NewKeys(m) {
+			// ON CONFLICT: several service instances may start on a new
+			// PostgreSQL core at once; one set of keys wins, all read it.
+			if _, err := db.w.ExecContext(ctx, db.sqlText("INSERT INTO vault_key (id, kind, wrapped, master, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"),
+				k.ID, k.Kind, k.Wrapped, k.Master, now); err != nil {
+				return fmt.Errorf("store keys: %w", err)
+			}
+		}
+		if _, err := db.w.ExecContext(ctx, "INSERT INTO core_meta (key, value) VALUES ('data_key', 'd1') ON CONFLICT (key) DO NOTHING"); err != nil {
+			return fmt.Errorf("store keys: %w", err)
+		}
+		if keys, err = db.wrappedKeys(ctx); err != nil {
+			return err
+		}
+	}
+	if len(keys) > 0 {
+		if m == nil {
+			return fmt.Errorf("%w: 核心库的敏感字段已用 SM4 加密，启动需要它的主密钥 (--key-file) (this core's sensitive fields are sealed: give its master key with --key-file)", ErrKeyRequired)
+		}
+		current, err := db.meta(ctx, "data_key")
+		if err != nil {
+			return err
+		}
+		k, err := vault.Open(m, keys, current)
+		if err != nil {
+			return err
+		}
+		db.keyPtr.Store(k)
+		db.master = m
+	}
+	stored, err := db.meta(ctx, "warehouse_names")
+	if err != nil {
+		return err
+	}
+	switch {
+	case names == "" && stored == "":
+		names = NamesMasked
+	case names == "":
+		names = stored
+	case names != NamesMasked && names != NamesClear:
+		return fmt.Errorf("warehouse names %q: want %s or %s", names, NamesMasked, NamesClear)
+	}
+	if names != stored {
+		// Recorded, so every process writing to this core masks alike and
+		// the 说明 sheet can say which was chosen.
+		if _, err := db.w.ExecContext(ctx, db.sqlText("INSERT INTO core_meta (key, value) VALUES ('warehouse_names', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"), names); err != nil {
+			return err
+		}
+		if stored != "" {
+			db.Logger.Warn("warehouse names policy changed; rebuild the warehouse (zhiliao warehouse rebuild) so rows shipped before follow it", "from", stored, "to", names)
+		}
+	}
+	db.clearNames = names == NamesClear
+	return nil
+}
+
+func (db *DB) wrappedKeys(ctx context.Context) ([]vault.WrappedKey, error) {
+	rows, err := db.w.QueryContext(ctx, "SELECT id, kind, wrapped, master FROM vault_key ORDER BY id")
+	if err != nil {
+		return nil, fmt.Errorf("read keys: %w", err)
+	}
+	defer rows.Close()
+	var out []vault.WrappedKey
+	for rows.Next() {
+		var k vault.WrappedKey
+		if err := rows.Scan(&k.ID, &k.Kind, &k.Wrapped, &k.Master); err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+func (db *DB) meta(ctx context.Context, key string) (string, error) {
+	var v string
+	err := db.w.QueryRowContext(ctx, db.sqlText("SELECT value FROM core_meta WHERE key = ?"), key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return v, err
+}
+
+// Sealed reports whether the core seals its sensitive fields.
+func (db *DB) Sealed() bool { return db.keyring() != nil }
+
+// WarehouseNames is the core's recorded policy for names in the warehouse.
+func (db *DB) WarehouseNames() string {
+	if db.clearNames {
+		return NamesClear
+	}
+	return NamesMasked
+}
+
+// sealValues returns vals (a row's values after the id column) with the
+// sealed columns encrypted, and their blind indexes by column.
+func (db *DB) sealValues(tb *table, vals []any) ([]any, map[string]string) {
+	if db.keyring() == nil || len(tb.sealed) == 0 {
+		return vals, nil
+	}
+	out := append([]any(nil), vals...)
+	bidx := map[string]string{}
+	for _, i := range tb.sealed {
+		name := tb.cols[i].name
+		v, _ := vals[i-1].(string)
+		out[i-1] = db.keyring().Seal(name, v)
+		bidx[name] = db.keyring().BlindIndex(name, v)
+	}
+	return out, bidx
+}
+
+// setBlindIndex writes a row's blind indexes.
+func (tx *Tx) setBlindIndex(tb *table, id int64, bidx map[string]string) error {
+	if bidx == nil {
+		return nil
+	}
+	sets := make([]string, 0, len(bidx))
+	args := make([]any, 0, len(bidx)+1)
+	for _, i := range tb.sealed {
+		name := tb.cols[i].name
+		sets = append(sets, name+"_bidx = ?")
+		args = append(args, bidx[name])
+	}
+	_, err := tx.exec("UPDATE "+tb.name+" SET "+strings.Join(sets, ", ")+" WHERE id = ?", append(args, id)...)
+	return err
+}
+
+// unseal opens e's sealed fields in place after a scan. A value that does
+// not open (altered, or sealed under a key the core lacks) is reported with
+// its row and read as empty: one bad row never fails a page or a report.
+func (db *DB) unseal(tb *table, e model.Entity) {
+	if len(tb.sealed) == 0 {
+		return
+	}
+	v := reflect.ValueOf(e).Elem()
+	for _, i := range tb.sealed {
+		f := v.FieldByIndex(tb.cols[i].index)
+		s := f.String()
+		if !vault.IsSealed(s) {
+			continue
+		}
+		if db.keyring() == nil {
+			f.SetString("")
+			continue
+		}
+		clear, err := db.openValue(tb.cols[i].name, s)
+		if err != nil {
+			db.Logger.Error("sealed field does not open", "table", tb.name, "id", model.GetMeta(e).ID, "err", err)
+		}
+		f.SetString(clear)
+	}
+}
+
+// openColumn opens one sealed column's values read by raw SQL.
+func (db *DB) openColumn(table, col string, vals map[int64]string) {
+	for id, s := range vals {
+		if !vault.IsSealed(s) {
+			continue
+		}
+		clear := ""
+		if db.keyring() != nil {
+			var err error
+			if clear, err = db.openValue(col, s); err != nil {
+				db.Logger.Error("sealed field does not open", "table", table, "id", id, "err", err)
+			}
+		}
+		vals[id] = clear
+	}
+}
+
+// payload is an entity's CDC payload: its JSON, with the identifying
+// fields replaced by what the warehouse may hold (see the top of the file).
+func (db *DB) payload(e model.Entity) ([]byte, error) {
+	switch x := e.(type) {
+	case *model.Patient:
+		p := *x
+		p.Phone, p.IDNumber = model.MaskPhone(p.Phone), model.MaskIDNumber(p.IDNumber)
+		if !db.clearNames {
+			p.Name = maskName(p.Name)
+		}
+		out := struct {
+			model.Patient
+			Pseudonym string `json:"pseudonym,omitempty"`
+		}{Patient: p, Pseudonym: db.pseudonym(x)}
+		return json.Marshal(out)
+	case *model.Record:
+		if !db.clearNames {
+			r := *x
+			r.PatientName = maskName(r.PatientName)
+			return json.Marshal(&r)
+		}
+	case *model.Consent:
+		if !db.clearNames {
+			c := *x
+			c.SignerName = maskName(c.SignerName)
+			return json.Marshal(&c)
+		}
+	}
+	return json.Marshal(e)
+}
+
+// maskName masks a name for the warehouse; a blank one stays as it is, so
+// the data-quality rules still see it blank (06.01.4 完整性), and there is
+// nothing in it to hide.
+func maskName(s string) string {
+	if strings.TrimSpace(s) == "" {
+		return s
+	}
+	return model.MaskName(s)
+}
+
+// pseudonym is the warehouse's token for a patient: of the national ID
+// number when there is one (the same person in two hospitals of a region
+// gets the same token where both cores share the pseudonym key), else of
+// the institution and MRN.
+func (db *DB) pseudonym(p *model.Patient) string {
+	if db.keyring() == nil {
+		return ""
+	}
+	if p.IDNumber != "" {
+		return db.keyring().Pseudonym("id:" + p.IDNumber)
+	}
+	return db.keyring().Pseudonym(fmt.Sprintf("mrn:%d:%s", p.InstitutionID, p.MRN))
+}
+
+// scrubEvent applies payload's rules to an outbox event written before them
+// (a core migrated in place still holds clear payloads until they ship).
+func (db *DB) scrubEvent(ev *model.ChangeEvent) error {
+	var e model.Entity
+	switch ev.Entity {
+	case "patient":
+		e = &model.Patient{}
+	case "record":
+		e = &model.Record{}
+	case "consent":
+		e = &model.Consent{}
+	default:
+		return nil
+	}
+	if err := json.Unmarshal(ev.Payload, e); err != nil {
+		return fmt.Errorf("outbox seq %d: %w", ev.Seq, err)
+	}
+	b, err := db.payload(e)
+	if err != nil {
+		return err
+	}
+	ev.Payload = append(ev.Payload[:0], b...)
+	return nil
+}
+
+// SealInPlace seals the sensitive fields of rows a core stored in clear
+// before it had keys (or under an older data key when rekey is set), in
+// batches of one transaction each, writing progress to w. It is resumable:
+// a batch either commits whole or not at all, and the next run picks up the
+// rows still in clear. Rows keep their version: the values they hold are the
+// same, and the outbox's masked payloads do not change.
+func (db *DB) SealInPlace(ctx context.Context, rekey bool, w io.Writer) (int64, error) {
+	if db.keyring() == nil {
+		return 0, fmt.Errorf("%w: 没有密钥，无法加密 (no keys: open the core with --key-file)", ErrKeyRequired)
+	}
+	var done int64
+	for table, cols := range sealedColumns {
+		conds := make([]string, 0, len(cols))
+		for _, c := range cols {
+			if rekey {
+				conds = append(conds, fmt.Sprintf("(%s <> '' AND %s NOT LIKE 'sm4:%s:%%')", c, c, db.keyring().Current()))
+			} else {
+				conds = append(conds, fmt.Sprintf("(%s <> '' AND %s NOT LIKE 'sm4:%%')", c, c))
+			}
+		}
+		where := strings.Join(conds, " OR ")
+		query := fmt.Sprintf("SELECT id, %s FROM %s WHERE %s ORDER BY id LIMIT 500", strings.Join(cols, ", "), table, where)
+		var total int64
+		if err := db.w.QueryRowContext(ctx, fmt.Sprintf("SELECT count(*) FROM %s WHERE %s", table, where)).Scan(&total); err != nil {
+			return done, err
+		}
+		for {
+			n := 0
+			err := db.enqueue(ctx, func(tx *Tx) error {
+				rows, err := tx.tx.QueryContext(tx.ctx, query)
+				if err != nil {
+					return err
+				}
+				type row struct {
+					id   int64
+					vals []string
+				}
+				var batch []row
+				for rows.Next() {
+					r := row{vals: make([]string, len(cols))}
+					dest := []any{&r.id}
+					for i := range r.vals {
+						dest = append(dest, &r.vals[i])
+					}
+					if err := rows.Scan(dest...); err != nil {
+						rows.Close()
+						return err
+					}
+					batch = append(batch, r)
+				}
+				rows.Close()
+				if err := rows.Err(); err != nil {
+					return err
+				}
+				for _, r := range batch {
+					sets := make([]string, 0, 2*len(cols))
+					args := make([]any, 0, 2*len(cols)+1)
+					for i, c := range cols {
+						clear, err := db.openValue(c, r.vals[i])
+						if err != nil {
+							return fmt.Errorf("%s %d: %w", table, r.id, err)
+						}
+						sets = append(sets, c+" = ?", c+"_bidx = ?")
+						args = append(args, db.keyring().Seal(c, clear), db.keyring().BlindIndex(c, clear))
+					}
+					if _, err := tx.exec("UPDATE "+table+" SET "+strings.Join(sets, ", ")+" WHERE id = ?", append(args, r.id)...); err != nil {
+						return err
+					}
+				}
+				n = len(batch)
+				return nil
+			})
+			if err != nil {
+				return done, err
+			}
+			if n == 0 {
+				break
+			}
+			done += int64(n)
+			if w != nil {
+				fmt.Fprintf(w, "加密 sealing %s: %d / %d\n", table, done, total)
+			}
+		}
+	}
+	return done, nil
+}
+
+// FindPatients finds the patients of the actor's institution whose phone or
+// national ID number (field) is exactly value: through the blind index on
+// a sealed core, so the lookup never decrypts a row it does not return.
+func (db *DB) FindPatients(ctx context.Context, field, value string) ([]*model.Patient, error) {
+	if field != "phone" && field != "id_number" {
+		return nil, model.Invalid("field", "只能按手机号或身份证号查找 (phone or id_number)")
+	}
+	if vault.Normalize(value) == "" {
+		return nil, model.Invalid(field, "查找值不能为空")
+	}
+	inst := model.ActorFrom(ctx).InstitutionID
+	if db.keyring() == nil {
+		return listRows[model.Patient](ctx, db.q(ctx), "institution_id = ? AND upper(replace("+field+", ' ', '')) = ? ORDER BY id", inst, vault.Normalize(value))
+	}
+	return listRows[model.Patient](ctx, db.q(ctx), field+"_bidx = ? AND institution_id = ? ORDER BY id", db.keyring().BlindIndex(field, value), inst)
+}
+
+// sealLeftovers migrates a core in place when it is first opened with a key:
+// the rows it stored in clear are sealed, batch by batch, with progress in
+// the log. Interrupted, the next open goes on from where it stopped.
+func (db *DB) sealLeftovers(ctx context.Context) error {
+	if db.keyring() == nil {
+		return nil
+	}
+	n, err := db.SealInPlace(ctx, false, logWriter{db.Logger})
+	if n > 0 {
+		db.Logger.Info("sealed fields stored in clear", "rows", n)
+	}
+	return err
+}
+
+// logWriter turns progress lines into log records.
+type logWriter struct {
+	l interface{ Info(string, ...any) }
+}
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.l.Info(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// keyring is the core's keys now: another process's `keys reencrypt` adds a
+// data key, which refreshKeys loads when a value sealed under it is met.
+func (db *DB) keyring() *vault.Keyring { return db.keyPtr.Load() }
+
+// refreshKeys re-reads the core's keys with the master key it was opened with.
+func (db *DB) refreshKeys(ctx context.Context) error {
+	if db.master == nil {
+		return nil
+	}
+	keys, err := db.wrappedKeys(ctx)
+	if err != nil {
+		return err
+	}
+	current, err := db.meta(ctx, "data_key")
+	if err != nil {
+		return err
+	}
+	k, err := vault.Open(db.master, keys, current)
+	if err != nil {
+		return err
+	}
+	db.keyPtr.Store(k)
+	return nil
+}
+
+// openValue opens one sealed value, loading the core's keys again once when
+// it names a data key this process has not seen.
+func (db *DB) openValue(column, stored string) (string, error) {
+	k := db.keyring()
+	clear, err := k.Open(column, stored)
+	if err != nil && !k.Has(vault.KeyOf(stored)) {
+		if db.refreshKeys(context.Background()) == nil {
+			return db.keyring().Open(column, stored)
+		}
+	}
+	return clear, err
+}
+
+// RotateMaster re-wraps the core's keys (and the signing keys) under a new
+// master key, in one transaction: a rotation interrupted leaves the old
+// master key in force, a finished one the new; no data row is rewritten.
+func (db *DB) RotateMaster(ctx context.Context, next *vault.Master) (int, error) {
+	if db.master == nil {
+		return 0, fmt.Errorf("%w: 核心库没有密钥 (the core has no keys to rotate)", ErrKeyRequired)
+	}
+	n := 0
+	err := db.enqueue(ctx, func(tx *Tx) error {
+		n = 0
+		keys, err := txKeys(tx) // through the transaction: on SQLite the writer's one connection is ours
+		if err != nil {
+			return err
+		}
+		rewrapped, err := vault.Rewrap(db.master, next, keys)
+		if err != nil {
+			return err
+		}
+		for _, k := range rewrapped {
+			if _, err := tx.exec("UPDATE vault_key SET wrapped = ?, master = ? WHERE id = ?", k.Wrapped, k.Master, k.ID); err != nil {
+				return err
+			}
+			n++
+		}
+		rows, err := tx.tx.QueryContext(tx.ctx, "SELECT owner, wrapped FROM signing_key")
+		if err != nil {
+			return err
+		}
+		type sk struct {
+			owner   string
+			wrapped []byte
+		}
+		var sks []sk
+		for rows.Next() {
+			var s sk
+			if err := rows.Scan(&s.owner, &s.wrapped); err != nil {
+				rows.Close()
+				return err
+			}
+			sks = append(sks, s)
+		}
+		rows.Close()
+		for _, s := range sks {
+			der, err := db.master.Unwrap(s.wrapped, "sm2:"+s.owner)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.exec("UPDATE signing_key SET wrapped = ?, master = ? WHERE owner = ?", next.Wrap(der, "sm2:"+s.owner), next.Fingerprint, s.owner); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if err == nil {
+		db.master = next
+	}
+	return n, err
+}
+
+func txKeys(tx *Tx) ([]vault.WrappedKey, error) {
+	rows, err := tx.tx.QueryContext(tx.ctx, "SELECT id, kind, wrapped, master FROM vault_key ORDER BY id")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []vault.WrappedKey
+	for rows.Next() {
+		var k vault.WrappedKey
+		if err := rows.Scan(&k.ID, &k.Kind, &k.Wrapped, &k.Master); err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+// Reencrypt seals every sealed value under a new data key, batch by batch
+// with progress to w; the old keys stay, so every value opens throughout.
+// Interrupted (even by kill -9), it resumes on the next run with the same
+// new key: a new key is made only when every row is already under the
+// current one.
+func (db *DB) Reencrypt(ctx context.Context, w io.Writer) (string, int64, error) {
+	k := db.keyring()
+	if k == nil {
+		return "", 0, fmt.Errorf("%w: 核心库没有密钥 (the core has no keys)", ErrKeyRequired)
+	}
+	stale, err := db.staleRows(ctx)
+	if err != nil {
+		return "", 0, err
+	}
+	if stale == 0 {
+		keys, err := db.wrappedKeys(ctx)
+		if err != nil {
+			return "", 0, err
+		}
+		id := fmt.Sprintf("d%d", countKind(keys, vault.KindData)+1)
+		nk := vault.NewKey(db.master, id, vault.KindData)
+		err = db.enqueue(ctx, func(tx *Tx) error {
+			if _, err := tx.exec("INSERT INTO vault_key (id, kind, wrapped, master, created_at) VALUES (?, ?, ?, ?, ?)", nk.ID, nk.Kind, nk.Wrapped, nk.Master, formatTime(time.Now())); err != nil {
+				return err
+			}
+			_, err := tx.exec("UPDATE core_meta SET value = ? WHERE key = 'data_key'", id)
+			return err
+		})
+		if err != nil {
+			return "", 0, err
+		}
+		if err := db.refreshKeys(ctx); err != nil {
+			return "", 0, err
+		}
+		fmt.Fprintf(w, "新数据密钥 new data key %s\n", id)
+	} else {
+		fmt.Fprintf(w, "续做 resuming: %d rows not yet under data key %s\n", stale, k.Current())
+	}
+	n, err := db.SealInPlace(ctx, true, w)
+	return db.keyring().Current(), n, err
+}
+
+func countKind(keys []vault.WrappedKey, kind string) int {
+	n := 0
+	for _, k := range keys {
+		if k.Kind == kind {
+			n++
+		}
+	}
+	return n
+}
+
+// staleRows counts the rows with a sealed value not under the current data key.
+func (db *DB) staleRows(ctx context.Context) (int64, error) {
+	var total int64
+	cur := db.keyring().Current()
+	for table, cols := range sealedColumns {
+		conds := make([]string, 0, len(cols))
+		for _, c := range cols {
+			conds = append(conds, fmt.Sprintf("(%s <> '' AND %s NOT LIKE 'sm4:%s:%%')", c, c, cur))
+		}
+		var n int64
+		if err := db.w.QueryRowContext(ctx, fmt.Sprintf("SELECT count(*) FROM %s WHERE %s", table, strings.Join(conds, " OR "))).Scan(&n); err != nil {
+			return 0, err
+		}
+		total += n
+	}
+	return total, nil
+}
