@@ -31,6 +31,7 @@ type Backend interface {
 	Slots(ctx context.Context, deptID, projectID int64, day string) ([]*model.Slot, error)
 	Queue(ctx context.Context, deptID int64, day string) ([]model.QueueEntry, error)
 	PatientArchive(ctx context.Context, patientID int64) (*model.PatientArchive, error)
+	FindPatients(ctx context.Context, field, value string) ([]*model.Patient, error)
 	FollowupsInScope(ctx context.Context, due string) ([]*model.Followup, error)
 	PatientHome(ctx context.Context) (*model.PatientHome, error)
 	PatientTickets(ctx context.Context) ([]model.PatientTicket, error)

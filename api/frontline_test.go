@@ -423,6 +423,15 @@ func TestPadWorkstationInBrowser(t *testing.T) {
 		status != model.RecordSigned || signer != f.staffA.ID || !strings.Contains(content, `"wavelength":1064`) || !strings.Contains(content, `"reaction":"耐受良好"`) {
 		t.Errorf("record: %s %s %d %v", content, status, signer, err)
 	}
+	// The archive shows the record's SM2 signature verified; edited behind
+	// the service's back, the same record shows as altered.
+	if err := testbrowser.Do(ctx, chromedp.Click(chromedp.ID("archive-open")), chromedp.WaitVisible(chromedp.CSS(`#archive td.sig-valid`))); err != nil {
+		t.Fatalf("archive: %v", err)
+	}
+	f.tamper(fmt.Sprintf("UPDATE treatment_record SET content = replace(content, '1064', '532') WHERE course_id = %d", c.ID))
+	if err := testbrowser.Do(ctx, chromedp.Click(chromedp.ID("archive-open")), chromedp.WaitVisible(chromedp.CSS(`#archive td.sig-altered`))); err != nil {
+		t.Fatalf("archive after an edit: %v", err)
+	}
 	for _, vp := range [][2]int64{{820, 1180}, {1180, 820}} {
 		if err := testbrowser.Do(ctx, chromedp.EmulateViewport(vp[0], vp[1], chromedp.EmulateMobile, chromedp.EmulateTouch)); err != nil {
 			t.Fatal(err)

@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -27,6 +28,7 @@ import (
 	"github.com/zhiliao/zhiliao/model"
 	"github.com/zhiliao/zhiliao/reports"
 	"github.com/zhiliao/zhiliao/store"
+	"github.com/zhiliao/zhiliao/vault"
 	"github.com/zhiliao/zhiliao/warehouse/duckdb"
 )
 
@@ -99,7 +101,17 @@ func newFixtureOn(t testing.TB, postgres bool) *fixture {
 	if postgres {
 		where = testpg.Core(t)
 	}
-	db, err := store.Open(ctx, where, store.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), FilesDir: t.TempDir()})
+	// Keyed as a service's core is: phones and ID numbers sealed, records
+	// signed with SM2 (store/vault.go).
+	keyFile := filepath.Join(t.TempDir(), "master.key")
+	if err := vault.CreateMasterFile(keyFile); err != nil {
+		t.Fatal(err)
+	}
+	master, err := vault.LoadMaster(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(ctx, where, store.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), FilesDir: t.TempDir(), Master: master})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -314,4 +326,22 @@ func newFixtureServer(t testing.TB, f *fixture) string {
 	srv := httptest.NewServer(f.api.Handler())
 	t.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// tamper changes the core behind the service's back, as someone holding
+// the database would.
+func (f *fixture) tamper(query string) {
+	f.t.Helper()
+	driver := "sqlite"
+	if store.IsPostgres(f.where) {
+		driver = "pgx"
+	}
+	raw, err := sql.Open(driver, f.where)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.Exec(query); err != nil {
+		f.t.Fatal(err)
+	}
 }

@@ -521,6 +521,23 @@ func (s *Server) lifecycleRoutes() []route {
 				}
 				return ar, err
 			}))},
+		{Method: "GET", Pattern: "/api/v1/patients", Summary: "按手机号或身份证号精确查找本院患者（盲索引，不解密其他患者）", Tag: "patient", Roles: desk, Audit: "read_pii", Entity: "patient",
+			Params: []string{"phone", "id_number"}, Response: listResponse[*model.Patient]{},
+			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
+				if err := knownParams(r, "phone", "id_number"); err != nil {
+					return nil, err
+				}
+				q := r.URL.Query()
+				field, value := "phone", q.Get("phone")
+				if q.Has("id_number") {
+					if q.Has("phone") {
+						return nil, model.Invalid("id_number", "手机号和身份证号只能给一个 (phone or id_number, not both)")
+					}
+					field, value = "id_number", q.Get("id_number")
+				}
+				p, err := b.FindPatients(ctx, field, value)
+				return list(p), err
+			})},
 		{Method: "POST", Pattern: "/api/v1/patients/{id}/link", Summary: "生成患者链接（查看预约、注意事项、问卷）", Tag: "patient", Roles: desk, Audit: "write", Entity: "patient",
 			Response: linkResponse{}, handler: call(http.StatusCreated, noBody(func(ctx context.Context, id int64) (any, error) {
 				token, exp, err := b.CreatePatientLink(ctx, id)

@@ -24,6 +24,10 @@ type PatientArchive struct {
 	Courses  []*Course  `json:"courses"`
 	Sessions []*Session `json:"sessions"`
 	Records  []*Record  `json:"records"`
+	// Signatures says for each record id whether its signature holds:
+	// valid, altered (changed after signing), invalid, missing (signed
+	// without an SM2 key) or unsigned (a draft).
+	Signatures map[int64]string `json:"signatures"`
 }
 
 // PatientHome is what a patient sees through their link.

@@ -63,6 +63,9 @@ type DB struct {
 	BeforeCommit func(ctx context.Context) error
 	// DisableOutbox skips outbox rows. Only the benchmark baseline sets it.
 	DisableOutbox bool
+	// DisablePseudonyms ships payloads as the rows are, identity and all.
+	// Only the benchmark baseline sets it (BenchmarkSealed, BenchmarkRelay).
+	DisablePseudonyms bool
 	// Policy is the password, lockout and session policy.
 	Policy AccountPolicy
 

@@ -152,6 +152,9 @@ func (db *DB) PatientArchive(ctx context.Context, patientID int64) (*model.Patie
 	if ar.Records, err = listRows[model.Record](ctx, db.q(ctx), cond+" ORDER BY id", args...); err != nil {
 		return nil, err
 	}
+	if ar.Signatures, err = db.RecordSignatures(ctx, ar.Records); err != nil {
+		return nil, err
+	}
 	return ar, nil
 }
 

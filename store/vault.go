@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -224,6 +225,9 @@ func (db *DB) openColumn(table, col string, vals map[int64]string) {
 // payload is an entity's CDC payload: its JSON, with the identifying
 // fields replaced by what the warehouse may hold (see the top of the file).
 func (db *DB) payload(e model.Entity) ([]byte, error) {
+	if db.DisablePseudonyms {
+		return json.Marshal(e)
+	}
 	switch x := e.(type) {
 	case *model.Patient:
 		p := *x
@@ -233,7 +237,7 @@ func (db *DB) payload(e model.Entity) ([]byte, error) {
 		}
 		out := struct {
 			model.Patient
-			Pseudonym string `json:"pseudonym,omitempty"`
+			Pseudonym string `json:"pseudonym"` // always present: scrubEvent tells old payloads by its absence
 		}{Patient: p, Pseudonym: db.pseudonym(x)}
 		return json.Marshal(out)
 	case *model.Record:
@@ -278,14 +282,29 @@ func (db *DB) pseudonym(p *model.Patient) string {
 
 // scrubEvent applies payload's rules to an outbox event written before them
 // (a core migrated in place still holds clear payloads until they ship).
+// The relay reads every event through it, so it decides without parsing:
+// a patient payload carries its pseudonym key from then on, and a masked
+// or blank name is left as it is; only an old payload is parsed and masked.
 func (db *DB) scrubEvent(ev *model.ChangeEvent) error {
+	if db.DisablePseudonyms {
+		return nil
+	}
 	var e model.Entity
 	switch ev.Entity {
 	case "patient":
+		if bytes.Contains(ev.Payload, []byte(`"pseudonym":`)) {
+			return nil
+		}
 		e = &model.Patient{}
 	case "record":
+		if db.clearNames || nameMasked(ev.Payload, `"patient_name":"`) {
+			return nil
+		}
 		e = &model.Record{}
 	case "consent":
+		if db.clearNames || nameMasked(ev.Payload, `"signer_name":"`) {
+			return nil
+		}
 		e = &model.Consent{}
 	default:
 		return nil
@@ -299,6 +318,22 @@ func (db *DB) scrubEvent(ev *model.ChangeEvent) error {
 	}
 	ev.Payload = append(ev.Payload[:0], b...)
 	return nil
+}
+
+// nameMasked reports whether the JSON string after key is masked or blank.
+// An escaped value is not judged here (false: the caller parses it).
+func nameMasked(payload []byte, key string) bool {
+	i := bytes.Index(payload, []byte(key))
+	if i < 0 {
+		return true // no such field: nothing to mask
+	}
+	v := payload[i+len(key):]
+	j := bytes.IndexByte(v, '"')
+	if j < 0 || bytes.IndexByte(v[:j], '\\') >= 0 {
+		return false
+	}
+	v = v[:j]
+	return bytes.IndexByte(v, '*') >= 0 || len(bytes.TrimSpace(v)) == 0 || strings.TrimSpace(string(v)) == ""
 }
 
 // SealInPlace seals the sensitive fields of rows a core stored in clear

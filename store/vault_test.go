@@ -414,3 +414,45 @@ func TestReencryptSurvivesKill(t *testing.T) {
 		}
 	}
 }
+
+// TestOldPayloadsScrubbed: outbox events written before payloads were
+// masked (a core upgraded in place) leave the core masked all the same.
+func TestOldPayloadsScrubbed(t *testing.T) {
+	sqliteOnly(t, "writes old outbox rows into the SQLite file")
+	m, _ := newMaster(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "core.db")
+	db, err := store.Open(context.Background(), path, store.Options{FilesDir: dir, Master: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	old := []struct{ entity, payload string }{
+		{"patient", `{"id":7,"institution_id":1,"version":1,"mrn":"M7","name":"王小明","phone":"` + testPhone + `","id_number":"` + testIDNumber + `"}`},
+		{"record", `{"id":8,"institution_id":1,"version":1,"patient_name":"王小明","content":"{\"note\":\"a*b\"}"}`},
+		{"record", `{"id":9,"institution_id":1,"version":1,"patient_name":"王\"小明","content":""}`},
+	}
+	for i, o := range old {
+		if _, err := raw.Exec("INSERT INTO cdc_outbox (entity, entity_id, op, version, occurred_at, tx_id, institution_id, payload) VALUES (?, ?, 'c', 1, '2026-01-01T00:00:00.000Z', ?, 1, ?)",
+			o.entity, 7+i, 100+i, o.payload); err != nil {
+			t.Fatal(err)
+		}
+	}
+	evs, err := db.ReadOutbox(context.Background(), 0, 100, nil)
+	if err != nil || len(evs) != 3 {
+		t.Fatalf("%d events, %v", len(evs), err)
+	}
+	for _, ev := range evs {
+		if bytes.Contains(ev.Payload, []byte(testPhone)) || bytes.Contains(ev.Payload, []byte(testIDNumber)) || bytes.Contains(ev.Payload, []byte("小明")) {
+			t.Errorf("%s %d shipped in clear: %s", ev.Entity, ev.EntityID, ev.Payload)
+		}
+	}
+	if !bytes.Contains(evs[0].Payload, []byte(`"pseudonym":"P`)) {
+		t.Errorf("old patient payload without a pseudonym: %s", evs[0].Payload)
+	}
+}

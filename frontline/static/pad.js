@@ -262,8 +262,36 @@
     } else {
       parts.push(el('p', { class: 'muted' }, '本次治疗：' + s.status));
     }
-    parts.push(msg);
+    parts.push(archive(t), msg);
     box.replaceChildren(...parts);
+  }
+
+  // The patient's archive: every treatment record with whether its SM2
+  // signature still holds (the server verifies it against the signer's
+  // public key and the record as it is now).
+  const signatureText = { valid: 'SM2 签名有效', altered: '签名后被修改', invalid: '签名无效', missing: '无数字签名', unsigned: '未签名' };
+  function archive(t) {
+    const out = el('div', { id: 'archive' });
+    const open = el('button', { type: 'button', class: 'secondary', id: 'archive-open' }, '患者档案与签名核验');
+    open.addEventListener('click', async () => {
+      out.replaceChildren(el('p', { class: 'muted', role: 'status' }, '加载中…'));
+      try {
+        const ar = await api('GET', '/api/v1/patients/' + t.patient_id + '/archive');
+        if (!ar.records || ar.records.length === 0) { out.replaceChildren(empty('该患者在本科室还没有治疗记录。')); return; }
+        const rows = ar.records.map(r => {
+          const st = (ar.signatures || {})[r.id] || 'unsigned';
+          return el('tr', { 'data-record': r.id },
+            el('td', {}, String(r.id)), el('td', {}, r.project_name), el('td', {}, when(r.treated_at)),
+            el('td', { class: 'sig sig-' + st }, signatureText[st] || st));
+        });
+        out.replaceChildren(el('h3', {}, '治疗档案（' + ar.records.length + ' 份记录）'),
+          el('table', { class: 'archive' }, el('thead', {}, el('tr', {}, el('th', {}, '记录号'), el('th', {}, '项目'), el('th', {}, '治疗时间'), el('th', {}, '签名核验'))),
+            el('tbody', {}, ...rows)));
+      } catch (e) {
+        out.replaceChildren(el('p', { class: 'form-status error', role: 'alert' }, '档案加载失败：' + refusal(e)));
+      }
+    });
+    return el('div', { class: 'step' }, open, out);
   }
 
   async function load() {
