@@ -16,13 +16,15 @@ import (
 // BenchmarkSealed measures, side by side in one run, lifecycle transactions
 // on a core that seals identity (SM4-GCM, blind indexes, masked payloads
 // with an HMAC-SM3 pseudonym) and on one that stores and ships it clear:
+//
 //   - intake: a HIS order for a new patient (the patient row sealed, its
 //     blind indexes written, its payload pseudonymised), then the patient
 //     read back (opened);
+//
 //   - booking: a booking or a cancellation, alternating (no identity in it:
 //     the cost there is the row layer's checks).
 //
-//	go test ./store -run '^$' -bench Sealed -benchtime 3000x -count 3
+//     go test ./store -run '^$' -bench Sealed -benchtime 3000x -count 3
 func BenchmarkSealed(b *testing.B) {
 	for _, work := range []string{"intake", "booking"} {
 		for _, sealed := range []bool{true, false} {
