@@ -68,6 +68,9 @@ type Manager struct {
 	// Evidence writes the evidence pack (report EvidencePack) for p; nil:
 	// the service offers no pack.
 	Evidence func(ctx context.Context, p reports.Params, out io.Writer) error
+	// WarehouseNames is the core's policy for names in the warehouse, for
+	// every job's 说明 sheet.
+	WarehouseNames string
 
 	mu   sync.Mutex
 	jobs map[string]*Job
@@ -91,6 +94,9 @@ func (m *Manager) Start(ctx context.Context, rep *reports.Report, p reports.Para
 	m.mu.Lock()
 	if m.jobs == nil {
 		m.jobs = map[string]*Job{}
+	}
+	if p.WarehouseNames == "" {
+		p.WarehouseNames = m.WarehouseNames
 	}
 	jctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	j := &Job{ID: newID(), Report: rep.ID, Title: rep.Title, Status: Queued, Params: p, Owner: owner,

@@ -156,6 +156,10 @@ type Params struct {
 	// As is the account that asked, whose view an evidence pack's
 	// dashboard screenshots show.
 	As string `json:"-"`
+	// WarehouseNames is the core's policy for patients' names in the
+	// warehouse (masked or clear: store.NamesMasked/NamesClear), for the 说明
+	// sheet; empty: not stated.
+	WarehouseNames string `json:"warehouse_names,omitempty"`
 }
 
 func (p Params) now() time.Time {
@@ -383,6 +387,12 @@ func notes(ctx context.Context, src Source, rules *Rules, rep *Report, p Params)
 	}
 	if p.Deidentify {
 		out = append(out, [2]string{"脱敏", "患者姓名已脱敏（评审专家与无需身份的导出）"})
+	}
+	switch p.WarehouseNames {
+	case "masked":
+		out = append(out, [2]string{"患者身份", "分析库只收到手机号、身份证号的掩码形式与不可逆的假名（HMAC-SM3），患者姓名亦为掩码（张*三）：本表中的患者姓名均为掩码，身份核对请在核心系统的患者档案中进行"})
+	case "clear":
+		out = append(out, [2]string{"患者身份", "分析库只收到手机号、身份证号的掩码形式与不可逆的假名（HMAC-SM3）；本院选择在分析库保留患者姓名明文（--warehouse-names clear），评审专家与无需身份的导出仍为掩码"})
 	}
 	if fr, err := src.Freshness(ctx); err == nil {
 		for _, f := range fr {

@@ -93,7 +93,8 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *sampleSeed > math.MaxUint32 || *sampleRows < 0 || *sampleRows > 1000 {
 		return fmt.Errorf("%w: --sample-seed must fit 32 bits and --sample-rows be 0–1000", errUsage)
 	}
-	p := reports.Params{From: *from, To: *to, Deidentify: *deid, By: "命令行 command line", SampleSeed: uint32(*sampleSeed), SampleRows: *sampleRows}
+	p := reports.Params{From: *from, To: *to, Deidentify: *deid, By: "命令行 command line", SampleSeed: uint32(*sampleSeed), SampleRows: *sampleRows,
+		WarehouseNames: db.WarehouseNames()}
 	codes := strings.Split(*dept, ",")
 	for _, d := range dims.Departments {
 		if *dept == "" || slices.Contains(codes, d.Code) || slices.Contains(codes, strconv.FormatInt(d.ID, 10)) {

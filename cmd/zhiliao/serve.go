@@ -248,7 +248,8 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	m.Server.Rules = rules
 	m.Marts.Placeholders = rules.Placeholders
-	m.Exports = &exports.Manager{Source: m.Marts, Rules: rules, Dir: filepath.Join(m.Common.data, "reports"), Logger: m.log.With("component", "exports")}
+	m.Exports = &exports.Manager{Source: m.Marts, Rules: rules, Dir: filepath.Join(m.Common.data, "reports"), Logger: m.log.With("component", "exports"),
+		WarehouseNames: m.DB.WarehouseNames()}
 	m.Server.Exports = m.Exports
 	rulesJSON, err := reports.RulesFile(m.RatingRules)
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/xuri/excelize/v2"
+
 	"github.com/zhiliao/zhiliao/store"
 	"github.com/zhiliao/zhiliao/vault"
 	"github.com/zhiliao/zhiliao/warehouse"
@@ -106,6 +108,28 @@ func TestWarehouseHoldsNoIdentity(t *testing.T) {
 		if !strings.Contains(name, "*") {
 			t.Errorf("the warehouse holds the patient name %q unmasked", name)
 		}
+	}
+	// A workbook says so on its 说明 sheet.
+	wb := filepath.Join(t.TempDir(), "m.xlsx")
+	wh.Close()
+	if code, _, stderr := run(t, "export", "dept-monthly", "--from", "2026-09-01", "--to", "2026-09-30", "--out", wb, "--data", data, "--log-level", "error"); code != 0 {
+		t.Fatalf("export: %s", stderr)
+	}
+	f, err := excelize.OpenFile(wb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sheet, _ := f.GetRows("说明")
+	f.Close()
+	var notes strings.Builder
+	for _, r := range sheet {
+		notes.WriteString(strings.Join(r, " ") + "\n")
+	}
+	if !strings.Contains(notes.String(), "患者姓名均为掩码") {
+		t.Errorf("the 说明 sheet does not state the names policy:\n%s", notes.String())
+	}
+	if wh, err = w.open(ctx, &c); err != nil {
+		t.Fatal(err)
 	}
 	// The pseudonym stands in for the person: one per patient, none empty.
 	if got := queryStrings(t, wh, "SELECT CAST(count(DISTINCT pseudonym) AS VARCHAR) FROM cur_patient WHERE pseudonym LIKE 'P%'"); got[0] != fmt.Sprint(len(names)) {
