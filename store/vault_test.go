@@ -112,12 +112,19 @@ func TestSealedFields(t *testing.T) {
 
 	// Reopened: without the key it refuses, before anything is written; a
 	// wrong key is named as such; the right one reads the same values.
+	before, _ := os.ReadFile(path)
 	if _, err := store.Open(context.Background(), path, store.Options{FilesDir: dir}); !errors.Is(err, store.ErrKeyRequired) {
 		t.Errorf("opened without its key: %v", err)
 	}
 	other, _ := newMaster(t)
-	if _, err := store.Open(context.Background(), path, store.Options{FilesDir: dir, Master: other}); !errors.Is(err, vault.ErrMasterKey) {
+	if _, err := store.Open(context.Background(), path, store.Options{FilesDir: dir, Master: other}); !errors.Is(err, vault.ErrMasterKey) || !strings.Contains(err.Error(), m.Fingerprint) {
 		t.Errorf("opened with another key: %v", err)
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+		t.Error("a refused open wrote to the core")
+	}
+	if b, _ := os.ReadFile(path + "-wal"); len(b) > 0 {
+		t.Errorf("a refused open left %d bytes of WAL", len(b))
 	}
 	db, err = store.Open(context.Background(), path, store.Options{FilesDir: dir, Master: m})
 	e.must(err)

@@ -40,6 +40,7 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	st, _ := os.Stat(*out)
 	fmt.Fprintf(stdout, "备份完成 backup written to %s (%d bytes, outbox through seq %d) in %.1fs\n", *out, st.Size(), head, time.Since(began).Seconds())
 	fmt.Fprintf(stdout, "影像与签名文件在 %s 下，另行复制 (files are immutable once written: copy the folder with rsync)\n", filepath.Join(c.data, "files"))
+	fmt.Fprintf(stdout, "主密钥不在备份中，请另行保管 (the master key %s is not in the backup: without it the sealed fields of a restored core cannot be read; keep it apart)\n", c.keyPath())
 	return nil
 }
 
