@@ -9,7 +9,6 @@ package etl_test
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,7 +38,7 @@ type privateCluster struct {
 func startPrivateCluster(t *testing.T) *privateCluster {
 	warehousetest.ClusterDSN(t) // skips, or fails in CI, without a cluster on this machine
 	dir := t.TempDir()
-	base := 21000 + 100*rand.IntN(70) // below the ephemeral ports (32768–), away from the shared servers
+	base := warehousetest.FreePorts(t, 43) // ZooKeeper on base, servers on base+10 … base+42
 	out, err := script("../scripts/clickhouse-test-cluster", "start", dir, fmt.Sprint(base))
 	t.Cleanup(func() { script("../scripts/clickhouse-test-cluster", "stop", dir) })
 	if err != nil {

@@ -368,7 +368,7 @@ func stoppableServerB(b *testing.B) (dsn string, stop, start func()) { return st
 func stoppable(t testing.TB) (dsn string, stop, start func()) {
 	warehousetest.ClickHouseAddr(t) // skip or fail like every ClickHouse test
 	dir := t.TempDir()
-	port := strconv.Itoa(20000 + rand.IntN(20000))
+	port := strconv.Itoa(warehousetest.FreePorts(t, 3))
 	script := "../../scripts/clickhouse-test-server"
 	run := func(args ...string) {
 		out, err := exec.Command(script, args...).CombinedOutput()

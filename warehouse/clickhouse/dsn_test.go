@@ -11,7 +11,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math/big"
-	mrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -82,7 +81,7 @@ func TestSecureServer(t *testing.T) {
 	os.WriteFile(crt, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
 	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), 0o600)
 	srv := filepath.Join(dir, "server")
-	port := 23000 + 10*mrand.IntN(500)
+	port := warehousetest.FreePorts(t, 6)
 	os.MkdirAll(filepath.Join(srv, "config.d"), 0o755)
 	os.WriteFile(filepath.Join(srv, "config.d", "tls.xml"), []byte(fmt.Sprintf(`<yandex>
   <tcp_port_secure>%d</tcp_port_secure>
