@@ -101,10 +101,16 @@ func tableOf(e model.Entity) *table {
 		}
 	}
 	tb.selectSQL = "SELECT " + strings.Join(names, ", ") + " FROM " + tb.name
+	// An insert also writes the blind index of each sealed column, after
+	// the entity's own columns (insertArgs).
+	ins := names
+	for _, i := range tb.sealed {
+		ins = append(ins[:len(ins):len(ins)], names[i]+"_bidx")
+	}
 	tb.insertSQL = fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) RETURNING id", tb.name,
-		strings.Join(names[1:], ", "), strings.TrimSuffix(strings.Repeat("?, ", len(names)-1), ", "))
+		strings.Join(ins[1:], ", "), strings.TrimSuffix(strings.Repeat("?, ", len(ins)-1), ", "))
 	tb.insertWithIDSQL = fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) RETURNING id", tb.name,
-		strings.Join(names, ", "), strings.TrimSuffix(strings.Repeat("?, ", len(names)), ", "))
+		strings.Join(ins, ", "), strings.TrimSuffix(strings.Repeat("?, ", len(ins)), ", "))
 	sets := make([]string, 0, len(names)-1)
 	for _, n := range names[1:] {
 		sets = append(sets, n+" = ?")

@@ -370,20 +370,21 @@ func (tx *Tx) insert(e model.Entity) error {
 	}
 	vals := tb.values(e)
 	stored, bidx := tx.db.sealValues(tb, vals)
+	args := stored
+	if len(tb.sealed) > 0 {
+		args = append(args[:len(args):len(args)], blindArgs(tb, bidx)...)
+	}
 	first, err := tx.firstID(tb)
 	if err != nil {
 		return err
 	}
 	if first == 0 {
-		err = tx.queryRow(tb.insertSQL, stored...).Scan(&m.ID)
+		err = tx.queryRow(tb.insertSQL, args...).Scan(&m.ID)
 	} else {
-		err = tx.queryRow(tb.insertWithIDSQL, append([]any{first}, stored...)...).Scan(&m.ID)
+		err = tx.queryRow(tb.insertWithIDSQL, append([]any{first}, args...)...).Scan(&m.ID)
 	}
 	if err != nil {
 		return mapConstraint(e.EntityName(), err)
-	}
-	if err := tx.setBlindIndex(tb, m.ID, bidx); err != nil {
-		return err
 	}
 	if tx.orig == nil {
 		tx.orig = map[model.Entity][]any{}

@@ -163,7 +163,18 @@ func (db *DB) sealValues(tb *table, vals []any) ([]any, map[string]string) {
 	return out, bidx
 }
 
-// setBlindIndex writes a row's blind indexes.
+// blindArgs are the blind-index values of an insert, in tb.sealed order
+// ("" on a core without keys).
+func blindArgs(tb *table, bidx map[string]string) []any {
+	out := make([]any, len(tb.sealed))
+	for k, i := range tb.sealed {
+		out[k] = bidx[tb.cols[i].name]
+	}
+	return out
+}
+
+// setBlindIndex writes a row's blind indexes after an update that changed
+// a sealed column.
 func (tx *Tx) setBlindIndex(tb *table, id int64, bidx map[string]string) error {
 	if bidx == nil {
 		return nil
