@@ -33,9 +33,6 @@ func unhex(t *testing.T, s string) []byte {
 // are the national algorithms, not something that only round-trips.
 func TestKnownAnswers(t *testing.T) {
 	// GB/T 32905-2016 appendix A, example 1: SM3("abc").
-	if got := hex.EncodeToString(sm3.New().Sum(nil)[:0]); got != "" {
-		t.Fatal(got)
-	}
 	h := sm3.Sum([]byte("abc"))
 	if got := hex.EncodeToString(h[:]); got != "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0" {
 		t.Errorf("SM3(abc) = %s", got)
@@ -56,6 +53,7 @@ func TestKnownAnswers(t *testing.T) {
 	y, _ := new(big.Int).SetString("CCEA490CE26775A52DC6EA718CC1AA600AED05FBF35E084A6632F6072DA9AD13", 16)
 	r, _ := new(big.Int).SetString("F5A03B0648D2C4630EEAC513E1BB81A15944DA3827D5B74143AC7EACEEE720B3", 16)
 	s, _ := new(big.Int).SetString("B1B6AA29DF212FD8763182BC0D421CA1BB9038FD1F7F42D4840B69C485BBC1AA", 16)
+	//lint:ignore SA1019 the standard gives its test key as coordinates; gmsm v0.15.5 takes SM2 keys as ecdsa.PublicKey
 	pub := &ecdsa.PublicKey{Curve: sm2.P256(), X: x, Y: y}
 	za, err := sm2.CalculateZA(pub, []byte("1234567812345678"))
 	if err != nil {
