@@ -109,8 +109,19 @@ func (db *DB) openVault(ctx context.Context, m *vault.Master, names string) erro
 	return nil
 }
 
+const keysQuery = "SELECT id, kind, wrapped, master FROM vault_key ORDER BY id"
+
 func (db *DB) wrappedKeys(ctx context.Context) ([]vault.WrappedKey, error) {
-	rows, err := db.w.QueryContext(ctx, "SELECT id, kind, wrapped, master FROM vault_key ORDER BY id")
+	return scanKeys(db.w.QueryContext(ctx, keysQuery))
+}
+
+// txKeys reads the keys through a write transaction (on SQLite the
+// writer's one connection is the transaction's).
+func txKeys(tx *Tx) ([]vault.WrappedKey, error) {
+	return scanKeys(tx.tx.QueryContext(tx.ctx, keysQuery))
+}
+
+func scanKeys(rows *sql.Rows, err error) ([]vault.WrappedKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read keys: %w", err)
 	}
@@ -571,23 +582,6 @@ func (db *DB) RotateMaster(ctx context.Context, next *vault.Master) (int, error)
 		db.master = next
 	}
 	return n, err
-}
-
-func txKeys(tx *Tx) ([]vault.WrappedKey, error) {
-	rows, err := tx.tx.QueryContext(tx.ctx, "SELECT id, kind, wrapped, master FROM vault_key ORDER BY id")
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []vault.WrappedKey
-	for rows.Next() {
-		var k vault.WrappedKey
-		if err := rows.Scan(&k.ID, &k.Kind, &k.Wrapped, &k.Master); err != nil {
-			return nil, err
-		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
 }
 
 // Reencrypt seals every sealed value under a new data key, batch by batch
