@@ -189,13 +189,24 @@ func TestKeysCommands(t *testing.T) {
 	if code, _, stderr := run(t, "keys", "init", "--key-file", next); code != 1 || !strings.Contains(stderr, "never overwritten") {
 		t.Errorf("init over an existing key: %d %s", code, stderr)
 	}
-	before, _ := os.ReadFile(filepath.Join(data, "core.db"))
+	sealedRows := func() string {
+		core, err := sql.Open("sqlite", filepath.Join(data, "core.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer core.Close()
+		var all string
+		if err := core.QueryRow("SELECT group_concat(phone || id_number, ',') FROM (SELECT phone, id_number FROM patient ORDER BY id)").Scan(&all); err != nil {
+			t.Fatal(err)
+		}
+		return all
+	}
+	before := sealedRows()
 	if code, out, stderr := run(t, "keys", "rotate", "--new-key-file", next, "--data", data, "--log-level", "error"); code != 0 || !strings.Contains(out, "re-wrapped") {
 		t.Fatalf("rotate: %d %s %s", code, out, stderr)
 	}
-	after, _ := os.ReadFile(filepath.Join(data, "core.db"))
-	if len(after) != len(before) {
-		t.Logf("core.db %d → %d bytes", len(before), len(after))
+	if after := sealedRows(); after != before || !strings.HasPrefix(after, "sm4:d1:") {
+		t.Error("the rotation rewrote the sealed rows")
 	}
 	if code, _, stderr := run(t, "records", "verify", "--data", data, "--log-level", "error"); code != 1 || !strings.Contains(stderr, "主密钥不符") {
 		t.Errorf("the old key after rotation: %d %s", code, stderr)
