@@ -2,8 +2,8 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"crypto/ecdsa"
+	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"io"
