@@ -534,6 +534,23 @@ func TestDeskInBrowser(t *testing.T) {
 		chromedp.WithPollingTimeout(15*time.Second))); err != nil {
 		t.Fatalf("the walk-in: %v", err)
 	}
+	// The exact lookup: a whole phone finds the patients who gave it and
+	// narrows the course list to the first; part of one finds nobody.
+	if err := testbrowser.Do(ctx, chromedp.SetValue(chromedp.ID("lookup-value"), "1381234567"), chromedp.Click(chromedp.ID("lookup-submit"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := testbrowser.Run(ctx, chromedp.Poll[bool](`document.getElementById('lookup-status').textContent.startsWith('未找到')`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Errorf("a partial phone: %v", err)
+	}
+	if err := testbrowser.Do(ctx, chromedp.SetValue(chromedp.ID("lookup-value"), "13812345678"), chromedp.Click(chromedp.ID("lookup-submit"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := testbrowser.Run(ctx, chromedp.Poll[bool](`(() => { const s = document.getElementById('lookup-status');
+		return s.textContent.startsWith('找到') && document.getElementById('course-filter').value === s.dataset.found
+			&& [...document.getElementById('course').options].every(o => o.textContent.includes(s.dataset.found)); })()`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		status, _ := testbrowser.Run(ctx, chromedp.Evaluate[string](`document.getElementById('lookup-status').textContent`))
+		t.Errorf("the whole phone: %v (%q)", err, status)
+	}
 	wide, err := testbrowser.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`))
 	if err != nil || wide {
 		t.Errorf("sideways scroll at 1366: %v %v", wide, err)

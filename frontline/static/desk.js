@@ -194,6 +194,33 @@
   document.getElementById('day').addEventListener('change', ev => { if (ev.target.value) go('date', ev.target.value); });
   document.getElementById('course').addEventListener('change', renderCourseInfo);
   document.getElementById('course-filter').addEventListener('input', renderCourses);
+
+  // An exact lookup by phone or national ID number: the core keeps both
+  // sealed and finds them through a blind index, so only a whole number
+  // finds anyone. A patient found narrows the course list to their MRN.
+  document.getElementById('lookup').addEventListener('submit', async ev => {
+    ev.preventDefault();
+    const field = document.getElementById('lookup-field').value;
+    const value = document.getElementById('lookup-value').value.trim();
+    const out = document.getElementById('lookup-status');
+    const btn = document.getElementById('lookup-submit');
+    if (!value) { out.className = 'form-status error'; out.textContent = '请输入完整的' + (field === 'phone' ? '手机号' : '身份证号'); return; }
+    btn.disabled = true; out.className = 'form-status'; out.textContent = '查找中…';
+    try {
+      const r = await api('GET', '/api/v1/patients?' + new URLSearchParams({ [field]: value }));
+      const found = r.items || [];
+      if (!found.length) { out.textContent = '未找到该' + (field === 'phone' ? '手机号' : '身份证号') + '的患者（须完整、准确）'; return; }
+      const p = found[0];
+      const filter = document.getElementById('course-filter');
+      filter.value = p.mrn;
+      renderCourses();
+      const here = desk.courses.some(c => c.mrn === p.mrn);
+      out.textContent = '找到 ' + found.map(x => x.name + '（' + x.mrn + '）').join('、') + (here ? '' : '；该患者在本科室没有可预约的疗程');
+      out.dataset.found = p.mrn;
+    } catch (e) {
+      out.className = 'form-status error'; out.textContent = refusal(e);
+    } finally { btn.disabled = false; }
+  });
   document.getElementById('walkin-submit').addEventListener('click', ev => {
     const c = selectedCourse();
     const msg = document.getElementById('queue-status');
