@@ -355,7 +355,7 @@ func nameMasked(payload []byte, key string) bool {
 		return false
 	}
 	v = v[:j]
-	return bytes.IndexByte(v, '*') >= 0 || len(bytes.TrimSpace(v)) == 0 || strings.TrimSpace(string(v)) == ""
+	return bytes.IndexByte(v, '*') >= 0 || len(bytes.TrimSpace(v)) == 0
 }
 
 // SealInPlace seals the sensitive fields of rows a core stored in clear
