@@ -3,6 +3,9 @@ package store
 import (
 	"context"
 	"database/sql"
+	"fmt"
+
+	"github.com/zhiliao/zhiliao/vault"
 )
 
 // DeadLetter is an HL7 message the intake could not apply.
@@ -15,8 +18,16 @@ type DeadLetter struct {
 	Reason        string
 }
 
-// AddDeadLetter keeps a message the HIS intake could not apply.
+// deadLetterColumn names the sealed raw message (vault.go): an HL7 order
+// carries the patient's phone and ID number in its PID segment.
+const deadLetterColumn = "his_dead_letter.raw"
+
+// AddDeadLetter keeps a message the HIS intake could not apply, sealed with
+// SM4 on a core with keys.
 func (db *DB) AddDeadLetter(ctx context.Context, institutionID int64, messageID string, raw []byte, code, reason string) error {
+	if k := db.keyring(); k != nil {
+		raw = []byte(k.Seal(deadLetterColumn, string(raw)))
+	}
 	_, err := db.w.ExecContext(ctx, db.sqlText(`INSERT INTO his_dead_letter (institution_id, received_at, message_id, raw, ack_code, reason)
 VALUES (?, ?, ?, ?, ?, ?)`), institutionID, formatTime(db.Now()), messageID, raw, code, reason)
 	return err
@@ -35,6 +46,13 @@ WHERE replayed_at IS NULL ORDER BY id LIMIT ?`), limit)
 		var d DeadLetter
 		if err := rows.Scan(&d.ID, &d.InstitutionID, &d.MessageID, &d.Raw, &d.AckCode, &d.Reason); err != nil {
 			return nil, err
+		}
+		if vault.IsSealed(string(d.Raw)) {
+			clear, err := db.openValue(deadLetterColumn, string(d.Raw))
+			if err != nil {
+				return nil, fmt.Errorf("dead letter %d: %w", d.ID, err)
+			}
+			d.Raw = []byte(clear)
 		}
 		out = append(out, d)
 	}

@@ -515,6 +515,9 @@ func (db *DB) refreshKeys(ctx context.Context) error {
 // it names a data key this process has not seen.
 func (db *DB) openValue(column, stored string) (string, error) {
 	k := db.keyring()
+	if k == nil {
+		return "", fmt.Errorf("%w: %s is sealed and the core was opened without keys", vault.ErrCorrupt, column)
+	}
 	clear, err := k.Open(column, stored)
 	if err != nil && !k.Has(vault.KeyOf(stored)) {
 		if db.refreshKeys(context.Background()) == nil {

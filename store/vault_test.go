@@ -102,6 +102,13 @@ func TestSealedFields(t *testing.T) {
 	if !sawPatient {
 		t.Fatal("no patient event")
 	}
+	// An HL7 message the intake refused keeps the PID segment: sealed too.
+	hl7 := "MSH|^~\\&|HIS||ZL||20260301||ORM^O01|X1|P|2.5\rPID|1||M9||王小明||19491231|M|||||" + testPhone + "||||||" + testIDNumber
+	e.must(db.AddDeadLetter(e.ctx, e.inst.ID, "X1", []byte(hl7), "AE", "test"))
+	dls, err := db.PendingDeadLetters(e.ctx, 10)
+	if err != nil || len(dls) != 1 || string(dls[0].Raw) != hl7 {
+		t.Fatalf("dead letter read back: %v %v", dls, err)
+	}
 	db.Close()
 	for _, f := range []string{"core.db", "core.db-wal"} {
 		b, _ := os.ReadFile(filepath.Join(dir, f))
