@@ -50,10 +50,7 @@ func selfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
 // https://…) the cookie is Secure over plain HTTP too; without either it is
 // not (a browser on http would drop it).
 func TestServeTLS(t *testing.T) {
-	data := t.TempDir()
-	if code, _, stderr := run(t, "gen", "--preset", "pilot", "--data", data, "--log-level", "error"); code != 0 {
-		t.Fatalf("gen: %s", stderr)
-	}
+	data := pilotData(t)
 	certFile, keyFile, pool := selfSigned(t)
 	for _, tc := range []struct {
 		name         string

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/xuri/excelize/v2"
@@ -21,11 +23,7 @@ import (
 // clear phone or ID number in any table of the warehouse, and only masked
 // patient names; the core reads them back in clear with its key.
 func TestWarehouseHoldsNoIdentity(t *testing.T) {
-	data := t.TempDir()
-	code, _, stderr := run(t, "gen", "--preset", "pilot", "--data", data, "--log-level", "error")
-	if code != 0 || !strings.Contains(stderr, "已创建主密钥") {
-		t.Fatalf("gen: %d %s", code, stderr)
-	}
+	data := pilotData(t)
 	if code, _, stderr := run(t, "relay", "--once", "--data", data, "--log-level", "error"); code != 0 {
 		t.Fatalf("relay: %s", stderr)
 	}
@@ -175,10 +173,7 @@ func queryStrings(t *testing.T, wh warehouse.Warehouse, query string) []string {
 // finds every generated signature valid, and an edited record; audit
 // verify and export prove the chain.
 func TestKeysCommands(t *testing.T) {
-	data := t.TempDir()
-	if code, _, stderr := run(t, "gen", "--preset", "pilot", "--data", data, "--log-level", "error"); code != 0 {
-		t.Fatalf("gen: %s", stderr)
-	}
+	data := pilotData(t)
 	next := filepath.Join(t.TempDir(), "next.key")
 	if code, _, stderr := run(t, "keys", "rotate", "--data", data); code != 2 || !strings.Contains(stderr, "--new-key-file") {
 		t.Errorf("rotate without a new key: %d %s", code, stderr)
@@ -250,4 +245,39 @@ func dataMaster(t *testing.T, data string) *vault.Master {
 		t.Fatal(err)
 	}
 	return m
+}
+
+var (
+	pilotOnce sync.Once
+	pilotDir  string
+	pilotErr  string
+)
+
+// pilotData is a data folder holding the pilot as `zhiliao gen --preset
+// pilot` makes it (core.db, the master key it creates and says so, files/):
+// generated once per test binary and copied for each test, since under the
+// race detector one generation takes about a minute.
+func pilotData(t *testing.T) string {
+	t.Helper()
+	pilotOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "zhiliao-cmd-pilot-")
+		if err != nil {
+			pilotErr = err.Error()
+			return
+		}
+		pilotDir = filepath.Join(dir, "data")
+		var stdout, stderr bytes.Buffer
+		code := Run(context.Background(), []string{"gen", "--preset", "pilot", "--data", pilotDir, "--log-level", "error"}, &stdout, &stderr)
+		if code != 0 || !strings.Contains(stderr.String(), "已创建主密钥") {
+			pilotErr = fmt.Sprintf("gen: %d %s", code, stderr.String())
+		}
+	})
+	if pilotErr != "" {
+		t.Fatal(pilotErr)
+	}
+	data := filepath.Join(t.TempDir(), "data")
+	if err := os.CopyFS(data, os.DirFS(pilotDir)); err != nil {
+		t.Fatal(err)
+	}
+	return data
 }

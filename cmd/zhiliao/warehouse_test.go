@@ -49,10 +49,7 @@ func TestHoldWarehouse(t *testing.T) {
 }
 
 func TestWarehouseCommands(t *testing.T) {
-	data := t.TempDir()
-	if code, _, stderr := run(t, "gen", "--preset", "pilot", "--data", data, "--log-level", "error"); code != 0 {
-		t.Fatalf("gen: %s", stderr)
-	}
+	data := pilotData(t)
 	code, out, stderr := run(t, "relay", "--once", "--data", data, "--log-level", "error")
 	if code != 0 || !strings.Contains(out, "已同步 shipped seq 0 → ") {
 		t.Fatalf("relay --once: %d %s %s", code, out, stderr)
