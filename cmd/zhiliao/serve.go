@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -372,10 +373,14 @@ func (m *Main) Run(ctx context.Context) error {
 				return
 			}
 			defer m.Reports.Stop()
+			// The dispatcher and the audit sealer end before the duties do:
+			// Close must not close the core under their last write.
+			var background sync.WaitGroup
+			defer background.Wait()
 			if m.Notices != nil {
-				go m.Notices.Run(lctx, 10*time.Second)
+				background.Go(func() { m.Notices.Run(lctx, 10*time.Second) })
 			}
-			go m.sealAudit(lctx, 5*time.Second)
+			background.Go(func() { m.sealAudit(lctx, 5*time.Second) })
 			// The relay retries warehouse outages by itself; it stops only
 			// for what waiting cannot fix, and then the service still
 			// serves the core while /metrics shows the lag growing.
