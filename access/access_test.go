@@ -1,7 +1,9 @@
 package access
 
 import (
+	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 )
 
@@ -59,5 +61,21 @@ func TestLoginThrottle(t *testing.T) {
 	}
 	if !try("192.0.2.1", "b") || try("192.0.2.1", "c") {
 		t.Fatal("the address bucket (3) does not stop a fourth try at another account")
+	}
+}
+
+// TestSecureCookie: a request over TLS, or any request behind
+// ForceSecureCookies (serve --external-url https://…), gets Secure cookies;
+// a plain request without it does not.
+func TestSecureCookie(t *testing.T) {
+	var got []bool
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = append(got, SecureCookie(r)) })
+	plain := httptest.NewRequest("GET", "http://zhiliao.example.org/", nil)
+	tlsReq := httptest.NewRequest("GET", "https://zhiliao.example.org/", nil) // httptest sets r.TLS for https
+	h.ServeHTTP(httptest.NewRecorder(), plain)
+	h.ServeHTTP(httptest.NewRecorder(), tlsReq)
+	ForceSecureCookies(h).ServeHTTP(httptest.NewRecorder(), plain)
+	if want := []bool{false, true, true}; !slices.Equal(got, want) {
+		t.Errorf("plain, TLS, behind a TLS proxy: %v, want %v", got, want)
 	}
 }

@@ -47,8 +47,8 @@ func selfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
 
 // TestServeTLS: with --tls-cert/--tls-key the main port speaks HTTPS only
 // and the session cookie is Secure; behind a proxy (--external-url
-// https://…) the cookie is Secure over plain HTTP too; without either it is
-// not (a browser on http would drop it).
+// https://…) the cookie is Secure over plain HTTP too. Without either it is
+// not (access.TestSecureCookie checks the same rule on one handler).
 func TestServeTLS(t *testing.T) {
 	data := pilotData(t)
 	certFile, keyFile, pool := selfSigned(t)
@@ -57,7 +57,7 @@ func TestServeTLS(t *testing.T) {
 		tls          bool
 		external     string
 		secureCookie bool
-	}{{"tls", true, "", true}, {"proxy", false, "https://zhiliao.example.org", true}, {"plain", false, "", false}} {
+	}{{"tls", true, "", true}, {"proxy", false, "https://zhiliao.example.org", true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
 			m := &Main{Addr: "127.0.0.1:0", Demo: true, Seed: 1, Stdout: &stdout, Stderr: &stderr, ExternalURL: tc.external,
