@@ -47,11 +47,18 @@ func anchorDigest(n int64, hash, at string) []byte {
 	return vault.Digest("zhiliao audit anchor v1", strconv.FormatInt(n, 10), hash, at)
 }
 
-// scanLine reads the fields of auditFields as text.
-func scanLine(sc interface{ Scan(...any) error }) ([]string, error) {
+// auditFieldsOrBlank is auditFields read through a LEFT JOIN: a line that
+// is gone reads as id 0 and blanks.
+const auditFieldsOrBlank = "COALESCE(a.id, 0), COALESCE(a.at, ''), COALESCE(a.institution_id, 0), COALESCE(a.user_id, 0), COALESCE(a.username, ''), " +
+	"COALESCE(a.role, ''), COALESCE(a.action, ''), COALESCE(a.route, ''), COALESCE(a.entity, ''), COALESCE(a.entity_id, ''), COALESCE(a.status, 0), " +
+	"COALESCE(a.request_id, ''), COALESCE(a.remote, ''), COALESCE(a.detail, '')"
+
+// scanLine reads the fields of auditFields as text, after the row's lead
+// columns (read into lead).
+func scanLine(sc interface{ Scan(...any) error }, lead ...any) ([]string, error) {
 	var id, inst, user, status int64
 	f := make([]string, 14)
-	if err := sc.Scan(&id, &f[1], &inst, &user, &f[4], &f[5], &f[6], &f[7], &f[8], &f[9], &status, &f[11], &f[12], &f[13]); err != nil {
+	if err := sc.Scan(append(lead, &id, &f[1], &inst, &user, &f[4], &f[5], &f[6], &f[7], &f[8], &f[9], &status, &f[11], &f[12], &f[13])...); err != nil {
 		return nil, err
 	}
 	f[0], f[2], f[3], f[10] = strconv.FormatInt(id, 10), strconv.FormatInt(inst, 10), strconv.FormatInt(user, 10), strconv.FormatInt(status, 10)
@@ -245,105 +252,97 @@ func (db *DB) VerifyAudit(ctx context.Context) (*AuditReport, error) {
 			r.Problems = append(r.Problems, fmt.Sprintf(format, args...))
 		}
 	}
-	rows, err := db.r.QueryContext(ctx, "SELECT c.n, c.audit_id, c.hash FROM audit_chain c ORDER BY c.n")
-	if err != nil {
-		return nil, err
-	}
-	type link struct {
-		n, id int64
-		hash  string
-	}
-	var chain []link
-	for rows.Next() {
-		var l link
-		if err := rows.Scan(&l.n, &l.id, &l.hash); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		chain = append(chain, l)
-	}
-	rows.Close()
-	lines := map[int64][]string{}
-	lrows, err := db.r.QueryContext(ctx, "SELECT "+auditFields+" FROM audit_log a ORDER BY a.id")
-	if err != nil {
-		return nil, err
-	}
-	for lrows.Next() {
-		f, err := scanLine(lrows)
-		if err != nil {
-			lrows.Close()
-			return nil, err
-		}
-		id, _ := strconv.ParseInt(f[0], 10, 64)
-		lines[id] = f
-	}
-	lrows.Close()
-	heads := map[int64]string{}
-	prev := ""
-	for i, l := range chain {
-		if l.n != int64(i+1) {
-			problem("链第 %d 行缺失 (chain line %d missing: deleted)", int64(i+1), int64(i+1))
-			break
-		}
-		f, ok := lines[l.id]
-		if !ok {
-			problem("链第 %d 行的审计记录 %d 已被删除 (audit line %d of chain line %d deleted)", l.n, l.id, l.id, l.n)
-			prev = l.hash
-			continue
-		}
-		delete(lines, l.id)
-		if h := chainHash(prev, f); h != l.hash {
-			problem("链第 %d 行（审计记录 %d）与链不符：被修改或调换顺序 (audit line %d altered or moved)", l.n, l.id, l.id)
-		}
-		if i == 0 || r.Oldest == "" {
-			r.Oldest = f[1]
-		}
-		r.Newest = f[1]
-		prev = l.hash
-		heads[l.n] = l.hash
-		r.Lines++
-	}
-	var pending int64
-	db.r.QueryRowContext(ctx, "SELECT count(*) FROM audit_pending").Scan(&pending)
-	r.Pending = pending
-	r.Unsealed = int64(len(lines)) - pending
-	if r.Unsealed < 0 {
-		r.Unsealed = 0
-	}
-	if r.Unsealed > 0 {
-		problem("%d 条审计记录既未入链也不在待封存队列 (audit lines outside the chain)", r.Unsealed)
-	}
 	keys, err := db.publicKeys(ctx)
 	if err != nil {
 		return nil, err
 	}
+	// The anchors first (one per sealing: far fewer than lines), checked
+	// against the chain as it streams past them.
+	type anchor struct {
+		hash, at string
+		sig      []byte
+	}
+	anchors := map[int64]anchor{}
 	arows, err := db.r.QueryContext(ctx, "SELECT n, hash, at, signature FROM audit_anchor ORDER BY n")
 	if err != nil {
 		return nil, err
 	}
-	defer arows.Close()
 	for arows.Next() {
 		var n int64
-		var hash, at string
-		var sig []byte
-		if err := arows.Scan(&n, &hash, &at, &sig); err != nil {
+		var a anchor
+		if err := arows.Scan(&n, &a.hash, &a.at, &a.sig); err != nil {
+			arows.Close()
 			return nil, err
 		}
+		anchors[n] = a
 		r.Anchors++
-		switch h, ok := heads[n]; {
-		case n > int64(len(chain)):
-			problem("锚点 %d（%s）超出链尾 %d：链尾被截断 (anchor beyond the chain's end: lines cut off)", n, at, len(chain))
-		case !ok || h != hash:
-			problem("锚点 %d（%s）与链不符 (anchor does not match the chain)", n, at)
-		}
 		switch pub := keys["service"]; {
-		case len(sig) == 0:
+		case len(a.sig) == 0:
 			problem("锚点 %d 未签名 (anchor unsigned: the core has no keys)", n)
-		case pub == nil || !vault.Verify(pub, anchorDigest(n, hash, at), sig):
+		case pub == nil || !vault.Verify(pub, anchorDigest(n, a.hash, a.at), a.sig):
 			problem("锚点 %d 的 SM2 签名无效 (anchor signature invalid)", n)
 		}
 	}
-	return r, arows.Err()
+	arows.Close()
+	if err := arows.Err(); err != nil {
+		return nil, err
+	}
+	// The chain in order, each link with its line (or blanks where the line
+	// is gone): nothing is held but the previous hash.
+	rows, err := db.r.QueryContext(ctx, "SELECT c.n, c.audit_id, c.hash, "+auditFieldsOrBlank+" FROM audit_chain c LEFT JOIN audit_log a ON a.id = c.audit_id ORDER BY c.n")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	prev := ""
+	for rows.Next() {
+		var n, id int64
+		var hash string
+		f, err := scanLine(rows, &n, &id, &hash)
+		if err != nil {
+			return nil, err
+		}
+		if n != r.Lines+1 {
+			problem("链第 %d 行缺失 (chain line %d missing: deleted)", r.Lines+1, r.Lines+1)
+			break
+		}
+		r.Lines++
+		switch {
+		case f[0] == "0":
+			problem("链第 %d 行的审计记录 %d 已被删除 (audit line %d of chain line %d deleted)", n, id, id, n)
+		case chainHash(prev, f) != hash:
+			problem("链第 %d 行（审计记录 %d）与链不符：被修改或调换顺序 (audit line %d altered or moved)", n, id, id)
+		default:
+			if r.Oldest == "" {
+				r.Oldest = f[1]
+			}
+			r.Newest = f[1]
+		}
+		if a, ok := anchors[n]; ok && a.hash != hash {
+			problem("锚点 %d（%s）与链不符 (anchor does not match the chain)", n, a.at)
+		}
+		prev = hash
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for n, a := range anchors {
+		if n > r.Lines {
+			problem("锚点 %d（%s）超出链尾 %d：链尾被截断 (anchor beyond the chain's end: lines cut off)", n, a.at, r.Lines)
+		}
+	}
+	if err := db.r.QueryRowContext(ctx, "SELECT count(*) FROM audit_pending").Scan(&r.Pending); err != nil {
+		return nil, err
+	}
+	err = db.r.QueryRowContext(ctx, `SELECT count(*) FROM audit_log a WHERE NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.audit_id = a.id)
+AND NOT EXISTS (SELECT 1 FROM audit_pending p WHERE p.audit_id = a.id)`).Scan(&r.Unsealed)
+	if err != nil {
+		return nil, err
+	}
+	if r.Unsealed > 0 {
+		problem("%d 条审计记录既未入链也不在待封存队列 (audit lines outside the chain)", r.Unsealed)
+	}
+	return r, nil
 }
 
 // AuditProof is what an auditor needs to check an exported range of the
@@ -416,12 +415,10 @@ func (db *DB) ExportAudit(ctx context.Context, from, to time.Time, w *csv.Writer
 		for rows.Next() {
 			var n int64
 			var hash string
-			var id, inst, user, status int64
-			f := make([]string, 14)
-			if err := rows.Scan(&n, &hash, &id, &f[1], &inst, &user, &f[4], &f[5], &f[6], &f[7], &f[8], &f[9], &status, &f[11], &f[12], &f[13]); err != nil {
+			f, err := scanLine(rows, &n, &hash)
+			if err != nil {
 				return nil, err
 			}
-			f[0], f[2], f[3], f[10] = strconv.FormatInt(id, 10), strconv.FormatInt(inst, 10), strconv.FormatInt(user, 10), strconv.FormatInt(status, 10)
 			in := "1"
 			if f[1] < lo || f[1] >= hi {
 				in = "0"

@@ -64,10 +64,7 @@ func TestSealedFields(t *testing.T) {
 	m, _ := newMaster(t)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "core.db")
-	db, err := store.Open(context.Background(), path, store.Options{FilesDir: dir, Master: m})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openSealed(t, path, m)
 	e := envOf(t, db)
 	p := e.identified("M1", testPhone, testIDNumber)
 	if p.Phone != testPhone || p.IDNumber != testIDNumber {
@@ -164,10 +161,7 @@ func TestSealInPlace(t *testing.T) {
 	}
 
 	m, _ := newMaster(t)
-	db, err = store.Open(context.Background(), path, store.Options{FilesDir: dir, Master: m})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db = openSealed(t, path, m)
 	found, err := db.FindPatients(model.WithActor(e.ctx, model.Actor{Role: model.RoleFrontDesk, InstitutionID: e.inst.ID}), "phone", "13912340007")
 	if err != nil || len(found) != 1 {
 		t.Fatalf("find after sealing: %v %v", found, err)
@@ -209,12 +203,8 @@ func TestSealInPlace(t *testing.T) {
 func keyedCore(t *testing.T) (*env, string) {
 	t.Helper()
 	m, _ := newMaster(t)
-	dir := t.TempDir()
 	path := coreLocation(t)
-	db, err := store.Open(context.Background(), path, store.Options{FilesDir: dir, Master: m})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openSealed(t, path, m)
 	t.Cleanup(func() { db.Close() })
 	return envOf(t, db), path
 }
@@ -384,10 +374,7 @@ func TestReencryptSurvivesKill(t *testing.T) {
 	m, keyPath := newMaster(t)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "core.db")
-	db, err := store.Open(context.Background(), path, store.Options{FilesDir: dir, Master: m})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openSealed(t, path, m)
 	e := envOf(t, db)
 	for i := range 1100 {
 		e.identified(fmt.Sprintf("R%04d", i), fmt.Sprintf("1391234%04d", i), testIDNumber)
@@ -444,10 +431,7 @@ func TestOldPayloadsScrubbed(t *testing.T) {
 	m, _ := newMaster(t)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "core.db")
-	db, err := store.Open(context.Background(), path, store.Options{FilesDir: dir, Master: m})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openSealed(t, path, m)
 	defer db.Close()
 	raw, err := sql.Open("sqlite", path)
 	if err != nil {
@@ -527,4 +511,14 @@ func TestAuditChainConcurrent(t *testing.T) {
 	if err != nil || !rep.OK() || rep.Lines != 200 || rep.Pending != 0 {
 		t.Fatalf("%+v %v", rep, err)
 	}
+}
+
+// openSealed opens the core at path with master key m.
+func openSealed(t testing.TB, path string, m *vault.Master) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), path, store.Options{FilesDir: t.TempDir(), Master: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
 }
