@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/zhiliao/zhiliao/etl"
 	"github.com/zhiliao/zhiliao/internal/testcore"
 	"github.com/zhiliao/zhiliao/store"
+	"github.com/zhiliao/zhiliao/vault"
 	"github.com/zhiliao/zhiliao/warehouse"
 	"github.com/zhiliao/zhiliao/warehouse/warehousetest"
 )
@@ -59,10 +61,7 @@ func BenchmarkMarts(b *testing.B) {
 		tail = 300
 	}
 	ctx := context.Background()
-	core, err := store.Open(ctx, path, store.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	core := openBenchCore(b, path)
 	defer core.Close()
 	head, _ := core.OutboxHead(ctx)
 	engines := []func(testing.TB) warehousetest.Engine{warehousetest.DuckDB}
@@ -117,6 +116,30 @@ func BenchmarkMarts(b *testing.B) {
 			}
 		})
 	}
+}
+
+// openBenchCore opens a generated core for a benchmark, with the master
+// key `zhiliao gen` left beside it (DATA/master.key), if there is one.
+func openBenchCore(b *testing.B, path string) *store.DB {
+	b.Helper()
+	var opt store.Options
+	if key := filepath.Join(filepath.Dir(path), "master.key"); fileExists(key) {
+		m, err := vault.LoadMaster(key)
+		if err != nil {
+			b.Fatal(err)
+		}
+		opt.Master = m
+	}
+	core, err := store.Open(context.Background(), path, opt)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return core
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // copyTable copies a table's rows into a new table and drops it again.
