@@ -16,7 +16,10 @@ import (
 	"github.com/zhiliao/zhiliao/store"
 )
 
-const leaderChildEnv = "ZHILIAO_TEST_LEADER_DSN"
+const (
+	leaderChildEnv = "ZHILIAO_TEST_LEADER_DSN"
+	leaderFilesEnv = "ZHILIAO_TEST_LEADER_FILES"
+)
 
 // TestLeaderTakesOverAfterKill: two service instances on one core; only one
 // runs the duties. Killing the leader with SIGKILL hands them to the other
@@ -32,7 +35,8 @@ func TestLeaderTakesOverAfterKill(t *testing.T) {
 		return
 	}
 	child := exec.Command(os.Args[0], "-test.run=^TestLeaderChild$")
-	child.Env = append(os.Environ(), leaderChildEnv+"="+e.db.Path)
+	// The child is killed: it cannot remove a temp dir of its own.
+	child.Env = append(os.Environ(), leaderChildEnv+"="+e.db.Path, leaderFilesEnv+"="+t.TempDir())
 	out, err := child.StdoutPipe()
 	e.must(err)
 	e.must(child.Start())
@@ -77,7 +81,7 @@ func TestLeaderChild(t *testing.T) {
 	if dsn == "" {
 		t.Skip("the leader child of TestLeaderTakesOverAfterKill")
 	}
-	db, err := store.Open(context.Background(), dsn, store.Options{FilesDir: t.TempDir()})
+	db, err := store.Open(context.Background(), dsn, store.Options{FilesDir: os.Getenv(leaderFilesEnv)})
 	if err != nil {
 		t.Fatal(err)
 	}
