@@ -230,3 +230,28 @@ func RawDDL(have map[string]map[string]bool, d RawDialect) [][]string {
 	}
 	return groups
 }
+
+// NamespaceRows lists, for every landing table, the condition that picks
+// the rows of one namespace (one core of a regional warehouse): the events,
+// batch log and dead letters by seq, the raw and current rows by id, since
+// a rebuild snapshot's rows carry seq 0. Engines delete by it
+// (Warehouse.ResetNamespace); latest says whether the engine keeps
+// latest_ tables (ClickHouse) or cur_ tables (DuckDB) beside raw.
+func NamespaceRows(ns int64, latest bool) [][2]string {
+	lo, hi := model.NamespaceBase(ns), model.NamespaceBase(ns+1)
+	in := func(col string) string { return fmt.Sprintf("%s >= %d AND %s < %d", col, lo, col, hi) }
+	out := [][2]string{
+		{"cdc_events", in("seq")},
+		{"cdc_batches", in("last_seq")},
+		{"cdc_dead_letters", in("seq")},
+		{"cdc_dead_letter_replays", in("seq")},
+	}
+	for _, t := range tables {
+		kept := t.Current
+		if latest {
+			kept = t.Latest
+		}
+		out = append(out, [2]string{t.Name, in("id")}, [2]string{kept, in("id")})
+	}
+	return out
+}

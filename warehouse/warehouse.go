@@ -57,8 +57,27 @@ type Warehouse interface {
 	// Reset drops every table and view and recreates an empty schema with a
 	// new ID: the first step of a rebuild.
 	Reset(ctx context.Context) error
+	// ResetNamespace removes every landed row of one namespace (one core of
+	// a regional warehouse: its events, batch log, dead letters, raw and
+	// current rows) and leaves the other cores' rows and the ID as they are:
+	// the first step of rebuilding one hospital from its core. The marts
+	// still hold what they were built from until a full ETL run.
+	ResetNamespace(ctx context.Context, ns int64) error
 	Close() error
 }
+
+type relandKey struct{}
+
+// Reland marks the appends under the returned context as rows the
+// warehouse held before and lost to ResetNamespace, sent again by a
+// rebuild. An engine that drops an insert identical to one it took before
+// (replicated ClickHouse keeps the hashes of recent blocks in ZooKeeper and
+// drops a repeat, which makes redelivery safe) must take these: the rows
+// they repeat are gone.
+func Reland(ctx context.Context) context.Context { return context.WithValue(ctx, relandKey{}, true) }
+
+// Relanding says whether ctx came from Reland.
+func Relanding(ctx context.Context) bool { return ctx.Value(relandKey{}) != nil }
 
 // Batch is what the relay appends in one step. Events holds the envelopes of
 // every event in (FirstSeq, LastSeq] that decoded; Raw holds, per entity, the

@@ -171,7 +171,9 @@ func runWarehouse(ctx context.Context, args []string, stdout, stderr io.Writer) 
 }
 
 // rebuildWarehouse recreates the warehouse from the core (warehouse
-// rebuild, restore) and, with marts, builds every mart from it at once.
+// rebuild, restore) and, with marts, builds every mart from it at once. A
+// regional warehouse keeps the other cores' rows and its marts, which hold
+// this core's old rows until rebuilt: its marts are always rebuilt.
 func rebuildWarehouse(ctx context.Context, c *common, w *whFlags, marts bool, stdout, stderr io.Writer) error {
 	core, err := openCore(ctx, c, stderr, mustExist)
 	if err != nil {
@@ -190,7 +192,11 @@ func rebuildWarehouse(ctx context.Context, c *common, w *whFlags, marts bool, st
 	if err := cdc.Rebuild(ctx, core, wh, r, stdout); err != nil {
 		return fmt.Errorf("rebuild the warehouse: %w", err)
 	}
-	if !marts {
+	hws, err := wh.HighWaters(ctx)
+	if err != nil {
+		return err
+	}
+	if !marts && len(hws) <= 1 {
 		return nil
 	}
 	log, err := c.logger(stderr)

@@ -60,25 +60,35 @@ func ReplayDeadLetters(ctx context.Context, wh warehouse.Warehouse) (ReplayResul
 
 // Rebuild recreates the warehouse from the core: it empties it (a new
 // warehouse id), loads a snapshot of every row whose latest version the
-// outbox no longer holds, then replays the outbox. The relay must not be
-// running against this warehouse meanwhile. Progress lines go to progress.
+// outbox no longer holds, then replays the outbox. In a regional warehouse,
+// which also holds other hospitals' cores, it empties only this core's
+// namespace (Warehouse.ResetNamespace: the id and the other cores' rows
+// stay, and their relays go on); the marts then need a full ETL run. The
+// relay of this core must not be running against the warehouse meanwhile.
+// Progress lines go to progress.
 func Rebuild(ctx context.Context, core Outbox, wh warehouse.Warehouse, relay *Relay, progress io.Writer) error {
 	began := time.Now()
-	// A regional warehouse holds other hospitals' cores too: resetting it
-	// from this one would lose theirs.
 	hws, err := wh.HighWaters(ctx)
 	if err != nil {
 		return fmt.Errorf("warehouse high water: %w", err)
 	}
 	ns := core.Namespace()
+	shared := false
 	for other := range hws {
-		if other != ns {
-			return fmt.Errorf("warehouse %s also holds the events of namespace %d (another hospital's core), not only this core's %d: a rebuild from this core would erase them; rebuild a regional warehouse by relaying every core into a new one", wh.ID(), other, ns)
-		}
+		shared = shared || other != ns
 	}
-	if err := wh.Reset(ctx); err != nil {
+	if shared {
+		if progress != nil {
+			fmt.Fprintf(progress, "重建 rebuild: 区域数据仓库 warehouse %s holds %d cores; emptying only this core's namespace %d\n", wh.ID(), len(hws), ns)
+		}
+		if err := wh.ResetNamespace(ctx, ns); err != nil {
+			return fmt.Errorf("empty namespace %d: %w", ns, err)
+		}
+	} else if err := wh.Reset(ctx); err != nil {
 		return fmt.Errorf("reset warehouse: %w", err)
 	}
+	// The rows sent again may repeat blocks the warehouse took before.
+	ctx = warehouse.Reland(ctx)
 	bb := warehouse.NewBatchBuilder()
 	defer bb.Release()
 	batch := relay.BatchSize

@@ -384,10 +384,22 @@ func (w *Warehouse) Append(ctx context.Context, b *warehouse.Batch) error {
 		[]any{b.FirstSeq, b.LastSeq, events, int64(len(b.DeadLetters)), time.Now()})
 }
 
+// insertContext turns off the block deduplication of replicated tables for
+// the rows of a rebuild (warehouse.Reland): their blocks may equal blocks
+// taken before ResetNamespace deleted them, and ZooKeeper still holds those
+// blocks' hashes. Everything else is still deduplicated twice: by the
+// blocks, and by the tables' keys.
+func insertContext(ctx context.Context) context.Context {
+	if !warehouse.Relanding(ctx) {
+		return ctx
+	}
+	return ch.Context(ctx, ch.WithSettings(ch.Settings{"insert_deduplicate": 0}))
+}
+
 // appendRecord sends an Arrow record as one native block, column by column:
 // each Arrow array becomes the slice clickhouse-go appends in one call.
 func (w *Warehouse) appendRecord(ctx context.Context, table, columns string, rec arrow.Record) error {
-	batch, err := w.conn.PrepareBatch(ctx, "INSERT INTO "+table+" ("+columns+")")
+	batch, err := w.conn.PrepareBatch(insertContext(ctx), "INSERT INTO "+table+" ("+columns+")")
 	if err != nil {
 		return err
 	}
@@ -512,7 +524,7 @@ func queryColumn[T any](ctx context.Context, conn driver.Conn, query string, arg
 // insert sends rows as one native block. Every INSERT goes this way: 18.16
 // keeps waiting for a data block after an INSERT … VALUES sent as a query.
 func (w *Warehouse) insert(ctx context.Context, query string, rows ...[]any) error {
-	batch, err := w.conn.PrepareBatch(ctx, query)
+	batch, err := w.conn.PrepareBatch(insertContext(ctx), query)
 	if err != nil {
 		return err
 	}
@@ -538,6 +550,40 @@ func (w *Warehouse) Reset(ctx context.Context) error {
 		}
 	}
 	return w.init(ctx)
+}
+
+// ResetNamespace implements warehouse.Warehouse with a delete mutation per
+// landing table (ALTER TABLE … DELETE, which rewrites the parts holding the
+// namespace's rows in the background), and waits until every mutation of
+// the database is done, so that the relay that follows writes after them
+// (a mutation applies only to the parts that existed when it was made). On
+// a replicated table the mutation goes to every replica through ZooKeeper.
+func (w *Warehouse) ResetNamespace(ctx context.Context, ns int64) error {
+	for _, tw := range warehouse.NamespaceRows(ns, true) {
+		if err := w.Exec(ctx, "ALTER TABLE "+quoteIdent(tw[0])+" DELETE WHERE "+tw[1]); err != nil {
+			return fmt.Errorf("%s: %w", tw[0], err)
+		}
+	}
+	return mutationsDone(ctx, w.conn)
+}
+
+// mutationsDone waits until the server has finished every mutation of the
+// connection's database.
+func mutationsDone(ctx context.Context, conn driver.Conn) error {
+	for {
+		var left uint64
+		if err := conn.QueryRow(ctx, "SELECT count() FROM system.mutations WHERE database = currentDatabase() AND NOT is_done").Scan(&left); err != nil {
+			return err
+		}
+		if left == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // Query implements warehouse.Warehouse.

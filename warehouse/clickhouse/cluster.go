@@ -46,6 +46,7 @@ type Cluster struct {
 
 	read   driver.Conn
 	shards []*Warehouse
+	opt    *ch.Options // as parsed from the DSN: for a connection to one server
 
 	mu       sync.Mutex
 	known    map[int64]bool // namespaces seen landed: what a lost shard takes with it
@@ -89,7 +90,7 @@ func OpenCluster(ctx context.Context, dsn string) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{Name: name, Database: opt.Auth.Database}
+	c := &Cluster{Name: name, Database: opt.Auth.Database, opt: opt}
 	c.Local = c.Database + "_local"
 	boot := *opt
 	boot.Auth.Database = "default"
@@ -478,6 +479,39 @@ func (c *Cluster) Reset(ctx context.Context) error {
 	}
 	return nil
 }
+
+// ResetNamespace implements warehouse.Warehouse on the one shard that holds
+// the namespace, through whichever of its replicas answers; the other
+// replicas take the mutations from ZooKeeper, and it waits for them too
+// (up to replicaMutationWait each; one that is down does them when it is
+// back). 18.16 crashes a replica whose table is dropped while it finishes a
+// mutation (ReplicatedMergeTreeQueue::tryFinalizeMutations, seen when a
+// Reset followed at once), so the call returns only when they are done.
+func (c *Cluster) ResetNamespace(ctx context.Context, ns int64) error {
+	shard := c.shards[c.ShardOf(ns)]
+	if err := shard.ResetNamespace(ctx, ns); err != nil {
+		return err
+	}
+	for _, addr := range strings.Split(shard.Addr, ",") {
+		o := *c.opt
+		o.Addr, o.Auth.Database = []string{addr}, c.Local
+		conn, err := ch.Open(&o)
+		if err != nil {
+			continue
+		}
+		wctx, cancel := context.WithTimeout(ctx, replicaMutationWait)
+		err = mutationsDone(wctx, conn)
+		cancel()
+		conn.Close()
+		if err != nil && ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// replicaMutationWait bounds the wait for another replica's mutations.
+const replicaMutationWait = 2 * time.Minute
 
 // Close implements warehouse.Warehouse.
 func (c *Cluster) Close() error {

@@ -464,6 +464,16 @@ func (w *Warehouse) Reset(ctx context.Context) error {
 	return w.init(ctx)
 }
 
+// ResetNamespace implements warehouse.Warehouse: one transaction deletes
+// the namespace's rows from every landing table.
+func (w *Warehouse) ResetNamespace(ctx context.Context, ns int64) error {
+	var stmts []string
+	for _, tw := range warehouse.NamespaceRows(ns, false) {
+		stmts = append(stmts, "DELETE FROM "+tw[0]+" WHERE "+tw[1])
+	}
+	return w.ExecAtomic(ctx, stmts...)
+}
+
 // Query implements warehouse.Warehouse.
 func (w *Warehouse) Query(ctx context.Context, query string, args ...any) (array.RecordReader, error) {
 	rows, err := w.db.QueryContext(ctx, query, args...)

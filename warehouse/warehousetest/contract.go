@@ -62,6 +62,22 @@ func sample() []model.ChangeEvent {
 	return out
 }
 
+// sampleIn is sample from the core of namespace ns: every id and seq moved
+// into it, as that core gives them out.
+func sampleIn(ns int64) []model.ChangeEvent {
+	base := model.NamespaceBase(ns)
+	out := sample()
+	for i := range out {
+		ev := &out[i]
+		ev.Seq, ev.TxID, ev.EntityID, ev.InstitutionID = ev.Seq+base, ev.TxID+base, ev.EntityID+base, base+1
+		var m map[string]any
+		json.Unmarshal(ev.Payload, &m)
+		m["id"], m["institution_id"] = ev.EntityID, ev.InstitutionID
+		ev.Payload, _ = json.Marshal(m)
+	}
+	return out
+}
+
 // Run is the contract every engine passes with the same assertions; each
 // case gets fresh storage from newEngine.
 func Run(t *testing.T, newEngine func(testing.TB) Engine) {
@@ -238,18 +254,9 @@ func Run(t *testing.T, newEngine func(testing.TB) Engine) {
 		e := newEngine(t)
 		w := e.Open(t)
 		defer w.Close()
-		// The same history from a second core, namespace 7: every id and
-		// seq moved into it, as that core gives them out.
+		// The same history from a second core, namespace 7.
 		base := model.NamespaceBase(7)
-		other := sample()
-		for i := range other {
-			ev := &other[i]
-			ev.Seq, ev.TxID, ev.EntityID, ev.InstitutionID = ev.Seq+base, ev.TxID+base, ev.EntityID+base, base+1
-			var m map[string]any
-			json.Unmarshal(ev.Payload, &m)
-			m["id"], m["institution_id"] = ev.EntityID, ev.InstitutionID
-			ev.Payload, _ = json.Marshal(m)
-		}
+		other := sampleIn(7)
 		b := Build(other[:3]...)
 		b.FirstSeq, b.LastSeq = base+1, base+3
 		mustAppend(t, w, b)
@@ -283,6 +290,75 @@ func Run(t *testing.T, newEngine func(testing.TB) Engine) {
 		}
 		if n := Count(t, w, "SELECT count(*) FROM cdc_events"); n != 12 {
 			t.Errorf("%d events, want 12", n)
+		}
+	})
+
+	t.Run("one core's rows removed, the others' kept", func(t *testing.T) {
+		e := newEngine(t)
+		w := e.Open(t)
+		defer w.Close()
+		base := model.NamespaceBase(7)
+		b := Build(sample()...)
+		mustAppend(t, w, b)
+		b.Release()
+		other := sampleIn(7)
+		b = Build(other...)
+		b.FirstSeq, b.LastSeq = base+1, base+6
+		mustAppend(t, w, b)
+		b.Release()
+		// A rebuild snapshot's row of namespace 7 carries seq 0.
+		snap := other[0]
+		snap.Seq = 0
+		var m map[string]any
+		json.Unmarshal(snap.Payload, &m)
+		m["id"] = base + 99
+		snap.EntityID = base + 99
+		snap.Payload, _ = json.Marshal(m)
+		bb := warehouse.NewBatchBuilder()
+		bb.AddSnapshot(&snap)
+		b = bb.Build()
+		b.Snapshot, b.Namespace = true, 7
+		mustAppend(t, w, b)
+		b.Release()
+		bb.Release()
+		id := w.ID()
+
+		if err := w.ResetNamespace(ctx, 7); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.ResetNamespace(ctx, 9); err != nil { // nothing of it: nothing to do
+			t.Fatal(err)
+		}
+		if hws, err := w.HighWaters(ctx); err != nil || len(hws) != 1 || hws[0] != 6 {
+			t.Fatalf("high waters %v %v, want {0: 6}", hws, err)
+		}
+		if w.ID() != id {
+			t.Errorf("id %s → %s: the other cores' checkpoints would no longer apply", id, w.ID())
+		}
+		checkSample(t, w)
+		for _, tb := range warehouse.Tables() {
+			for _, table := range []string{"ver_" + tb.Entity, tb.Current} { // every version, and the latest
+				if n := Count(t, w, "SELECT count(*) FROM "+table+" WHERE id >= ?", base); n != 0 {
+					t.Errorf("%s: %d rows of namespace 7 left", table, n)
+				}
+			}
+		}
+		if n := Count(t, w, "SELECT count(*) FROM cdc_events"); n != 6 {
+			t.Errorf("%d events, want namespace 0's 6", n)
+		}
+		// The core relays again into the same warehouse: the same batch,
+		// which replicated ClickHouse would drop as a repeat but for Reland.
+		b = Build(other...)
+		b.FirstSeq, b.LastSeq = base+1, base+6
+		if err := w.Append(warehouse.Reland(ctx), b); err != nil {
+			t.Fatal(err)
+		}
+		b.Release()
+		if hw, _ := warehouse.HighWater(ctx, w, 7); hw != base+6 {
+			t.Errorf("namespace 7 high water %d after relaying again, want %d", hw, base+6)
+		}
+		if n := Count(t, w, "SELECT count(*) FROM cur_room WHERE name = '激光室=一号'"); n != 2 {
+			t.Errorf("%d current rooms, want one per core", n)
 		}
 	})
 
