@@ -72,60 +72,85 @@ func regional(t *testing.T, e warehousetest.Engine, numbers []int64, cores map[i
 			}
 		}
 
-		hws, err := wh.HighWaters(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, n := range numbers {
-			core := cores[n]
-			head, _ := core.OutboxHead(ctx)
-			if hws[n] != head {
-				t.Errorf("hospital %d: high water %d, its outbox head %d", n, hws[n], head)
-			}
-			events, err := core.ReadOutbox(ctx, 0, 1<<20, nil)
+		check := func(when string) {
+			t.Helper()
+			hws, err := wh.HighWaters(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
-			var sum int64
-			for _, ev := range events {
-				sum += ev.Seq - model.NamespaceBase(n)
-			}
-			inst := events[0].InstitutionID
-			got := warehousetest.Rows(t, wh, fmt.Sprintf("SELECT count(*), count(DISTINCT seq), sum(seq - %d) FROM cdc_events WHERE institution_id = %d", model.NamespaceBase(n), inst))
-			if got[0][0] != int64(len(events)) || got[0][1] != int64(len(events)) || fmt.Sprint(got[0][2]) != fmt.Sprint(sum) {
-				t.Errorf("hospital %d: the warehouse holds %v (count, distinct, seq sum), its outbox %d events summing to %d", n, got[0], len(events), sum)
-			}
-		}
-		for _, m := range etl.Marts {
-			byHospital := map[int64][]string{}
-			for _, line := range dump(t, wh, m) {
-				dept, _ := strconv.ParseInt(strings.Split(line, "|")[1], 10, 64)
-				byHospital[model.NamespaceOf(dept)] = append(byHospital[model.NamespaceOf(dept)], line)
-			}
 			for _, n := range numbers {
-				if len(alone[n][m.Name]) == 0 {
-					t.Errorf("%s: hospital %d has no rows alone", m.Name, n)
+				core := cores[n]
+				head, _ := core.OutboxHead(ctx)
+				if hws[n] != head {
+					t.Errorf(when+": hospital %d: high water %d, its outbox head %d", n, hws[n], head)
 				}
-				if !slices.Equal(byHospital[n], alone[n][m.Name]) {
-					t.Errorf("%s of hospital %d: %d rows in the region, %d alone\n%s", m.Name, n, len(byHospital[n]), len(alone[n][m.Name]), diff(byHospital[n], alone[n][m.Name]))
+				events, err := core.ReadOutbox(ctx, 0, 1<<20, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var sum int64
+				for _, ev := range events {
+					sum += ev.Seq - model.NamespaceBase(n)
+				}
+				inst := events[0].InstitutionID
+				got := warehousetest.Rows(t, wh, fmt.Sprintf("SELECT count(*), count(DISTINCT seq), sum(seq - %d) FROM cdc_events WHERE institution_id = %d", model.NamespaceBase(n), inst))
+				if got[0][0] != int64(len(events)) || got[0][1] != int64(len(events)) || fmt.Sprint(got[0][2]) != fmt.Sprint(sum) {
+					t.Errorf(when+": hospital %d: the warehouse holds %v (count, distinct, seq sum), its outbox %d events summing to %d", n, got[0], len(events), sum)
 				}
 			}
-			if len(byHospital) != len(numbers) {
-				t.Errorf("%s: rows of namespaces %v", m.Name, keys(byHospital))
+			for _, m := range etl.Marts {
+				byHospital := map[int64][]string{}
+				for _, line := range dump(t, wh, m) {
+					dept, _ := strconv.ParseInt(strings.Split(line, "|")[1], 10, 64)
+					byHospital[model.NamespaceOf(dept)] = append(byHospital[model.NamespaceOf(dept)], line)
+				}
+				for _, n := range numbers {
+					if len(alone[n][m.Name]) == 0 {
+						t.Errorf(when+": %s: hospital %d has no rows alone", m.Name, n)
+					}
+					if !slices.Equal(byHospital[n], alone[n][m.Name]) {
+						t.Errorf(when+": %s of hospital %d: %d rows in the region, %d alone\n%s", m.Name, n, len(byHospital[n]), len(alone[n][m.Name]), diff(byHospital[n], alone[n][m.Name]))
+					}
+				}
+				if len(byHospital) != len(numbers) {
+					t.Errorf(when+": %s: rows of namespaces %v", m.Name, keys(byHospital))
+				}
 			}
-		}
-		if sh, ok := wh.(warehouse.Sharded); ok {
-			// Each namespace on exactly one shard, the one it maps to.
-			shards := sh.Shards()
-			for i, s := range shards {
-				for _, row := range warehousetest.Rows(t, s, fmt.Sprintf("SELECT DISTINCT intDiv(seq, %d) FROM cdc_events", model.NamespaceBase(1))) {
-					ns, _ := row[0].(int64)
-					if int(ns)%len(shards) != i {
-						t.Errorf("namespace %d has events on shard %d of %d", ns, i+1, len(shards))
+			if sh, ok := wh.(warehouse.Sharded); ok {
+				// Each namespace on exactly one shard, the one it maps to.
+				shards := sh.Shards()
+				for i, s := range shards {
+					for _, row := range warehousetest.Rows(t, s, fmt.Sprintf("SELECT DISTINCT intDiv(seq, %d) FROM cdc_events", model.NamespaceBase(1))) {
+						ns, _ := row[0].(int64)
+						if int(ns)%len(shards) != i {
+							t.Errorf(when+": namespace %d has events on shard %d of %d", ns, i+1, len(shards))
+						}
 					}
 				}
 			}
 		}
+		check("relayed")
+
+		// Hospital 5's rows lost from the region (its core restored, say),
+		// and rebuilt from its core alone: the others' rows stay, the same
+		// blocks land again (replicated tables would drop them as repeats),
+		// and the marts built after match each hospital alone again.
+		if err := wh.ResetNamespace(ctx, 5); err != nil {
+			t.Fatal(err)
+		}
+		mustRun(t, r, etl.Options{Full: true})
+		if n := warehousetest.Count(t, wh, fmt.Sprintf("SELECT count(*) FROM cdc_events WHERE seq >= %d AND seq < %d", model.NamespaceBase(5), model.NamespaceBase(6))); n != 0 {
+			t.Fatalf("%d events of hospital 5 after its namespace was emptied", n)
+		}
+		var progress strings.Builder
+		if err := cdc.Rebuild(ctx, cores[5], wh, &cdc.Relay{BatchSize: 997, Logger: quiet}, &progress); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(progress.String(), "namespace 5") {
+			t.Errorf("the rebuild of one hospital of a region does not say it keeps the others: %q", progress.String())
+		}
+		mustRun(t, r, etl.Options{Full: true})
+		check("rebuilt")
 		fresh, err := r.Freshness(ctx)
 		if err != nil {
 			t.Fatal(err)
