@@ -5,7 +5,6 @@ package etl_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"slices"
@@ -104,7 +103,7 @@ func regionRun(b *testing.B, dsn string, core *store.DB, src, from, upto int64, 
 		b.Fatal(err)
 	}
 	defer whAny.Close()
-	topo := openTopology(b, dsn)
+	topo := openTopology(b, dsn, whAny)
 	defer topo.close()
 	copies := make([]int64, 0, hospitals-1)
 	for k := 1; k < hospitals; k++ {
@@ -230,28 +229,17 @@ func sameByInstitution(b *testing.B, r *etl.Runner) {
 	}
 }
 
-func queryRows(b *testing.B, r *etl.Runner, m *etl.Mart, q etl.Query) [][]string {
+func queryRows(b *testing.B, r *etl.Runner, m *etl.Mart, q etl.Query) [][]any {
 	b.Helper()
 	rr, err := r.Query(context.Background(), m, q)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer rr.Release()
-	var out [][]string
-	for rr.Next() {
-		rec := rr.Record()
-		for i := 0; i < int(rec.NumRows()); i++ {
-			row := make([]string, rec.NumCols())
-			for j := range row {
-				row[j] = rec.Column(j).ValueStr(i)
-			}
-			out = append(out, row)
-		}
-	}
-	if err := rr.Err(); err != nil && err != io.EOF {
+	rows, err := warehouse.ReadAll(rr)
+	if err != nil {
 		b.Fatal(err)
 	}
-	return out
+	return rows
 }
 
 // queryTimes runs q n times, reading every row, and returns the median and
@@ -278,37 +266,15 @@ type topology struct {
 	conns  []driver.Conn // one per server, shards then replicas
 }
 
-func openTopology(b *testing.B, dsn string) *topology {
+func openTopology(b *testing.B, dsn string, wh warehouse.Warehouse) *topology {
 	b.Helper()
 	u, err := url.Parse(dsn)
 	if err != nil {
 		b.Fatal(err)
 	}
-	db := strings.TrimPrefix(u.Path, "/")
-	t := &topology{db: db, shards: [][]string{{strings.Split(u.Host, ",")[0]}}}
-	if name := u.Query().Get("cluster"); name != "" {
-		t.db = db + "_local"
-		conn := connect(b, strings.Split(u.Host, ",")[0])
-		rows, err := conn.Query(context.Background(), "SELECT shard_num, host_address, port FROM system.clusters WHERE cluster = ? ORDER BY shard_num, replica_num", name)
-		if err != nil {
-			b.Fatal(err)
-		}
-		t.shards = nil
-		last := uint32(0)
-		for rows.Next() {
-			var shard uint32
-			var host string
-			var port uint16
-			if err := rows.Scan(&shard, &host, &port); err != nil {
-				b.Fatal(err)
-			}
-			if shard != last {
-				t.shards, last = append(t.shards, nil), shard
-			}
-			t.shards[len(t.shards)-1] = append(t.shards[len(t.shards)-1], fmt.Sprintf("%s:%d", host, port))
-		}
-		rows.Close()
-		conn.Close()
+	t := &topology{db: strings.TrimPrefix(u.Path, "/"), shards: [][]string{{strings.Split(u.Host, ",")[0]}}}
+	if c, ok := wh.(*clickhouse.Cluster); ok {
+		t.db, t.shards = c.Local, c.Replicas()
 	}
 	for _, replicas := range t.shards {
 		for _, addr := range replicas {

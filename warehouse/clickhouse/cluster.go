@@ -480,6 +480,15 @@ func (c *Cluster) Reset(ctx context.Context) error {
 	return nil
 }
 
+// Replicas lists each shard's servers (HOST:PORT), in the cluster's order.
+func (c *Cluster) Replicas() [][]string {
+	out := make([][]string, len(c.shards))
+	for i, s := range c.shards {
+		out[i] = strings.Split(s.Addr, ",")
+	}
+	return out
+}
+
 // ResetNamespace implements warehouse.Warehouse on the one shard that holds
 // the namespace, through whichever of its replicas answers; the other
 // replicas take the mutations from ZooKeeper, and it waits for them too
@@ -492,7 +501,7 @@ func (c *Cluster) ResetNamespace(ctx context.Context, ns int64) error {
 	if err := shard.ResetNamespace(ctx, ns); err != nil {
 		return err
 	}
-	for _, addr := range strings.Split(shard.Addr, ",") {
+	for _, addr := range c.Replicas()[c.ShardOf(ns)] {
 		o := *c.opt
 		o.Addr, o.Auth.Database = []string{addr}, c.Local
 		conn, err := ch.Open(&o)
