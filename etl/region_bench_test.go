@@ -17,6 +17,7 @@ import (
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/zhiliao/zhiliao/etl"
 	"github.com/zhiliao/zhiliao/gen"
@@ -120,7 +121,7 @@ func regionRun(b *testing.B, dsn string, core *store.DB, src, from, upto int64, 
 	copying := time.Since(began)
 	perNS := map[int64]int64{}
 	for _, row := range warehousetest.Rows(b, whAny, fmt.Sprintf("SELECT bitShiftRight(seq, %d) AS ns, count() FROM cdc_events GROUP BY ns", model.NamespaceBits)) {
-		perNS[asInt(row[0])] = asInt(row[1])
+		perNS[row[0].(int64)] = row[1].(int64)
 	}
 	for _, ns := range append([]int64{src}, copies...) {
 		if perNS[ns] != relayed {
@@ -190,16 +191,6 @@ func regionRun(b *testing.B, dsn string, core *store.DB, src, from, upto int64, 
 		dsn, events, hospitals, float64(relayed)/relay.Seconds(), relay.Round(time.Millisecond), relayed, copying.Round(time.Millisecond),
 		scan.Round(time.Millisecond), full.Round(time.Millisecond), incr.Round(time.Millisecond), res[0].Days,
 		monthP50*1000, monthP99*1000, yearP50*1000, yearP99*1000, mib(disks))
-}
-
-func asInt(v any) int64 {
-	switch x := v.(type) {
-	case int64:
-		return x
-	case uint64:
-		return int64(x)
-	}
-	panic(fmt.Sprintf("%T is not a count", v))
 }
 
 func mib(xs []int64) []int64 {
@@ -316,7 +307,7 @@ func namespaceColumn(table string) string {
 	case "cdc_batches":
 		return "last_seq"
 	}
-	return warehouse.ColSeq
+	return warehouse.ColSeq // the relayed hospital has no snapshot rows (seq 0): it was never rebuilt
 }
 
 // idColumn says whether a column holds ids or seqs of a core: those move
@@ -341,8 +332,7 @@ func (t *topology) copyNamespace(b *testing.B, src int64, copies []int64, after 
 	ctx := context.Background()
 	tables := t.landing(b)
 	srcShard := int(src % int64(len(t.shards)))
-	var wg sync.WaitGroup
-	errs := make([]error, len(copies))
+	var g errgroup.Group
 	// Shards insert side by side; a shard's copies go one after another.
 	byShard := map[int][]int64{}
 	for _, ns := range copies {
@@ -350,9 +340,7 @@ func (t *topology) copyNamespace(b *testing.B, src int64, copies []int64, after 
 		byShard[s] = append(byShard[s], ns)
 	}
 	for s, nss := range byShard {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		g.Go(func() error {
 			conn := t.first(s)
 			from := func(table string) string { return t.db + "." + table }
 			if s != srcShard {
@@ -374,22 +362,15 @@ func (t *topology) copyNamespace(b *testing.B, src int64, copies []int64, after 
 					q := fmt.Sprintf("INSERT INTO %s.%s (%s) SELECT %s FROM %s WHERE bitShiftRight(%s, %d) = %d AND %s > %d",
 						t.db, tb.name, strings.Join(names, ", "), strings.Join(exprs, ", "), from(tb.name), nsCol, model.NamespaceBits, src, nsCol, max(after, model.NamespaceBase(src)-1))
 					if err := conn.Exec(ctx, q); err != nil {
-						for i, c := range copies {
-							if c == ns {
-								errs[i] = fmt.Errorf("%s into namespace %d: %w", tb.name, ns, err)
-							}
-						}
-						return
+						return fmt.Errorf("%s into namespace %d: %w", tb.name, ns, err)
 					}
 				}
 			}
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			b.Fatal(err)
-		}
+	if err := g.Wait(); err != nil {
+		b.Fatal(err)
 	}
 	if len(t.conns) > 1 {
 		for _, conn := range t.conns {

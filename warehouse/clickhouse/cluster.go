@@ -497,11 +497,11 @@ func (c *Cluster) Replicas() [][]string {
 // mutation (ReplicatedMergeTreeQueue::tryFinalizeMutations, seen when a
 // Reset followed at once), so the call returns only when they are done.
 func (c *Cluster) ResetNamespace(ctx context.Context, ns int64) error {
-	shard := c.shards[c.ShardOf(ns)]
-	if err := shard.ResetNamespace(ctx, ns); err != nil {
+	i := c.ShardOf(ns)
+	if err := c.shards[i].ResetNamespace(ctx, ns); err != nil {
 		return err
 	}
-	for _, addr := range c.Replicas()[c.ShardOf(ns)] {
+	for _, addr := range c.Replicas()[i] {
 		o := *c.opt
 		o.Addr, o.Auth.Database = []string{addr}, c.Local
 		conn, err := ch.Open(&o)
