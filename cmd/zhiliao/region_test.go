@@ -44,9 +44,11 @@ func TestRegionalRebuildOfOneHospital(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer wh.Close()
-	// The relays pruned the generated outboxes (a year older than the
-	// retention): the rebuild ships hospital 5 as a snapshot of its rows, so
-	// what must stay equal is each namespace's high water and marts.
+	// The relays prune what of the generated outboxes is older than the
+	// retention window (all of it, once the pilot's months are past): the
+	// rebuild then ships hospital 5 as a snapshot of its rows rather than its
+	// events, so what must stay equal is each namespace's high water and
+	// marts, pruned or not.
 	perNamespace := func() string {
 		hws, err := wh.HighWaters(ctx)
 		if err != nil {
