@@ -43,6 +43,8 @@ type Backend interface {
 	RescheduleAppointment(ctx context.Context, id, slotID int64) (*model.Appointment, error)
 	NoticePrefs(ctx context.Context) ([]model.NoticePref, error)
 	SetNoticePref(ctx context.Context, level string, optedOut bool) ([]model.NoticePref, error)
+	IdempotentResult(ctx context.Context, principal, key string) (*model.IdempotentResult, error)
+	RecordIdempotentResponse(ctx context.Context, principal, key string, status int, body []byte) error
 }
 
 // Accounts is account administration and the audit log, with 三权分立 kept

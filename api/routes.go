@@ -86,6 +86,9 @@ func call[Req, Resp any](status int, fn func(ctx context.Context, r *http.Reques
 func (s *Server) mount(r chi.Router) {
 	for _, rt := range append(s.routes(), s.extra...) {
 		h := http.Handler(rt.handler)
+		if rt.Audit == "write" {
+			h = s.idempotent(h)
+		}
 		if rt.Audit != "" {
 			h = s.auditMiddleware(rt, h)
 		}

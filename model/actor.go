@@ -138,6 +138,28 @@ type AuditEntry struct {
 type PendingAudit struct {
 	Entry     AuditEntry
 	Committed bool
+	// Claim, when set, is the request's idempotency key: the store records
+	// it in the same transaction as the write, so a resubmission after a
+	// lost response finds it and never writes twice.
+	Claim *IdempotencyClaim
+}
+
+// IdempotencyClaim is one request's Idempotency-Key, scoped to the principal
+// that sent it (an account, or a patient's link session).
+type IdempotencyClaim struct {
+	Principal   string
+	Key         string
+	RequestHash string // SHA-256 of method, path and body: the same key with another request is refused
+	Route       string
+}
+
+// IdempotentResult is what the core remembers of a request with a key. A
+// claim committed with its write but not yet given its response (the
+// process stopped in between) has Status 0.
+type IdempotentResult struct {
+	RequestHash string
+	Status      int
+	Body        []byte
 }
 
 type auditKey struct{}

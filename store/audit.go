@@ -66,6 +66,11 @@ func auditedWrite(p *model.PendingAudit, fn func(tx *Tx) error) func(tx *Tx) err
 		if err := tx.auditLine(tx.actor, e); err != nil {
 			return err
 		}
+		if p.Claim != nil {
+			if err := tx.claimIn(p.Claim); err != nil {
+				return err
+			}
+		}
 		p.Entry.EntityID, p.Committed = e.EntityID, true
 		return nil
 	}

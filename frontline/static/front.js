@@ -19,18 +19,47 @@ const front = (() => {
       this.status = status; this.code = e.code || ''; this.rule = e.rule || ''; this.field = e.field || '';
     }
   }
+  // A write whose answer never arrived (the connection dropped) may have
+  // committed. Sent again, the same request carries the same
+  // Idempotency-Key, kept in sessionStorage until an answer arrives, so the
+  // server answers it from the first and writes nothing twice; a request
+  // made again on purpose after an answer gets a new key.
+  function signature(s) { // FNV-1a, two lanes: a name for the request, not a proof (the server compares the body)
+    let a = 0x811c9dc5, b = 0x01000193;
+    for (let i = 0; i < s.length; i++) { const c = s.charCodeAt(i); a = Math.imul(a ^ c, 16777619) >>> 0; b = Math.imul(b ^ c, 2246822519) >>> 0; }
+    return a.toString(16) + b.toString(16);
+  }
+  function pendingKeys() { try { return JSON.parse(sessionStorage.getItem('zhiliao-pending-writes') || '{}'); } catch (e) { return {}; } }
+  function keyFor(sig) {
+    const all = pendingKeys();
+    if (!all[sig]) {
+      const r = new Uint8Array(16); crypto.getRandomValues(r); // crypto.randomUUID needs HTTPS; this does not
+      all[sig] = Array.from(r, x => x.toString(16).padStart(2, '0')).join('');
+      sessionStorage.setItem('zhiliao-pending-writes', JSON.stringify(all));
+    }
+    return all[sig];
+  }
+  function answered(sig) {
+    const all = pendingKeys();
+    if (all[sig]) { delete all[sig]; sessionStorage.setItem('zhiliao-pending-writes', JSON.stringify(all)); }
+  }
   async function api(method, path, body) {
     const headers = { 'Accept': 'application/json' };
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    let sig = '';
     if (method !== 'GET') {
       headers['X-CSRF-Token'] = await token();
       headers['Content-Type'] = 'application/json';
+      sig = signature(method + ' ' + path + ' ' + (payload || ''));
+      headers['Idempotency-Key'] = keyFor(sig);
     }
     let resp;
     try {
-      resp = await fetch(path, { method, headers, credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body) });
+      resp = await fetch(path, { method, headers, credentials: 'same-origin', body: payload });
     } catch (err) {
-      throw new ApiError(0, { error: { code: 'network', message: '网络连接中断，请检查网络后重试。' } });
+      throw new ApiError(0, { error: { code: 'network', message: '网络连接中断，请检查网络后重试（重新提交不会重复保存）。' } });
     }
+    if (sig && resp.status < 500) answered(sig); // a 5xx may come after the commit: keep the key
     const text = await resp.text();
     let data = null;
     try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
