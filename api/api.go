@@ -65,6 +65,9 @@ type Server struct {
 	// Now is the service's clock: every "today" (default date ranges, the
 	// dashboards' presets) is read from it, so tests can set the date.
 	Now func() time.Time
+	// ReplayWait is how long a resubmission waits for the response of a
+	// claim whose write committed moments ago (idempotency.go); 0: 3 s.
+	ReplayWait atomic.Int64 // nanoseconds
 
 	ready     atomic.Bool
 	extra     []route // test-only routes (benchmark baselines)

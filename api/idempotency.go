@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -9,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"time"
 
 	"github.com/zhiliao/zhiliao/model"
 )
@@ -76,6 +78,19 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 // whether it did.
 func (s *Server) replayed(w http.ResponseWriter, r *http.Request, c *model.IdempotencyClaim) bool {
 	prior, err := s.Backend.IdempotentResult(r.Context(), c.Principal, c.Key)
+	// A claim without its response is a write that committed moments ago
+	// and whose request is recording its response now (a resubmission that
+	// overtook the first answer), or one whose process stopped in between.
+	// Wait for the first; past the wait, say the outcome is unknown.
+	wait := time.Duration(cmp.Or(s.ReplayWait.Load(), int64(3*time.Second)))
+	for pause, deadline := 10*time.Millisecond, time.Now().Add(wait); err == nil && prior != nil && prior.Status == 0 && time.Now().Before(deadline); pause = min(2*pause, 200*time.Millisecond) {
+		select {
+		case <-time.After(pause):
+		case <-r.Context().Done():
+			return true
+		}
+		prior, err = s.Backend.IdempotentResult(r.Context(), c.Principal, c.Key)
+	}
 	switch {
 	case err != nil:
 		writeError(w, r, err)

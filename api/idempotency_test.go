@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/zhiliao/zhiliao/model"
 )
@@ -69,7 +70,8 @@ func TestIdempotentResubmission(t *testing.T) {
 	}
 
 	// Eight resubmissions at once: one write, and every answer is that
-	// write's response or "in progress".
+	// write's response (those that found its claim waited for it) or "in
+	// progress" (those whose own claim lost to it).
 	const key3 = "0b6f3c1e-4a7d-4b5e-9f00-idem-0003"
 	before := complaints()
 	var wg sync.WaitGroup
@@ -110,6 +112,7 @@ func TestIdempotentResubmission(t *testing.T) {
 	// The process stopped between the commit and recording the response:
 	// the resubmission says the write committed and writes nothing.
 	f.tamper(fmt.Sprintf("UPDATE idempotency_key SET status = NULL, body = NULL WHERE key = '%s'", key))
+	f.api.ReplayWait.Store(int64(300 * time.Millisecond))
 	resp, b = f.send(link.Token, "POST", "/api/v1/complaints", body, "Idempotency-Key", key)
 	f.wantError(resp.StatusCode, b, 409, model.ECONFLICT, "idempotency.outcome_unknown")
 	if n := complaints(); n != before+1 {

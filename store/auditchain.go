@@ -75,10 +75,8 @@ func (db *DB) SealAudit(ctx context.Context) (int, error) {
 	sealed := 0
 	err = db.enqueue(ctx, func(tx *Tx) error {
 		sealed = 0
-		if db.pg {
-			if _, err := tx.exec("SELECT pg_advisory_xact_lock(?)", int64(auditSealLock)); err != nil {
-				return err
-			}
+		if err := db.eng.LockTx(tx.ctx, tx.tx, int64(auditSealLock)); err != nil {
+			return err
 		}
 		var n int64
 		var prev string

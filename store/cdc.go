@@ -19,10 +19,10 @@ FROM cdc_outbox WHERE seq > ? ORDER BY seq LIMIT ?`
 // the same buffer back batch after batch).
 func (db *DB) ReadOutbox(ctx context.Context, after int64, limit int, buf []model.ChangeEvent) ([]model.ChangeEvent, error) {
 	query := readOutboxSQL
-	if db.pg {
+	if db.eng.ShipColumn() != "seq" {
 		// Events ship in commit order: by the position the relay gives them
-		// here (postgres.go), which is the seq the warehouse sees.
-		if err := db.positionOutbox(ctx, limit); err != nil {
+		// here (store/postgres), which is the seq the warehouse sees.
+		if err := db.eng.Position(ctx, db.w, limit); err != nil {
 			return buf, err
 		}
 		query = readOutboxByPosSQL
@@ -59,12 +59,7 @@ FROM cdc_outbox WHERE pos > ? ORDER BY pos LIMIT ?`
 
 // headQuery is the last committed seq: on PostgreSQL the last position given
 // plus the committed events still waiting for one.
-func (db *DB) headQuery() string {
-	if db.pg {
-		return "SELECT (SELECT pos FROM cdc_position WHERE id = 1) + (SELECT count(*) FROM cdc_outbox WHERE pos IS NULL)"
-	}
-	return lastSeqQuery
-}
+func (db *DB) headQuery() string { return db.eng.HeadQuery() }
 
 // OutboxHead returns the last committed seq (0 for an empty outbox).
 func (db *DB) OutboxHead(ctx context.Context) (int64, error) {
@@ -78,7 +73,7 @@ func (db *DB) OutboxHead(ctx context.Context) (int64, error) {
 func (db *DB) OutboxOldestAfter(ctx context.Context, seq int64) (time.Time, error) {
 	var s sql.NullString
 	query := "SELECT occurred_at FROM cdc_outbox WHERE seq > ? ORDER BY seq LIMIT 1"
-	if db.pg {
+	if db.eng.ShipColumn() != "seq" {
 		query = "SELECT occurred_at FROM cdc_outbox WHERE pos > ? OR pos IS NULL ORDER BY seq LIMIT 1"
 	}
 	err := readStmts{db}.QueryRowContext(ctx, query, seq).Scan(&s)
@@ -138,10 +133,7 @@ const pruneChunk = 5000
 // cdc_outbox_prune_checkpointed trigger).
 func (db *DB) PruneOutbox(ctx context.Context, before time.Time) (int64, error) {
 	var total int64
-	seq := "seq" // the checkpoint counts positions on PostgreSQL
-	if db.pg {
-		seq = "pos"
-	}
+	seq := db.eng.ShipColumn() // the checkpoint counts positions on PostgreSQL
 	for {
 		var n int64
 		err := db.write(ctx, func(tx *Tx) error {
@@ -178,10 +170,7 @@ func (db *DB) Snapshot(ctx context.Context, fn func(model.ChangeEvent) error) (h
 		return 0, 0, err
 	}
 	defer conn.Close()
-	opts := &sql.TxOptions{ReadOnly: true} // SQLite: one WAL snapshot
-	if db.pg {
-		opts.Isolation = sql.LevelRepeatableRead // one snapshot for every statement
-	}
+	opts := &sql.TxOptions{ReadOnly: true, Isolation: db.eng.SnapshotIsolation()}
 	tx, err := conn.BeginTx(ctx, opts)
 	if err != nil {
 		return 0, 0, err

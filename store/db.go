@@ -4,26 +4,22 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
-	"embed"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/pressly/goose/v3"
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/store/engine"
+	"github.com/zhiliao/zhiliao/store/postgres"
+	"github.com/zhiliao/zhiliao/store/sqlite"
 	"github.com/zhiliao/zhiliao/vault"
 )
-
-//go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
-var migrationFS embed.FS
 
 // ErrSchemaOutOfDate is returned by Open when the database has migrations
 // pending and Options.Migrate is false.
@@ -76,8 +72,9 @@ type DB struct {
 	clearNames bool
 	signers    sync.Map // owner → *vault.SM2Signer, unwrapped once (auditchain.go)
 
-	w, r *sql.DB
-	pg   bool // the core is on PostgreSQL (postgres.go); otherwise SQLite
+	w, r  *sql.DB
+	eng   engine.Engine // what differs between the databases (store/sqlite, store/postgres)
+	pools *engine.Pools
 
 	namespace atomic.Int64 // namespace.go
 	placed    sync.Map     // table name → its ids are in the namespace (namespace.go)
@@ -90,74 +87,52 @@ type DB struct {
 	writerStmts map[string]*sql.Stmt
 	readerStmts map[string]*sql.Stmt
 
-	writeQ     chan writeReq
+	writeQ     chan writeReq // the single writer's queue (Engine.SingleWriter)
 	writerDone chan struct{}
-
-	ckpt     *sql.DB // checkpoints the WAL off the writer's path
-	ckptStop chan struct{}
-	ckptDone chan struct{}
 }
 
-// Open opens the core and checks its schema: the SQLite file at path
-// (created if needed), or the PostgreSQL database path names when it is a
-// postgres:// DSN.
-func Open(ctx context.Context, path string, opt Options) (*DB, error) {
+// Open opens the core and checks its schema: the SQLite file at location
+// (created if needed), or the PostgreSQL database location names when it is
+// a postgres:// DSN.
+func Open(ctx context.Context, location string, opt Options) (*DB, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
-	if IsPostgres(path) {
-		return openPostgres(ctx, path, opt)
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+	eng := engineFor(location, opt.Logger)
+	pools, err := eng.Open(ctx, location)
+	if err != nil {
 		return nil, err
 	}
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)" +
-		"&_pragma=busy_timeout(10000)&_pragma=cache_size(-262144)&_pragma=mmap_size(1073741824)&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(0)&_txlock=immediate"
 	db := &DB{
-		Path:     path,
-		FilesDir: cmp.Or(opt.FilesDir, filepath.Join(filepath.Dir(path), "files")),
+		Path:     eng.Redact(location),
+		FilesDir: cmp.Or(opt.FilesDir, pools.FilesDir),
 		Now:      time.Now,
 		Policy:   DefaultAccountPolicy,
-		Logger:   opt.Logger.With("component", "store"),
+		Logger:   opt.Logger.With("component", "store", "engine", eng.Name()),
+		eng:      eng,
+		pools:    pools,
+		w:        pools.W,
+		r:        pools.R,
 
 		writerStmts: map[string]*sql.Stmt{},
 		readerStmts: map[string]*sql.Stmt{},
 	}
-	var err error
-	if db.w, err = sql.Open("sqlite", dsn); err != nil {
-		return nil, err
-	}
-	db.w.SetMaxOpenConns(1)
-	db.w.SetConnMaxIdleTime(0)
-	if db.r, err = sql.Open("sqlite", dsn+"&mode=ro"); err != nil {
-		db.w.Close()
-		return nil, err
-	}
-	db.r.SetMaxOpenConns(8)
 	if err := db.migrate(ctx, opt.Migrate); err != nil {
-		db.r.Close()
-		db.w.Close()
+		pools.Close()
 		return nil, err
 	}
 	if err := db.loadMeta(ctx); err != nil {
-		db.r.Close()
-		db.w.Close()
+		pools.Close()
 		return nil, err
 	}
 	if err := db.openVault(ctx, opt.Master, opt.WarehouseNames); err != nil {
-		db.r.Close()
-		db.w.Close()
+		pools.Close()
 		return nil, err
 	}
-	db.writeQ, db.writerDone = make(chan writeReq), make(chan struct{})
-	go db.writer()
-	if db.ckpt, err = sql.Open("sqlite", dsn); err != nil {
-		db.Close()
-		return nil, err
+	if eng.SingleWriter() {
+		db.writeQ, db.writerDone = make(chan writeReq), make(chan struct{})
+		go db.writer()
 	}
-	db.ckpt.SetMaxOpenConns(1)
-	db.ckptStop, db.ckptDone = make(chan struct{}), make(chan struct{})
-	go db.checkpointer()
 	if err := db.sealLeftovers(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -166,7 +141,7 @@ func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 }
 
 func (db *DB) migrate(ctx context.Context, force bool) error {
-	sub, dialect, opts, err := db.migrationsOf()
+	sub, dialect, opts, err := db.eng.Migrations()
 	if err != nil {
 		return err
 	}
@@ -213,7 +188,7 @@ func (db *DB) Ping(ctx context.Context) error {
 	return db.r.PingContext(ctx)
 }
 
-// Close closes both pools.
+// Close closes the core: the writer finishes, then the engine's pools close.
 func (db *DB) Close() error {
 	if db.writeQ != nil {
 		close(db.writeQ) // the writer finishes the group it runs, then stops
@@ -228,71 +203,18 @@ func (db *DB) Close() error {
 		}
 	}
 	db.stmtMu.Unlock()
-	if db.pg {
-		return db.w.Close() // one pool serves reads and writes
-	}
-	if db.ckptStop != nil {
-		close(db.ckptStop)
-		<-db.ckptDone
-		db.ckpt.Close()
-		db.ckptStop = nil
-	}
-	err := db.r.Close()
-	if err2 := db.w.Close(); err == nil {
-		err = err2
-	}
-	return err
+	return db.pools.Close()
 }
 
 // Reader returns the read-only pool for queries outside the lifecycle
 // services (reports, the relay).
 func (db *DB) Reader() *sql.DB { return db.r }
 
-// checkpointEvery is how often the checkpointer copies the WAL into the
-// database file.
-const checkpointEvery = 250 * time.Millisecond
-
-// checkpointer runs WAL checkpoints on its own connection. Connections have
-// automatic checkpoints switched off (wal_autocheckpoint(0) in the DSN):
-// an automatic checkpoint runs inside the COMMIT that crosses the threshold
-// and stalls every transaction queued behind it for the copy and its fsync.
-// PASSIVE checkpoints here run beside the writer and never block it.
-func (db *DB) checkpointer() {
-	defer close(db.ckptDone)
-	t := time.NewTicker(checkpointEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-db.ckptStop:
-			db.ckpt.Exec("PRAGMA wal_checkpoint(PASSIVE)")
-			return
-		case <-t.C:
-			if _, err := db.ckpt.Exec("PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
-				db.Logger.Warn("wal checkpoint", "err", err)
-			}
-		}
-	}
-}
-
-// MigrateTo applies migrations up to and including version on the database
-// at path, without opening the services. Operators use it (zhiliao migrate
-// --to) to stage upgrades, and tests to build an out-of-date schema.
+// MigrateTo applies migrations up to and including version on the SQLite
+// core at path, without opening the services. Operators use it (zhiliao
+// migrate --to) to stage upgrades, and tests to build an out-of-date schema.
 func MigrateTo(ctx context.Context, path string, version int64) error {
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=foreign_keys(ON)")
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	sub, err := fs.Sub(migrationFS, "migrations/sqlite")
-	if err != nil {
-		return err
-	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, sub)
-	if err != nil {
-		return err
-	}
-	_, err = p.UpTo(ctx, version)
-	return err
+	return sqlite.MigrateTo(ctx, path, version)
 }
 
 // writerStmt returns the writer-side prepared statement for query, if any.
@@ -331,7 +253,7 @@ type readStmts struct{ db *DB }
 func (r readStmts) core() *DB { return r.db }
 
 func (r readStmts) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
-	if r.db.pg {
+	if !r.db.eng.PrepareOnce() {
 		return nil, errNoStmt
 	}
 	r.db.stmtMu.Lock()
@@ -363,7 +285,7 @@ func (r readStmts) QueryRowContext(ctx context.Context, query string, args ...an
 }
 
 func (r readStmts) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if r.db.pg {
+	if !r.db.eng.PrepareOnce() {
 		return r.db.r.QueryContext(ctx, r.db.sqlText(query), args...)
 	}
 	s, err := r.stmt(ctx, query)
@@ -384,16 +306,11 @@ func (db *DB) QueryContext(ctx context.Context, query string, args ...any) (*sql
 	return db.r.QueryContext(ctx, db.sqlText(query), args...)
 }
 
-// errNoStmt: on PostgreSQL the driver prepares and caches statements itself.
-var errNoStmt = errors.New("no prepared statement on PostgreSQL")
+// errNoStmt: the engine's driver prepares and caches statements itself.
+var errNoStmt = errors.New("the driver prepares statements itself")
 
 // Engine names the core's database: "sqlite" or "postgres".
-func (db *DB) Engine() string {
-	if db.pg {
-		return "postgres"
-	}
-	return "sqlite"
-}
+func (db *DB) Engine() string { return db.eng.Name() }
 
 // LatestSchemaVersion is the version the embedded migrations bring a SQLite
 // core to.
@@ -401,8 +318,17 @@ func LatestSchemaVersion() int64 { return LatestSchemaVersionOf("sqlite") }
 
 // LatestSchemaVersionOf is the same for an engine, "sqlite" or "postgres":
 // each numbers its migrations on its own.
-func LatestSchemaVersionOf(engine string) int64 {
-	entries, _ := fs.ReadDir(migrationFS, "migrations/"+engine)
+func LatestSchemaVersionOf(name string) int64 {
+	var sub fs.FS
+	for _, e := range engines(nil) {
+		if e.Name() == name {
+			sub, _, _, _ = e.Migrations()
+		}
+	}
+	if sub == nil {
+		return 0
+	}
+	entries, _ := fs.ReadDir(sub, ".")
 	var latest int64
 	for _, e := range entries {
 		var v int64
@@ -411,4 +337,19 @@ func LatestSchemaVersionOf(engine string) int64 {
 		}
 	}
 	return latest
+}
+
+// engines are the databases the core runs on.
+func engines(log *slog.Logger) []engine.Engine {
+	return []engine.Engine{postgres.Engine{}, sqlite.Engine{Logger: log}}
+}
+
+// engineFor is the engine of a core's location: the first that takes it.
+func engineFor(location string, log *slog.Logger) engine.Engine {
+	for _, e := range engines(log) {
+		if e.Handles(location) {
+			return e
+		}
+	}
+	return sqlite.Engine{Logger: log}
 }

@@ -31,7 +31,7 @@ func (db *DB) Lead(ctx context.Context, name string, duties func(ctx context.Con
 	if onChange == nil {
 		onChange = func(bool) {}
 	}
-	if !db.pg {
+	if !db.eng.SharedByProcesses() {
 		onChange(true)
 		duties(ctx)
 		onChange(false)
@@ -86,11 +86,8 @@ func (db *DB) tryLead(ctx context.Context, key int64) (*sql.Conn, bool) {
 	if err != nil {
 		return nil, false
 	}
-	var ok bool
-	if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&ok); err != nil || !ok {
-		return conn, false
-	}
-	return conn, true
+	ok, err := db.eng.TryLead(ctx, conn, key)
+	return conn, err == nil && ok
 }
 
 func sleep(ctx context.Context, d time.Duration) {

@@ -69,29 +69,13 @@ func (db *DB) SetNamespace(ctx context.Context, n int64) error {
 		if _, err := tx.exec("INSERT INTO core_meta (key, value) VALUES ('namespace', ?)", strconv.FormatInt(n, 10)); err != nil {
 			return err
 		}
-		if db.pg {
-			// Identity columns and the outbox sequence restart in the
-			// namespace; SQLite's rowids follow their table's highest id,
-			// so there the first insert of each table places it (insert).
-			for _, e := range model.Entities() {
-				if _, err := tx.exec(fmt.Sprintf("ALTER TABLE %s ALTER COLUMN id RESTART WITH %d", tableOf(e).name, base+1)); err != nil {
-					return err
-				}
-			}
-			if _, err := tx.exec(fmt.Sprintf("SELECT setval(pg_get_serial_sequence('cdc_outbox', 'seq'), %d)", base)); err != nil {
-				return err
-			}
-			// The relay ships by commit-ordered position there: it is the
-			// seq the warehouse sees, so it starts in the namespace too.
-			_, err := tx.exec("UPDATE cdc_position SET pos = ? WHERE id = 1", base)
-			return err
+		// Identity columns (or, on SQLite, the first insert of each table:
+		// insert) and the outbox sequence restart in the namespace.
+		var tables []string
+		for _, e := range model.Entities() {
+			tables = append(tables, tableOf(e).name)
 		}
-		// sqlite_sequence has no key on name: replace its row by hand.
-		if _, err := tx.exec("DELETE FROM sqlite_sequence WHERE name = 'cdc_outbox'"); err != nil {
-			return err
-		}
-		_, err := tx.exec("INSERT INTO sqlite_sequence (name, seq) VALUES ('cdc_outbox', ?)", base)
-		return err
+		return db.eng.PlaceNamespace(tx.ctx, tx.tx, tables, base)
 	})
 	if err == nil {
 		db.namespace.Store(n)
@@ -105,7 +89,7 @@ func (db *DB) SetNamespace(ctx context.Context, n int64) error {
 // remembered; a rolled-back first insert is simply checked again.
 func (tx *Tx) firstID(tb *table) (int64, error) {
 	base := tx.db.namespaceBase()
-	if base == 0 || tx.db.pg {
+	if base == 0 || !tx.db.eng.PlacesFirstRows() {
 		return 0, nil
 	}
 	if _, ok := tx.db.placed.Load(tb.name); ok {

@@ -81,8 +81,8 @@ func (db *DB) writeAudited(ctx context.Context, fn func(tx *Tx) error) error {
 
 // enqueue runs fn in one of the writer's group commits and waits for it.
 func (db *DB) enqueue(ctx context.Context, fn func(tx *Tx) error) error {
-	if db.pg {
-		return db.writePostgres(ctx, fn) // a transaction of its own on the server
+	if !db.eng.SingleWriter() {
+		return db.writeOwn(ctx, fn) // a transaction of its own on the server (txown.go)
 	}
 	req := writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	select {
@@ -154,7 +154,7 @@ func (db *DB) commitGroup(group []writeReq) []error {
 		}
 	}()
 	var last int64
-	if err := tx.queryRow(lastSeqQuery).Scan(&last); err != nil {
+	if err := tx.queryRow(db.eng.HeadQuery()).Scan(&last); err != nil {
 		sqlTx.Rollback()
 		return fail(fmt.Errorf("read outbox sequence: %w", err))
 	}
@@ -241,7 +241,7 @@ func (tx *Tx) stmt(query string) (*sql.Stmt, error) {
 }
 
 func (tx *Tx) exec(query string, args ...any) (sql.Result, error) {
-	if tx.db.pg { // pgx prepares and caches statements per connection itself
+	if !tx.db.eng.PrepareOnce() { // the driver prepares and caches statements per connection itself
 		return tx.tx.ExecContext(tx.ctx, tx.db.sqlText(query), args...)
 	}
 	s, err := tx.stmt(query)
@@ -259,7 +259,7 @@ func (tx *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *s
 }
 
 func (tx *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if tx.db.pg {
+	if !tx.db.eng.PrepareOnce() {
 		return tx.tx.QueryContext(tx.ctx, tx.db.sqlText(query), args...)
 	}
 	s, err := tx.stmt(query)
@@ -270,7 +270,7 @@ func (tx *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql
 }
 
 func (tx *Tx) queryRow(query string, args ...any) *sql.Row {
-	if tx.db.pg {
+	if !tx.db.eng.PrepareOnce() {
 		return tx.tx.QueryRowContext(tx.ctx, tx.db.sqlText(query), args...)
 	}
 	s, err := tx.stmt(query)
@@ -279,8 +279,6 @@ func (tx *Tx) queryRow(query string, args ...any) *sql.Row {
 	}
 	return s.QueryRowContext(tx.ctx, args...)
 }
-
-const lastSeqQuery = "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'cdc_outbox'), 0)"
 
 // outboxBatch is how many events one INSERT carries (9 parameters each,
 // well under SQLite's 32766).
@@ -303,8 +301,8 @@ func (tx *Tx) emit(e model.Entity, op string) error {
 }
 
 func (tx *Tx) flushOutbox() error {
-	if tx.db.pg && len(tx.events) > 0 {
-		seqs, err := tx.reserveSeqs(len(tx.events) / 9)
+	if !tx.db.eng.SingleWriter() && len(tx.events) > 0 {
+		seqs, err := tx.db.eng.NextSeqs(tx.ctx, tx.tx, len(tx.events)/9)
 		if err != nil {
 			return fmt.Errorf("outbox: %w", err)
 		}
@@ -435,11 +433,11 @@ func (tx *Tx) update(e model.Entity) error {
 	if n, _ := res.RowsAffected(); n != 1 {
 		m.Version = old
 		err := model.Conflict(e.EntityName()+".stale", "%s已被他人修改，请刷新后重试 (changed concurrently)", model.EntityLabel(e.EntityName()))
-		if tx.db.pg {
+		if !tx.db.eng.SingleWriter() {
 			// The row was read in this transaction and changed by another
 			// one since (a catalogue row is read without a lock): run the
 			// whole transaction again, as SQLite's one writer would have
-			// run it after the other (postgres.go).
+			// run it after the other (store/postgres).
 			return staleRetry{err}
 		}
 		return err
@@ -501,15 +499,15 @@ func (db *DB) q(ctx context.Context) querier {
 // quantity) before writing, so concurrent transactions on the same row queue
 // at that read, in any process, and each sees the row as the one before it
 // committed it: the serial order SQLite's one writer gives, per row instead
-// of for the whole database (postgres.go). Catalogue rows (the hospital, its
+// of for the whole database (store/postgres). Catalogue rows (the hospital, its
 // departments, staff, rooms, projects and patients) are read by nearly
 // every transaction and changed almost never: locking them would queue every
 // booking of a project behind the others and deadlock transactions that read
 // them in different orders, so they stay unlocked and their rare changes
 // are caught by the version check of update.
 func forUpdate(q querier, tb *table) string {
-	if tx, ok := q.(*Tx); ok && tx.db.pg && !catalogue[tb.entity] && tb.entity != "patient" {
-		return " FOR UPDATE"
+	if tx, ok := q.(*Tx); ok && !catalogue[tb.entity] && tb.entity != "patient" {
+		return tx.db.eng.ForUpdate()
 	}
 	return ""
 }
