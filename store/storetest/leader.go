@@ -1,4 +1,4 @@
-package store_test
+package storetest
 
 import (
 	"bufio"
@@ -21,10 +21,10 @@ const (
 	leaderFilesEnv = "ZHILIAO_TEST_LEADER_FILES"
 )
 
-// TestLeaderTakesOverAfterKill: two service instances on one core; only one
+// testLeaderTakesOverAfterKill: two service instances on one core; only one
 // runs the duties. Killing the leader with SIGKILL hands them to the other
 // within seconds. On SQLite the only process leads at once.
-func TestLeaderTakesOverAfterKill(t *testing.T) {
+func testLeaderTakesOverAfterKill(t *testing.T) {
 	e := newEnv(t)
 	if !onPostgres {
 		var ran atomic.Bool
@@ -34,7 +34,7 @@ func TestLeaderTakesOverAfterKill(t *testing.T) {
 		}
 		return
 	}
-	child := exec.Command(os.Args[0], "-test.run=^TestLeaderChild$")
+	child := exec.Command(os.Args[0], childRun("LeaderChild"))
 	// The child is killed: it cannot remove a temp dir of its own.
 	child.Env = append(os.Environ(), leaderChildEnv+"="+e.db.Path, leaderFilesEnv+"="+t.TempDir())
 	out, err := child.StdoutPipe()
@@ -74,12 +74,12 @@ func TestLeaderTakesOverAfterKill(t *testing.T) {
 	<-done
 }
 
-// TestLeaderChild is the first instance of TestLeaderTakesOverAfterKill: it
+// testLeaderChild is the first instance of LeaderTakesOverAfterKill: it
 // leads until killed.
-func TestLeaderChild(t *testing.T) {
+func testLeaderChild(t *testing.T) {
 	dsn := os.Getenv(leaderChildEnv)
 	if dsn == "" {
-		t.Skip("the leader child of TestLeaderTakesOverAfterKill")
+		t.Skip("the leader child of LeaderTakesOverAfterKill")
 	}
 	db, err := store.Open(context.Background(), dsn, store.Options{FilesDir: os.Getenv(leaderFilesEnv)})
 	if err != nil {
@@ -91,13 +91,13 @@ func TestLeaderChild(t *testing.T) {
 	}, nil)
 }
 
-// TestConnectionLostMidTransaction: the server ends a transaction's
+// testConnectionLostMidTransaction: the server ends a transaction's
 // session between its writes and COMMIT. The call fails with an error,
 // nothing of it is in the core (row, history or outbox), and the next call
 // succeeds on a new connection.
-func TestConnectionLostMidTransaction(t *testing.T) {
+func testConnectionLostMidTransaction(t *testing.T) {
 	if !onPostgres {
-		t.Skip("SQLite has no connection to lose: TestOnPostgres runs this")
+		t.Skip("SQLite has no connection to lose: store/postgres runs this")
 	}
 	e := newEnv(t)
 	admin, err := sql.Open("pgx", e.db.Path)

@@ -1,10 +1,8 @@
-package store_test
+package storetest
 
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -37,9 +35,48 @@ type env struct {
 // day0 is a Monday, 07:30 local time.
 var day0 = time.Date(2026, 3, 2, 7, 30, 0, 0, model.Local)
 
-// onPostgres: this run of the suite is TestOnPostgres's child, every test
-// on a fresh PostgreSQL database instead of a SQLite file.
-var onPostgres = os.Getenv("ZHILIAO_STORE_ENGINE") == "postgres"
+// Core is an engine under test: how to get the location of a fresh, empty
+// core on it.
+type Core struct {
+	Engine string // "sqlite" or "postgres"
+	Fresh  func(tb testing.TB) string
+}
+
+// SQLite is a fresh SQLite file in the test's temp dir.
+func SQLite() Core {
+	return Core{Engine: "sqlite", Fresh: func(tb testing.TB) string { return filepath.Join(tb.TempDir(), "core.db") }}
+}
+
+// Postgres is a fresh database on the PostgreSQL server the tests were
+// given (ZHILIAO_TEST_POSTGRES; skipped locally without one, required in CI).
+func Postgres() Core {
+	return Core{Engine: "postgres", Fresh: func(tb testing.TB) string { return testpg.Core(tb) }}
+}
+
+// The engine this test binary runs the contract on. One binary runs Run once
+// (store/sqlite's tests, or store/postgres's), so these are set before any
+// test of the suite starts and never change after.
+var (
+	current    Core
+	onPostgres bool
+	top        string // the name of the test that called Run, for child processes
+)
+
+// Run runs every service test of the store on core, each as a subtest: one
+// contract for both engines, as warehousetest is for the warehouses.
+func Run(t *testing.T, core Core) {
+	if top != "" && top != t.Name() {
+		t.Fatalf("storetest.Run is called once per test binary (by %s already)", top)
+	}
+	current, onPostgres, top = core, core.Engine == "postgres", t.Name()
+	for _, c := range suite {
+		t.Run(c.name, c.fn)
+	}
+}
+
+// childRun is the -test.run pattern of one subtest of the suite, for a test
+// that runs another as a child process.
+func childRun(name string) string { return "-test.run=^" + top + "$/^" + name + "$" }
 
 // sqliteOnly skips a test of something only the SQLite engine has.
 func sqliteOnly(tb testing.TB, why string) {
@@ -48,32 +85,46 @@ func sqliteOnly(tb testing.TB, why string) {
 	}
 }
 
-// TestOnPostgres runs this package's whole suite again with every test on
-// PostgreSQL: one contract for both engines, as warehousetest is for the
-// warehouses. It re-executes the test binary so that both runs stay plain
-// tests of the same package.
-func TestOnPostgres(t *testing.T) {
-	if onPostgres {
-		t.Skip("running on PostgreSQL already")
-	}
-	testpg.ServerDSN(t)
-	args := []string{"-test.count=1", "-test.skip=^TestOnPostgres$"}
-	if testing.Verbose() {
-		args = append(args, "-test.v")
-	}
-	if testing.Short() {
-		args = append(args, "-test.short")
-	}
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "ZHILIAO_STORE_ENGINE=postgres")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("the store suite on PostgreSQL failed: %v\n%s", err, out)
-	}
-	t.Logf("the store suite on PostgreSQL:\n%s", out)
-}
-
 func mustOpenDB(tb testing.TB) *store.DB { return openDBOn(tb, onPostgres) }
+
+// suite is every test of the contract, in the order they run.
+var suite = []struct {
+	name string
+	fn   func(t *testing.T)
+}{
+	{"AuditLogDays", testAuditLogDays},
+	{"SlotCapacityUnderConcurrency", testSlotCapacityUnderConcurrency},
+	{"DoubleCheckInAndExecution", testDoubleCheckInAndExecution},
+	{"UnplannedAppointmentDefect", testUnplannedAppointmentDefect},
+	{"HISIntakeIdempotentAndValidated", testHISIntakeIdempotentAndValidated},
+	{"CatalogValidation", testCatalogValidation},
+	{"SetProjectScope", testSetProjectScope},
+	{"LeaderTakesOverAfterKill", testLeaderTakesOverAfterKill},
+	{"LeaderChild", testLeaderChild},
+	{"ConnectionLostMidTransaction", testConnectionLostMidTransaction},
+	{"LifecycleWalk", testLifecycleWalk},
+	{"IllegalTransitions", testIllegalTransitions},
+	{"PaymentRecheckRefusal", testPaymentRecheckRefusal},
+	{"NamespacePlacesIDsAndSeqs", testNamespacePlacesIDsAndSeqs},
+	{"OutboxAtomicity", testOutboxAtomicity},
+	{"BatchSavepoints", testBatchSavepoints},
+	{"OutboxOrderAndVersions", testOutboxOrderAndVersions},
+	{"SchemaMatchesModel", testSchemaMatchesModel},
+	{"OutOfDateSchemaRefused", testOutOfDateSchemaRefused},
+	{"AppendOnlyHistory", testAppendOnlyHistory},
+	{"StopRosterNotifiesAndCancels", testStopRosterNotifiesAndCancels},
+	{"NoShowBlacklist", testNoShowBlacklist},
+	{"RemindersOncePerAppointment", testRemindersOncePerAppointment},
+	{"AbortAndRevokedConsent", testAbortAndRevokedConsent},
+	{"SealedFields", testSealedFields},
+	{"SealInPlace", testSealInPlace},
+	{"RecordSignatures", testRecordSignatures},
+	{"AuditChain", testAuditChain},
+	{"ReencryptChild", testReencryptChild},
+	{"ReencryptSurvivesKill", testReencryptSurvivesKill},
+	{"OldPayloadsScrubbed", testOldPayloadsScrubbed},
+	{"AuditChainConcurrent", testAuditChainConcurrent},
+}
 
 // openDBOn opens a fresh core on PostgreSQL (pg) or SQLite: the benchmarks
 // measure both side by side in one run.
@@ -99,12 +150,7 @@ func newEnvOn(tb testing.TB, pg bool) *env {
 }
 
 // coreLocation is a fresh core's location on this run's engine.
-func coreLocation(tb testing.TB) string {
-	if onPostgres {
-		return testpg.Core(tb)
-	}
-	return filepath.Join(tb.TempDir(), "core.db")
-}
+func coreLocation(tb testing.TB) string { return current.Fresh(tb) }
 
 // reopenEnv opens the core at where and sets the hospital up in it.
 func reopenEnv(tb testing.TB, where string) *env {

