@@ -42,7 +42,7 @@ func (g *generator) runDay(ctx context.Context, day time.Time) error {
 		return err
 	}
 	for _, hs := range g.hosps {
-		if _, err := g.db.QueueReminders(ctx, hs.inst.ID, day.Format("2006-01-02")); err != nil {
+		if _, err := g.db.QueueDeptReminders(ctx, hs.inst.ID, g.deptScope, day.Format("2006-01-02")); err != nil {
 			return err
 		}
 		if err := g.followups(ctx, hs, day); err != nil {
@@ -92,8 +92,8 @@ func (g *generator) newCourse(ctx context.Context, dp *dept) error {
 	p, pt := dp.projects[pi], dp.ptpl[pi]
 	qty := pt.courseMin + int64(g.pick(int(pt.courseMax-pt.courseMin+1)))
 	g.n++
-	msg := model.OrderMessage{InstitutionID: hs.inst.ID, MessageID: fmt.Sprintf("MSG%08d", g.n), Action: model.HISNew,
-		OrderNo: fmt.Sprintf("%sRX%08d", hs.inst.Code, g.n), ProjectCode: p.Code, Quantity: qty,
+	msg := model.OrderMessage{InstitutionID: hs.inst.ID, MessageID: fmt.Sprintf("MSG%s%08d", g.tag, g.n), Action: model.HISNew,
+		OrderNo: fmt.Sprintf("%sRX%s%08d", hs.inst.Code, g.tag, g.n), ProjectCode: p.Code, Quantity: qty,
 		VisitType: model.VisitOutpatient, OrderedBy: dp.staff[0].Code, OrderedAt: g.now}
 	if g.chance(0.3) {
 		msg.VisitType = model.VisitInpatient
@@ -104,7 +104,7 @@ func (g *generator) newCourse(ctx context.Context, dp *dept) error {
 		pat := hs.pats[g.pick(len(hs.pats))]
 		msg.PatientMRN = pat.MRN
 	} else {
-		msg.PatientMRN = fmt.Sprintf("%sMRN%07d", hs.inst.Code, len(hs.pats)+1)
+		msg.PatientMRN = fmt.Sprintf("%s%sMRN%07d", hs.inst.Code, g.tag, len(hs.pats)+1)
 		msg.PatientName, msg.Gender, msg.BirthDate, msg.Phone, msg.IDNumber = g.demographics()
 	}
 	unpaid := g.chance(unpaidRate)
@@ -124,7 +124,7 @@ func (g *generator) newCourse(ctx context.Context, dp *dept) error {
 	if unpaid { // never paid: the HIS cancels it after three days
 		g.at(g.now.AddDate(0, 0, 3), func(ctx context.Context) error {
 			g.n++
-			_, err := g.db.ReceiveOrder(ctx, model.OrderMessage{InstitutionID: hs.inst.ID, MessageID: fmt.Sprintf("MSG%08d", g.n),
+			_, err := g.db.ReceiveOrder(ctx, model.OrderMessage{InstitutionID: hs.inst.ID, MessageID: fmt.Sprintf("MSG%s%08d", g.tag, g.n),
 				Action: model.HISCancel, OrderNo: o.OrderNo})
 			return err
 		})
@@ -135,7 +135,7 @@ func (g *generator) newCourse(ctx context.Context, dp *dept) error {
 		payAt = g.now.Add(time.Duration(10+g.pick(110)) * time.Minute)
 		g.at(payAt, func(ctx context.Context) error {
 			g.n++
-			_, err := g.db.ReceiveOrder(ctx, model.OrderMessage{InstitutionID: hs.inst.ID, MessageID: fmt.Sprintf("MSG%08d", g.n),
+			_, err := g.db.ReceiveOrder(ctx, model.OrderMessage{InstitutionID: hs.inst.ID, MessageID: fmt.Sprintf("MSG%s%08d", g.tag, g.n),
 				Action: model.HISPay, OrderNo: o.OrderNo})
 			return err
 		})
@@ -409,7 +409,7 @@ func (g *generator) complete(ctx context.Context, cs *course, s *model.Session, 
 			return err
 		}
 		g.n++
-		if _, err := g.db.ReceiveOrder(ctx, model.OrderMessage{InstitutionID: c.InstitutionID, MessageID: fmt.Sprintf("MSG%08d", g.n),
+		if _, err := g.db.ReceiveOrder(ctx, model.OrderMessage{InstitutionID: c.InstitutionID, MessageID: fmt.Sprintf("MSG%s%08d", g.tag, g.n),
 			Action: model.HISRefund, OrderNo: cs.order.OrderNo}); err != nil {
 			return ignoreConflict(err)
 		}
@@ -432,7 +432,7 @@ func (g *generator) reverse(ctx context.Context, cs *course) error {
 		return ignoreConflict(err)
 	}
 	g.n++
-	_, err = g.db.ReceiveOrder(ctx, model.OrderMessage{InstitutionID: o.InstitutionID, MessageID: fmt.Sprintf("MSG%08d", g.n),
+	_, err = g.db.ReceiveOrder(ctx, model.OrderMessage{InstitutionID: o.InstitutionID, MessageID: fmt.Sprintf("MSG%s%08d", g.tag, g.n),
 		Action: model.HISRefund, OrderNo: o.OrderNo, RefundFen: (o.Quantity - o.UsedQuantity + 1) * o.UnitPriceFen})
 	g.stats.CourseAbandoned++
 	return ignoreConflict(err)
@@ -450,6 +450,9 @@ func (g *generator) followups(ctx context.Context, hs *hospital, day time.Time) 
 	}
 	d := g.defects()
 	for _, f := range due {
+		if g.deptScope != 0 && f.DeptID != g.deptScope {
+			continue // another worker's department (parallel.go)
+		}
 		f := f
 		dp := hs.deptByID(f.DeptID)
 		if g.chance(g.rate(d.MissedFollowup, "missed_followup", dp, day)) {
@@ -522,6 +525,9 @@ func (hs *hospital) deptByID(id int64) *dept {
 func (g *generator) deliverNotifications(ctx context.Context) error {
 	for {
 		ns, err := g.db.QueuedNotifications(ctx, 500)
+		if g.part != nil { // a worker delivers its own patients' notices (parallel.go)
+			ns, err = g.db.QueuedNotificationsOf(ctx, g.partBase, g.partBase+partitionSpan, 500)
+		}
 		if err != nil || len(ns) == 0 {
 			return err
 		}

@@ -81,6 +81,13 @@ type Config struct {
 	// namespace is its number, so that its ids and seqs never meet another
 	// hospital's in a regional warehouse (model.NamespaceBits).
 	Institution *Institution
+	// Parallel runs one worker per department at once (parallel.go), for a
+	// core on PostgreSQL, where writers run side by side. The same seed gives
+	// the same rows every time, whatever order the workers' commits take;
+	// it is not the serial run's data.
+	Parallel bool
+	// Workers bounds how many departments run at once; 0: 8.
+	Workers int
 }
 
 // Institution names the one hospital of a core that feeds a regional
@@ -122,6 +129,14 @@ func Run(ctx context.Context, db *store.DB, cfg Config) (*Stats, error) {
 	}
 	if err := g.setup(ctx); err != nil {
 		return nil, fmt.Errorf("setup: %w", err)
+	}
+	if cfg.Parallel {
+		if err := g.runParallel(ctx, began); err != nil {
+			return nil, err
+		}
+		g.stats.Events = g.events(ctx)
+		g.stats.Elapsed = time.Since(began)
+		return g.stats, nil
 	}
 	lastProgress := time.Now()
 	for d := 0; d < cfg.Preset.Days; d++ {
@@ -189,6 +204,16 @@ type generator struct {
 	renamed []int64
 	// baseRates are each department's drawn defect rates (rate).
 	baseRates map[[2]string]float64
+
+	// A worker of a parallel run (parallel.go): its index (0 also in the
+	// serial run), the tag in its HIS message, order and MRN numbers (""
+	// serially), its department (0: all), and its partition of the core
+	// with the base of its id range (nil: none).
+	worker    int
+	tag       string
+	deptScope int64
+	part      *store.Partition
+	partBase  int64
 }
 
 func (g *generator) events(ctx context.Context) int64 {

@@ -166,6 +166,11 @@ func (db *DB) ReplyComplaint(ctx context.Context, id, staffID int64, reply strin
 // QueueReminders queues a reminder for every appointment still booked on day.
 // Running it twice for a day queues nothing new.
 func (db *DB) QueueReminders(ctx context.Context, institutionID int64, day string) (int, error) {
+	return db.QueueDeptReminders(ctx, institutionID, 0, day)
+}
+
+// QueueDeptReminders is QueueReminders for one department (0: all).
+func (db *DB) QueueDeptReminders(ctx context.Context, institutionID, deptID int64, day string) (int, error) {
 	d, err := model.ParseDay("day", day)
 	if err != nil {
 		return 0, err
@@ -173,9 +178,9 @@ func (db *DB) QueueReminders(ctx context.Context, institutionID int64, day strin
 	from, to := formatTime(d.Add(-8*3600e9)), formatTime(d.Add(16*3600e9)) // the local day in UTC
 	n := 0
 	err = db.write(ctx, func(tx *Tx) error {
-		appts, err := listRows[model.Appointment](tx.ctx, tx, `institution_id = ? AND status = 'booked' AND planned_at >= ? AND planned_at < ?
+		appts, err := listRows[model.Appointment](tx.ctx, tx, `institution_id = ? AND (? = 0 OR dept_id = ?) AND status = 'booked' AND planned_at >= ? AND planned_at < ?
 AND NOT EXISTS (SELECT 1 FROM notification n WHERE n.ref_entity = 'appointment' AND n.ref_id = appointment.id AND n.kind = 'reminder')
-ORDER BY id`, institutionID, from, to)
+ORDER BY id`, institutionID, deptID, deptID, from, to)
 		if err != nil {
 			return err
 		}

@@ -44,6 +44,12 @@ func (db *DB) QueuedNotifications(ctx context.Context, limit int) ([]*model.Noti
 	return listRows[model.Notification](ctx, db.q(ctx), "status = 'queued' ORDER BY id LIMIT ?", limit)
 }
 
+// QueuedNotificationsOf lists the queued notifications of the patients whose
+// ids lie in [lo, hi): a parallel generator's worker delivers its own.
+func (db *DB) QueuedNotificationsOf(ctx context.Context, lo, hi int64, limit int) ([]*model.Notification, error) {
+	return listRows[model.Notification](ctx, db.q(ctx), "status = 'queued' AND patient_id >= ? AND patient_id < ? ORDER BY id LIMIT ?", lo, hi, limit)
+}
+
 // scopeFilter returns SQL conditions and arguments restricting a list to the
 // actor's institution and, for department-bound actors, department; a
 // requested department outside that scope is refused.

@@ -216,9 +216,9 @@ WHERE a.patient_id = ? AND a.status IN ('booked', 'checked_in') AND s.start_at <
 	if err := tx.update(s); err != nil {
 		return nil, err
 	}
-	// The receipt number carries a value of the outbox sequence: unique
-	// and increasing without a counter row of its own.
-	n, err := tx.sequenceNumber()
+	// The receipt number carries a value of the outbox sequence (or of the
+	// writer's partition): unique and increasing without a counter row.
+	n, err := tx.receiptNumber()
 	if err != nil {
 		return nil, err
 	}

@@ -166,7 +166,7 @@ func (db *DB) commitGroup(group []writeReq) []error {
 		tx.ctx = context.WithValue(context.WithoutCancel(r.ctx), txKey{}, tx)
 		tx.id = tx.nextSeq // the transaction id is the seq of its first event
 		if len(group) == 1 {
-			tx.now, tx.actor = db.Now().UTC().Truncate(time.Millisecond), model.ActorFrom(r.ctx)
+			tx.now, tx.actor = db.nowFor(r.ctx).UTC().Truncate(time.Millisecond), model.ActorFrom(r.ctx)
 			errs[i] = r.fn(tx)
 		} else {
 			errs[i] = tx.savepoint(r.fn)
@@ -203,7 +203,7 @@ func (tx *Tx) savepoint(fn func(tx *Tx) error) error {
 		return err
 	}
 	seq, buffered, now, actor := tx.nextSeq, len(tx.events), tx.now, tx.actor
-	tx.now = tx.db.Now().UTC().Truncate(time.Millisecond)
+	tx.now = tx.db.nowFor(tx.ctx).UTC().Truncate(time.Millisecond)
 	tx.actor = model.ActorFrom(tx.ctx)
 	err := fn(tx)
 	tx.now, tx.actor = now, actor
@@ -372,8 +372,11 @@ func (tx *Tx) insert(e model.Entity) error {
 	if len(tb.sealed) > 0 {
 		args = append(args[:len(args):len(args)], blindArgs(tb, bidx)...)
 	}
-	first, err := tx.firstID(tb)
-	if err != nil {
+	var first int64
+	var err error
+	if p := partitionFrom(tx.ctx); p != nil {
+		first = p.number(tb.name) // the partition's own range (partition.go)
+	} else if first, err = tx.firstID(tb); err != nil {
 		return err
 	}
 	if first == 0 {

@@ -83,7 +83,7 @@ func (db *DB) writeOwnOnce(ctx context.Context, fn func(tx *Tx) error) error {
 	}
 	tx := &Tx{tx: sqlTx, db: db}
 	tx.ctx = context.WithValue(context.WithoutCancel(ctx), txKey{}, tx)
-	tx.now, tx.actor = db.Now().UTC().Truncate(time.Millisecond), model.ActorFrom(ctx)
+	tx.now, tx.actor = db.nowFor(ctx).UTC().Truncate(time.Millisecond), model.ActorFrom(ctx)
 	// The transaction id is a value of the outbox sequence no event uses.
 	if tx.id, err = tx.sequenceNumber(); err != nil {
 		sqlTx.Rollback()

@@ -106,6 +106,8 @@ func runGen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	instCode := fs.String("institution", "", "机构代码 generate one hospital of a region under this code, in its own namespace (README: 区域数据仓库)")
 	instName := fs.String("institution-name", "", "机构名称 the hospital's name (with --institution)")
 	instNumber := fs.Int64("institution-number", 0, "机构编号 1–8191, the core's namespace (with --institution; default: the code's trailing digits)")
+	parallel := fs.Bool("parallel", false, "科室并行 one worker per department at once, for a core on PostgreSQL; the same seed gives the same rows every time, not the serial run's (README: The core on PostgreSQL)")
+	workers := fs.Int("workers", 8, "并行科室数 how many departments run at once (with --parallel)")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
@@ -147,7 +149,10 @@ func runGen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	} else if len(n) > 0 {
 		return fmt.Errorf("%s already holds data (%d hospitals): generate into an empty --data folder", c.data, len(n))
 	}
-	st, err := gen.Run(ctx, db, gen.Config{Preset: p, Seed: *seed, Progress: stderr, Defects: defects, Institution: inst})
+	if *workers < 1 {
+		return fmt.Errorf("%w: --workers %d: want 1 or more", errUsage, *workers)
+	}
+	st, err := gen.Run(ctx, db, gen.Config{Preset: p, Seed: *seed, Progress: stderr, Defects: defects, Institution: inst, Parallel: *parallel, Workers: *workers})
 	if err != nil {
 		return err
 	}
