@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/zhiliao/zhiliao/model"
@@ -29,8 +30,8 @@ import (
 var idempotencyKeyPattern = regexp.MustCompile(`^[A-Za-z0-9_.:-]{16,128}$`)
 
 // maxIdempotentBody bounds the body read ahead of the handler to hash it:
-// the largest any write route accepts (an image upload).
-const maxIdempotentBody = maxImageBytes + 64<<10
+// the largest JSON body a write route accepts.
+const maxIdempotentBody = maxBody
 
 // idempotent wraps a write route. It runs inside auditMiddleware, whose
 // pending audit line carries the claim to the store.
@@ -38,7 +39,10 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key := r.Header.Get("Idempotency-Key")
 		p := model.PendingAuditFrom(r.Context())
-		if key == "" || p == nil {
+		// Uploads are left out: their scope is checked before their body is
+		// read (a refused 20 MiB photo costs nothing), and hashing would read
+		// it first; a browser's resent form also has a new multipart boundary.
+		if key == "" || p == nil || strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/") {
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -1,8 +1,11 @@
 package api_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"mime/multipart"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -117,5 +120,27 @@ func TestIdempotentResubmission(t *testing.T) {
 	f.wantError(resp.StatusCode, b, 409, model.ECONFLICT, "idempotency.outcome_unknown")
 	if n := complaints(); n != before+1 {
 		t.Fatalf("%d complaints after a resubmission of an unknown outcome, want %d", n, before+1)
+	}
+
+	// A keyed photo upload is not held to hash it: its scope is checked
+	// before its body is read. It keeps no key.
+	_, _, sess := f.executed(f.plain, "幂等上传")
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	mw.WriteField("phase", "after")
+	fw, _ := mw.CreateFormFile("image", "after.png")
+	fw.Write([]byte("\x89PNG\r\n\x1a\nphoto"))
+	mw.Close()
+	req, _ := http.NewRequest("POST", f.srv.URL+fmt.Sprintf("/api/v1/sessions/%d/images?phase=after", sess.ID), &buf)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+f.tokens[model.RoleClinician])
+	req.Header.Set("Idempotency-Key", "0b6f3c1e-4a7d-4b5e-9f00-idem-0004")
+	up, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	up.Body.Close()
+	if up.StatusCode != 201 || f.count("SELECT count(*) FROM idempotency_key WHERE key = '0b6f3c1e-4a7d-4b5e-9f00-idem-0004'") != 0 {
+		t.Errorf("a keyed upload: %d, or it kept a key", up.StatusCode)
 	}
 }
