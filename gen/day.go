@@ -444,15 +444,13 @@ func (g *generator) reverse(ctx context.Context, cs *course) error {
 // satisfaction survey, electronic more often as the months go by, answered
 // 0–7 days later by most patients.
 func (g *generator) followups(ctx context.Context, hs *hospital, day time.Time) error {
-	due, err := g.db.FollowupsDue(ctx, hs.inst.ID, day.Format("2006-01-02"))
+	// A worker reads (and so, on PostgreSQL, locks) its own department's.
+	due, err := g.db.FollowupsDueIn(ctx, hs.inst.ID, g.deptScope, day.Format("2006-01-02"))
 	if err != nil {
 		return err
 	}
 	d := g.defects()
 	for _, f := range due {
-		if g.deptScope != 0 && f.DeptID != g.deptScope {
-			continue // another worker's department (parallel.go)
-		}
 		f := f
 		dp := hs.deptByID(f.DeptID)
 		if g.chance(g.rate(d.MissedFollowup, "missed_followup", dp, day)) {

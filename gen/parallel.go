@@ -121,12 +121,14 @@ func (g *generator) runAll(ctx context.Context, done *atomic.Int64) error {
 			}
 		}
 		ran := false
+		var first error
 		if err := g.db.Batch(ctx, func(ctx context.Context) error {
 			if ran {
-				return errRetried
+				return fmt.Errorf("%w (the first attempt: %v)", errRetried, first)
 			}
 			ran = true
-			return g.runDay(ctx, day)
+			first = g.runDay(ctx, day)
+			return first
 		}); err != nil {
 			return fmt.Errorf("%s day %s: %w", g.hosps[0].depts[0].d.Name, day.Format("2006-01-02"), err)
 		}

@@ -36,7 +36,15 @@ AND (project_id IS NULL OR project_id = ?) AND start_at > ? ORDER BY start_at, i
 
 // FollowupsDue lists pending follow-ups of an institution due on a day.
 func (db *DB) FollowupsDue(ctx context.Context, institutionID int64, day string) ([]*model.Followup, error) {
-	return listRows[model.Followup](ctx, db.q(ctx), "institution_id = ? AND due_date = ? AND status = 'pending' ORDER BY id", institutionID, day)
+	return db.FollowupsDueIn(ctx, institutionID, 0, day)
+}
+
+// FollowupsDueIn is FollowupsDue for one department (0: all). Read inside a
+// write transaction on PostgreSQL it locks what it returns, so a writer that
+// works one department asks for that department's alone.
+func (db *DB) FollowupsDueIn(ctx context.Context, institutionID, deptID int64, day string) ([]*model.Followup, error) {
+	return listRows[model.Followup](ctx, db.q(ctx), "institution_id = ? AND (? = 0 OR dept_id = ?) AND due_date = ? AND status = 'pending' ORDER BY id",
+		institutionID, deptID, deptID, day)
 }
 
 // QueuedNotifications lists notifications waiting for a channel adapter.

@@ -59,6 +59,7 @@ func (db *DB) writeOwn(ctx context.Context, fn func(tx *Tx) error) error {
 		if err == nil || !db.retryable(err) {
 			return err
 		}
+		db.Logger.Debug("write retried", "attempt", attempt, "err", err)
 		if attempt == maxAttempts {
 			var stale staleRetry
 			if errors.As(err, &stale) {
