@@ -124,6 +124,7 @@ var suite = []struct {
 	{"ReencryptSurvivesKill", testReencryptSurvivesKill},
 	{"OldPayloadsScrubbed", testOldPayloadsScrubbed},
 	{"AuditChainConcurrent", testAuditChainConcurrent},
+	{"FollowupsDueByDepartment", testFollowupsDueByDepartment},
 }
 
 // openDBOn opens a fresh core on PostgreSQL (pg) or SQLite: the benchmarks
