@@ -43,6 +43,15 @@ func TestIdempotentResubmission(t *testing.T) {
 		t.Errorf("%d audit lines, want the write and the replayed attempt", n)
 	}
 
+	// The API document names the header on every write.
+	doc, err := f.api.OpenAPI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if op := doc.Paths.Find("/api/v1/complaints").Post; op == nil || op.Parameters.GetByInAndName("header", "Idempotency-Key") == nil {
+		t.Error("the OpenAPI document does not name Idempotency-Key on POST /api/v1/complaints")
+	}
+
 	// The same key with another body is refused; without a key, or with a
 	// bad one, nothing is remembered or it is refused at once.
 	other := map[string]any{"dept_id": f.deptA.ID, "category": "waiting", "content": "另一件事"}
