@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"image"
 	"image/png"
@@ -163,6 +164,14 @@ func TestQueueBoardAPI(t *testing.T) {
 	f.wantError(code, body, http.StatusForbidden, model.EFORBIDDEN, "")
 }
 
+// openOnPhone opens a patient's link on a phone-sized page and enters it
+// (the 进入 form that sets the session).
+func openOnPhone(ctx context.Context, url string) error {
+	return testbrowser.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), chromedp.Navigate(url),
+		chromedp.WaitVisible(chromedp.ID("open-submit")), chromedp.Click(chromedp.ID("open-submit")),
+		chromedp.WaitVisible(chromedp.CSS(`body[data-ready="1"]`)))
+}
+
 // TestPatientPageInBrowser opens the link on a phone (390 × 844): the
 // patient sees their ticket with the people ahead, which updates by itself
 // when the desk calls; files a complaint; cannot reach another patient's
@@ -176,9 +185,7 @@ func TestPatientPageInBrowser(t *testing.T) {
 	f.mustDo(desk, "POST", fmt.Sprintf("/api/v1/patients/%d/link", courses[1].PatientID), nil, 201, &link)
 	ctx, console, _ := testbrowser.Tab(t)
 	defer testbrowser.ScreenshotOnFailure(t, ctx, "patient-page")
-	if err := testbrowser.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), chromedp.Navigate(site+link.URL),
-		chromedp.WaitVisible(chromedp.ID("open-submit")), chromedp.Click(chromedp.ID("open-submit")),
-		chromedp.WaitVisible(chromedp.CSS(`body[data-ready="1"]`))); err != nil {
+	if err := openOnPhone(ctx, site+link.URL); err != nil {
 		t.Fatal(err)
 	}
 	ticket := func() (string, error) {

@@ -26,9 +26,7 @@ func TestLostResponseWritesOnce(t *testing.T) {
 	f.mustDo(desk, "POST", fmt.Sprintf("/api/v1/patients/%d/link", courses[1].PatientID), nil, 201, &link)
 	ctx, console, _ := testbrowser.Tab(t)
 	defer testbrowser.ScreenshotOnFailure(t, ctx, "lost-response")
-	if err := testbrowser.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), chromedp.Navigate(site+link.URL),
-		chromedp.WaitVisible(chromedp.ID("open-submit")), chromedp.Click(chromedp.ID("open-submit")),
-		chromedp.WaitVisible(chromedp.CSS(`body[data-ready="1"]`))); err != nil {
+	if err := openOnPhone(ctx, site+link.URL); err != nil {
 		t.Fatal(err)
 	}
 	// Every answer to a POST of a complaint is held at the response stage:
