@@ -38,6 +38,9 @@ func hm(day time.Time, h, m int) time.Time {
 // orders, then every scheduled event of the day in time order.
 func (g *generator) runDay(ctx context.Context, day time.Time) error {
 	g.clock(hm(day, 6, 30))
+	if err := g.closeOut(ctx); err != nil { // yesterday's leftovers, as the leader closes them
+		return err
+	}
 	if err := g.roster(ctx, day.AddDate(0, 0, rosterHorizon)); err != nil {
 		return err
 	}
@@ -239,11 +242,13 @@ func (g *generator) bookNext(ctx context.Context, cs *course, after time.Time) e
 				return g.bookNext(ctx, cs, g.now)
 			})
 		case g.chance(g.rate(g.defects().NoShow, "no_show", cs.dept, a.PlannedAt)):
-			g.at(a.PlannedAt.Add(45*time.Minute), func(ctx context.Context) error {
-				if _, err := g.db.MarkNoShow(ctx, a.ID); err != nil {
-					return ignoreConflict(err)
+			// The patient does not come. Nobody marks it: the core's close-out
+			// does once the grace after the slot has passed, as it would on a
+			// real day; the patient then books the next session.
+			g.at(s.EndAt.Add(cs.project.NoShowGrace()), func(ctx context.Context) error {
+				if err := g.closeOut(ctx); err != nil {
+					return err
 				}
-				g.stats.NoShows++
 				return g.bookNext(ctx, cs, g.now)
 			})
 		default:
@@ -264,6 +269,14 @@ func (g *generator) bookNext(ctx context.Context, cs *course, after time.Time) e
 	day := after.AddDate(0, 0, interval+6)
 	g.at(hm(day, 9+g.pick(6), g.pick(60)), func(ctx context.Context) error { return g.walkIn(ctx, cs) })
 	return nil
+}
+
+// closeOut runs the core's close-out over the generator's departments at
+// the simulated clock, counting the no-shows it records.
+func (g *generator) closeOut(ctx context.Context) error {
+	res, err := g.db.CloseOut(ctx, 0, g.deptScope)
+	g.stats.NoShows += res.NoShows
+	return err
 }
 
 func ignoreConflict(err error) error {

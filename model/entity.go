@@ -102,6 +102,37 @@ type Project struct {
 	ConsentTemplate    string `json:"consent_template"`    // template code and version, e.g. "LASER-CONSENT@v3"
 	Precautions        string `json:"precautions"`         // 注意事项 pushed with the appointment
 	Active             bool   `json:"active"`
+	// NoShowGraceMinutes: a booking not checked in this long after its
+	// slot's end becomes a no-show at the day's close-out.
+	NoShowGraceMinutes int64 `json:"no_show_grace_minutes"`
+	// SelfCancelCutoffMinutes: a patient cannot cancel or move a booking
+	// from the phone this close to its start (the desk still can until it starts).
+	SelfCancelCutoffMinutes int64 `json:"self_cancel_cutoff_minutes"`
+}
+
+// The project rules' defaults, used where a project leaves them at zero.
+const (
+	DefaultNoShowGraceMinutes      = 30
+	DefaultSelfCancelCutoffMinutes = 120
+)
+
+// NoShowGrace is how long after a slot's end a booking waits for the
+// patient before the close-out calls it a no-show.
+func (p *Project) NoShowGrace() time.Duration {
+	return minutesOr(p.NoShowGraceMinutes, DefaultNoShowGraceMinutes)
+}
+
+// SelfCancelCutoff is how close to its start a patient may no longer cancel
+// or move a booking on the phone.
+func (p *Project) SelfCancelCutoff() time.Duration {
+	return minutesOr(p.SelfCancelCutoffMinutes, DefaultSelfCancelCutoffMinutes)
+}
+
+func minutesOr(m, def int64) time.Duration {
+	if m <= 0 {
+		m = def
+	}
+	return time.Duration(m) * time.Minute
 }
 
 // Patient (患者).
@@ -423,6 +454,12 @@ type Session struct {
 	ChargeConfirmed bool       `json:"charge_confirmed"`
 	AdverseReaction string     `json:"adverse_reaction"`
 	AbortReason     string     `json:"abort_reason"`
+	// FlaggedAt is set by the close-out when a session is still in
+	// progress after the day it started: the department must finish or
+	// abort it; the close-out never completes it (its charge and record
+	// need a person).
+	FlaggedAt  *time.Time `json:"flagged_at"`
+	FlagReason string     `json:"flag_reason"`
 }
 
 // Record statuses.

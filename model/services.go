@@ -453,6 +453,22 @@ type ScheduleService interface {
 	CheckIn(ctx context.Context, appointmentID int64) (*QueueTicket, error)
 	WalkIn(ctx context.Context, courseID int64) (*QueueTicket, error)
 	CallTicket(ctx context.Context, ticketID int64) (*QueueTicket, error)
+	// CloseOut applies the end-of-day rules to everything due at the
+	// store's clock (DESIGN §14), for one department or (0) all.
+	CloseOut(ctx context.Context, institutionID, deptID int64) (CloseOutResult, error)
+}
+
+// CloseOutResult counts what one close-out pass changed.
+type CloseOutResult struct {
+	NoShows         int `json:"no_shows"`         // bookings not checked in by their slot's end plus the grace
+	TicketsClosed   int `json:"tickets_closed"`   // queue tickets of an earlier day never started
+	CheckinsClosed  int `json:"checkins_closed"`  // of those, checked-in appointments closed as cancelled
+	SessionsFlagged int `json:"sessions_flagged"` // sessions still in progress after their day
+}
+
+// Changed reports whether the pass changed anything.
+func (r CloseOutResult) Changed() bool {
+	return r.NoShows+r.TicketsClosed+r.SessionsFlagged > 0
 }
 
 // PaymentChecker is the HIS adapter for the payment re-check before execution.

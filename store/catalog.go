@@ -98,6 +98,16 @@ func (db *DB) CreateProject(ctx context.Context, v *model.Project) error {
 		return model.Invalid("minutes", "时长必须在 1–600 分钟之间")
 	case v.CourseSessions <= 0 || v.CourseSessions > 100:
 		return model.Invalid("course_sessions", "疗程次数必须在 1–100 之间")
+	case v.NoShowGraceMinutes < 0 || v.NoShowGraceMinutes > 24*60:
+		return model.Invalid("no_show_grace_minutes", "爽约判定宽限必须在 0–1440 分钟之间")
+	case v.SelfCancelCutoffMinutes < 0 || v.SelfCancelCutoffMinutes > 7*24*60:
+		return model.Invalid("self_cancel_cutoff_minutes", "患者自助取消截止时间必须在 0–10080 分钟之间")
+	}
+	if v.NoShowGraceMinutes == 0 {
+		v.NoShowGraceMinutes = model.DefaultNoShowGraceMinutes
+	}
+	if v.SelfCancelCutoffMinutes == 0 {
+		v.SelfCancelCutoffMinutes = model.DefaultSelfCancelCutoffMinutes
 	}
 	if _, err := ParseFollowupDays(v.FollowupDays); err != nil {
 		return err

@@ -282,13 +282,17 @@ func (db *DB) CancelAppointment(ctx context.Context, id int64, reason string) (*
 		if a, err = get[model.Appointment](tx, id); err != nil {
 			return err
 		}
+		if err := tx.requireChangeable(a); err != nil {
+			return err
+		}
 		return tx.cancelAppointment(a, reason)
 	})
 	return a, err
 }
 
-// MarkNoShow records that a patient did not come. Repeated no-shows put the
-// patient on the booking blacklist (smart-service rating, level 3).
+// MarkNoShow records that a patient did not come (the desk's 爽约登记,
+// before the close-out would). Repeated no-shows put the patient on the
+// booking blacklist (smart-service rating, level 3).
 func (db *DB) MarkNoShow(ctx context.Context, id int64) (*model.Appointment, error) {
 	var a *model.Appointment
 	err := db.write(ctx, func(tx *Tx) error {
@@ -299,26 +303,71 @@ func (db *DB) MarkNoShow(ctx context.Context, id int64) (*model.Appointment, err
 		if a.PlannedAt.After(tx.now) {
 			return model.Conflict("appointment.not_due", "预约时间未到，不能记为爽约 (appointment not yet due)")
 		}
-		if err := tx.transition(a, model.ApptNoShow, "no-show"); err != nil {
-			return err
-		}
-		p, err := get[model.Patient](tx, a.PatientID)
-		if err != nil {
-			return err
-		}
-		p.NoShowCount++
-		var recent int
-		if err := tx.queryRow("SELECT COUNT(*) FROM appointment WHERE patient_id = ? AND status = 'no_show' AND planned_at >= ?",
-			p.ID, formatTime(tx.now.Add(-noShowWindow))).Scan(&recent); err != nil {
-			return err
-		}
-		if recent >= noShowLimit {
-			until := tx.now.AddDate(0, 0, blacklistDays)
-			p.BlacklistedUntil = &until
-		}
-		return tx.update(p)
+		return tx.noShow(a, "no-show")
 	})
 	return a, err
+}
+
+// noShow marks a due booking a no-show: the patient's count and blacklist
+// follow, and the slot's place is released, because 号源占用 counts the
+// places patients used or still hold, and a no-show used none.
+func (tx *Tx) noShow(a *model.Appointment, reason string) error {
+	if err := tx.transition(a, model.ApptNoShow, reason); err != nil {
+		return err
+	}
+	s, err := get[model.Slot](tx, a.SlotID)
+	if err != nil {
+		return err
+	}
+	s.Booked--
+	if err := tx.update(s); err != nil {
+		return err
+	}
+	p, err := get[model.Patient](tx, a.PatientID)
+	if err != nil {
+		return err
+	}
+	p.NoShowCount++
+	var recent int
+	if err := tx.queryRow("SELECT COUNT(*) FROM appointment WHERE patient_id = ? AND status = 'no_show' AND planned_at >= ?",
+		p.ID, formatTime(tx.now.Add(-noShowWindow))).Scan(&recent); err != nil {
+		return err
+	}
+	if recent >= noShowLimit {
+		until := tx.now.AddDate(0, 0, blacklistDays)
+		p.BlacklistedUntil = &until
+	}
+	return tx.update(p)
+}
+
+// requireChangeable refuses to cancel or move an appointment whose time has
+// come: a booking from its slot's start on (the close-out makes it a no-show
+// if the patient does not come), a checked-in one after its day (the
+// close-out closes it), and, for the patient on the phone, a booking within
+// the project's cut-off before its start.
+func (tx *Tx) requireChangeable(a *model.Appointment) error {
+	switch a.Status {
+	case model.ApptBooked:
+		if !tx.now.Before(a.PlannedAt) {
+			return model.Conflict("appointment.started", "预约时段已于 %s 开始，不能取消或改约（未到的预约在日终记为爽约）",
+				a.PlannedAt.In(model.Local).Format("2006-01-02 15:04"))
+		}
+		if tx.actor.Role == model.RolePatient {
+			p, err := get[model.Project](tx, a.ProjectID)
+			if err != nil {
+				return err
+			}
+			if cut := p.SelfCancelCutoff(); a.PlannedAt.Sub(tx.now) < cut {
+				return model.Conflict("appointment.self_cutoff", "距预约开始不足 %d 分钟，不能在手机上取消或改约，请致电科室",
+					int(cut/time.Minute))
+			}
+		}
+	case model.ApptCheckedIn:
+		if model.DayOf(a.PlannedAt) < model.DayOf(tx.now) {
+			return model.Conflict("appointment.started", "预约日 %s 已过，不能取消（日终已关闭）", model.DayOf(a.PlannedAt))
+		}
+	}
+	return nil
 }
 
 // nextTicket opens a queue ticket with the department's next number of the day.
@@ -427,6 +476,9 @@ func (db *DB) RescheduleAppointment(ctx context.Context, id, slotID int64) (*mod
 		}
 		if a.SlotID == slotID {
 			return model.Conflict("appointment.same_slot", "新号源与原预约相同 (same slot)")
+		}
+		if err := tx.requireChangeable(a); err != nil {
+			return err
 		}
 		if err := tx.cancelAppointment(a, "改约 rescheduled"); err != nil {
 			return err

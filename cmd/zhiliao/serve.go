@@ -337,6 +337,30 @@ func (m *Main) sealAudit(ctx context.Context, every time.Duration) {
 	}
 }
 
+// closeOutDays runs the core's close-out (DESIGN §14) at once, which closes
+// the days missed while no instance led, then every period, so a booking
+// turns no-show within a period of its grace ending. The rule reads the
+// core's clock; this loop only decides how often to ask.
+func (m *Main) closeOutDays(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		res, err := m.DB.CloseOut(ctx, 0, 0)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			m.log.Error("close-out", "err", err)
+		case res.Changed():
+			m.log.Info("close-out", "no_shows", res.NoShows, "tickets_closed", res.TicketsClosed,
+				"checkins_closed", res.CheckinsClosed, "sessions_flagged", res.SessionsFlagged)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // URL is the base URL the service listens on.
 func (m *Main) URL() string {
 	if m.TLSCert != "" {
@@ -381,6 +405,7 @@ func (m *Main) Run(ctx context.Context) error {
 				background.Go(func() { m.Notices.Run(lctx, 10*time.Second) })
 			}
 			background.Go(func() { m.sealAudit(lctx, 5*time.Second) })
+			background.Go(func() { m.closeOutDays(lctx, time.Minute) })
 			// The relay retries warehouse outages by itself; it stops only
 			// for what waiting cannot fix, and then the service still
 			// serves the core while /metrics shows the lag growing.

@@ -114,6 +114,8 @@ var suite = []struct {
 	{"AppendOnlyHistory", testAppendOnlyHistory},
 	{"StopRosterNotifiesAndCancels", testStopRosterNotifiesAndCancels},
 	{"NoShowBlacklist", testNoShowBlacklist},
+	{"CloseOut", testCloseOut},
+	{"CloseOutByDepartment", testCloseOutByDepartment},
 	{"RemindersOncePerAppointment", testRemindersOncePerAppointment},
 	{"AbortAndRevokedConsent", testAbortAndRevokedConsent},
 	{"SealedFields", testSealedFields},
