@@ -69,17 +69,28 @@ func figures(ctx context.Context, src Source, p Params) (map[[2]string]figure, e
 	return out, nil
 }
 
-// judge is 符合 when c reaches threshold, 部分符合 within the rules' band
-// below it, else 不符合. c is already rounded to two decimals.
+// judge is 符合 when c reaches threshold, 部分符合 when it reaches the
+// rules' band of the threshold, else 不符合. c is already rounded to two
+// decimals. The comparison is in whole hundredths and ten-thousandths, never
+// in binary floating point: 0.8 × 0.8 is 0.6400000000000001 there, and a
+// coefficient of exactly 0.64 would miss the band it sits on.
 func judge(rules *Rules, c, threshold float64) string {
 	switch {
-	case c >= threshold:
+	case Reaches(c, threshold):
 		return "符合"
-	case c >= threshold*rules.SelfAssessment.PartialBand:
+	case hundredths(c)*100 >= hundredths(threshold)*hundredths(rules.SelfAssessment.PartialBand):
 		return "部分符合"
 	}
 	return "不符合"
 }
+
+// hundredths is x in whole hundredths (0.64 → 64).
+func hundredths(x float64) int64 { return int64(math.Round(x * 100)) }
+
+// Reaches reports whether coefficient c, rounded to two decimals, reaches
+// threshold (itself whole hundredths, as LoadRules checks), compared as
+// integers.
+func Reaches(c, threshold float64) bool { return hundredths(Round2(c)) >= hundredths(threshold) }
 
 // verdictRank orders the verdicts from best to worst.
 var verdictRank = map[string]int{"符合": 0, "部分符合": 1, "待确认": 2, "不符合": 3}
@@ -181,7 +192,7 @@ func scoreItems(rules *Rules, period, window map[[2]string]figure, windowText st
 			it.status = worse(it.status, "待确认")
 			it.gap = append(it.gap, "覆盖率期间内无数据")
 		default:
-			if *it.coverage < covThreshold {
+			if !Reaches(*it.coverage, covThreshold) {
 				it.gap = append(it.gap, fmt.Sprintf("覆盖率 %.0f%% 低于阈值 %.0f%%", *it.coverage*100, covThreshold*100))
 			}
 			it.status = worse(it.status, judge(rules, *it.coverage, covThreshold))

@@ -1,6 +1,9 @@
 package reports
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -85,5 +88,41 @@ func TestScoreItems(t *testing.T) {
 	check("smart.feedback", "不符合", 1.5)
 	if _, ok := got["06.01"]; ok {
 		t.Error("06.01 有效应用 is the coverage of every level, not an item of its own")
+	}
+}
+
+// TestBandEdgeIsExact: a coefficient exactly on the partial band's edge is
+// 部分符合. The pilot's smart.appointment, 254/398 = 0.638, rounds to 0.64,
+// exactly 80 % of 0.8; in binary floating point 0.8 × 0.8 is
+// 0.6400000000000001 and the float comparison said 不符合.
+func TestBandEdgeIsExact(t *testing.T) {
+	rules := DefaultRules()
+	c, _ := (figure{254, 398}).coefficient()
+	if 0.8*rules.SelfAssessment.PartialBand <= c {
+		t.Skip("this platform's floating point puts 0.8 × 0.8 at 0.64: the case it guards is not reproduced here")
+	}
+	for _, x := range []struct {
+		c, threshold float64
+		want         string
+	}{{c, 0.8, "部分符合"}, {0.63, 0.8, "不符合"}, {0.8, 0.8, "符合"}, {0.79, 0.8, "部分符合"}, {0.4, 0.5, "部分符合"}, {0.39, 0.5, "不符合"}} {
+		if got := judge(rules, x.c, x.threshold); got != x.want {
+			t.Errorf("judge(%v, threshold %v, band %v) = %s, want %s", x.c, x.threshold, rules.SelfAssessment.PartialBand, got, x.want)
+		}
+	}
+	if !Reaches(0.795, 0.8) || Reaches(0.7949, 0.8) {
+		t.Error("Reaches rounds the coefficient to two decimals before comparing")
+	}
+}
+
+// TestRulesAreWholeHundredths: a threshold with a third decimal is refused
+// when the rules load, since verdicts compare whole hundredths.
+func TestRulesAreWholeHundredths(t *testing.T) {
+	data := strings.Replace(string(embeddedRules), `"threshold": 0.8,`, `"threshold": 0.805,`, 1)
+	path := filepath.Join(t.TempDir(), "rules.json")
+	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadRules(path); err == nil || !strings.Contains(err.Error(), "two decimals") {
+		t.Fatalf("a threshold of 0.805 loaded: %v", err)
 	}
 }

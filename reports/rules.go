@@ -11,6 +11,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"strings"
 )
@@ -117,6 +118,23 @@ func LoadRules(path string) (*Rules, error) {
 	for _, x := range r.Rules {
 		if x.Item == "" || x.Dimension == "" || x.Threshold <= 0 || x.Threshold > 1 {
 			return nil, fmt.Errorf("rating rules %s: rule %q/%q needs an item, a dimension and a threshold in (0, 1]", path, x.Item, x.Dimension)
+		}
+	}
+	// Verdicts compare whole hundredths (Reaches): a threshold or band with
+	// a third decimal would be compared as something else than it says.
+	shares := map[string]float64{"self_assessment.dq_min": sa.DQMin, "self_assessment.partial_band": sa.PartialBand}
+	for k, v := range r.EMRCoverage {
+		shares["emr_coverage."+k] = v
+	}
+	for k, v := range r.SmartCoverage {
+		shares["smart_coverage."+k] = v
+	}
+	for _, x := range r.Rules {
+		shares["rule "+x.Item+"/"+x.Dimension] = x.Threshold
+	}
+	for name, v := range shares {
+		if math.Abs(v*100-math.Round(v*100)) > 1e-9 {
+			return nil, fmt.Errorf("rating rules %s: %s = %v has more than two decimals; thresholds and bands are whole hundredths", path, name, v)
 		}
 	}
 	return &r, nil

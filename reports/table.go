@@ -180,7 +180,7 @@ func (t *Table) Build(rr array.RecordReader, rules *Rules) ([][]Cell, error) {
 					break
 				}
 				if coef, ok := cells[judged[j]].Value.(float64); ok { // judged at two decimals, as the rating platform does
-					v = map[bool]string{true: "达标", false: "未达标"}[Round2(coef) >= rule.Threshold]
+					v = map[bool]string{true: "达标", false: "未达标"}[Reaches(coef, rule.Threshold)]
 				}
 			case c.Num != "":
 				v = c.measured(row, idx)
