@@ -266,16 +266,25 @@ type Scheduled struct {
 	Rows     int64     `json:"rows"`
 	Bytes    int64     `json:"bytes"`
 	Finished time.Time `json:"finished_at"`
+	// Due is when the schedule was due to write it; CaughtUp says it was
+	// written later, when the service came back after missing that time.
+	Due      time.Time `json:"due_at,omitzero"`
+	CaughtUp bool      `json:"caught_up,omitempty"`
 }
 
 // RunScheduled writes a scheduled report into Dir/scheduled, with a
 // record beside it (also for a failure: a failed or empty report is listed as
 // failed, never delivered blank).
 func (m *Manager) RunScheduled(ctx context.Context, rep *reports.Report, p reports.Params) (Scheduled, error) {
+	return m.runScheduled(ctx, rep, p, time.Time{}, false)
+}
+
+func (m *Manager) runScheduled(ctx context.Context, rep *reports.Report, p reports.Params, due time.Time, caughtUp bool) (Scheduled, error) {
 	dir := filepath.Join(m.Dir, "scheduled")
 	name := fmt.Sprintf("%s_%s_%s.xlsx", rep.ID, p.From, p.To)
 	res, err := m.write(ctx, rep, p, filepath.Join(dir, name), nil)
-	s := Scheduled{Name: name, Report: rep.ID, From: p.From, To: p.To, Status: Done, Rows: res.Rows, Finished: time.Now()}
+	s := Scheduled{Name: name, Report: rep.ID, From: p.From, To: p.To, Status: Done, Rows: res.Rows, Finished: time.Now(),
+		Due: due, CaughtUp: caughtUp}
 	if err != nil {
 		s.Status, s.Error = Failed, model.ErrorMessage(err)
 	} else if st, serr := os.Stat(filepath.Join(dir, name)); serr == nil {

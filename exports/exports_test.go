@@ -162,3 +162,45 @@ func TestMonthly(t *testing.T) {
 		t.Errorf("last month of 2026-01-01: %s–%s", f, l)
 	}
 }
+
+// TestMissedMonthlyRunCaughtUp: a service stopped over the 1st of the month
+// writes that month's reports when its schedule starts again (on the
+// injected clock, a week later), after the marts are ready, with the
+// records saying they were caught up; started again, it writes nothing.
+func TestMissedMonthlyRunCaughtUp(t *testing.T) {
+	r := pilot(t)
+	m := &exports.Manager{Source: r, Rules: reports.DefaultRules(), Dir: t.TempDir(), Logger: quiet}
+	now := time.Date(2026, 10, 8, 9, 0, 0, 0, model.Local)
+	ready := 0
+	s := &exports.Schedule{Manager: m, Spec: exports.DefaultMonthly, Dims: r.Dimensions, Logger: quiet,
+		Now: func() time.Time { return now }, Ready: func(context.Context) error { ready++; return nil }}
+	due, missing, err := s.Missed()
+	if err != nil || !due.Equal(time.Date(2026, 10, 1, 6, 0, 0, 0, model.Local)) || len(missing) != len(exports.MonthlyReports) {
+		t.Fatalf("missed on %s: due %s, %v, %v", now, due, missing, err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s.Stop() // waits for the catch-up
+	list, err := m.ListScheduled()
+	if err != nil || len(list) != len(exports.MonthlyReports) || ready != 1 {
+		t.Fatalf("after the restart: %d records (%v), marts readied %d times", len(list), err, ready)
+	}
+	for _, sc := range list {
+		if sc.Status != exports.Done || sc.From != "2026-09-01" || sc.To != "2026-09-30" || !sc.CaughtUp || !sc.Due.Equal(due) {
+			t.Errorf("caught-up record %+v", sc)
+		}
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s.Stop()
+	if again, _ := m.ListScheduled(); len(again) != len(list) || ready != 1 {
+		t.Fatalf("a second start wrote again: %d records, readied %d times", len(again), ready)
+	}
+	// On the 1st before 06:00 the run due is September's, looked for in August's data.
+	now = time.Date(2026, 10, 1, 5, 59, 0, 0, model.Local)
+	if due, _, _ := s.Missed(); !due.Equal(time.Date(2026, 9, 1, 6, 0, 0, 0, model.Local)) {
+		t.Errorf("due before 06:00 on the 1st: %s", due)
+	}
+}

@@ -263,7 +263,8 @@ func (m *Main) Open(ctx context.Context) error {
 		_, err := pk.Write(ctx, p, out, nil)
 		return err
 	}
-	m.Reports = &exports.Schedule{Manager: m.Exports, Spec: m.ReportSchedule, Dims: m.Marts.Dimensions, Logger: m.log.With("component", "reports")}
+	m.Reports = &exports.Schedule{Manager: m.Exports, Spec: m.ReportSchedule, Dims: m.Marts.Dimensions, Logger: m.log.With("component", "reports"),
+		Now: m.DB.Now, Ready: m.martsCaughtUp}
 	m.Schedule = &etl.Scheduler{Runner: m.Marts, Incremental: m.ETL.incremental, Full: m.ETL.full, Logger: m.log.With("component", "etl")}
 	m.Relay.OnShipped = func(int64) { m.Schedule.Nudge() } // live figures: the marts follow the relay within seconds
 	if m.Listener, err = net.Listen("tcp", m.Addr); err != nil {
@@ -333,6 +334,31 @@ func (m *Main) sealAudit(ctx context.Context, every time.Duration) {
 			if _, err := m.DB.SealAudit(ctx); err != nil && ctx.Err() == nil {
 				m.log.Error("audit seal", "err", err)
 			}
+		}
+	}
+}
+
+// martsCaughtUp waits until the relay has shipped what the outbox held when
+// it was asked and the marts have run over it: a report caught up after an
+// outage must count what the core held, not what the warehouse had before.
+func (m *Main) martsCaughtUp(ctx context.Context) error {
+	head, err := m.DB.OutboxHead(ctx)
+	if err != nil {
+		return err
+	}
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		if m.Relay.Shipped() >= head {
+			_, err := m.Marts.Run(ctx, etl.Options{Job: "incremental"})
+			if !errors.Is(err, etl.ErrBusy) {
+				return err
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
 		}
 	}
 }
