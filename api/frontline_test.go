@@ -593,7 +593,7 @@ func TestRescheduleAndNoticeLevels(t *testing.T) {
 	slots := f.slots(1)
 	a, token := bookedPatient(t, f, "吴九", slots, 0)
 	other, otherToken := bookedPatient(t, f, "郑十", slots, 2)
-	third, _ := bookedPatient(t, f, "冯一", slots, 3) // stays booked: its reminder goes out
+	third, thirdToken := bookedPatient(t, f, "冯一", slots, 3) // stays booked: its reminder goes out
 	var moved model.Appointment
 	f.mustDo(token, "POST", fmt.Sprintf("/api/v1/appointments/%d/reschedule", a.ID), map[string]any{"slot_id": slots[1].ID}, 200, &moved)
 	if moved.SlotID != slots[1].ID || moved.Status != model.ApptBooked || moved.CourseID != a.CourseID {
@@ -625,6 +625,21 @@ func TestRescheduleAndNoticeLevels(t *testing.T) {
 	f.mustDo(desk, "POST", fmt.Sprintf("/api/v1/appointments/%d/checkin", other.ID), nil, 201, nil)
 	code, body = f.do(otherToken, "POST", fmt.Sprintf("/api/v1/appointments/%d/reschedule", other.ID), map[string]any{"slot_id": slots[3].ID})
 	f.wantError(code, body, http.StatusConflict, model.ECONFLICT, "appointment.not_booked")
+	// The moved appointment's slot (08:30) has started: neither the patient
+	// nor the desk may cancel it any more; the close-out will call it a no-show.
+	code, body = f.do(token, "POST", fmt.Sprintf("/api/v1/appointments/%d/cancel", moved.ID), map[string]any{"reason": "忘了"})
+	f.wantError(code, body, http.StatusConflict, model.ECONFLICT, "appointment.started")
+	code, body = f.do(desk, "POST", fmt.Sprintf("/api/v1/appointments/%d/cancel", moved.ID), map[string]any{"reason": "患者来电"})
+	f.wantError(code, body, http.StatusConflict, model.ECONFLICT, "appointment.started")
+	// Within the project's cut-off (15 minutes here) the patient is sent to
+	// the desk, which may still cancel until the start.
+	f.clock.Set(third.PlannedAt.Add(-10 * time.Minute))
+	code, body = f.do(thirdToken, "POST", fmt.Sprintf("/api/v1/appointments/%d/cancel", third.ID), map[string]any{"reason": "有事"})
+	f.wantError(code, body, http.StatusConflict, model.ECONFLICT, "appointment.self_cutoff")
+	if n := f.count("SELECT count(*) FROM appointment WHERE status = 'booked' AND id IN (?, ?)", moved.ID, third.ID); n != 2 {
+		t.Errorf("refused cancels changed %d appointments", 2-n)
+	}
+	f.clock.Set(slots[2].StartAt.Add(-20 * time.Minute)) // back, before the other sessions' idle timeout
 
 	// Notice levels.
 	var prefs struct{ Items []model.NoticePref }

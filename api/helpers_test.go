@@ -147,7 +147,8 @@ func newFixtureOn(t testing.TB, postgres bool) *fixture {
 	f.roomA.InstitutionID = f.inst.ID
 	must(db.CreateRoom(ctx, f.roomA))
 	f.plain = &model.Project{DeptID: f.deptA.ID, Code: "KF001", Name: "运动疗法", Category: "rehab", UnitPriceFen: 4500, Minutes: 30,
-		CourseSessions: 10, FollowupDays: "1,7", EMRScope: true, SmartScope: true, Precautions: "穿运动鞋", Active: true}
+		CourseSessions: 10, FollowupDays: "1,7", EMRScope: true, SmartScope: true, Precautions: "穿运动鞋", Active: true,
+		SelfCancelCutoffMinutes: 15} // the fixture's clock reads 07:30 and its slots start at 08:00
 	f.plain.InstitutionID = f.inst.ID
 	must(db.CreateProject(ctx, f.plain))
 	f.laser = &model.Project{DeptID: f.deptA.ID, Code: "KF009", Name: "激光治疗", Category: "laser", UnitPriceFen: 28000, Minutes: 20,

@@ -19,6 +19,7 @@ import (
 	"github.com/zhiliao/zhiliao/internal/testbrowser"
 	"github.com/zhiliao/zhiliao/internal/testmarts"
 	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/warehouse"
 	"github.com/zhiliao/zhiliao/warehouse/warehousetest"
 )
 
@@ -36,6 +37,21 @@ func site(t *testing.T) string {
 	return base
 }
 
+// lastSessionDay is the last day (China time) with a completed session in
+// a warehouse's raw layer, read apart from the marts.
+func lastSessionDay(t *testing.T, wh warehouse.Warehouse) string {
+	t.Helper()
+	var lastDay string
+	for _, row := range warehousetest.Rows(t, wh, "SELECT started_at FROM cur_session WHERE status = 'completed'") {
+		if at, ok := row[0].(time.Time); ok {
+			if d := at.In(model.Local).Format("2006-01-02"); d > lastDay {
+				lastDay = d
+			}
+		}
+	}
+	return lastDay
+}
+
 // siteAt serves the pilot on a server whose clock always reads now, and
 // returns the pilot's last day with a completed session (China time), read
 // from the raw layer rather than the marts.
@@ -43,14 +59,7 @@ func siteAt(t *testing.T, now time.Time) (string, string) {
 	t.Helper()
 	ctx := context.Background()
 	site := testmarts.Pilot(t)
-	var lastDay string
-	for _, row := range warehousetest.Rows(t, site.Warehouse, "SELECT started_at FROM cur_session WHERE status = 'completed'") {
-		if at, ok := row[0].(time.Time); ok {
-			if d := at.In(model.Local).Format("2006-01-02"); d > lastDay {
-				lastDay = d
-			}
-		}
-	}
+	lastDay := lastSessionDay(t, site.Warehouse)
 	db := site.DB
 	insts, err := db.Institutions(ctx)
 	if err != nil {
