@@ -147,6 +147,28 @@ func TestWorkbooksPrint(t *testing.T) {
 	if !found {
 		t.Error("no chart titled 每日治疗人次与净收入")
 	}
+	// Every chart's value axes start at zero, and the daily chart's dates
+	// read as dates, not serial numbers (read back from the chart XML).
+	valAx := regexp.MustCompile(`(?s)<valAx>.*?</valAx>`)
+	catAx := regexp.MustCompile(`(?s)<catAx>.*?</catAx>`)
+	for n := 1; n <= 4; n++ {
+		x := zipPart(t, data, fmt.Sprintf("xl/charts/chart%d.xml", n))
+		if x == "" {
+			continue
+		}
+		for _, ax := range valAx.FindAllString(x, -1) {
+			if !strings.Contains(ax, `<min val="0"`) {
+				t.Errorf("chart %d: a value axis without a minimum of zero: %.200s", n, ax)
+			}
+		}
+		if strings.Contains(x, "每日治疗人次与净收入") {
+			for _, ax := range catAx.FindAllString(x, -1) {
+				if !strings.Contains(ax, `formatCode="yyyy-mm-dd"`) || !strings.Contains(ax, `sourceLinked="0"`) {
+					t.Errorf("daily chart: a category axis without the date format: %.300s", ax)
+				}
+			}
+		}
+	}
 }
 
 // TestPrintedPages opens workbooks in LibreOffice, prints them to PDF and

@@ -442,15 +442,24 @@ func (w *Workbook) addChart(sheet, cell string, c *Chart, cols []SheetColumn, fi
 			main = append(main, s)
 		}
 	}
+	// Value axes start at zero: an axis an application starts at 87 makes
+	// 95 against 90 look like 2 : 1. Date categories carry the sheet's date
+	// format, or they read as serial numbers (46327).
+	zero := 0.0
+	xAxis := excelize.ChartAxis{Font: excelize.Font{Size: 8}}
+	if code, ok := numFmts[cols[0].Format]; ok && (cols[0].Format == Date || cols[0].Format == Time) {
+		xAxis.NumFmt = excelize.ChartNumFmt{CustomNumFmt: code}
+	}
 	chart := &excelize.Chart{Type: typ, Series: main,
 		Title:     excelize.ChartTitle{Paragraph: []excelize.RichTextRun{{Text: c.Title}}},
 		Legend:    excelize.ChartLegend{Position: "bottom"},
 		Dimension: excelize.ChartDimension{Width: 900, Height: 340},
-		XAxis:     excelize.ChartAxis{Font: excelize.Font{Size: 8}},
+		XAxis:     xAxis,
+		YAxis:     excelize.ChartAxis{Minimum: &zero},
 	}
 	var combo []*excelize.Chart
 	if len(other) > 0 {
-		combo = append(combo, &excelize.Chart{Type: excelize.Line, Series: other, YAxis: excelize.ChartAxis{Secondary: true}})
+		combo = append(combo, &excelize.Chart{Type: excelize.Line, Series: other, YAxis: excelize.ChartAxis{Secondary: true, Minimum: &zero}})
 	}
 	return w.f.AddChart(sheet, cell, chart, combo...)
 }
