@@ -40,7 +40,10 @@ type PatientHome struct {
 	Complaints   []*Complaint     `json:"complaints"`  // with the department's replies
 	Notices      []*Notification  `json:"notices"`     // the inbox, newest first
 	Departments  map[int64]string `json:"departments"` // names of the departments the rows name
-	Projects     map[int64]string `json:"projects"`    // names of the projects the rows name
+	// ComplaintDepts are the departments the complaint form offers: those of
+	// upcoming appointments, open surveys, and treatments of the last 90 days.
+	ComplaintDepts []int64          `json:"complaint_depts"`
+	Projects       map[int64]string `json:"projects"` // names of the projects the rows name
 }
 
 // PatientTicket is a patient's own place in a department's queue today.
@@ -135,7 +138,7 @@ type WorkTicket struct {
 	Session       *Session `json:"session"`        // the session of this ticket, once started
 	Images        int64    `json:"images"`         // photos bound to that session
 	Record        *Record  `json:"record"`         // its record, once completed
-	SurveySent    bool     `json:"survey_sent"`    // a satisfaction survey went out for the course
+	SurveySent    bool     `json:"survey_sent"`    // a satisfaction survey went out for this visit (since the check-in)
 }
 
 // DeskDay is the front desk's view of a department's day (前台工作台): the

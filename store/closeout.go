@@ -107,20 +107,25 @@ func (db *DB) CloseOut(ctx context.Context, institutionID, deptID int64) (model.
 
 // openIDs lists the ids of table's rows matching where, outside any write.
 func (db *DB) openIDs(ctx context.Context, table, where string, args ...any) ([]int64, error) {
-	rows, err := db.q(ctx).QueryContext(ctx, "SELECT id FROM "+table+" WHERE "+where, args...)
+	return db.int64s(ctx, "SELECT id FROM "+table+" WHERE "+where, args...)
+}
+
+// int64s runs a query of one integer column on the reader.
+func (db *DB) int64s(ctx context.Context, query string, args ...any) ([]int64, error) {
+	rows, err := db.q(ctx).QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var ids []int64
+	var out []int64
 	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
+		var n int64
+		if err := rows.Scan(&n); err != nil {
 			return nil, err
 		}
-		ids = append(ids, id)
+		out = append(out, n)
 	}
-	return ids, rows.Err()
+	return out, rows.Err()
 }
 
 // inBatches runs fn for every id, closeOutBatch ids to a write transaction.

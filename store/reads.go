@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/zhiliao/zhiliao/model"
@@ -184,6 +185,10 @@ func (db *DB) FollowupsInScope(ctx context.Context, due string) ([]*model.Follow
 	return listRows[model.Followup](ctx, db.q(ctx), cond+" AND due_date = ? ORDER BY id LIMIT 5000", append(args, due)...)
 }
 
+// complaintDays is how long after a treatment the patient's page still
+// offers the department in the complaint form.
+const complaintDays = 90
+
 // PatientHome loads the link holder's own upcoming appointments, precautions
 // and open surveys.
 func (db *DB) PatientHome(ctx context.Context) (*model.PatientHome, error) {
@@ -219,10 +224,20 @@ func (db *DB) PatientHome(ctx context.Context) (*model.PatientHome, error) {
 	for _, sv := range h.Surveys {
 		depts, projects = append(depts, sv.DeptID), append(projects, sv.ProjectID)
 	}
+	// The complaint form offers every department that treats the patient
+	// now or did in the last 90 days: someone treated this morning, with no
+	// booking left and no survey yet, can still complain.
+	treated, err := db.int64s(ctx, `SELECT DISTINCT s.dept_id FROM course c JOIN treatment_session s ON s.course_id = c.id
+WHERE c.patient_id = ? AND s.started_at >= ?`, // through the patient's courses: sessions have no index by patient
+		a.PatientID, formatTime(db.nowFor(ctx).AddDate(0, 0, -complaintDays)))
+	if err != nil {
+		return nil, err
+	}
+	h.ComplaintDepts = slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(depts), treated...))))
 	for _, c := range h.Complaints {
 		depts = append(depts, c.DeptID)
 	}
-	if h.Departments, err = db.names(ctx, "department", depts); err != nil {
+	if h.Departments, err = db.names(ctx, "department", append(depts, treated...)); err != nil {
 		return nil, err
 	}
 	h.Projects, err = db.names(ctx, "project", projects)

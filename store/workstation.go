@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/zhiliao/zhiliao/model"
 )
@@ -75,7 +76,7 @@ func (db *DB) Workstation(ctx context.Context) (*model.Workstation, error) {
 	if err != nil {
 		return nil, err
 	}
-	surveys, err := db.countBy(ctx, "SELECT course_id, count(*) FROM survey WHERE course_id IN "+inList(courseIDs)+" GROUP BY course_id", anys(courseIDs)...)
+	surveys, err := db.surveysSent(ctx, courseIDs)
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +91,7 @@ func (db *DB) Workstation(ctx context.Context) (*model.Workstation, error) {
 			continue
 		}
 		t := model.WorkTicket{QueueEntry: e, Project: projects[e.ProjectID], Course: courses[e.CourseID], ConsentSigned: consented[e.CourseID] > 0,
-			SurveySent: surveys[e.CourseID] > 0}
+			SurveySent: slices.ContainsFunc(surveys[e.CourseID], func(at time.Time) bool { return !at.Before(e.CheckedInAt) })}
 		if t.Project == nil || t.Course == nil {
 			return nil, model.Errorf(model.EINTERNAL, "ticket %d: project or course missing", e.ID)
 		}
@@ -140,6 +141,31 @@ func (db *DB) countBy(ctx context.Context, query string, args ...any) (map[int64
 			return nil, err
 		}
 		out[id] = n
+	}
+	return out, rows.Err()
+}
+
+// surveysSent lists when each course's surveys were sent. The tablet's
+// 满意度问卷已发送 is about this visit (a survey sent since the ticket's
+// check-in), so the course's next visit can send the next one.
+func (db *DB) surveysSent(ctx context.Context, courseIDs []int64) (map[int64][]time.Time, error) {
+	rows, err := db.q(ctx).QueryContext(ctx, "SELECT course_id, sent_at FROM survey WHERE course_id IN "+inList(courseIDs), anys(courseIDs)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int64][]time.Time{}
+	for rows.Next() {
+		var id int64
+		var sent string
+		if err := rows.Scan(&id, &sent); err != nil {
+			return nil, err
+		}
+		at, err := parseTime(sent)
+		if err != nil {
+			return nil, err
+		}
+		out[id] = append(out[id], at)
 	}
 	return out, rows.Err()
 }

@@ -141,7 +141,8 @@
   function renderComplaints() {
     const select = document.getElementById('complaint-dept');
     const current = select.value;
-    select.replaceChildren(...Object.entries(home.departments).map(([id, name]) => el('option', { value: id }, name)));
+    // The departments treating the patient now or in the last 90 days (the server decides which).
+    select.replaceChildren(...(home.complaint_depts || []).map((id) => el('option', { value: id }, home.departments[id] || ('科室 ' + id))));
     if (current) select.value = current;
     document.getElementById('complaint-form').hidden = !select.options.length;
     const box = document.getElementById('complaints');

@@ -141,3 +141,83 @@ func testCloseOutByDepartment(t *testing.T) {
 		t.Fatalf("booking after its department's close-out: %s", got.Status)
 	}
 }
+
+// testSurveyStatePerVisit: the tablet's 满意度问卷已发送 is about this visit:
+// a survey sent at the course's first session does not mark the next
+// session's ticket, so the next survey can be sent from the tablet.
+func testSurveyStatePerVisit(t *testing.T) {
+	e := newEnv(t)
+	c, _ := e.course(e.plain, 3)
+	pad := model.WithActor(e.ctx, model.Actor{UserID: 7, Role: model.RoleClinician, StaffID: e.staff.ID, DeptID: e.dept.ID, InstitutionID: e.inst.ID})
+	visit := func() bool {
+		t.Helper()
+		slots := e.slots(1)
+		e.clock.Set(slots[0].StartAt.Add(-5 * time.Minute))
+		a, err := e.db.BookAppointment(e.ctx, model.NewAppointment{CourseID: c.ID, SlotID: slots[0].ID, Channel: model.ChannelOnsite})
+		e.must(err)
+		_, err = e.db.CheckIn(e.ctx, a.ID)
+		e.must(err)
+		w, err := e.db.Workstation(pad)
+		e.must(err)
+		if len(w.Tickets) != 1 {
+			t.Fatalf("%d tickets on the tablet", len(w.Tickets))
+		}
+		return w.Tickets[0].SurveySent
+	}
+	if visit() {
+		t.Fatal("the first visit's ticket says a survey was sent")
+	}
+	_, err := e.db.SendSurvey(e.ctx, c.ID, "electronic")
+	e.must(err)
+	w, err := e.db.Workstation(pad)
+	e.must(err)
+	if !w.Tickets[0].SurveySent {
+		t.Fatal("the survey just sent is not shown on its visit's ticket")
+	}
+	e.clock.Set(day0.AddDate(0, 0, 1).Add(-30 * time.Minute)) // the next morning, 07:00
+	if visit() {
+		t.Fatal("the next visit's ticket says sent: the course's next survey could never be sent from the tablet")
+	}
+}
+
+// testComplaintFormAfterTreatment: the patient's page offers the complaint
+// form for a department that treated them this morning, with no booking
+// left and no survey sent, and no longer for one whose last treatment was
+// more than 90 days ago.
+func testComplaintFormAfterTreatment(t *testing.T) {
+	e := newEnv(t)
+	c, _ := e.course(e.plain, 1)
+	slots := e.slots(1)
+	a, err := e.db.BookAppointment(e.ctx, model.NewAppointment{CourseID: c.ID, SlotID: slots[0].ID, Channel: model.ChannelOnsite})
+	e.must(err)
+	e.clock.Set(slots[0].StartAt.Add(-5 * time.Minute))
+	tk, err := e.db.CheckIn(e.ctx, a.ID)
+	e.must(err)
+	s, err := e.db.StartSession(e.ctx, model.StartSession{TicketID: tk.ID, PerformerID: e.staff.ID, RoomID: e.room.ID})
+	e.must(err)
+	_, _, err = e.db.CompleteSession(e.ctx, model.CompleteSession{SessionID: s.ID, Units: 1, RecordContent: `{"note":"ok"}`})
+	e.must(err)
+	phone := model.WithActor(e.ctx, model.Actor{UserID: 5, Role: model.RolePatient, PatientID: c.PatientID, InstitutionID: e.inst.ID})
+	depts := func() []int64 {
+		t.Helper()
+		h, err := e.db.PatientHome(phone)
+		e.must(err)
+		if len(h.Appointments) != 0 || len(h.Surveys) != 0 {
+			t.Fatalf("the patient still has %d appointments and %d surveys", len(h.Appointments), len(h.Surveys))
+		}
+		for _, d := range h.ComplaintDepts {
+			if h.Departments[d] == "" {
+				t.Fatalf("department %d offered without its name", d)
+			}
+		}
+		return h.ComplaintDepts
+	}
+	e.clock.Set(slots[0].EndAt.Add(time.Hour))
+	if got := depts(); len(got) != 1 || got[0] != e.dept.ID {
+		t.Fatalf("treated this morning: the complaint form offers %v, want [%d]", got, e.dept.ID)
+	}
+	e.clock.Set(slots[0].StartAt.AddDate(0, 0, 91))
+	if got := depts(); len(got) != 0 {
+		t.Fatalf("treated 91 days ago: the complaint form offers %v", got)
+	}
+}

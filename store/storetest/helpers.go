@@ -116,6 +116,8 @@ var suite = []struct {
 	{"NoShowBlacklist", testNoShowBlacklist},
 	{"CloseOut", testCloseOut},
 	{"CloseOutByDepartment", testCloseOutByDepartment},
+	{"SurveyStatePerVisit", testSurveyStatePerVisit},
+	{"ComplaintFormAfterTreatment", testComplaintFormAfterTreatment},
 	{"RemindersOncePerAppointment", testRemindersOncePerAppointment},
 	{"AbortAndRevokedConsent", testAbortAndRevokedConsent},
 	{"SealedFields", testSealedFields},
