@@ -314,6 +314,10 @@ func TestPadWorkstationInBrowser(t *testing.T) {
 	f.mustDo(desk, "POST", "/api/v1/appointments", model.NewAppointment{CourseID: c.ID, SlotID: slot, Channel: "onsite"}, 201, &a)
 	var tk model.QueueTicket
 	f.mustDo(desk, "POST", fmt.Sprintf("/api/v1/appointments/%d/checkin", a.ID), nil, 201, &tk)
+	// The manager's second revision, longer than the tablet shows at once.
+	var text model.ConsentTemplate
+	f.mustDo(f.tokens[model.RoleDeptManager], "POST", fmt.Sprintf("/api/v1/projects/%d/consent-templates", f.laser.ID), map[string]any{
+		"title": "知情同意书（激光治疗）", "body": strings.Repeat(f.consentText.Body+"\n\n", 12), "note": "补充风险条款"}, 201, &text)
 
 	ctx, console, _ := testbrowser.Tab(t)
 	defer testbrowser.ScreenshotOnFailure(t, ctx, "pad")
@@ -326,31 +330,58 @@ func TestPadWorkstationInBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("consent-pad"))); err != nil {
 		t.Fatal(err)
 	}
-	// An empty signature is refused at the field.
-	if err := testbrowser.Do(ctx, chromedp.Click(chromedp.ID("consent-submit"))); err != nil {
+	// The text in force is shown in full, and until it is scrolled to its
+	// end the signature box and the button stay locked.
+	shown, err := testbrowser.Run(ctx, chromedp.Evaluate[[]any](`(() => { const d = document.getElementById('consent-text');
+		return [d.innerText, d.scrollHeight > d.clientHeight, document.getElementById('consent-submit').disabled,
+			document.getElementById('consent-pad').classList.contains('locked')]; })()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body, _ := shown[0].(string); !strings.Contains(body, "知情同意书（激光治疗）") || !strings.Contains(body, "自愿接受治疗") || shown[1] != true || shown[2] != true || shown[3] != true {
+		t.Fatalf("before reading: text shown %q, needs scrolling %v, button disabled %v, box locked %v", shown[0], shown[1], shown[2], shown[3])
+	}
+	// A finger's stroke across the canvas where it is now on the screen.
+	stroke := func() []chromedp.Action[chromedp.Void] {
+		box, err := testbrowser.Run(ctx, chromedp.Evaluate[[]float64](`(() => { const r = document.getElementById('consent-pad').getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; })()`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, y, w, h := box[0], box[1], box[2], box[3]
+		out := []chromedp.Action[chromedp.Void]{chromedp.MouseEvent(input.DispatchMouseEventTypeMousePressed, x+w*0.1, y+h*0.5, chromedp.ButtonLeft)}
+		for i := 1; i <= 20; i++ {
+			out = append(out, chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, x+w*(0.1+0.04*float64(i)), y+h*(0.5+0.3*float64(i%3-1)), chromedp.ButtonLeft))
+		}
+		return append(out, chromedp.MouseEvent(input.DispatchMouseEventTypeMouseReleased, x+w*0.9, y+h*0.5, chromedp.ButtonLeft))
+	}
+	if err := testbrowser.Do(ctx, stroke()...); err != nil { // drawn on the locked box: nothing inked
+		t.Fatal(err)
+	}
+	if _, err := testbrowser.Run(ctx, chromedp.Poll[bool](`document.getElementById('consent-hint').textContent.includes('滑到底部')`)); err != nil {
+		t.Fatalf("a stroke before reading: %v", err)
+	}
+	// Read to the end: unlocked; an empty signature is refused at the field.
+	if _, err := testbrowser.Run(ctx, chromedp.Evaluate[bool](`(() => { const d = document.getElementById('consent-text'); d.scrollTop = d.scrollHeight; return true; })()`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := testbrowser.Do(ctx,
+		chromedp.WaitEnabled(chromedp.ID("consent-submit")), chromedp.Click(chromedp.ID("consent-submit"))); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := testbrowser.Run(ctx, chromedp.Poll[bool](`document.querySelector('[data-field="signature"]').textContent.includes('签名')`)); err != nil {
 		t.Fatalf("an empty signature: %v", err)
 	}
-	// A finger's stroke across the canvas.
-	box, err := testbrowser.Run(ctx, chromedp.Evaluate[[]float64](`(() => { const r = document.getElementById('consent-pad').getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; })()`))
-	if err != nil {
+	// A finger's stroke across the canvas, then the signature.
+	if err := testbrowser.Do(ctx, append(stroke(), chromedp.Click(chromedp.ID("consent-submit")), chromedp.WaitVisible(chromedp.ID("start-submit")))...); err != nil {
 		t.Fatal(err)
 	}
-	x, y, w, h := box[0], box[1], box[2], box[3]
-	stroke := []chromedp.Action[chromedp.Void]{chromedp.MouseEvent(input.DispatchMouseEventTypeMousePressed, x+w*0.1, y+h*0.5, chromedp.ButtonLeft)}
-	for i := 1; i <= 20; i++ {
-		stroke = append(stroke, chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, x+w*(0.1+0.04*float64(i)), y+h*(0.5+0.3*float64(i%3-1)), chromedp.ButtonLeft))
-	}
-	stroke = append(stroke, chromedp.MouseEvent(input.DispatchMouseEventTypeMouseReleased, x+w*0.9, y+h*0.5, chromedp.ButtonLeft), chromedp.Click(chromedp.ID("consent-submit")),
-		chromedp.WaitVisible(chromedp.ID("start-submit")))
-	if err := testbrowser.Do(ctx, stroke...); err != nil {
-		t.Fatal(err)
-	}
-	var sigHash string
-	if err := f.db.QueryRowContext(t.Context(), "SELECT signature_sha256 FROM consent WHERE course_id = ? AND status = 'signed'", c.ID).Scan(&sigHash); err != nil || len(sigHash) != 64 {
+	var sigHash, textSM3 string
+	var templateID int64
+	if err := f.db.QueryRowContext(t.Context(), "SELECT signature_sha256, template_id, text_sm3 FROM consent WHERE course_id = ? AND status = 'signed'", c.ID).Scan(&sigHash, &templateID, &textSM3); err != nil || len(sigHash) != 64 {
 		t.Fatalf("consent stored: %q %v", sigHash, err)
+	}
+	if templateID != text.ID || textSM3 != text.TextSM3 {
+		t.Fatalf("the consent binds template %d (%s), want the revision shown, %d (%s)", templateID, textSM3, text.ID, text.TextSM3)
 	}
 	// 开始治疗 tapped twice: one session.
 	if _, err := testbrowser.Run(ctx, chromedp.Evaluate[bool](`(() => { const b = document.getElementById('start-submit'); b.click(); b.click(); return true; })()`)); err != nil {

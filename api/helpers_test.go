@@ -51,12 +51,14 @@ type fixture struct {
 	managerA *model.Staff
 	roomA    *model.Room
 	plain    *model.Project
-	laser    *model.Project
-	tokens   map[string]string // role → token (dept-bound roles in dept A)
-	tokenB   string            // clinician of dept B
-	n        int
-	wh       *duckdb.Warehouse
-	etl      *etl.Runner
+	// consentText is the laser project's consent text in force.
+	consentText *model.ConsentTemplate
+	laser       *model.Project
+	tokens      map[string]string // role → token (dept-bound roles in dept A)
+	tokenB      string            // clinician of dept B
+	n           int
+	wh          *duckdb.Warehouse
+	etl         *etl.Runner
 }
 
 var day0 = time.Date(2026, 3, 2, 7, 30, 0, 0, model.Local)
@@ -155,6 +157,9 @@ func newFixtureOn(t testing.TB, postgres bool) *fixture {
 		CourseSessions: 3, NeedsConsent: true, NeedsImages: true, FollowupDays: "7", ConsentTemplate: "LASER@v1", Precautions: "治疗后注意防晒", Active: true}
 	f.laser.InstitutionID = f.inst.ID
 	must(db.CreateProject(ctx, f.laser))
+	f.consentText, err = db.SaveConsentTemplate(ctx, model.NewConsentTemplate{ProjectID: f.laser.ID, Title: "知情同意书（激光治疗）",
+		Body: "一、治疗目的与方法：激光作用于皮肤靶组织，改善色素问题。二、可能的风险：红斑、水肿、水疱、色素沉着，极少数遗留瘢痕。三、须知：治疗后严格防晒。我已阅读并理解全部内容，自愿接受治疗。"})
+	must(err)
 	f.managerA = staff(f.deptA, "MA1")
 	for _, role := range fixtureRoles {
 		u := &model.User{InstitutionID: f.inst.ID, Username: "u_" + role, Role: role}

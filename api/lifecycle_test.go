@@ -44,8 +44,23 @@ func TestLifecycleByRoles(t *testing.T) {
 	}
 	code, body := f.do(cl, "POST", "/api/v1/sessions", map[string]any{"ticket_id": tk.ID, "room_id": f.roomA.ID})
 	f.wantError(code, body, 409, "conflict", "consent.required")
-	f.mustDo(cl, "POST", "/api/v1/consents", map[string]any{"course_id": c.ID, "signer_name": name, "signer_relation": "self",
-		"signature": []byte("\x89PNG\r\n\x1a\nsignature-bytes-here")}, 201, nil)
+	consent := map[string]any{"course_id": c.ID, "signer_name": name, "signer_relation": "self",
+		"signature": []byte("\x89PNG\r\n\x1a\nsignature-bytes-here")}
+	code, body = f.do(cl, "POST", "/api/v1/consents", consent) // the text was not shown
+	f.wantError(code, body, 400, "invalid", "template_id")
+	var texts struct{ Items []*model.ConsentTemplate }
+	f.mustDo(cl, "GET", fmt.Sprintf("/api/v1/projects/%d/consent-templates", f.laser.ID), nil, 200, &texts)
+	if len(texts.Items) != 1 || texts.Items[0].ID != f.consentText.ID {
+		t.Fatalf("the laser project's consent texts: %+v", texts.Items)
+	}
+	consent["template_id"] = texts.Items[0].ID
+	var signed model.Consent
+	f.mustDo(cl, "POST", "/api/v1/consents", consent, 201, &signed)
+	var archived model.SignedConsentText
+	f.mustDo(f.tokens[model.RoleQualityOffice], "GET", fmt.Sprintf("/api/v1/consents/%d/text", signed.ID), nil, 200, &archived)
+	if !archived.Intact || archived.Template == nil || archived.Template.Body != f.consentText.Body || archived.Consent.TextSM3 != f.consentText.TextSM3 {
+		t.Fatalf("the signed consent's text: %+v", archived)
+	}
 	var s model.Session
 	f.mustDo(cl, "POST", "/api/v1/sessions", map[string]any{"ticket_id": tk.ID, "room_id": f.roomA.ID}, 201, &s)
 	for _, phase := range []string{"before", "after"} {
@@ -93,6 +108,12 @@ func TestLifecycleByRoles(t *testing.T) {
 	if masked.Patient.Name != model.MaskName(name) || masked.Patient.Phone != "138****5678" || masked.Patient.IDNumber != "110105********002X" ||
 		masked.Records[0].PatientName != model.MaskName(name) {
 		t.Fatalf("evaluator archive not de-identified: %+v %+v", masked.Patient, masked.Records[0].PatientName)
+	}
+	// The archive shows each consent with the text it binds; the evaluator
+	// sees the signer's name masked.
+	if len(full.Consents) != 1 || full.Consents[0].Template == nil || full.Consents[0].Template.Body != f.consentText.Body || !full.Consents[0].Intact ||
+		full.Consents[0].Consent.SignerName != name || masked.Consents[0].Consent.SignerName != model.MaskName(name) {
+		t.Fatalf("consents in the archive: %+v / masked %+v", full.Consents, masked.Consents)
 	}
 	// The patient's own link: home, then a complaint from their device.
 	var link struct{ Token string }

@@ -470,7 +470,28 @@ func (s *Server) lifecycleRoutes() []route {
 		{Method: "POST", Pattern: "/api/v1/queue/{id}/call", Summary: "叫号", Tag: "queue", Roles: desk, Audit: "write", Entity: "queue_ticket",
 			Response: model.QueueTicket{}, handler: call(http.StatusOK, noBody(func(ctx context.Context, id int64) (any, error) { return b.CallTicket(ctx, id) }))},
 
-		{Method: "POST", Pattern: "/api/v1/consents", Summary: "知情同意书电子签名", Tag: "execution", Roles: clinical, Audit: "write", Entity: "consent",
+		{Method: "GET", Pattern: "/api/v1/projects/{id}/consent-templates", Summary: "项目知情同意书文本（各版本，最新版在前，现行版为第一项）", Tag: "execution",
+			Roles: with(viewers, model.RoleQualityOffice), Response: listResponse[*model.ConsentTemplate]{},
+			handler: call(http.StatusOK, noBody(func(ctx context.Context, id int64) (any, error) {
+				ts, err := b.ConsentTemplates(ctx, id)
+				return list(ts), err
+			}))},
+		{Method: "POST", Pattern: "/api/v1/projects/{id}/consent-templates", Summary: "保存知情同意书新版本（科室主任；版本不可修改，签署绑定现行版）", Tag: "execution",
+			Roles: managers, Audit: "write", Entity: "consent_template", Body: model.NewConsentTemplate{}, Response: model.ConsentTemplate{},
+			handler: call(http.StatusCreated, withID(func(ctx context.Context, id int64, req model.NewConsentTemplate) (any, error) {
+				req.ProjectID = id
+				return b.SaveConsentTemplate(ctx, req)
+			}))},
+		{Method: "GET", Pattern: "/api/v1/consents/{id}/text", Summary: "已签知情同意书及其签署时的全文（SM3 校验）", Tag: "record", Roles: with(archivers, model.RolePatient),
+			Audit: "read_pii", Entity: "consent", Response: model.SignedConsentText{},
+			handler: call(http.StatusOK, noBody(func(ctx context.Context, id int64) (any, error) {
+				ct, err := b.ConsentText(ctx, id)
+				if err == nil && deidentified(model.ActorFrom(ctx)) {
+					ct.Consent.SignerName = model.MaskName(ct.Consent.SignerName)
+				}
+				return ct, err
+			}))},
+		{Method: "POST", Pattern: "/api/v1/consents", Summary: "知情同意书电子签名（须先完整展示现行版文本，template_id）", Tag: "execution", Roles: clinical, Audit: "write", Entity: "consent",
 			Body: model.NewConsent{}, Response: model.Consent{},
 			handler: call(http.StatusCreated, func(ctx context.Context, r *http.Request, req model.NewConsent) (any, error) {
 				var err error

@@ -308,7 +308,8 @@ func (g *generator) treat(ctx context.Context, cs *course, tk *model.QueueTicket
 	})
 	g.at(start, func(ctx context.Context) error {
 		if cs.project.NeedsConsent && !cs.consent {
-			_, err := g.db.SignConsent(ctx, model.NewConsent{CourseID: cs.c.ID, SignerName: "患者本人", SignerRelation: "self",
+			_, err := g.db.SignConsent(ctx, model.NewConsent{CourseID: cs.c.ID, TemplateID: cs.dept.consentText[cs.project.ID],
+				SignerName: "患者本人", SignerRelation: "self",
 				Signature: g.blob("sig", cs.c.ID), WitnessID: staffID})
 			if err != nil {
 				return err

@@ -175,6 +175,8 @@ type dept struct {
 	projects []*model.Project
 	ptpl     []projectTemplate
 	recent   []*course // the latest courses started, for a plan of another patient
+	// consentText is the consent text's revision in force, by project.
+	consentText map[int64]int64
 }
 
 // course is the generator's memory of a course in progress.
@@ -272,7 +274,7 @@ func (g *generator) setup(ctx context.Context) error {
 		}
 		for i := 0; i < p.Departments; i++ {
 			tpl := tpls[i%len(tpls)]
-			dp := &dept{h: hs, tpl: tpl, d: &model.Department{Code: tpl.code, Name: tpl.name}}
+			dp := &dept{h: hs, tpl: tpl, d: &model.Department{Code: tpl.code, Name: tpl.name}, consentText: map[int64]int64{}}
 			dp.d.InstitutionID = hs.inst.ID
 			if err := g.db.CreateDepartment(ctx, dp.d); err != nil {
 				return err
@@ -305,12 +307,17 @@ func (g *generator) setup(ctx context.Context) error {
 					Minutes: pt.minutes, CourseSessions: pt.courseMax, NeedsConsent: pt.consent, NeedsImages: pt.images,
 					EMRScope: pt.emr, SmartScope: pt.smart, FollowupDays: pt.followup, AssessmentTemplate: pt.template,
 					Precautions: pt.precautions, Active: true}
-				if pt.consent {
-					pr.ConsentTemplate = pt.code + "-CONSENT@v2"
-				}
 				pr.InstitutionID = hs.inst.ID
 				if err := g.db.CreateProject(ctx, pr); err != nil {
 					return err
+				}
+				if pt.consent {
+					title, body := consentText(pt)
+					ct, err := g.db.SaveConsentTemplate(ctx, model.NewConsentTemplate{ProjectID: pr.ID, Title: title, Body: body, Note: "首版"})
+					if err != nil {
+						return err
+					}
+					dp.consentText[pr.ID] = ct.ID
 				}
 				dp.projects = append(dp.projects, pr)
 				dp.ptpl = append(dp.ptpl, pt)

@@ -67,4 +67,7 @@ func (a *PatientArchive) Deidentify() {
 	for _, r := range a.Records {
 		r.PatientName = MaskName(r.PatientName)
 	}
+	for _, c := range a.Consents {
+		c.Consent.SignerName = MaskName(c.Consent.SignerName)
+	}
 }

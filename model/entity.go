@@ -1,6 +1,9 @@
 package model
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Entity is a row of the core that is written through the outbox. Each entity
 // type names its table; the JSON of the struct is the full row after a change,
@@ -421,6 +424,28 @@ type Consent struct {
 	WitnessID       int64      `json:"witness_id"`
 	SignedAt        *time.Time `json:"signed_at"`
 	RevokedAt       *time.Time `json:"revoked_at"`
+	TemplateID      int64      `json:"template_id"` // the consent text's revision the signer was shown
+	TextSM3         string     `json:"text_sm3"`    // SM3 (hex) of that exact text, as the template holds it
+}
+
+// ConsentTemplate is one revision of a project's informed-consent text
+// (知情同意书模板). A save makes a new revision and none is edited in place,
+// so a consent that names a revision binds exactly the text it was shown.
+type ConsentTemplate struct {
+	Meta
+	ProjectID int64  `json:"project_id"`
+	DeptID    int64  `json:"dept_id"`
+	Revision  int64  `json:"revision"` // 1, 2, … per project; the highest is in force
+	Title     string `json:"title"`
+	Body      string `json:"body"`
+	TextSM3   string `json:"text_sm3"`  // SM3 (hex) of the title and body as shown (ConsentText)
+	EditedBy  int64  `json:"edited_by"` // the account that saved it
+	Note      string `json:"note"`      // what changed, for the history
+}
+
+// Label is how a signed consent names its text: code@v<revision>.
+func (t *ConsentTemplate) Label(projectCode string) string {
+	return fmt.Sprintf("%s@v%d", projectCode, t.Revision)
 }
 
 // Session statuses.
@@ -619,6 +644,9 @@ func (*QueueTicket) EntityName() string  { return "queue_ticket" }
 func (*PaymentCheck) EntityName() string { return "payment_check" }
 func (*Image) EntityName() string        { return "image" }
 func (*Consent) EntityName() string      { return "consent" }
+func (*ConsentTemplate) EntityName() string {
+	return "consent_template"
+}
 func (*Session) EntityName() string      { return "session" }
 func (*Record) EntityName() string       { return "record" }
 func (*Followup) EntityName() string     { return "followup" }

@@ -94,6 +94,6 @@ func kindOf(t reflect.Type) FieldKind {
 func Entities() []Entity {
 	return []Entity{&Institution{}, &Department{}, &Staff{}, &Room{}, &Project{},
 		&Patient{}, &Order{}, &Application{}, &Assessment{}, &Course{}, &Roster{},
-		&Slot{}, &Appointment{}, &QueueTicket{}, &PaymentCheck{}, &Image{}, &Consent{},
+		&Slot{}, &Appointment{}, &QueueTicket{}, &PaymentCheck{}, &Image{}, &ConsentTemplate{}, &Consent{},
 		&Session{}, &Record{}, &Followup{}, &Survey{}, &Complaint{}, &Notification{}}
 }

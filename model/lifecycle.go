@@ -96,7 +96,7 @@ var InitialStatus = map[string]string{
 var entityLabel = map[string]string{
 	"order": "医嘱", "application": "治疗申请", "assessment": "评估", "course": "疗程",
 	"roster": "排班", "slot": "号源", "appointment": "预约", "queue_ticket": "排队号",
-	"consent": "知情同意书", "session": "治疗执行", "record": "治疗记录", "followup": "随访任务",
+	"consent": "知情同意书", "consent_template": "知情同意书模板", "session": "治疗执行", "record": "治疗记录", "followup": "随访任务",
 	"survey": "满意度调查", "complaint": "投诉", "notification": "通知",
 }
 

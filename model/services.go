@@ -3,7 +3,9 @@ package model
 import (
 	"context"
 	"regexp"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // HIS intake actions.
@@ -249,8 +251,53 @@ func (r *NewAppointment) Validate() error {
 }
 
 // NewConsent is an e-signed consent for a course.
+// NewConsentTemplate is a department manager's new revision of a
+// project's consent text.
+type NewConsentTemplate struct {
+	ProjectID int64  `json:"project_id"`
+	Title     string `json:"title"`
+	Body      string `json:"body"`
+	Note      string `json:"note"` // what changed
+}
+
+// Limits of a consent text: long enough to inform, short enough to read on a tablet.
+const (
+	ConsentTitleMax = 60   // characters
+	ConsentBodyMin  = 50   // characters
+	ConsentBodyMax  = 8000 // characters
+)
+
+func (r *NewConsentTemplate) Validate() error {
+	if err := checkID("project_id", r.ProjectID); err != nil {
+		return err
+	}
+	r.Title, r.Body, r.Note = strings.TrimSpace(r.Title), strings.TrimSpace(strings.ReplaceAll(r.Body, "\r\n", "\n")), strings.TrimSpace(r.Note)
+	if n := utf8.RuneCountInString(r.Title); n == 0 || n > ConsentTitleMax || strings.ContainsAny(r.Title, "\n\t") {
+		return Invalid("title", "标题须为一行 1–%d 个字", ConsentTitleMax)
+	}
+	if n := utf8.RuneCountInString(r.Body); n < ConsentBodyMin || n > ConsentBodyMax {
+		return Invalid("body", "正文须为 %d–%d 个字（现为 %d 个字）", ConsentBodyMin, ConsentBodyMax, n)
+	}
+	if utf8.RuneCountInString(r.Note) > 200 {
+		return Invalid("note", "修改说明不超过 200 个字")
+	}
+	for field, v := range map[string]string{"title": r.Title, "body": r.Body, "note": r.Note} {
+		if !utf8.ValidString(v) || strings.ContainsFunc(v, func(c rune) bool { return c < 0x20 && c != '\n' && c != '\t' || c == 0x7f }) {
+			return Invalid(field, "含有无效字符 (control characters)")
+		}
+	}
+	return nil
+}
+
+// ConsentText is the exact text a consent binds: the title, a blank line,
+// the body. The SM3 digest a signed consent stores is over these bytes.
+func ConsentText(title, body string) string { return title + "\n\n" + body }
+
 type NewConsent struct {
-	CourseID       int64  `json:"course_id"`
+	CourseID int64 `json:"course_id"`
+	// TemplateID is the revision of the consent text shown to the signer,
+	// in full, before the signature: it must be the one in force.
+	TemplateID     int64  `json:"template_id"`
 	SignerName     string `json:"signer_name"`
 	SignerRelation string `json:"signer_relation"`
 	Signature      []byte `json:"signature"` // signature image (PNG)

@@ -28,6 +28,18 @@ type PatientArchive struct {
 	// valid, altered (changed after signing), invalid, missing (signed
 	// without an SM2 key) or unsigned (a draft).
 	Signatures map[int64]string `json:"signatures"`
+	// Consents are the patient's consents with the exact text each binds.
+	Consents []SignedConsentText `json:"consents"`
+}
+
+// SignedConsentText is a consent with the text it was signed under, as the
+// archive shows it.
+type SignedConsentText struct {
+	Consent  *Consent         `json:"consent"`
+	Template *ConsentTemplate `json:"template"` // nil: signed before consent texts were kept
+	// Intact: the text's SM3 digest today equals the one stored when it
+	// was signed (false: the stored text was altered since).
+	Intact bool `json:"intact"`
 }
 
 // PatientHome is what a patient sees through their link.
@@ -42,8 +54,11 @@ type PatientHome struct {
 	Departments  map[int64]string `json:"departments"` // names of the departments the rows name
 	// ComplaintDepts are the departments the complaint form offers: those of
 	// upcoming appointments, open surveys, and treatments of the last 90 days.
-	ComplaintDepts []int64          `json:"complaint_depts"`
-	Projects       map[int64]string `json:"projects"` // names of the projects the rows name
+	ComplaintDepts []int64 `json:"complaint_depts"`
+	// ConsentTexts are the consent texts in force for the projects of the
+	// patient's appointments that need one, by project, to read before coming.
+	ConsentTexts map[int64]*ConsentTemplate `json:"consent_texts"`
+	Projects     map[int64]string           `json:"projects"` // names of the projects the rows name
 }
 
 // PatientTicket is a patient's own place in a department's queue today.
@@ -139,6 +154,9 @@ type WorkTicket struct {
 	Images        int64    `json:"images"`         // photos bound to that session
 	Record        *Record  `json:"record"`         // its record, once completed
 	SurveySent    bool     `json:"survey_sent"`    // a satisfaction survey went out for this visit (since the check-in)
+	// ConsentText is the project's consent text in force, shown in full
+	// before the signature (nil: the project needs no consent or has no text).
+	ConsentText *ConsentTemplate `json:"consent_text"`
 }
 
 // DeskDay is the front desk's view of a department's day (前台工作台): the

@@ -47,8 +47,22 @@ func (db *DB) SignConsent(ctx context.Context, r model.NewConsent) (*model.Conse
 		if err != nil {
 			return err
 		}
-		cs = &model.Consent{PatientID: c.PatientID, CourseID: c.ID, ProjectID: c.ProjectID, TemplateVersion: p.ConsentTemplate,
-			SignerName: r.SignerName, SignerRelation: r.SignerRelation, SignaturePath: path, SignatureSHA256: sum, WitnessID: r.WitnessID}
+		// A signature binds the text the signer was shown: the revision in
+		// force, named by the page that showed it in full.
+		tpl, err := tx.currentConsentTemplate(p.ID)
+		switch {
+		case model.ErrorCode(err) == model.ENOTFOUND:
+			return model.Conflict("consent.no_template", "项目「%s」尚无知情同意书文本，不能签署；请科室主任先维护知情同意书模板", p.Name)
+		case err != nil:
+			return err
+		case r.TemplateID == 0:
+			return model.Invalid("template_id", "请先向签字人完整展示知情同意书（第 %d 版）再签署", tpl.Revision)
+		case r.TemplateID != tpl.ID:
+			return model.Conflict("consent.template_changed", "知情同意书已更新为第 %d 版，请重新展示全文后签署", tpl.Revision)
+		}
+		cs = &model.Consent{PatientID: c.PatientID, CourseID: c.ID, ProjectID: c.ProjectID, TemplateVersion: tpl.Label(p.Code),
+			SignerName: r.SignerName, SignerRelation: r.SignerRelation, SignaturePath: path, SignatureSHA256: sum, WitnessID: r.WitnessID,
+			TemplateID: tpl.ID, TextSM3: tpl.TextSM3}
 		cs.InstitutionID = c.InstitutionID
 		if err := tx.insert(cs); err != nil {
 			return err
@@ -56,7 +70,7 @@ func (db *DB) SignConsent(ctx context.Context, r model.NewConsent) (*model.Conse
 		t := tx.now
 		cs.SignedAt = &t
 		cs.ContentHash = hashOf(cs.TemplateVersion, fmt.Sprint(cs.PatientID), fmt.Sprint(cs.CourseID), cs.SignerName,
-			cs.SignerRelation, sum, formatTime(t))
+			cs.SignerRelation, sum, formatTime(t), cs.TextSM3)
 		return tx.transition(cs, model.ConsentSigned, "e-signature")
 	})
 	return cs, err

@@ -170,7 +170,19 @@ func (db *DB) PatientArchive(ctx context.Context, patientID int64) (*model.Patie
 	if ar.Signatures, err = db.RecordSignatures(ctx, ar.Records); err != nil {
 		return nil, err
 	}
-	return ar, nil
+	// Consents carry no department: those of the courses in scope.
+	var courseIDs []int64
+	for _, c := range ar.Courses {
+		courseIDs = append(courseIDs, c.ID)
+	}
+	var consents []*model.Consent
+	if len(courseIDs) > 0 {
+		if consents, err = listRows[model.Consent](ctx, db.q(ctx), "course_id IN "+inList(courseIDs)+" AND status <> 'pending' ORDER BY id", anys(courseIDs)...); err != nil {
+			return nil, err
+		}
+	}
+	ar.Consents, err = db.consentTexts(ctx, consents)
+	return ar, err
 }
 
 // FollowupsInScope lists follow-ups due on a day, in scope.
@@ -240,6 +252,13 @@ WHERE c.patient_id = ? AND s.started_at >= ?`, // through the patient's courses:
 	if h.Departments, err = db.names(ctx, "department", append(depts, treated...)); err != nil {
 		return nil, err
 	}
-	h.Projects, err = db.names(ctx, "project", projects)
+	if h.Projects, err = db.names(ctx, "project", projects); err != nil {
+		return nil, err
+	}
+	var apptProjects []int64
+	for _, ap := range h.Appointments {
+		apptProjects = append(apptProjects, ap.ProjectID)
+	}
+	h.ConsentTexts, err = db.currentConsentTemplates(ctx, slices.Compact(slices.Sorted(slices.Values(apptProjects))))
 	return h, err
 }

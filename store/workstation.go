@@ -80,6 +80,16 @@ func (db *DB) Workstation(ctx context.Context) (*model.Workstation, error) {
 	if err != nil {
 		return nil, err
 	}
+	var consentProjects []int64
+	for _, p := range projects {
+		if p.NeedsConsent {
+			consentProjects = append(consentProjects, p.ID)
+		}
+	}
+	consentTexts, err := db.currentConsentTemplates(ctx, consentProjects)
+	if err != nil {
+		return nil, err
+	}
 	images := map[int64]int64{}
 	if len(sessionIDs) > 0 {
 		if images, err = db.countBy(ctx, "SELECT session_id, count(*) FROM image WHERE session_id IN "+inList(sessionIDs)+" GROUP BY session_id", anys(sessionIDs)...); err != nil {
@@ -92,6 +102,7 @@ func (db *DB) Workstation(ctx context.Context) (*model.Workstation, error) {
 		}
 		t := model.WorkTicket{QueueEntry: e, Project: projects[e.ProjectID], Course: courses[e.CourseID], ConsentSigned: consented[e.CourseID] > 0,
 			SurveySent: slices.ContainsFunc(surveys[e.CourseID], func(at time.Time) bool { return !at.Before(e.CheckedInAt) })}
+		t.ConsentText = consentTexts[e.ProjectID]
 		if t.Project == nil || t.Course == nil {
 			return nil, model.Errorf(model.EINTERNAL, "ticket %d: project or course missing", e.ID)
 		}

@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 
@@ -99,4 +100,11 @@ func Digest(fields ...string) []byte {
 		h.Write([]byte(f))
 	}
 	return h.Sum(nil)
+}
+
+// SM3Hex is the SM3 digest of b in lower-case hex: the form in which a
+// signed text's digest is stored, checkable by any SM3 tool (gmssl sm3).
+func SM3Hex(b []byte) string {
+	sum := sm3.Sum(b)
+	return hex.EncodeToString(sum[:])
 }

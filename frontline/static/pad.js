@@ -117,13 +117,34 @@
     return true;
   }
 
+  // The consent step shows the text in force in full; the signature box and
+  // the button unlock only once the signer has scrolled to its end, and the
+  // signature names that revision (template_id), so it binds what was shown.
   function consentForm(t, msg) {
-    const canvas = el('canvas', { id: 'consent-pad', width: 600, height: 220, class: 'signature' });
+    const text = t.consent_text;
+    if (!text) {
+      return el('div', { class: 'step' }, el('h3', {}, '知情同意（' + t.project.name + '）'),
+        el('p', { class: 'error', id: 'consent-missing' }, '该项目尚无知情同意书文本，不能签署。请联系科室主任在“知情同意书模板”中维护后再签。'));
+    }
+    const doc = el('div', { class: 'consent-text', id: 'consent-text', tabIndex: 0, role: 'document', ariaLabel: text.title },
+      el('h4', {}, text.title), ...text.body.split('\n').map(line => line ? el('p', {}, line) : el('br')),
+      el('p', { class: 'muted small' }, '第 ' + text.revision + ' 版 · SM3 ' + text.text_sm3.slice(0, 16) + '…'));
+    const hint = el('p', { class: 'muted small', id: 'consent-hint' }, '请患者阅读全文，滑到底部后方可签名。');
+    let read = false;
+    const checkRead = () => {
+      if (read || doc.scrollTop + doc.clientHeight < doc.scrollHeight - 4) return;
+      read = true;
+      canvas.classList.remove('locked'); sign.disabled = false;
+      hint.textContent = '已阅读全文，请在下框内签名。';
+    };
+    doc.addEventListener('scroll', checkRead);
+    const canvas = el('canvas', { id: 'consent-pad', width: 600, height: 220, class: 'signature locked' });
     const ctx = canvas.getContext('2d');
     ctx.lineWidth = 3; ctx.lineCap = 'round'; ctx.strokeStyle = '#111';
     let drawing = false, inked = false;
     const at = ev => { const r = canvas.getBoundingClientRect(); return [(ev.clientX - r.left) * canvas.width / r.width, (ev.clientY - r.top) * canvas.height / r.height]; };
     canvas.addEventListener('pointerdown', ev => {
+      if (!read) { hint.textContent = '请先将知情同意书滑到底部读完。'; return; }
       drawing = true; ctx.beginPath(); ctx.moveTo(...at(ev));
       try { canvas.setPointerCapture(ev.pointerId); } catch (e) { /* a pointer the page cannot capture still draws */ }
     });
@@ -133,18 +154,21 @@
     const rel = el('select', { id: 'signer-relation' }, ...[['self', '本人'], ['spouse', '配偶'], ['parent', '父母'], ['child', '子女'], ['guardian', '监护人']].map(([v, l]) => el('option', { value: v }, l)));
     const clear = el('button', { type: 'button', class: 'secondary' }, '重写');
     clear.addEventListener('click', () => { ctx.clearRect(0, 0, canvas.width, canvas.height); inked = false; });
-    const sign = el('button', { type: 'button', class: 'primary', id: 'consent-submit' }, '签署知情同意');
+    const sign = el('button', { type: 'button', class: 'primary', id: 'consent-submit', disabled: true }, '签署知情同意');
     const fieldErr = el('p', { class: 'field-error', 'data-field': 'signature' });
     sign.addEventListener('click', () => {
+      if (!read) { fieldErr.textContent = '请先读完知情同意书全文'; return; }
       if (!inked) { fieldErr.textContent = '请患者在框内签名'; return; }
       fieldErr.textContent = '';
       const png = canvas.toDataURL('image/png').split(',')[1];
-      act(sign, msg, () => api('POST', '/api/v1/consents', { course_id: t.course_id, signer_name: name.value.trim(), signer_relation: rel.value, signature: png }));
+      act(sign, msg, () => api('POST', '/api/v1/consents', { course_id: t.course_id, template_id: text.id, signer_name: name.value.trim(), signer_relation: rel.value, signature: png }));
     });
-    return el('div', { class: 'step' }, el('h3', {}, '知情同意（' + t.project.name + '）'),
+    const step = el('div', { class: 'step' }, el('h3', {}, '知情同意（' + t.project.name + '）'), doc, hint,
       el('label', { htmlFor: 'signer-name' }, '签署人 *'), name, el('p', { class: 'field-error', 'data-field': 'signer_name' }),
       el('label', { htmlFor: 'signer-relation' }, '与患者关系'), rel,
       el('p', { class: 'muted small' }, '请在下框内手写签名：'), canvas, fieldErr, el('div', { class: 'row' }, clear, sign));
+    requestAnimationFrame(checkRead); // a text short enough to show whole needs no scrolling
+    return step;
   }
 
   function recordForm(t, msg) {

@@ -98,6 +98,17 @@
     for (const n of home.precautions) box.append(el('div', { class: 'card' }, el('p', {}, n.content), el('p', { class: 'muted small' }, when(n.queued_at))));
   }
 
+  // The consent texts of the projects booked, to read at home before the
+  // treatment: the same revision the tablet will show for the signature.
+  function renderConsents() {
+    const box = document.getElementById('consents');
+    const texts = Object.values(home.consent_texts || {});
+    document.getElementById('consent-section').hidden = !texts.length;
+    box.replaceChildren(...texts.map(t => el('details', { class: 'card consent-card', 'data-consent-text': t.project_id },
+      el('summary', {}, t.title, el('span', { class: 'muted small' }, '（第 ' + t.revision + ' 版）')),
+      ...t.body.split('\n').map(line => line ? el('p', {}, line) : el('br')))));
+  }
+
   function renderSurveys() {
     const box = document.getElementById('surveys');
     box.replaceChildren();
@@ -198,7 +209,7 @@
     for (const k of ['appointments', 'precautions', 'surveys', 'tickets', 'complaints', 'notices']) home[k] = home[k] || [];
     for (const k of ['departments', 'projects']) home[k] = home[k] || {};
     document.getElementById('today').textContent = home.today;
-    renderTickets(home.tickets); renderAppointments(); renderPrecautions(); renderSurveys(); renderComplaints(); renderNotices();
+    renderTickets(home.tickets); renderAppointments(); renderPrecautions(); renderConsents(); renderSurveys(); renderComplaints(); renderNotices();
     state('');
     document.getElementById('content').hidden = false;
     document.body.dataset.ready = '1';

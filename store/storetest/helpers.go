@@ -29,7 +29,9 @@ type env struct {
 	room      *model.Room
 	plain     *model.Project // no consent, no images
 	laser     *model.Project // consent and images
-	n         int
+	// consentText is the laser project's consent text in force.
+	consentText *model.ConsentTemplate
+	n           int
 }
 
 // day0 is a Monday, 07:30 local time.
@@ -118,6 +120,7 @@ var suite = []struct {
 	{"CloseOutByDepartment", testCloseOutByDepartment},
 	{"SurveyStatePerVisit", testSurveyStatePerVisit},
 	{"ComplaintFormAfterTreatment", testComplaintFormAfterTreatment},
+	{"ConsentTemplates", testConsentTemplates},
 	{"RemindersOncePerAppointment", testRemindersOncePerAppointment},
 	{"AbortAndRevokedConsent", testAbortAndRevokedConsent},
 	{"SealedFields", testSealedFields},
@@ -196,9 +199,13 @@ func envOf(tb testing.TB, db *store.DB) *env {
 	e.must(e.db.CreateProject(e.ctx, e.plain))
 	e.laser = &model.Project{DeptID: e.dept.ID, Code: "KF009", Name: "激光治疗", Category: "laser", UnitPriceFen: 28000,
 		Minutes: 20, CourseSessions: 5, NeedsConsent: true, NeedsImages: true, EMRScope: false, SmartScope: true,
-		FollowupDays: "7", AssessmentTemplate: "LASER-A", ConsentTemplate: "LASER-CONSENT@v3", Active: true}
+		FollowupDays: "7", AssessmentTemplate: "LASER-A", Active: true}
 	e.laser.InstitutionID = e.inst.ID
 	e.must(e.db.CreateProject(e.ctx, e.laser))
+	var err error
+	e.consentText, err = e.db.SaveConsentTemplate(e.ctx, model.NewConsentTemplate{ProjectID: e.laser.ID, Title: "知情同意书（激光治疗）",
+		Body: "一、治疗目的与方法：激光作用于皮肤靶组织。二、可能的风险：红斑、水肿、水疱、色素沉着，极少数遗留瘢痕。三、须知：治疗后严格防晒。我已阅读并理解全部内容，自愿接受治疗。"})
+	e.must(err)
 	return e
 }
 

@@ -29,7 +29,7 @@ func testLifecycleWalk(t *testing.T) {
 	}
 	_, err = e.db.StartSession(e.ctx, model.StartSession{TicketID: tk.ID, PerformerID: e.staff.ID, RoomID: e.room.ID})
 	wantRule(t, err, "consent.required")
-	_, err = e.db.SignConsent(e.ctx, model.NewConsent{CourseID: c.ID, SignerName: "王小明", SignerRelation: "self", Signature: signature, WitnessID: e.staff.ID})
+	_, err = e.db.SignConsent(e.ctx, model.NewConsent{CourseID: c.ID, TemplateID: e.consentText.ID, SignerName: "王小明", SignerRelation: "self", Signature: signature, WitnessID: e.staff.ID})
 	e.must(err)
 	s, err := e.db.StartSession(e.ctx, model.StartSession{TicketID: tk.ID, PerformerID: e.staff.ID, RoomID: e.room.ID})
 	e.must(err)

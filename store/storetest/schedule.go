@@ -116,9 +116,9 @@ func testRemindersOncePerAppointment(t *testing.T) {
 func testAbortAndRevokedConsent(t *testing.T) {
 	e := newEnv(t)
 	c, o := e.course(e.laser, 3)
-	cs, err := e.db.SignConsent(e.ctx, model.NewConsent{CourseID: c.ID, SignerName: "家属", SignerRelation: "spouse", Signature: signature, WitnessID: e.staff.ID})
+	cs, err := e.db.SignConsent(e.ctx, model.NewConsent{CourseID: c.ID, TemplateID: e.consentText.ID, SignerName: "家属", SignerRelation: "spouse", Signature: signature, WitnessID: e.staff.ID})
 	e.must(err)
-	if cs.ContentHash == "" || cs.SignatureSHA256 == "" || cs.TemplateVersion != "LASER-CONSENT@v3" {
+	if cs.ContentHash == "" || cs.SignatureSHA256 == "" || cs.TemplateVersion != "KF009@v1" {
 		t.Fatalf("consent %+v", cs)
 	}
 	tk, err := e.db.WalkIn(e.ctx, c.ID)

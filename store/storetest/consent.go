@@ -1,0 +1,92 @@
+package storetest
+
+import (
+	"encoding/hex"
+	"strings"
+	"testing"
+
+	"github.com/emmansun/gmsm/sm3"
+
+	"github.com/zhiliao/zhiliao/model"
+)
+
+// testConsentTemplates: a consent text is saved in revisions by the
+// department's manager only, refused when it says nothing or says what the
+// text in force already says; a consent is refused without the text shown
+// (template_id), under a revision no longer in force, or for a project with
+// no text at all; signed, it stores the revision and the SM3 digest of the
+// exact text (checked here with gmsm's SM3 apart from the store), and the
+// archive returns that text intact.
+func testConsentTemplates(t *testing.T) {
+	e := newEnv(t)
+	manager := model.WithActor(e.ctx, model.Actor{UserID: 11, Role: model.RoleDeptManager, DeptID: e.dept.ID, InstitutionID: e.inst.ID})
+	other := model.WithActor(e.ctx, model.Actor{UserID: 12, Role: model.RoleDeptManager, DeptID: e.otherDept.ID, InstitutionID: e.inst.ID})
+	body := strings.Repeat("激光治疗后局部可能出现红斑、水肿，极少数遗留色素沉着。", 3)
+
+	for _, c := range []struct {
+		r     model.NewConsentTemplate
+		field string
+	}{
+		{model.NewConsentTemplate{ProjectID: e.laser.ID, Title: "", Body: body}, "title"},
+		{model.NewConsentTemplate{ProjectID: e.laser.ID, Title: "一行\n两行", Body: body}, "title"},
+		{model.NewConsentTemplate{ProjectID: e.laser.ID, Title: "知情同意书", Body: "太短"}, "body"},
+		{model.NewConsentTemplate{ProjectID: e.laser.ID, Title: "知情同意书", Body: body + "\x00"}, "body"},
+		{model.NewConsentTemplate{ProjectID: 0, Title: "知情同意书", Body: body}, "project_id"},
+	} {
+		if _, err := e.db.SaveConsentTemplate(manager, c.r); model.ErrorCode(err) != model.EINVALID || model.ErrorField(err) != c.field {
+			t.Errorf("%+v: want invalid %s, got %v", c.r, c.field, err)
+		}
+	}
+	if _, err := e.db.SaveConsentTemplate(other, model.NewConsentTemplate{ProjectID: e.laser.ID, Title: "知情同意书", Body: body}); model.ErrorCode(err) != model.EFORBIDDEN {
+		t.Fatalf("another department's manager edited the text: %v", err)
+	}
+	old := e.consentText
+	_, err := e.db.SaveConsentTemplate(manager, model.NewConsentTemplate{ProjectID: e.laser.ID, Title: old.Title, Body: old.Body})
+	wantRule(t, err, "consent_template.unchanged")
+	v2, err := e.db.SaveConsentTemplate(manager, model.NewConsentTemplate{ProjectID: e.laser.ID, Title: "知情同意书（激光治疗）", Body: body, Note: "补充色素沉着"})
+	e.must(err)
+	if v2.Revision != 2 || v2.EditedBy != 11 || v2.DeptID != e.dept.ID {
+		t.Fatalf("second revision %+v", v2)
+	}
+	list, err := e.db.ConsentTemplates(manager, e.laser.ID)
+	e.must(err)
+	if len(list) != 2 || list[0].ID != v2.ID || list[1].ID != old.ID || list[1].Body != old.Body {
+		t.Fatalf("history %+v", list)
+	}
+
+	c, _ := e.course(e.laser, 3)
+	slots := e.slots(1)
+	_, err = e.db.BookAppointment(e.ctx, model.NewAppointment{CourseID: c.ID, SlotID: slots[0].ID, Channel: model.ChannelWechat})
+	e.must(err)
+	home, err := e.db.PatientHome(model.WithActor(e.ctx, model.Actor{UserID: 5, Role: model.RolePatient, PatientID: c.PatientID, InstitutionID: e.inst.ID}))
+	e.must(err)
+	if got := home.ConsentTexts[e.laser.ID]; got == nil || got.ID != v2.ID || len(home.ConsentTexts) != 1 {
+		t.Fatalf("the phone's consent texts for a laser booking: %+v", home.ConsentTexts)
+	}
+	sign := func(templateID int64) (*model.Consent, error) {
+		return e.db.SignConsent(e.ctx, model.NewConsent{CourseID: c.ID, TemplateID: templateID, SignerName: "王小明", SignerRelation: "self",
+			Signature: signature, WitnessID: e.staff.ID})
+	}
+	_, err = sign(0)
+	if model.ErrorField(err) != "template_id" {
+		t.Fatalf("signed without the text shown: %v", err)
+	}
+	_, err = sign(old.ID)
+	wantRule(t, err, "consent.template_changed")
+	cs, err := sign(v2.ID)
+	e.must(err)
+	sum := sm3.Sum([]byte(v2.Title + "\n\n" + v2.Body))
+	if cs.TemplateID != v2.ID || cs.TextSM3 != hex.EncodeToString(sum[:]) || cs.TemplateVersion != "KF009@v2" {
+		t.Fatalf("signed consent %+v, want revision %d with SM3 %x", cs, v2.ID, sum)
+	}
+	archived, err := e.db.ConsentText(e.ctx, cs.ID)
+	e.must(err)
+	if !archived.Intact || archived.Template.Body != body || archived.Consent.ID != cs.ID {
+		t.Fatalf("the archive's text: %+v", archived)
+	}
+
+	plain, _ := e.course(e.plain, 3) // a project with no consent text
+	_, err = e.db.SignConsent(e.ctx, model.NewConsent{CourseID: plain.ID, TemplateID: v2.ID, SignerName: "王小明", SignerRelation: "self",
+		Signature: signature, WitnessID: e.staff.ID})
+	wantRule(t, err, "consent.no_template")
+}
