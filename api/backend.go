@@ -42,6 +42,7 @@ type Backend interface {
 	SaveConsentTemplate(ctx context.Context, r model.NewConsentTemplate) (*model.ConsentTemplate, error)
 	ConsentTemplates(ctx context.Context, projectID int64) ([]*model.ConsentTemplate, error)
 	ConsentText(ctx context.Context, consentID int64) (*model.SignedConsentText, error)
+	ConsentProjects(ctx context.Context) ([]model.ProjectConsentText, error)
 	DeskDay(ctx context.Context, deptID int64, day string) (*model.DeskDay, error)
 	RescheduleAppointment(ctx context.Context, id, slotID int64) (*model.Appointment, error)
 	NoticePrefs(ctx context.Context) ([]model.NoticePref, error)

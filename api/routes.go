@@ -470,6 +470,15 @@ func (s *Server) lifecycleRoutes() []route {
 		{Method: "POST", Pattern: "/api/v1/queue/{id}/call", Summary: "叫号", Tag: "queue", Roles: desk, Audit: "write", Entity: "queue_ticket",
 			Response: model.QueueTicket{}, handler: call(http.StatusOK, noBody(func(ctx context.Context, id int64) (any, error) { return b.CallTicket(ctx, id) }))},
 
+		{Method: "GET", Pattern: "/api/v1/consent-projects", Summary: "需知情同意的项目及其现行文本（科室主任维护；本科室）", Tag: "execution",
+			Roles: with(managers, model.RoleQualityOffice), Response: listResponse[model.ProjectConsentText]{},
+			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
+				if err := knownParams(r); err != nil {
+					return nil, err
+				}
+				ps, err := b.ConsentProjects(ctx)
+				return list(ps), err
+			})},
 		{Method: "GET", Pattern: "/api/v1/projects/{id}/consent-templates", Summary: "项目知情同意书文本（各版本，最新版在前，现行版为第一项）", Tag: "execution",
 			Roles: with(viewers, model.RoleQualityOffice), Response: listResponse[*model.ConsentTemplate]{},
 			handler: call(http.StatusOK, noBody(func(ctx context.Context, id int64) (any, error) {

@@ -277,5 +277,9 @@ func (h *Handler) page(w http.ResponseWriter, r *http.Request, slug string) {
 		}
 	}
 	w.Header().Set("Cache-Control", "private, no-store")
+	if p.Tool != "" {
+		h.render(w, http.StatusOK, "tool.html", v)
+		return
+	}
 	h.render(w, http.StatusOK, "page.html", v)
 }

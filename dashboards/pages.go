@@ -44,6 +44,9 @@ type Page struct {
 	Charts []Chart  `json:"charts"`
 	Tables []string `json:"tables"` // report table ids
 	ETL    bool     `json:"etl,omitempty"`
+	// Tool names a working page that is not a dashboard (tools.js draws
+	// it): "reports" (报表中心) or "consents" (知情同意书模板).
+	Tool string `json:"tool,omitempty"`
 }
 
 var (
@@ -108,6 +111,8 @@ var Pages = []Page{
 		},
 		Tables: []string{"data-quality-items", "data-quality-by-month"}},
 	{Slug: "etl", Title: "ETL 运行状态", Roles: readers, ETL: true},
+	{Slug: "reports", Title: "报表中心", Roles: readers, Tool: "reports"},
+	{Slug: "consents", Title: "知情同意书", Roles: []string{model.RoleDeptManager, model.RoleQualityOffice}, Tool: "consents"},
 }
 
 // pageBySlug finds a page.

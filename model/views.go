@@ -32,6 +32,13 @@ type PatientArchive struct {
 	Consents []SignedConsentText `json:"consents"`
 }
 
+// ProjectConsentText is a project that needs a consent with its text in
+// force (nil: none yet).
+type ProjectConsentText struct {
+	Project *Project         `json:"project"`
+	Current *ConsentTemplate `json:"current"`
+}
+
 // SignedConsentText is a consent with the text it was signed under, as the
 // archive shows it.
 type SignedConsentText struct {

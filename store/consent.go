@@ -125,3 +125,31 @@ func (db *DB) consentTexts(ctx context.Context, consents []*model.Consent) ([]mo
 	}
 	return out, nil
 }
+
+// ConsentProjects lists the active projects in the actor's scope that need
+// a consent, each with its text in force (nil: none yet, and no consent can
+// be signed for it): the department manager's list of texts to keep.
+func (db *DB) ConsentProjects(ctx context.Context) ([]model.ProjectConsentText, error) {
+	a := model.ActorFrom(ctx)
+	where, args := "needs_consent = 1 AND active = 1 AND institution_id = ?", []any{a.InstitutionID}
+	if a.DeptBound() {
+		where, args = where+" AND dept_id = ?", append(args, a.DeptID)
+	}
+	projects, err := listRows[model.Project](ctx, db.q(ctx), where+" ORDER BY dept_id, code", args...)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]int64, len(projects))
+	for i, p := range projects {
+		ids[i] = p.ID
+	}
+	current, err := db.currentConsentTemplates(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]model.ProjectConsentText, len(projects))
+	for i, p := range projects {
+		out[i] = model.ProjectConsentText{Project: p, Current: current[p.ID]}
+	}
+	return out, nil
+}

@@ -1,0 +1,177 @@
+package dashboards_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/zhiliao/zhiliao/api"
+	"github.com/zhiliao/zhiliao/dashboards"
+	"github.com/zhiliao/zhiliao/exports"
+	"github.com/zhiliao/zhiliao/internal/testbrowser"
+	"github.com/zhiliao/zhiliao/internal/testmarts"
+	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/reports"
+)
+
+// toolSite serves the pilot with its exports and the monthly schedule's
+// records, as the service wires them, and logins for the quality office and
+// the department's manager.
+func toolSite(t *testing.T) string {
+	t.Helper()
+	ctx := context.Background()
+	site := testmarts.Pilot(t)
+	db := site.DB
+	insts, err := db.Institutions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	depts, err := db.Departments(ctx, insts[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	free, err := db.UnboundStaff(ctx, depts[0].ID, "")
+	if err != nil || len(free) == 0 {
+		t.Fatal("no staff record for the department manager", err)
+	}
+	for _, u := range []*model.User{
+		{Username: "zhikong", DisplayName: "质控科", Role: model.RoleQualityOffice},
+		{Username: "zhuren", DisplayName: "激光中心主任", Role: model.RoleDeptManager, StaffID: &free[0].ID},
+	} {
+		u.InstitutionID = insts[0].ID
+		if err := db.CreateUser(ctx, u, "Browser-test-pw1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rules := reports.DefaultRules()
+	m := &exports.Manager{Source: site.Runner, Rules: rules, Dir: t.TempDir(), Logger: testmarts.Quiet}
+	// The run due on 2026-12-01 06:00, missed and caught up a week later.
+	sched := &exports.Schedule{Manager: m, Spec: exports.DefaultMonthly, Dims: site.Runner.Dimensions, Logger: testmarts.Quiet,
+		Now: func() time.Time { return time.Date(2026, 12, 8, 9, 0, 0, 0, model.Local) }}
+	if out, err := sched.CatchUp(ctx); err != nil || len(out) != len(exports.MonthlyReports) {
+		t.Fatalf("catch-up: %v %v", out, err)
+	}
+	s := api.NewServer(db, testmarts.Quiet)
+	s.Analytics, s.Pages, s.Exports, s.Rules = site.Runner, dashboards.New(db, testmarts.Quiet), m, rules
+	s.Now = func() time.Time { return time.Date(2026, 12, 8, 9, 0, 0, 0, model.Local) }
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func login(t *testing.T, ctx context.Context, base, page, user string) {
+	t.Helper()
+	if err := do(ctx, chromedp.Navigate(base+"/dash/"+page), chromedp.WaitVisible(chromedp.ID("login-form")),
+		chromedp.SetValue(chromedp.ID("username"), user), chromedp.SetValue(chromedp.ID("password"), "Browser-test-pw1"),
+		chromedp.Click(chromedp.ID("login-submit")), chromedp.WaitVisible(chromedp.CSS(`body[data-ready="1"]`))); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReportsPage: the quality office picks a report, a period and the
+// departments on 报表中心, sees the export's progress, downloads the
+// workbook, and reads the history of scheduled runs, where the run missed
+// over the 1st says it was caught up.
+func TestReportsPage(t *testing.T) {
+	base := toolSite(t)
+	ctx, console, _ := browserTab(t)
+	defer screenshotOnFailure(t, ctx, "reports-page")
+	login(t, ctx, base, "reports", "zhikong")
+	if _, err := run(ctx, chromedp.Evaluate[bool](`(() => {
+		window.seen = [];
+		new MutationObserver(() => document.querySelectorAll('[data-job] .job-status').forEach(e => { if (!seen.includes(e.dataset.status)) seen.push(e.dataset.status); }))
+			.observe(document.getElementById('rep-jobs'), { subtree: true, childList: true });
+		return true; })()`)); err != nil {
+		t.Fatal(err)
+	}
+	// A period that ends before it starts is refused on the page.
+	if err := do(ctx, chromedp.SetValue(chromedp.ID("rep-from"), "2026-10-31"), chromedp.SetValue(chromedp.ID("rep-to"), "2026-10-01"),
+		chromedp.Click(chromedp.ID("rep-start"))); err != nil {
+		t.Fatal(err)
+	}
+	if msg, _ := run(ctx, chromedp.Text(chromedp.ID("rep-error"))); !strings.Contains(msg, "统计期间") {
+		t.Errorf("a reversed period: %q", msg)
+	}
+	if err := do(ctx, chromedp.Click(chromedp.CSS(`[data-report="dept-monthly"] input`)), chromedp.SetValue(chromedp.ID("rep-from"), "2026-10-01"),
+		chromedp.SetValue(chromedp.ID("rep-to"), "2026-10-31"), chromedp.Click(chromedp.ID("rep-start"))); err != nil {
+		t.Fatal(err)
+	}
+	id, err := run(ctx, chromedp.Poll[string](`(() => { const a = document.querySelector('[data-download]'); return a && a.dataset.download; })()`,
+		chromedp.WithPollingTimeout(60*time.Second)))
+	if err != nil {
+		t.Fatal("the export did not finish on the page:", err)
+	}
+	seen, _ := run(ctx, chromedp.Evaluate[[]string](`seen`))
+	if len(seen) < 2 || seen[len(seen)-1] != "done" || (seen[0] != "queued" && seen[0] != "running") {
+		t.Errorf("the job's states on the page: %v, want its progress and then 已完成", seen)
+	}
+	got, err := run(ctx, chromedp.Evaluate[[]any](`fetch('/api/v1/exports/`+id+`/file', { credentials: 'same-origin' })
+		.then(r => r.arrayBuffer().then(b => [r.status, b.byteLength, String.fromCharCode(...new Uint8Array(b.slice(0, 2)))]))`,
+		chromedp.EvalAwaitPromise))
+	if err != nil || len(got) != 3 || got[0] != float64(200) || got[1].(float64) < 5000 || got[2] != "PK" {
+		t.Errorf("the download: %v %v", got, err)
+	}
+	rows, err := run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('[data-scheduled]')].map(r => r.innerText)`))
+	if err != nil || len(rows) != len(exports.MonthlyReports) {
+		t.Fatalf("scheduled runs listed: %v %v", rows, err)
+	}
+	for _, r := range rows {
+		if !strings.Contains(r, "2026-11-01 至 2026-11-30") || !strings.Contains(r, "补跑") || !strings.Contains(r, "下载") {
+			t.Errorf("scheduled run row %q", r)
+		}
+	}
+	for _, m := range testbrowser.ConsoleErrors(console()) {
+		t.Errorf("console: %s", m)
+	}
+}
+
+// TestConsentTemplatesPage: the department's manager edits a project's
+// consent text with a live preview; a text too short is refused with the
+// reason in Chinese and nothing saved; saved, it becomes the next revision
+// in force and the history lists both.
+func TestConsentTemplatesPage(t *testing.T) {
+	base := toolSite(t)
+	ctx, console, _ := browserTab(t)
+	defer screenshotOnFailure(t, ctx, "consents-page")
+	login(t, ctx, base, "consents", "zhuren")
+	if _, err := run(ctx, chromedp.Poll[bool](`document.querySelectorAll('[data-revision]').length === 1`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Fatal("the demo's first revision is not listed:", err)
+	}
+	set := func(body string) {
+		t.Helper()
+		if _, err := run(ctx, chromedp.Evaluate[bool](`(() => { const b = document.getElementById('ct-body'); b.value = `+strconv.Quote(body)+`;
+			b.dispatchEvent(new Event('input')); return true; })()`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set("太短了")
+	if err := do(ctx, chromedp.Click(chromedp.ID("ct-save"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(ctx, chromedp.Poll[bool](`document.getElementById('ct-msg').textContent.includes('正文须为')`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Fatal("a too-short text was not refused with its reason:", err)
+	}
+	body := "一、治疗目的与方法\n以强脉冲光改善面部色斑与红血丝。\n\n二、可能的风险与并发症\n红斑、水肿、水疱、色素沉着，极少数遗留瘢痕。\n\n三、患者声明\n我已阅读并理解全部内容，自愿接受治疗。"
+	set(body)
+	if preview, _ := run(ctx, chromedp.Text(chromedp.ID("ct-preview"))); !strings.Contains(preview, "以强脉冲光改善面部色斑与红血丝") {
+		t.Errorf("the preview does not show the text being written: %q", preview)
+	}
+	if err := do(ctx, chromedp.SetValue(chromedp.ID("ct-note"), "改写为三段"), chromedp.Click(chromedp.ID("ct-save"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(ctx, chromedp.Poll[bool](`document.getElementById('ct-msg').textContent.includes('第 2 版') && document.querySelectorAll('[data-revision]').length === 2`,
+		chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		msg, _ := run(ctx, chromedp.Text(chromedp.ID("ct-msg")))
+		t.Fatalf("saving the second revision: %v (%q)", err, msg)
+	}
+	for _, m := range testbrowser.ConsoleErrors(console()) {
+		if !strings.Contains(m.Text, "status of 400") { // the refused save, on purpose
+			t.Errorf("console: %s", m)
+		}
+	}
+}
