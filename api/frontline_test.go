@@ -383,6 +383,10 @@ func TestPadWorkstationInBrowser(t *testing.T) {
 	if templateID != text.ID || textSM3 != text.TextSM3 {
 		t.Fatalf("the consent binds template %d (%s), want the revision shown, %d (%s)", templateID, textSM3, text.ID, text.TextSM3)
 	}
+	// The photo rule is on the screen before the treatment starts, not only as a refusal at the end.
+	if rule, _ := testbrowser.Run(ctx, chromedp.Text(chromedp.ID("photo-rule"))); !strings.Contains(rule, "治疗前、治疗后照片") {
+		t.Errorf("the photo rule before the start: %q", rule)
+	}
 	// 开始治疗 tapped twice: one session.
 	if _, err := testbrowser.Run(ctx, chromedp.Evaluate[bool](`(() => { const b = document.getElementById('start-submit'); b.click(); b.click(); return true; })()`)); err != nil {
 		t.Fatal(err)
@@ -422,7 +426,7 @@ func TestPadWorkstationInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.ID("complete-submit"))); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := testbrowser.Run(ctx, chromedp.Poll[bool](`document.getElementById('step-status').textContent.includes('images.required')`,
+	if _, err := testbrowser.Run(ctx, chromedp.Poll[bool](`(() => { const m = document.getElementById('step-status'); return m.dataset.rule === 'images.required' && m.textContent.includes('需要治疗前后影像') && !/[A-Za-z]{4}/.test(m.textContent); })()`,
 		chromedp.WithPollingTimeout(15*time.Second))); err != nil {
 		t.Fatalf("completing without the after photo: %v", err)
 	}
@@ -450,9 +454,24 @@ func TestPadWorkstationInBrowser(t *testing.T) {
 	if _, err := testbrowser.Run(ctx, chromedp.Poll[bool](`document.querySelector('[data-error-for="wavelength"]').textContent === '请填写波长'`)); err != nil {
 		t.Fatalf("required fields: %v", err)
 	}
-	if err := testbrowser.Do(ctx, chromedp.SendKeys(chromedp.ID("rf-wavelength"), "1064"),
-		chromedp.Click(chromedp.ID("complete-submit")), chromedp.WaitVisible(chromedp.ID("sign-submit")),
-		chromedp.Click(chromedp.ID("sign-submit")), chromedp.WaitVisible(chromedp.ID("record-signed"))); err != nil {
+	// An implausible wavelength is refused by the server with the field named under it.
+	if err := testbrowser.Do(ctx, chromedp.SendKeys(chromedp.ID("rf-wavelength"), "-532"), chromedp.Click(chromedp.ID("complete-submit"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := testbrowser.Run(ctx, chromedp.Poll[bool](`document.querySelector('[data-error-for="wavelength"]').textContent.includes('不在合理范围')`,
+		chromedp.WithPollingTimeout(15*time.Second))); err != nil {
+		t.Fatalf("a wavelength of -532 nm: %v", err)
+	}
+	// Corrected, the record is reviewed as it will be signed: labels, values, units.
+	if err := testbrowser.Do(ctx, chromedp.SetValue(chromedp.ID("rf-wavelength"), ""), chromedp.SendKeys(chromedp.ID("rf-wavelength"), "1064"),
+		chromedp.Click(chromedp.ID("complete-submit")), chromedp.WaitVisible(chromedp.ID("sign-submit"))); err != nil {
+		t.Fatal(err)
+	}
+	if review, _ := testbrowser.Run(ctx, chromedp.Text(chromedp.CSS("dl.record-view"))); !strings.Contains(review, "波长") || !strings.Contains(review, "1064 nm") ||
+		!strings.Contains(review, "能量密度") || !strings.Contains(review, "12.5 J/cm²") || strings.Contains(review, "{") {
+		t.Errorf("the record under review: %q", review)
+	}
+	if err := testbrowser.Do(ctx, chromedp.Click(chromedp.ID("sign-submit")), chromedp.WaitVisible(chromedp.ID("record-signed"))); err != nil {
 		t.Fatal(err)
 	}
 	var content, status string
@@ -484,8 +503,8 @@ func TestPadWorkstationInBrowser(t *testing.T) {
 		t.Errorf("touch targets under 44 px: %q %v", small, err)
 	}
 	for _, m := range testbrowser.ConsoleErrors(console()) {
-		if strings.Contains(m.String(), "status of 409") {
-			continue // the browser's own line for the refusal above, which the page shows
+		if strings.Contains(m.String(), "status of 409") || strings.Contains(m.String(), "status of 400") {
+			continue // the browser's own lines for the refusals above, which the page shows
 		}
 		t.Errorf("console: %s", m)
 	}

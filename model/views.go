@@ -28,6 +28,8 @@ type PatientArchive struct {
 	// valid, altered (changed after signing), invalid, missing (signed
 	// without an SM2 key) or unsigned (a draft).
 	Signatures map[int64]string `json:"signatures"`
+	// Rendered are the records as people read them (RenderRecord), by record id.
+	Rendered map[int64][]RecordLine `json:"rendered"`
 	// Consents are the patient's consents with the exact text each binds.
 	Consents []SignedConsentText `json:"consents"`
 }
@@ -164,6 +166,9 @@ type WorkTicket struct {
 	// ConsentText is the project's consent text in force, shown in full
 	// before the signature (nil: the project needs no consent or has no text).
 	ConsentText *ConsentTemplate `json:"consent_text"`
+	// RecordLines are the record as the clinician reviews and signs it
+	// (RenderRecord): labels, values and units.
+	RecordLines []RecordLine `json:"record_lines,omitempty"`
 }
 
 // DeskDay is the front desk's view of a department's day (前台工作台): the

@@ -297,6 +297,9 @@ func (db *DB) CompleteSession(ctx context.Context, r model.CompleteSession) (*mo
 		if err != nil {
 			return err
 		}
+		if err := model.ValidateRecordContent(p.Category, r.RecordContent); err != nil {
+			return err
+		}
 		if p.NeedsImages && s.Status == model.SessionInProgress {
 			var before, after int
 			if err := tx.queryRow("SELECT COUNT(CASE WHEN phase = 'before' THEN 1 END), COUNT(CASE WHEN phase = 'after' THEN 1 END) FROM image WHERE session_id = ?",
@@ -473,6 +476,13 @@ func (db *DB) AmendRecord(ctx context.Context, recordID int64, content string) (
 		}
 		if rec.Status == model.RecordArchived {
 			return model.CheckTransition("record", rec.Status, model.RecordDraft)
+		}
+		p, err := get[model.Project](tx, rec.ProjectID)
+		if err != nil {
+			return err
+		}
+		if err := model.ValidateRecordContent(p.Category, content); err != nil {
+			return err
 		}
 		rec.Content = content
 		if rec.Status == model.RecordDraft {

@@ -170,6 +170,20 @@ func (db *DB) PatientArchive(ctx context.Context, patientID int64) (*model.Patie
 	if ar.Signatures, err = db.RecordSignatures(ctx, ar.Records); err != nil {
 		return nil, err
 	}
+	var projectIDs []int64
+	for _, r := range ar.Records {
+		projectIDs = append(projectIDs, r.ProjectID)
+	}
+	projects, err := byID[model.Project](ctx, db, "id", slices.Compact(slices.Sorted(slices.Values(projectIDs))), func(p *model.Project) int64 { return p.ID })
+	if err != nil {
+		return nil, err
+	}
+	ar.Rendered = map[int64][]model.RecordLine{}
+	for _, r := range ar.Records {
+		if p := projects[r.ProjectID]; p != nil {
+			ar.Rendered[r.ID] = model.RenderRecord(p.Category, r.Content)
+		}
+	}
 	// Consents carry no department: those of the courses in scope.
 	var courseIDs []int64
 	for _, c := range ar.Courses {

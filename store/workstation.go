@@ -111,6 +111,9 @@ func (db *DB) Workstation(ctx context.Context) (*model.Workstation, error) {
 		}
 		if t.Session = sessions[e.ID]; t.Session != nil {
 			t.Images, t.Record = images[t.Session.ID], records[t.Session.ID]
+			if t.Record != nil {
+				t.RecordLines = model.RenderRecord(t.Project.Category, t.Record.Content)
+			}
 		}
 		w.Tickets = append(w.Tickets, t)
 	}

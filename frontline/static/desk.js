@@ -12,7 +12,7 @@
   const q = new URLSearchParams(location.search);
   let desk = null, busy = false;
 
-  function refusal(e) { return (e.rule ? '【' + e.rule + '】' : '') + e.message; }
+  function refusal(e) { return e.message; } // Chinese; the rule code goes on the element (data-rule) for support
 
   async function act(btn, msg, fn) {
     if (busy) return;
@@ -23,7 +23,7 @@
       await load();
       return r;
     } catch (e) {
-      msg.textContent = refusal(e); msg.className = 'form-status error';
+      msg.textContent = refusal(e); msg.className = 'form-status error'; msg.dataset.rule = e.rule || '';
     } finally { busy = false; btn.disabled = false; }
   }
 

@@ -15,8 +15,10 @@ const front = (() => {
   class ApiError extends Error {
     constructor(status, body) {
       const e = (body && body.error) || {};
-      super(e.message || ('请求失败（' + status + '）'));
-      this.status = status; this.code = e.code || ''; this.rule = e.rule || ''; this.field = e.field || '';
+      // People read the Chinese: the API's English gloss in brackets at the
+      // end is for logs and integrators, and stays in .detail with the rule.
+      super((e.message || '').replace(/\s*\((?=[^()]*[A-Za-z])[^()]*\)\s*$/, '') || ('请求失败（' + status + '）'));
+      this.status = status; this.code = e.code || ''; this.rule = e.rule || ''; this.field = e.field || ''; this.detail = e.message || '';
     }
   }
   // A write whose answer never arrived (the connection dropped) may have

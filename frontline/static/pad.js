@@ -14,9 +14,7 @@
   const maxImageBytes = 20 << 20;
   let ws = null, selected = null, intakeSel = '', shown = '', boardSig = '', busy = false;
 
-  function refusal(e) {
-    return (e.rule ? '【' + e.rule + '】' : '') + e.message;
-  }
+  function refusal(e) { return e.message; } // Chinese; the rule code goes on the element (data-rule) for support
 
   // act runs one step once: the button stays disabled until the answer, so
   // a double tap sends one request.
@@ -28,9 +26,10 @@
       msg.textContent = '';
       await load();
     } catch (e) {
-      msg.textContent = refusal(e); msg.className = 'form-status error';
-      if (e.field) {
-        const f = document.querySelector('[data-field="' + e.field + '"]');
+      msg.textContent = refusal(e); msg.className = 'form-status error'; msg.dataset.rule = e.rule || '';
+      if (e.field) { // a record's field comes back as record_content.<key>: shown under that field
+        const f = document.querySelector('[data-field="' + e.field + '"]') ||
+          document.querySelector('[data-error-for="' + e.field.replace(/^record_content\./, '') + '"]');
         if (f) f.textContent = e.message;
       }
     } finally { busy = false; btn.disabled = false; }
@@ -217,6 +216,13 @@
     return form;
   }
 
+  // recordView shows a record as the server renders it (labels, values,
+  // units): the same lines the archive shows and the signature covers.
+  function recordView(lines) {
+    if (!lines || !lines.length) return empty('记录内容为空。');
+    return el('dl', { class: 'record-view' }, ...lines.flatMap(l => [el('dt', {}, l.label), el('dd', { 'data-key': l.key }, l.value + (l.unit ? ' ' + l.unit : ''))]));
+  }
+
   function photos(t, msg) {
     const input = el('input', { type: 'file', accept: 'image/*', capture: 'environment', id: 'photo-input' });
     const phase = el('select', { id: 'photo-phase' }, el('option', { value: 'before' }, '治疗前'), el('option', { value: 'after' }, '治疗后'));
@@ -267,6 +273,7 @@
         const start = el('button', { type: 'button', class: 'primary', id: 'start-submit' }, '开始治疗');
         start.addEventListener('click', () => act(start, msg, () => api('POST', '/api/v1/sessions', { ticket_id: t.id, room_id: Number(room.value) })));
         parts.push(el('div', { class: 'step' }, el('h3', {}, '开始治疗'), el('p', { class: 'muted small' }, '开始时向 HIS 再次确认缴费；未缴费或已退费将被拒绝。'),
+          t.project.needs_images ? el('p', { class: 'notice', id: 'photo-rule' }, '本项目须拍摄治疗前、治疗后照片各至少一张，缺少照片不能完成治疗。') : null,
           t.project.needs_consent ? el('p', { class: 'done' }, '知情同意已签署') : null, el('label', { htmlFor: 'room' }, '治疗室'), room, start));
       }
     } else if (s.status === 'in_progress') {
@@ -274,7 +281,8 @@
     } else if (t.record && t.record.status === 'draft') {
       const sign = el('button', { type: 'button', class: 'primary', id: 'sign-submit' }, '签名');
       sign.addEventListener('click', () => act(sign, msg, () => api('POST', '/api/v1/records/' + t.record.id + '/sign', {})));
-      parts.push(el('div', { class: 'step' }, el('h3', {}, '治疗记录待签名'), el('pre', { class: 'record-content' }, t.record.content), sign));
+      parts.push(el('div', { class: 'step' }, el('h3', {}, '治疗记录待签名'), el('p', { class: 'muted small' }, '请核对后签名：签名所覆盖的正是以下内容。'),
+        recordView(t.record_lines), sign));
     } else if (t.record) {
       parts.push(el('p', { class: 'done', id: 'record-signed' }, '治疗记录已签名，' + when(t.record.signed_at)));
       if (t.survey_sent) parts.push(el('p', { class: 'muted', id: 'survey-sent' }, '满意度问卷已发送'));
@@ -304,13 +312,20 @@
         if (!ar.records || ar.records.length === 0) { out.replaceChildren(empty('该患者在本科室还没有治疗记录。')); return; }
         const rows = ar.records.map(r => {
           const st = (ar.signatures || {})[r.id] || 'unsigned';
+          const lines = (ar.rendered || {})[r.id] || [];
           return el('tr', { 'data-record': r.id },
             el('td', {}, String(r.id)), el('td', {}, r.project_name), el('td', {}, when(r.treated_at)),
+            el('td', { class: 'small' }, lines.map(l => l.label + '：' + l.value + (l.unit ? ' ' + l.unit : '')).join('；')),
             el('td', { class: 'sig sig-' + st }, signatureText[st] || st));
         });
+        const consents = (ar.consents || []).map(c => el('details', { class: 'card', 'data-consent': c.consent.id },
+          el('summary', {}, (c.template ? c.template.title + '（第 ' + c.template.revision + ' 版）' : '知情同意书（签署时未保存文本）') + ' · ' + c.consent.signer_name + ' · ' + when(c.consent.signed_at),
+            c.template ? el('span', { class: c.intact ? 'sig sig-valid' : 'sig sig-altered' }, c.intact ? ' 文本与签署时一致' : ' 文本已被改动') : null),
+          ...(c.template ? c.template.body.split('\n').map(line => line ? el('p', {}, line) : el('br')) : [])));
         out.replaceChildren(el('h3', {}, '治疗档案（' + ar.records.length + ' 份记录）'),
-          el('table', { class: 'archive' }, el('thead', {}, el('tr', {}, el('th', {}, '记录号'), el('th', {}, '项目'), el('th', {}, '治疗时间'), el('th', {}, '签名核验'))),
-            el('tbody', {}, ...rows)));
+          el('table', { class: 'archive' }, el('thead', {}, el('tr', {}, el('th', {}, '记录号'), el('th', {}, '项目'), el('th', {}, '治疗时间'), el('th', {}, '记录内容'), el('th', {}, '签名核验'))),
+            el('tbody', {}, ...rows)),
+          consents.length ? el('h3', {}, '知情同意书') : null, ...consents);
       } catch (e) {
         out.replaceChildren(el('p', { class: 'form-status error', role: 'alert' }, '档案加载失败：' + refusal(e)));
       }

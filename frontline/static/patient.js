@@ -80,7 +80,7 @@
             try {
               await api('POST', '/api/v1/appointments/' + a.id + '/reschedule', { slot_id: s.id });
               await load();
-            } catch (e) { msg.textContent = (e.rule ? '【' + e.rule + '】' : '') + e.message; msg.className = 'form-status error'; b.disabled = false; }
+            } catch (e) { msg.textContent = e.message; msg.dataset.rule = e.rule || ''; msg.className = 'form-status error'; b.disabled = false; }
           });
           return b;
         }));
