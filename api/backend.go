@@ -43,6 +43,7 @@ type Backend interface {
 	ConsentTemplates(ctx context.Context, projectID int64) ([]*model.ConsentTemplate, error)
 	ConsentText(ctx context.Context, consentID int64) (*model.SignedConsentText, error)
 	ConsentProjects(ctx context.Context) ([]model.ProjectConsentText, error)
+	SearchPatients(ctx context.Context, deptID int64, query string) ([]model.DeskPatient, error)
 	DeskDay(ctx context.Context, deptID int64, day string) (*model.DeskDay, error)
 	RescheduleAppointment(ctx context.Context, id, slotID int64) (*model.Appointment, error)
 	NoticePrefs(ctx context.Context) ([]model.NoticePref, error)

@@ -18,6 +18,8 @@ import (
 
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
+	"github.com/makiuchi-d/gozxing"
+	"github.com/makiuchi-d/gozxing/qrcode"
 
 	"github.com/zhiliao/zhiliao/dashboards"
 	"github.com/zhiliao/zhiliao/frontline"
@@ -561,8 +563,22 @@ func TestDeskInBrowser(t *testing.T) {
 	if err := f.db.QueryRowContext(t.Context(), "SELECT id, receipt_no FROM appointment WHERE course_id = ?", booked.ID).Scan(&appt.ID, &appt.ReceiptNo); err != nil {
 		t.Fatal("no appointment booked:", err)
 	}
-	if !strings.Contains(receipt, appt.ReceiptNo) || !strings.Contains(receipt, "孙七") || !strings.Contains(receipt, f.deptA.Name) {
-		t.Errorf("receipt %q, appointment %s", receipt, appt.ReceiptNo)
+	if !strings.Contains(receipt, appt.ReceiptNo) || !strings.Contains(receipt, "孙七") || !strings.Contains(receipt, f.deptA.Name) ||
+		!strings.Contains(receipt, f.inst.Name) || !strings.Contains(receipt, "2026/03/02") || !strings.Contains(receipt, f.roomA.Name) ||
+		!strings.Contains(receipt, f.staffA.Name) || !strings.Contains(receipt, f.plain.Precautions) {
+		t.Errorf("receipt %q, appointment %s: want the hospital, the date with its year, room, therapist and precautions", receipt, appt.ReceiptNo)
+	}
+	// The receipt's QR code, as the browser draws it, is read by ZXing as the patient's link.
+	if _, err := testbrowser.Run(ctx, chromedp.Poll[bool](`(() => { const i = document.querySelector('#receipt-qr img'); return !!i && i.complete && i.naturalWidth > 0; })()`,
+		chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Fatal("the receipt's QR code did not load:", err)
+	}
+	shot, err := testbrowser.Run(ctx, chromedp.ScreenshotScale(`#receipt-qr img`, 2, chromedp.NodeVisible))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text := decodeQR(t, shot); !strings.HasPrefix(text, site+"/p/") {
+		t.Errorf("the receipt's QR code reads %q, want a link under %s/p/", text, site)
 	}
 	if err := testbrowser.Do(ctx, chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-checkin="%d"]`, appt.ID))),
 		chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`[data-appointment="%d"][data-status="checked_in"]`, appt.ID)))); err != nil {
@@ -591,22 +607,57 @@ func TestDeskInBrowser(t *testing.T) {
 		chromedp.WithPollingTimeout(15*time.Second))); err != nil {
 		t.Fatalf("the walk-in: %v", err)
 	}
-	// The exact lookup: a whole phone finds the patients who gave it and
-	// narrows the course list to the first; part of one finds nobody.
-	if err := testbrowser.Do(ctx, chromedp.SetValue(chromedp.ID("lookup-value"), "1381234567"), chromedp.Click(chromedp.ID("lookup-submit"))); err != nil {
+	// A caller found by the last four digits of the phone, then by name; the
+	// booking still to come is moved to another slot (a new receipt) and then
+	// cancelled with its reason.
+	caller, _ := f.course(f.plain, 3, "吴十一")
+	var later model.Appointment
+	var laterSlot int64
+	if err := f.db.QueryRowContext(t.Context(), "SELECT id FROM slot WHERE booked < capacity ORDER BY start_at DESC LIMIT 1").Scan(&laterSlot); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := testbrowser.Run(ctx, chromedp.Poll[bool](`document.getElementById('lookup-status').textContent.startsWith('未找到')`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
-		t.Errorf("a partial phone: %v", err)
+	f.mustDo(f.tokens[model.RoleFrontDesk], "POST", "/api/v1/appointments", model.NewAppointment{CourseID: caller.ID, SlotID: laterSlot, Channel: "phone"}, 201, &later)
+	search := func(q string) {
+		t.Helper()
+		if err := testbrowser.Do(ctx, chromedp.SetValue(chromedp.ID("search-q"), q), chromedp.Click(chromedp.ID("search-submit"))); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := testbrowser.Run(ctx, chromedp.Poll[bool](`document.getElementById('search-status').textContent.startsWith('找到') || document.getElementById('search-status').textContent.startsWith('本科室没有')`,
+			chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+			t.Fatalf("search %q: %v", q, err)
+		}
 	}
-	if err := testbrowser.Do(ctx, chromedp.SetValue(chromedp.ID("lookup-value"), "13812345678"), chromedp.Click(chromedp.ID("lookup-submit"))); err != nil {
+	search("5678")
+	if names, _ := testbrowser.Run(ctx, chromedp.Evaluate[string](`document.getElementById('search-results').innerText`)); !strings.Contains(names, "吴十一") || !strings.Contains(names, "孙七") {
+		t.Errorf("the last four digits found %q", names)
+	}
+	search("吴十")
+	if err := testbrowser.Do(ctx, chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-future="%d"] [data-move]`, later.ID))),
+		chromedp.Click(chromedp.CSS(`[data-move-to]`)), chromedp.WaitVisible(chromedp.ID("receipt-print"))); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := testbrowser.Run(ctx, chromedp.Poll[bool](`(() => { const s = document.getElementById('lookup-status');
-		return s.textContent.startsWith('找到') && document.getElementById('course-filter').value === s.dataset.found
-			&& [...document.getElementById('course').options].every(o => o.textContent.includes(s.dataset.found)); })()`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
-		status, _ := testbrowser.Run(ctx, chromedp.Evaluate[string](`document.getElementById('lookup-status').textContent`))
-		t.Errorf("the whole phone: %v (%q)", err, status)
+	var moved model.Appointment
+	if err := f.db.QueryRowContext(t.Context(), "SELECT id, receipt_no FROM appointment WHERE course_id = ? AND status = 'booked'", caller.ID).Scan(&moved.ID, &moved.ReceiptNo); err != nil {
+		t.Fatal("no moved appointment:", err)
+	}
+	if r, _ := testbrowser.Run(ctx, chromedp.Text(chromedp.ID("receipt-no"))); r != moved.ReceiptNo || moved.ID == later.ID {
+		t.Errorf("the receipt after the move shows %q, want the new booking %s", r, moved.ReceiptNo)
+	}
+	if err := testbrowser.Do(ctx, chromedp.Click(chromedp.ID("receipt-close"))); err != nil {
+		t.Fatal(err)
+	}
+	search("吴十一")
+	if err := testbrowser.Do(ctx, chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-future="%d"] [data-cancel]`, moved.ID))),
+		chromedp.SetValue(chromedp.CSS(fmt.Sprintf(`[data-cancel-reason="%d"]`, moved.ID)), "病情变化"),
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-cancel-confirm="%d"]`, moved.ID)))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := testbrowser.Run(ctx, chromedp.Poll[bool](`document.getElementById('search-action-status')?.textContent.includes('已取消')`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Errorf("the cancel: %v", err)
+	}
+	var status, reason string
+	if err := f.db.QueryRowContext(t.Context(), "SELECT status, cancel_reason FROM appointment WHERE id = ?", moved.ID).Scan(&status, &reason); err != nil || status != model.ApptCancelled || reason != "病情变化" {
+		t.Errorf("the cancelled booking: %s %q %v", status, reason, err)
 	}
 	wide, err := testbrowser.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`))
 	if err != nil || wide {
@@ -617,6 +668,24 @@ func TestDeskInBrowser(t *testing.T) {
 	}
 	code, body := f.do(f.tokenB, "GET", fmt.Sprintf("/api/v1/desk?dept=%d", f.deptA.ID), nil)
 	f.wantError(code, body, http.StatusForbidden, model.EFORBIDDEN, "")
+}
+
+// decodeQR reads the QR code in a PNG screenshot with ZXing.
+func decodeQR(t *testing.T, shot []byte) string {
+	t.Helper()
+	img, err := png.Decode(bytes.NewReader(shot))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := qrcode.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true})
+	if err != nil {
+		t.Fatalf("ZXing does not read the QR code: %v", err)
+	}
+	return res.GetText()
 }
 
 // bookedPatient books a new patient of department A into today's first

@@ -637,6 +637,22 @@ func (s *Server) lifecycleRoutes() []route {
 				}
 				return b.DeskDay(ctx, dept, r.URL.Query().Get("date"))
 			})},
+		{Method: "GET", Pattern: "/api/v1/desk/patients", Summary: "前台查找本科室患者：姓名（部分）、病案号、手机号后 4 位（加密字段的带密钥后缀索引）、完整手机号或身份证号；含今后的预约与在治疗程",
+			Tag: "queue", Roles: with(desk, model.RoleDeptManager), Audit: "read_pii", Entity: "patient",
+			Params: []string{"dept", "q"}, Response: listResponse[model.DeskPatient]{},
+			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
+				if err := knownParams(r, "dept", "q"); err != nil {
+					return nil, err
+				}
+				dept, err := queryID(r, "dept")
+				if err != nil {
+					return nil, err
+				}
+				found, err := b.SearchPatients(ctx, dept, r.URL.Query().Get("q"))
+				return list(found), err
+			})},
+		{Method: "GET", Pattern: "/api/v1/qr", Summary: "二维码（SVG）：本服务的患者手机链接，供前台出示与回执打印", Tag: "patient", Roles: with(desk, model.RoleDeptManager),
+			Params: []string{"url"}, handler: s.qrCode},
 		{Method: "GET", Pattern: "/api/v1/workstation", Summary: "治疗工作站：本科室今日队列及每位患者的项目、疗程进度、知情同意、治疗、影像、记录与记录模板", Tag: "execution",
 			Roles: clinical, Audit: "read_pii", Entity: "queue_ticket", Response: model.Workstation{},
 			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) { return b.Workstation(ctx) })},

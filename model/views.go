@@ -171,6 +171,14 @@ type WorkTicket struct {
 	RecordLines []RecordLine `json:"record_lines,omitempty"`
 }
 
+// DeskPatient is a patient the front desk found (SearchPatients), with the
+// department's bookings still to come and the open courses.
+type DeskPatient struct {
+	Patient      *Patient       `json:"patient"`
+	Appointments []*Appointment `json:"appointments"`
+	Courses      []*Course      `json:"courses"`
+}
+
 // DeskDay is the front desk's view of a department's day (前台工作台): the
 // departments it may pick from, the day's appointments and queue, the
 // bookable slots and the active courses that still have sessions to book.
@@ -187,6 +195,10 @@ type DeskDay struct {
 	Projects     map[int64]string  `json:"projects"`
 	Staff        map[int64]string  `json:"staff"`
 	Rooms        map[int64]string  `json:"rooms"`
+	// Institution and Precautions go on the receipt: the hospital's name
+	// and each project's 注意事项.
+	Institution string           `json:"institution"`
+	Precautions map[int64]string `json:"precautions"`
 }
 
 // DeskAppointment is an appointment of the day with the patient's name.

@@ -137,6 +137,10 @@ func Open(ctx context.Context, location string, opt Options) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
+	if err := db.fillDerivedIndexes(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return db, nil
 }
 

@@ -2,8 +2,14 @@ package store
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/vault"
 )
 
 // DeskDay is a department's day as the front desk works it, in scope: a
@@ -95,9 +101,101 @@ func (db *DB) DeskDay(ctx context.Context, deptID int64, day string) (*model.Des
 	if d.Projects, err = db.names(ctx, "project", projectIDs); err != nil {
 		return nil, err
 	}
+	if d.Precautions, err = db.column(ctx, "project", "precautions", projectIDs); err != nil {
+		return nil, err
+	}
 	if d.Staff, err = db.names(ctx, "staff", staffIDs); err != nil {
 		return nil, err
 	}
+	inst, err := db.names(ctx, "institution", []int64{a.InstitutionID})
+	if err != nil {
+		return nil, err
+	}
+	d.Institution = inst[a.InstitutionID]
 	d.Rooms, err = db.names(ctx, "room", roomIDs)
 	return d, err
+}
+
+// deskSearchLimit bounds the patients one search returns: a name typed by
+// half is narrowed by typing on, not by paging.
+const deskSearchLimit = 20
+
+// SearchPatients finds the patients of a department for the front desk by
+// what a caller says: a name (part of it), an MRN, the last four digits of
+// a phone, a whole phone number or a national ID number. The sealed fields
+// are found through their keyed indexes (the phone's last four through its
+// suffix index, store/vault.go derivedIndexes), never by opening every
+// row. Only patients the department treats or has treated are searched
+// (a course, application or order there), each with the department's
+// bookings still to come and its open courses.
+func (db *DB) SearchPatients(ctx context.Context, deptID int64, query string) ([]model.DeskPatient, error) {
+	q := strings.TrimSpace(query)
+	n := utf8.RuneCountInString(q)
+	if n == 0 || n > 30 || strings.ContainsFunc(q, func(r rune) bool { return r < 0x20 }) {
+		return nil, model.Invalid("q", "请输入姓名、病案号、手机号后 4 位或完整手机号、身份证号（1–30 个字）")
+	}
+	cond, args, err := scopeFilter(ctx, deptID)
+	if err != nil {
+		return nil, err
+	}
+	a := model.ActorFrom(ctx)
+	if a.DeptBound() {
+		deptID = a.DeptID
+	}
+	if deptID == 0 {
+		return nil, model.Invalid("dept", "请选择科室 (dept is required)")
+	}
+	digits := strings.Trim(q, "0123456789") == ""
+	var where string
+	var whereArgs []any
+	switch {
+	case digits && len(q) == 4:
+		where, whereArgs = db.sealedMatch("phone_tail", "phone", q)
+	case digits && len(q) == 11:
+		where, whereArgs = db.sealedMatch("phone", "phone", q)
+	case model.ValidNationalID(strings.ToUpper(q)):
+		where, whereArgs = db.sealedMatch("id_number", "id_number", strings.ToUpper(q))
+	default:
+		// An MRN exactly, or a part of a name ("王" finds 王小明 and 李王).
+		like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(q) + "%"
+		where, whereArgs = `(mrn = ? OR name LIKE ? ESCAPE '\')`, []any{q, like}
+	}
+	patients, err := listRows[model.Patient](ctx, db.q(ctx), "institution_id = ? AND "+where+` AND (
+ EXISTS (SELECT 1 FROM course c WHERE c.patient_id = patient.id AND c.dept_id = ?)
+ OR EXISTS (SELECT 1 FROM application x WHERE x.patient_id = patient.id AND x.dept_id = ?)
+ OR EXISTS (SELECT 1 FROM his_order o WHERE o.patient_id = patient.id AND o.dept_id = ?))
+ORDER BY name, id LIMIT `+fmt.Sprint(deskSearchLimit), append(append([]any{a.InstitutionID}, whereArgs...), deptID, deptID, deptID)...)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]model.DeskPatient, 0, len(patients))
+	for _, p := range patients {
+		dp := model.DeskPatient{Patient: p}
+		// The department's bookings from today on: what a caller cancels or moves.
+		midnight, _ := time.ParseInLocation("2006-01-02", db.today(), model.Local)
+		if dp.Appointments, err = listRows[model.Appointment](ctx, db.q(ctx), cond+" AND patient_id = ? AND status IN ('booked', 'checked_in') AND planned_at >= ? ORDER BY planned_at",
+			append(slices.Clone(args), p.ID, formatTime(midnight))...); err != nil {
+			return nil, err
+		}
+		if dp.Courses, err = listRows[model.Course](ctx, db.q(ctx), cond+" AND patient_id = ? AND status = ? ORDER BY id",
+			append(slices.Clone(args), p.ID, model.CourseActive)...); err != nil {
+			return nil, err
+		}
+		out = append(out, dp)
+	}
+	return out, nil
+}
+
+// sealedMatch is the condition finding value in a sealed column, or (index
+// phone_tail) a phone ending in value: through the keyed index when the
+// core has keys, on the clear column otherwise (a core without keys keeps
+// it in clear).
+func (db *DB) sealedMatch(index, column, value string) (string, []any) {
+	switch {
+	case db.keyring() != nil:
+		return index + "_bidx = ?", []any{db.keyring().BlindIndex(index, value)}
+	case index == "phone_tail":
+		return column + " LIKE ?", []any{"%" + value}
+	}
+	return "upper(replace(" + column + ", ' ', '')) = ?", []any{vault.Normalize(value)}
 }

@@ -105,7 +105,7 @@ func tableOf(e model.Entity) *table {
 	// the entity's own columns (insertArgs).
 	ins := names
 	for _, i := range tb.sealed {
-		ins = append(ins[:len(ins):len(ins)], names[i]+"_bidx")
+		ins = append(ins[:len(ins):len(ins)], indexColumns(names[i])...)
 	}
 	tb.insertSQL = fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) RETURNING id", tb.name,
 		strings.Join(ins[1:], ", "), strings.TrimSuffix(strings.Repeat("?, ", len(ins)-1), ", "))

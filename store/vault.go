@@ -37,6 +37,54 @@ var ErrKeyRequired = errors.New("master key required")
 // sealedColumns are the columns stored sealed, by table.
 var sealedColumns = map[string][]string{"patient": {"phone", "id_number"}}
 
+// derivedIndexes are the keyed indexes written beside a sealed column's own
+// blind index, each an HMAC-SM3 (vault.BlindIndex) over a part of the clear
+// value in a column <name>_bidx. phone_tail indexes a phone's last four
+// digits, so the desk finds a caller by them without the phone ever being
+// stored in clear: a keyed suffix index. It sorts patients into 10 000
+// groups that only the index key can name, which is what a lookup by four
+// digits needs and all it reveals to a holder of the file without the key.
+var derivedIndexes = map[string][]derivedIndex{"phone": {{name: "phone_tail", of: phoneTail}}}
+
+type derivedIndex struct {
+	name string
+	of   func(clear string) string
+}
+
+// phoneTail is the last four digits of a phone number ("" for fewer).
+func phoneTail(phone string) string {
+	d := strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, phone)
+	if len(d) < 4 {
+		return ""
+	}
+	return d[len(d)-4:]
+}
+
+// indexColumns are the index columns written for a sealed column, its own
+// first, in the order inserts and updates write them.
+func indexColumns(col string) []string {
+	out := []string{col + "_bidx"}
+	for _, d := range derivedIndexes[col] {
+		out = append(out, d.name+"_bidx")
+	}
+	return out
+}
+
+// indexValues are the values of col's index columns for a clear value, in
+// indexColumns order.
+func (db *DB) indexValues(col, clear string) []any {
+	out := []any{db.keyring().BlindIndex(col, clear)}
+	for _, d := range derivedIndexes[col] {
+		out = append(out, db.keyring().BlindIndex(d.name, d.of(clear)))
+	}
+	return out
+}
+
 // Warehouse name policies (Options.WarehouseNames, core_meta warehouse_names).
 const (
 	NamesMasked = "masked" // the default: 张*三 in the outbox and the warehouse
@@ -158,44 +206,55 @@ func (db *DB) WarehouseNames() string {
 }
 
 // sealValues returns vals (a row's values after the id column) with the
-// sealed columns encrypted, and their blind indexes by column.
-func (db *DB) sealValues(tb *table, vals []any) ([]any, map[string]string) {
+// sealed columns encrypted, and the values of their index columns by
+// sealed column (indexValues).
+func (db *DB) sealValues(tb *table, vals []any) ([]any, map[string][]any) {
 	if db.keyring() == nil || len(tb.sealed) == 0 {
 		return vals, nil
 	}
 	out := append([]any(nil), vals...)
-	bidx := map[string]string{}
+	bidx := map[string][]any{}
 	for _, i := range tb.sealed {
 		name := tb.cols[i].name
 		v, _ := vals[i-1].(string)
 		out[i-1] = db.keyring().Seal(name, v)
-		bidx[name] = db.keyring().BlindIndex(name, v)
+		bidx[name] = db.indexValues(name, v)
 	}
 	return out, bidx
 }
 
-// blindArgs are the blind-index values of an insert, in tb.sealed order
-// ("" on a core without keys).
-func blindArgs(tb *table, bidx map[string]string) []any {
-	out := make([]any, len(tb.sealed))
-	for k, i := range tb.sealed {
-		out[k] = bidx[tb.cols[i].name]
+// blindArgs are the index values of an insert, in tb.sealed order, each
+// sealed column's in indexColumns order ("" on a core without keys).
+func blindArgs(tb *table, bidx map[string][]any) []any {
+	var out []any
+	for _, i := range tb.sealed {
+		name := tb.cols[i].name
+		vals := bidx[name]
+		for k := range indexColumns(name) {
+			if k < len(vals) {
+				out = append(out, vals[k])
+			} else {
+				out = append(out, "")
+			}
+		}
 	}
 	return out
 }
 
-// setBlindIndex writes a row's blind indexes after an update that changed
+// setBlindIndex writes a row's index columns after an update that changed
 // a sealed column.
-func (tx *Tx) setBlindIndex(tb *table, id int64, bidx map[string]string) error {
+func (tx *Tx) setBlindIndex(tb *table, id int64, bidx map[string][]any) error {
 	if bidx == nil {
 		return nil
 	}
-	sets := make([]string, 0, len(bidx))
-	args := make([]any, 0, len(bidx)+1)
+	var sets []string
+	var args []any
 	for _, i := range tb.sealed {
 		name := tb.cols[i].name
-		sets = append(sets, name+"_bidx = ?")
-		args = append(args, bidx[name])
+		for _, c := range indexColumns(name) {
+			sets = append(sets, c+" = ?")
+		}
+		args = append(args, bidx[name]...)
 	}
 	_, err := tx.exec("UPDATE "+tb.name+" SET "+strings.Join(sets, ", ")+" WHERE id = ?", append(args, id)...)
 	return err
@@ -420,8 +479,12 @@ func (db *DB) SealInPlace(ctx context.Context, rekey bool, w io.Writer) (int64, 
 						if err != nil {
 							return fmt.Errorf("%s %d: %w", table, r.id, err)
 						}
-						sets = append(sets, c+" = ?", c+"_bidx = ?")
-						args = append(args, db.keyring().Seal(c, clear), db.keyring().BlindIndex(c, clear))
+						sets = append(sets, c+" = ?")
+						args = append(args, db.keyring().Seal(c, clear))
+						for _, ic := range indexColumns(c) {
+							sets = append(sets, ic+" = ?")
+						}
+						args = append(args, db.indexValues(c, clear)...)
 					}
 					if _, err := tx.exec("UPDATE "+table+" SET "+strings.Join(sets, ", ")+" WHERE id = ?", append(args, r.id)...); err != nil {
 						return err
@@ -474,6 +537,72 @@ func (db *DB) sealLeftovers(ctx context.Context) error {
 		db.Logger.Info("sealed fields stored in clear", "rows", n)
 	}
 	return err
+}
+
+// fillDerivedIndexes writes the derived index columns (derivedIndexes) of
+// rows sealed before the column existed: a core sealed before the phone's
+// suffix index came is filled in batches when it opens, and the search by
+// the last four digits finds its patients too.
+func (db *DB) fillDerivedIndexes(ctx context.Context) error {
+	if db.keyring() == nil {
+		return nil
+	}
+	for table, cols := range sealedColumns {
+		for _, c := range cols {
+			for _, d := range derivedIndexes[c] {
+				query := fmt.Sprintf("SELECT id, %s FROM %s WHERE %s <> '' AND %s_bidx = '' ORDER BY id LIMIT 500", c, table, c, d.name)
+				for {
+					n := 0
+					err := db.enqueue(ctx, func(tx *Tx) error {
+						rows, err := tx.tx.QueryContext(tx.ctx, query)
+						if err != nil {
+							return err
+						}
+						type row struct {
+							id     int64
+							stored string
+						}
+						var batch []row
+						for rows.Next() {
+							var r row
+							if err := rows.Scan(&r.id, &r.stored); err != nil {
+								rows.Close()
+								return err
+							}
+							batch = append(batch, r)
+						}
+						rows.Close()
+						if err := rows.Err(); err != nil {
+							return err
+						}
+						for _, r := range batch {
+							clear, err := db.openValue(c, r.stored)
+							if err != nil {
+								return fmt.Errorf("%s %d: %w", table, r.id, err)
+							}
+							idx := db.keyring().BlindIndex(d.name, d.of(clear))
+							if idx == "" {
+								idx = "-" // no digits to index: marked, so the next pass moves on
+							}
+							if _, err := tx.exec("UPDATE "+table+" SET "+d.name+"_bidx = ? WHERE id = ?", idx, r.id); err != nil {
+								return err
+							}
+						}
+						n = len(batch)
+						return nil
+					})
+					if err != nil {
+						return err
+					}
+					if n == 0 {
+						break
+					}
+					db.Logger.Info("derived index filled", "table", table, "index", d.name, "rows", n)
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // logWriter turns progress lines into log records.

@@ -50,22 +50,132 @@
         ns.addEventListener('click', () => { if (confirm('登记 ' + a.patient_name + ' 爽约？')) act(ns, msg, () => api('POST', '/api/v1/appointments/' + a.id + '/no-show')); });
         buttons.append(ci, ns);
       }
-      const link = el('button', { type: 'button', 'data-link': a.patient_id }, '患者手机链接');
-      link.addEventListener('click', async () => {
-        // No reload: the link stays on screen for the patient to scan or copy.
-        const out = document.getElementById('link-status');
-        link.disabled = true;
-        try {
-          const r = await api('POST', '/api/v1/patients/' + a.patient_id + '/link');
-          out.className = 'form-status link-out';
-          out.textContent = a.patient_name + ' 的手机链接（有效至 ' + when(r.expires_at) + '）：' + location.origin + r.url;
-        } catch (e) { out.className = 'form-status error'; out.textContent = refusal(e); }
-        link.disabled = false;
-      });
-      buttons.append(link);
+      if (a.status === 'booked' && new Date(a.planned_at).getTime() > new Date(desk.now).getTime()) {
+        buttons.append(...changeButtons(a, a.patient_name, msg));
+      }
+      buttons.append(linkButton(a.patient_id, a.patient_name));
       row.append(buttons);
       return row;
     }));
+  }
+
+  const fullDay = new Intl.DateTimeFormat('zh-CN', { timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit', weekday: 'short', hour: '2-digit', minute: '2-digit', hour12: false });
+
+  // A patient's phone link, shown on the screen to copy and as a QR code to
+  // scan (drawn by the server from this service's own link only).
+  async function patientLink(patientID) {
+    const r = await api('POST', '/api/v1/patients/' + patientID + '/link');
+    const url = location.origin + r.url;
+    return { url, expires: r.expires_at, qr: '/api/v1/qr?' + new URLSearchParams({ url }) };
+  }
+
+  function linkButton(patientID, name) {
+    const link = el('button', { type: 'button', 'data-link': patientID }, '患者手机链接');
+    link.addEventListener('click', async () => {
+      // No reload: the link stays on screen for the patient to scan or copy.
+      const out = document.getElementById('link-status');
+      link.disabled = true;
+      try {
+        const l = await patientLink(patientID);
+        out.className = 'form-status link-out';
+        out.replaceChildren(el('span', {}, name + ' 的手机链接（有效至 ' + when(l.expires) + '，请患者用手机扫码）：' + l.url),
+          el('img', { class: 'qr', id: 'link-qr', src: l.qr, alt: '患者手机链接二维码', width: 160, height: 160 }));
+      } catch (e) { out.className = 'form-status error'; out.textContent = refusal(e); }
+      link.disabled = false;
+    });
+    return link;
+  }
+
+  // changeButtons are 改约 and 取消 for a booking still to come, for a
+  // caller on the phone: a cancel needs its reason; a move picks a day and
+  // a free slot of the same project, and prints the new receipt.
+  function changeButtons(a, name, msg) {
+    const cancel = el('button', { type: 'button', class: 'secondary', 'data-cancel': a.id }, '取消');
+    cancel.addEventListener('click', () => {
+      const box = cancel.closest('.card') || cancel.parentElement;
+      const reason = el('select', { 'data-cancel-reason': a.id }, ...['患者来电取消', '患者时间冲突', '病情变化', '其他'].map(r => el('option', {}, r)));
+      const other = el('input', { placeholder: '其他原因（必填）', maxLength: 200, hidden: true, 'data-cancel-other': a.id });
+      reason.addEventListener('change', () => { other.hidden = reason.value !== '其他'; });
+      const ok = el('button', { type: 'button', class: 'primary', 'data-cancel-confirm': a.id }, '确认取消');
+      ok.addEventListener('click', () => {
+        const why = reason.value === '其他' ? other.value.trim() : reason.value;
+        if (!why) { msg.className = 'form-status error'; msg.textContent = '请填写取消原因'; return; }
+        act(ok, msg, () => api('POST', '/api/v1/appointments/' + a.id + '/cancel', { reason: why })).then(r => {
+          if (r) { msg.className = 'form-status'; msg.textContent = '已取消 ' + name + ' ' + fullDay.format(new Date(a.planned_at)) + ' 的预约（' + why + '）'; }
+        });
+      });
+      box.append(el('div', { class: 'row change-form' }, el('label', {}, '取消原因'), reason, other, ok));
+    });
+    const move = el('button', { type: 'button', class: 'secondary', 'data-move': a.id }, '改约');
+    move.addEventListener('click', () => {
+      const box = move.closest('.card') || move.parentElement;
+      const day = el('input', { type: 'date', value: desk.today, min: desk.today, 'data-move-day': a.id });
+      const slots = el('div', { class: 'slots', 'data-move-slots': a.id });
+      const show = async () => {
+        slots.replaceChildren(el('p', { class: 'muted' }, '加载号源…'));
+        try {
+          const r = await api('GET', '/api/v1/slots?' + new URLSearchParams({ dept: a.dept_id, project: a.project_id, date: day.value }));
+          const now = new Date(desk.now).getTime();
+          const free = (r.items || []).filter(s => s.status === 'open' && s.capacity > s.booked && new Date(s.start_at).getTime() > now && s.id !== a.slot_id);
+          if (!free.length) { slots.replaceChildren(empty('该日没有可改约的号源，请换一天。')); return; }
+          slots.replaceChildren(...free.map(s => {
+            const b = el('button', { type: 'button', class: 'slot', 'data-move-to': s.id },
+              el('b', {}, hm.format(new Date(s.start_at)), '–', hm.format(new Date(s.end_at))), el('span', {}, desk.staff[s.staff_id] || '', ' · ', desk.rooms[s.room_id] || ''),
+              el('span', {}, '余 ', s.capacity - s.booked, '/', s.capacity));
+            b.addEventListener('click', async () => {
+              const moved = await act(b, msg, () => api('POST', '/api/v1/appointments/' + a.id + '/reschedule', { slot_id: s.id }));
+              if (moved) showReceipt(moved, { patient_name: name, mrn: a.mrn || '', project_id: a.project_id, patient_id: a.patient_id }, s);
+            });
+            return b;
+          }));
+        } catch (e) { slots.replaceChildren(el('p', { class: 'form-status error' }, refusal(e))); }
+      };
+      day.addEventListener('change', show);
+      box.append(el('div', { class: 'change-form' }, el('label', {}, '改约到 '), day, slots));
+      show();
+    });
+    return [move, cancel];
+  }
+
+  // The desk's search: what a caller says (a name, an MRN, the last four
+  // digits of a phone, a whole phone or ID number) finds the department's
+  // patients with their bookings to come, to cancel or move, and their
+  // courses, to book.
+  async function search(ev) {
+    ev.preventDefault();
+    const q = document.getElementById('search-q').value.trim();
+    const out = document.getElementById('search-status');
+    const box = document.getElementById('search-results');
+    const btn = document.getElementById('search-submit');
+    if (!q) { out.className = 'form-status error'; out.textContent = '请输入姓名、病案号、手机号后 4 位或完整手机号、身份证号'; return; }
+    btn.disabled = true; out.className = 'form-status'; out.textContent = '查找中…';
+    try {
+      const r = await api('GET', '/api/v1/desk/patients?' + new URLSearchParams({ dept: desk.dept_id, q }));
+      const found = r.items || [];
+      out.textContent = found.length ? '找到 ' + found.length + ' 位患者' + (found.length === 20 ? '（仅显示前 20 位，请输入更完整的信息）' : '') : '本科室没有符合“' + q + '”的患者';
+      out.dataset.found = found.map(f => f.patient.mrn).join(',');
+      const msg = el('p', { class: 'form-status', role: 'status', id: 'search-action-status' });
+      box.replaceChildren(msg, ...found.map(f => {
+        const p = f.patient;
+        const tail = (p.phone || '').slice(-4);
+        const card = el('div', { class: 'card', 'data-patient': p.id },
+          el('p', { class: 'title' }, p.name, el('small', { class: 'muted' }, ' ', p.mrn, tail ? ' · 手机尾号 ' + tail : '')));
+        for (const a of f.appointments || []) {
+          a.mrn = p.mrn;
+          const row = el('div', { class: 'row', 'data-future': a.id },
+            el('span', {}, fullDay.format(new Date(a.planned_at)), ' · ', desk.projects[a.project_id] || '', ' · ', apptStatus[a.status] || a.status, ' · ', a.receipt_no));
+          if (a.status === 'booked' && new Date(a.planned_at).getTime() > new Date(desk.now).getTime()) row.append(...changeButtons(a, p.name, msg));
+          card.append(row);
+        }
+        if (!(f.appointments || []).length) card.append(el('p', { class: 'muted small' }, '本科室今后没有预约。'));
+        const pick = el('button', { type: 'button', 'data-pick': p.mrn }, '为其预约');
+        pick.addEventListener('click', () => { document.getElementById('course-filter').value = p.mrn; renderCourses(); });
+        card.append(el('div', { class: 'row' }, (f.courses || []).length ? pick : el('span', { class: 'muted small' }, '没有在治疗程'), linkButton(p.id, p.name)));
+        return card;
+      }));
+    } catch (e) {
+      out.className = 'form-status error'; out.textContent = refusal(e);
+    } finally { btn.disabled = false; }
   }
 
   function renderCourses() {
@@ -127,20 +237,32 @@
     }));
   }
 
+  // The receipt the patient takes home: the hospital, the date with its
+  // year and weekday, the room and therapist, the project's precautions and
+  // a QR code of the patient's phone page.
   function showReceipt(a, c, s) {
     const dept = desk.departments.find(d => d.id === desk.dept_id);
     const r = document.getElementById('receipt');
-    r.replaceChildren(el('h2', {}, '治疗预约回执'),
+    const precautions = desk.precautions[c.project_id];
+    const qr = el('div', { class: 'receipt-qr', id: 'receipt-qr' }, el('p', { class: 'muted small' }, '正在生成二维码…'));
+    r.replaceChildren(el('p', { class: 'receipt-hospital', id: 'receipt-hospital' }, desk.institution || ''),
+      el('h2', {}, '治疗预约回执'),
       el('p', {}, '预约号：', el('b', { id: 'receipt-no' }, a.receipt_no)),
-      el('p', {}, '患者：', c.patient_name, '（', c.mrn, '）'),
+      el('p', {}, '患者：', c.patient_name, c.mrn ? '（' + c.mrn + '）' : ''),
       el('p', {}, '科室：', dept ? dept.name : '', ' · 项目：', desk.projects[c.project_id] || ''),
-      el('p', {}, '时间：', when(s.start_at), '–', hm.format(new Date(s.end_at)), ' · ', desk.rooms[s.room_id] || ''),
-      el('p', { class: 'muted small' }, '请提前 10 分钟到前台签到；如需取消请提前联系。'),
+      el('p', { id: 'receipt-time' }, '时间：', fullDay.format(new Date(s.start_at)), '–', hm.format(new Date(s.end_at))),
+      el('p', { id: 'receipt-place' }, '治疗室：', desk.rooms[s.room_id] || '—', ' · 治疗师：', desk.staff[s.staff_id] || '—'),
+      precautions ? el('p', { id: 'receipt-precautions' }, '注意事项：', precautions) : null,
+      el('p', { class: 'muted small' }, '请提前 10 分钟到前台签到；如需取消或改约请至少提前 2 小时联系科室。'),
+      qr,
       el('div', { class: 'row no-print' },
         el('button', { type: 'button', class: 'primary', id: 'receipt-print', onclick: () => window.print() }, '打印回执'),
         el('button', { type: 'button', id: 'receipt-close', onclick: () => { r.hidden = true; } }, '关闭')));
     r.hidden = false;
     document.getElementById('book-status').textContent = '已预约 ' + c.patient_name + '，预约号 ' + a.receipt_no;
+    const patientID = c.patient_id || a.patient_id;
+    patientLink(patientID).then(l => qr.replaceChildren(el('img', { src: l.qr, alt: '患者手机链接二维码', width: 120, height: 120 }),
+      el('p', { class: 'small' }, '扫码查看预约、注意事项与排队'))).catch(e => qr.replaceChildren(el('p', { class: 'muted small' }, '二维码未生成：' + refusal(e))));
   }
 
   function renderQueue() {
@@ -172,7 +294,7 @@
       return;
     }
     for (const k of ['departments', 'appointments', 'queue', 'slots', 'courses']) desk[k] = desk[k] || [];
-    for (const k of ['projects', 'staff', 'rooms']) desk[k] = desk[k] || {};
+    for (const k of ['projects', 'staff', 'rooms', 'precautions']) desk[k] = desk[k] || {};
     const dept = document.getElementById('dept');
     dept.replaceChildren(...desk.departments.map(d => el('option', { value: d.id }, d.name)));
     dept.value = desk.dept_id;
@@ -195,32 +317,7 @@
   document.getElementById('course').addEventListener('change', renderCourseInfo);
   document.getElementById('course-filter').addEventListener('input', renderCourses);
 
-  // An exact lookup by phone or national ID number: the core keeps both
-  // sealed and finds them through a blind index, so only a whole number
-  // finds anyone. A patient found narrows the course list to their MRN.
-  document.getElementById('lookup').addEventListener('submit', async ev => {
-    ev.preventDefault();
-    const field = document.getElementById('lookup-field').value;
-    const value = document.getElementById('lookup-value').value.trim();
-    const out = document.getElementById('lookup-status');
-    const btn = document.getElementById('lookup-submit');
-    if (!value) { out.className = 'form-status error'; out.textContent = '请输入完整的' + (field === 'phone' ? '手机号' : '身份证号'); return; }
-    btn.disabled = true; out.className = 'form-status'; out.textContent = '查找中…';
-    try {
-      const r = await api('GET', '/api/v1/patients?' + new URLSearchParams({ [field]: value }));
-      const found = r.items || [];
-      if (!found.length) { out.textContent = '未找到该' + (field === 'phone' ? '手机号' : '身份证号') + '的患者（须完整、准确）'; return; }
-      const p = found[0];
-      const filter = document.getElementById('course-filter');
-      filter.value = p.mrn;
-      renderCourses();
-      const here = desk.courses.some(c => c.mrn === p.mrn);
-      out.textContent = '找到 ' + found.map(x => x.name + '（' + x.mrn + '）').join('、') + (here ? '' : '；该患者在本科室没有可预约的疗程');
-      out.dataset.found = p.mrn;
-    } catch (e) {
-      out.className = 'form-status error'; out.textContent = refusal(e);
-    } finally { btn.disabled = false; }
-  });
+  document.getElementById('search').addEventListener('submit', search);
   document.getElementById('walkin-submit').addEventListener('click', ev => {
     const c = selectedCourse();
     const msg = document.getElementById('queue-status');

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"encoding/hex"
+	"slices"
 	"strings"
 	"testing"
 
@@ -89,4 +90,56 @@ func testConsentTemplates(t *testing.T) {
 	_, err = e.db.SignConsent(e.ctx, model.NewConsent{CourseID: plain.ID, TemplateID: v2.ID, SignerName: "王小明", SignerRelation: "self",
 		Signature: signature, WitnessID: e.staff.ID})
 	wantRule(t, err, "consent.no_template")
+}
+
+// testDeskSearch: the desk finds a department's patients by part of a name,
+// an MRN, the last four digits of a phone (several patients may share
+// them), a whole phone or ID number, on a core in clear and on one sealed
+// with keys (through the keyed indexes); another department's desk finds
+// none of them, and asking for that department's patients is refused.
+func testDeskSearch(t *testing.T) {
+	for _, sealed := range []bool{false, true} {
+		t.Run(map[bool]string{false: "clear", true: "sealed"}[sealed], func(t *testing.T) {
+			e := newEnv(t)
+			if sealed {
+				m, _ := newMaster(t)
+				e = envOf(t, openSealed(t, coreLocation(t), m))
+			}
+			p1 := e.identified("M1", testPhone, testIDNumber)
+			p2 := e.identified("M2", "13800005678", "")
+			p3 := e.identified("M3", "13911112222", "")
+			desk := model.WithActor(e.ctx, model.Actor{UserID: 3, Role: model.RoleFrontDesk, DeptID: e.dept.ID, InstitutionID: e.inst.ID})
+			ids := func(q string) []int64 {
+				t.Helper()
+				found, err := e.db.SearchPatients(desk, e.dept.ID, q)
+				e.must(err)
+				var out []int64
+				for _, f := range found {
+					out = append(out, f.Patient.ID)
+				}
+				slices.Sort(out)
+				return out
+			}
+			for q, want := range map[string][]int64{
+				"5678": {p1.ID, p2.ID}, "2222": {p3.ID}, testPhone: {p1.ID}, strings.ToLower(testIDNumber): {p1.ID},
+				"M1": {p1.ID}, "小明": {p1.ID, p2.ID, p3.ID}, " 王小明 ": {p1.ID, p2.ID, p3.ID}, "李": nil, "9999": nil, "%": nil,
+			} {
+				if got := ids(q); !slices.Equal(got, want) {
+					t.Errorf("search %q: %v, want %v", q, got, want)
+				}
+			}
+			for _, bad := range []string{"", "   ", strings.Repeat("王", 31), "王\x00"} {
+				if _, err := e.db.SearchPatients(desk, e.dept.ID, bad); model.ErrorField(err) != "q" {
+					t.Errorf("search %q: %v", bad, err)
+				}
+			}
+			other := model.WithActor(e.ctx, model.Actor{UserID: 4, Role: model.RoleFrontDesk, DeptID: e.otherDept.ID, InstitutionID: e.inst.ID})
+			if found, err := e.db.SearchPatients(other, e.otherDept.ID, "5678"); err != nil || len(found) != 0 {
+				t.Errorf("another department's desk found %d: %v", len(found), err)
+			}
+			if _, err := e.db.SearchPatients(other, e.dept.ID, "5678"); model.ErrorCode(err) != model.EFORBIDDEN {
+				t.Errorf("another department's patients asked for: %v", err)
+			}
+		})
+	}
 }

@@ -121,6 +121,7 @@ var suite = []struct {
 	{"SurveyStatePerVisit", testSurveyStatePerVisit},
 	{"ComplaintFormAfterTreatment", testComplaintFormAfterTreatment},
 	{"ConsentTemplates", testConsentTemplates},
+	{"DeskSearch", testDeskSearch},
 	{"RemindersOncePerAppointment", testRemindersOncePerAppointment},
 	{"AbortAndRevokedConsent", testAbortAndRevokedConsent},
 	{"SealedFields", testSealedFields},
