@@ -44,6 +44,10 @@ type Backend interface {
 	ConsentText(ctx context.Context, consentID int64) (*model.SignedConsentText, error)
 	ConsentProjects(ctx context.Context) ([]model.ProjectConsentText, error)
 	SearchPatients(ctx context.Context, deptID int64, query string) ([]model.DeskPatient, error)
+	CreateDisplay(ctx context.Context, deptID int64, label string) (*model.Display, string, error)
+	Displays(ctx context.Context, deptID int64) ([]model.Display, error)
+	RevokeDisplay(ctx context.Context, id int64) error
+	DisplayBoard(ctx context.Context, token string) (*model.QueueBoard, error)
 	DeskDay(ctx context.Context, deptID int64, day string) (*model.DeskDay, error)
 	RescheduleAppointment(ctx context.Context, id, slotID int64) (*model.Appointment, error)
 	NoticePrefs(ctx context.Context) ([]model.NoticePref, error)

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/qrcode"
@@ -883,5 +885,71 @@ func TestDeskStopInBrowser(t *testing.T) {
 	}
 	if n, err := testbrowser.Run(deskTab, chromedp.Evaluate[int](`document.querySelectorAll('[data-stop]').length`)); err != nil || n != 0 {
 		t.Errorf("the front desk is offered 停诊 %d times (%v)", n, err)
+	}
+}
+
+// TestDisplayBoardInBrowser: the desk makes a display link; the screen
+// opens it with no staff session, and when the desk calls a patient the
+// board names the room and speaks the call in Chinese (once the voice is
+// switched on); revoked, the screen says so within seconds.
+func TestDisplayBoardInBrowser(t *testing.T) {
+	f, site, tickets, _ := queueOfTwo(t)
+	f.tamper(fmt.Sprintf("UPDATE room SET name = '激光二室' WHERE id = %d", f.roomA.ID))
+	ctx, console, _ := testbrowser.Tab(t)
+	defer testbrowser.ScreenshotOnFailure(t, ctx, "display")
+	if err := testbrowser.Do(ctx, chromedp.EmulateViewport(1366, 900), chromedp.Navigate(fmt.Sprintf("%s/desk/?dept=%d", site, f.deptA.ID)),
+		chromedp.WaitVisible(chromedp.ID("login-form")), chromedp.SetValue(chromedp.ID("username"), "u_"+model.RoleFrontDesk),
+		chromedp.SetValue(chromedp.ID("password"), password(model.RoleFrontDesk)), chromedp.Click(chromedp.ID("login-submit")),
+		chromedp.WaitVisible(chromedp.CSS(`body[data-ready="1"]`)), chromedp.Click(chromedp.ID("display-make")), chromedp.WaitVisible(chromedp.ID("display-url"))); err != nil {
+		t.Fatal(err)
+	}
+	href, err := testbrowser.Run(ctx, chromedp.Evaluate[string](`document.getElementById('display-url').href`))
+	if err != nil || !strings.HasPrefix(href, site+"/queue/display/") {
+		t.Fatalf("the display link %q %v", href, err)
+	}
+	// The screen: no cookie at all.
+	if _, err := chromedp.Call(ctx, network.ClearBrowserCookies, cdp.Empty{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := testbrowser.Do(ctx, chromedp.Navigate(href), chromedp.WaitVisible(chromedp.CSS(`body[data-ready="1"]`))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := testbrowser.Run(ctx, chromedp.Evaluate[bool](`(() => { window.spoken = []; speechSynthesis.speak = u => spoken.push(u.text + '|' + u.lang); return true; })()`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := testbrowser.Do(ctx, chromedp.Click(chromedp.ID("voice"))); err != nil {
+		t.Fatal(err)
+	}
+	f.mustDo(f.tokens[model.RoleFrontDesk], "POST", fmt.Sprintf("/api/v1/queue/%d/call", tickets[0].ID), nil, 200, nil)
+	called, err := testbrowser.Run(ctx, chromedp.Poll[[]string](`(() => { const li = document.querySelector('#calling li.latest');
+		const said = spoken.find(s => s.startsWith('请 1 号'));
+		return li && said && [li.textContent, said]; })()`, chromedp.WithPollingTimeout(15*time.Second)))
+	if err != nil {
+		t.Fatal("the call on the board:", err)
+	}
+	if !strings.Contains(called[0], "激光二室") || called[1] != "请 1 号 王某明 到 激光二室 就诊|zh-CN" {
+		t.Errorf("the call shows %q and says %q", called[0], called[1])
+	}
+	if strings.Contains(called[0], "王小明") {
+		t.Errorf("the board shows the whole name: %q", called[0])
+	}
+	var displays struct{ Items []model.Display }
+	f.mustDo(f.tokens[model.RoleFrontDesk], "GET", fmt.Sprintf("/api/v1/displays?dept=%d", f.deptA.ID), nil, 200, &displays)
+	if len(displays.Items) != 1 {
+		t.Fatalf("displays %+v", displays.Items)
+	}
+	f.mustDo(f.tokens[model.RoleFrontDesk], "POST", fmt.Sprintf("/api/v1/displays/%d/revoke", displays.Items[0].ID), nil, 200, nil)
+	if _, err := testbrowser.Run(ctx, chromedp.Poll[bool](`document.getElementById('state').textContent.includes('已撤销') && document.getElementById('content').hidden`,
+		chromedp.WithPollingTimeout(15*time.Second))); err != nil {
+		t.Errorf("the revoked screen: %v", err)
+	}
+	code, body := f.do("", "GET", "/api/v1/display/"+strings.TrimPrefix(href, site+"/queue/display/")+"/board", nil)
+	f.wantError(code, body, http.StatusUnauthorized, model.EUNAUTHORIZED, "")
+	code, body = f.do(f.tokenB, "POST", "/api/v1/displays", map[string]any{"dept_id": f.deptA.ID})
+	f.wantError(code, body, http.StatusForbidden, model.EFORBIDDEN, "")
+	for _, m := range testbrowser.ConsoleErrors(console()) {
+		if !strings.Contains(m.String(), "status of 401") { // the revoked link's refusal, on purpose
+			t.Errorf("console: %s", m)
+		}
 	}
 }

@@ -212,6 +212,15 @@ func pathID(r *http.Request) (int64, error) { return idParam(r, "id") }
 
 // Request bodies that are not model types.
 type (
+	displayBody struct {
+		DeptID int64  `json:"dept_id"`
+		Label  string `json:"label"`
+	}
+	displayCreated struct {
+		*model.Display
+		Token string `json:"token"` // shown once: only its hash is kept
+		URL   string `json:"url"`
+	}
 	reasonBody struct {
 		Reason string `json:"reason"`
 	}
@@ -452,6 +461,46 @@ func (s *Server) lifecycleRoutes() []route {
 				}
 				q, err := b.Queue(ctx, dept, r.URL.Query().Get("date"))
 				return list(q), err
+			})},
+		{Method: "POST", Pattern: "/api/v1/displays", Summary: "生成候诊大屏链接（只读、本科室、不随交班失效，可撤销；令牌只显示一次）", Tag: "queue",
+			Roles: with(desk, model.RoleDeptManager), Audit: "write", Entity: "display", Body: displayBody{}, Response: displayCreated{},
+			handler: call(http.StatusCreated, func(ctx context.Context, r *http.Request, req displayBody) (any, error) {
+				if req.DeptID <= 0 {
+					return nil, model.Invalid("dept_id", "请选择科室 (dept_id is required)")
+				}
+				d, token, err := b.CreateDisplay(ctx, req.DeptID, req.Label)
+				if err != nil {
+					return nil, err
+				}
+				return displayCreated{Display: d, Token: token, URL: "/queue/display/" + token}, nil
+			})},
+		{Method: "GET", Pattern: "/api/v1/displays", Summary: "科室的候诊大屏链接", Tag: "queue", Roles: with(desk, model.RoleDeptManager),
+			Params: []string{"dept"}, Response: listResponse[model.Display]{},
+			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
+				if err := knownParams(r, "dept"); err != nil {
+					return nil, err
+				}
+				dept, err := queryID(r, "dept")
+				if err != nil {
+					return nil, err
+				}
+				ds, err := b.Displays(ctx, dept)
+				return list(ds), err
+			})},
+		{Method: "POST", Pattern: "/api/v1/displays/{id}/revoke", Summary: "撤销候诊大屏链接（大屏数秒内显示已撤销）", Tag: "queue",
+			Roles: with(desk, model.RoleDeptManager), Audit: "write", Entity: "display",
+			handler: call(http.StatusOK, noBody(func(ctx context.Context, id int64) (any, error) {
+				return map[string]any{"id": id, "revoked": true}, b.RevokeDisplay(ctx, id)
+			}))},
+		// The display link's board: the token in the path is its only
+		// authority; no audit line (polled every 3 s, masked names only).
+		{Method: "GET", Pattern: "/api/v1/display/{token}/board", Summary: "候诊大屏（凭大屏链接令牌；仅号码、脱敏姓名与诊室）", Tag: "queue",
+			Response: model.QueueBoard{},
+			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
+				if err := knownParams(r); err != nil {
+					return nil, err
+				}
+				return b.DisplayBoard(ctx, chi.URLParam(r, "token"))
 			})},
 		{Method: "GET", Pattern: "/api/v1/queue/board", Summary: "候诊大屏：今日叫号与候诊（仅号码与脱敏姓名）", Tag: "queue", Roles: viewers, Params: []string{"dept"},
 			// No audit line: the display polls it every few seconds, and it

@@ -249,11 +249,14 @@ func TestTextRoundTrip(t *testing.T) {
 		f.mustDo(f.tokens[model.RoleFrontDesk], "POST", "/api/v1/queue/walkins", map[string]any{"course_id": c.ID}, 201, &tk)
 		var s model.Session
 		f.mustDo(cl, "POST", "/api/v1/sessions", map[string]any{"ticket_id": tk.ID, "room_id": f.roomA.ID}, 201, &s)
+		// The record is a JSON object of the form's fields: the text goes in its note.
+		content, _ := json.Marshal(map[string]string{"note": text})
+		again, _ := json.Marshal(map[string]string{"note": text + "#" + fmt.Sprint(i)})
 		var done struct{ Record model.Record }
-		f.mustDo(cl, "POST", fmt.Sprintf("/api/v1/sessions/%d/complete", s.ID), map[string]any{"units": 1, "record_content": text, "adverse_reaction": text}, 200, &done)
+		f.mustDo(cl, "POST", fmt.Sprintf("/api/v1/sessions/%d/complete", s.ID), map[string]any{"units": 1, "record_content": string(content), "adverse_reaction": text}, 200, &done)
 		var amended model.Record
-		f.mustDo(cl, "POST", fmt.Sprintf("/api/v1/records/%d/amend", done.Record.ID), map[string]string{"content": text + "#" + fmt.Sprint(i)}, 200, &amended)
-		if done.Record.Content != text || amended.Content != text+"#"+fmt.Sprint(i) {
+		f.mustDo(cl, "POST", fmt.Sprintf("/api/v1/records/%d/amend", done.Record.ID), map[string]string{"content": string(again)}, 200, &amended)
+		if done.Record.Content != string(content) || amended.Content != string(again) {
 			t.Fatalf("text %d changed: %q / %q", i, done.Record.Content, amended.Content)
 		}
 	}

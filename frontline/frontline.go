@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/zhiliao/zhiliao/access"
@@ -62,13 +63,14 @@ func New(auth Auth, logger *slog.Logger) *Handler {
 	h.mux.HandleFunc("POST /p/{token}", h.openLink)
 	h.mux.HandleFunc("GET /m/{$}", h.patientPage)
 	h.mux.HandleFunc("GET /queue/board", h.boardPage)
+	h.mux.HandleFunc("GET /queue/display/{token}", h.displayPage)
 	h.mux.HandleFunc("GET /pad/{$}", h.padPage)
 	h.mux.HandleFunc("GET /desk/{$}", h.deskPage)
 	return h
 }
 
 // Patterns are the paths api mounts the handler under.
-var Patterns = []string{"/p/*", "/m/*", "/m", "/pad/*", "/pad", "/desk/*", "/desk", "/queue/board", "/front/static/*"}
+var Patterns = []string{"/p/*", "/m/*", "/m", "/pad/*", "/pad", "/desk/*", "/desk", "/queue/board", "/queue/display/*", "/front/static/*"}
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
@@ -190,7 +192,8 @@ func (h *Handler) patientPage(w http.ResponseWriter, r *http.Request) {
 }
 
 type boardView struct {
-	DeptID int64
+	DeptID int64  // a staff session's board
+	Token  string // or a display link's
 }
 
 func (h *Handler) boardPage(w http.ResponseWriter, r *http.Request) {
@@ -215,6 +218,20 @@ func (h *Handler) boardPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.render(w, http.StatusOK, "board.html", boardView{DeptID: dept})
+}
+
+// displayPage is the waiting-room board opened by a display link: no
+// session, the token in the address is the screen's whole authority (the
+// board's JSON checks it on every refresh, so a revoked link goes blank
+// within seconds). The address is kept out of any Referer.
+func (h *Handler) displayPage(w http.ResponseWriter, r *http.Request) {
+	token := r.PathValue("token")
+	if len(token) < 20 || len(token) > 64 || strings.Trim(token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != "" {
+		h.render(w, http.StatusNotFound, "notice.html", noticeView{Title: "大屏链接无效", Message: "请在前台工作台重新生成候诊大屏链接。"})
+		return
+	}
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	h.render(w, http.StatusOK, "board.html", boardView{Token: token})
 }
 
 // padPage is the therapist's tablet workstation, for a clinician account

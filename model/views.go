@@ -99,6 +99,20 @@ type BoardEntry struct {
 	Status   string     `json:"status"`
 	WalkIn   bool       `json:"walk_in"`
 	CalledAt *time.Time `json:"called_at,omitempty"`
+	// Room is where a called patient goes: the treatment's room once it
+	// started, else the booked slot's; "" for a walk-in not yet placed.
+	Room string `json:"room,omitempty"`
+}
+
+// Display is a waiting-room display's link (its token is shown once, when made).
+type Display struct {
+	ID            int64      `json:"id"`
+	InstitutionID int64      `json:"institution_id"`
+	DeptID        int64      `json:"dept_id"`
+	Label         string     `json:"label"`
+	CreatedBy     int64      `json:"created_by"`
+	CreatedAt     time.Time  `json:"created_at"`
+	RevokedAt     *time.Time `json:"revoked_at,omitempty"`
 }
 
 // OutgoingNotice is a notice due for delivery with what a gateway needs to

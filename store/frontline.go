@@ -118,8 +118,15 @@ func (db *DB) QueueBoard(ctx context.Context, deptID int64) (*model.QueueBoard, 
 		return nil, model.Errorf(model.ENOTFOUND, "科室 %d 不存在 (no such department)", deptID)
 	}
 	b := &model.QueueBoard{DeptID: deptID, DeptName: names[deptID], Day: day, Calling: []model.BoardEntry{}, Waiting: []model.BoardEntry{}}
+	rooms, err := db.callRooms(ctx, entries)
+	if err != nil {
+		return nil, err
+	}
 	for _, e := range entries {
 		be := model.BoardEntry{Number: e.Number, Name: model.MaskName(e.PatientName), Status: e.Status, WalkIn: e.WalkIn, CalledAt: e.CalledAt}
+		if e.Status == model.TicketCalled || e.Status == model.TicketInTreatment {
+			be.Room = rooms[e.ID]
+		}
 		switch e.Status {
 		case model.TicketWaiting:
 			b.Waiting = append(b.Waiting, be)
@@ -140,6 +147,31 @@ func (db *DB) QueueBoard(ctx context.Context, deptID int64) (*model.QueueBoard, 
 		return cmp.Compare(y.Number, x.Number)
 	})
 	return b, nil
+}
+
+// callRooms names the room of each called or treated ticket, by ticket id:
+// the session's room once the treatment started, else the booked slot's.
+func (db *DB) callRooms(ctx context.Context, entries []model.QueueEntry) (map[int64]string, error) {
+	var ids []int64
+	for _, e := range entries {
+		if e.Status == model.TicketCalled || e.Status == model.TicketInTreatment {
+			ids = append(ids, e.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return map[int64]string{}, nil
+	}
+	booked, err := db.idText(ctx, `SELECT t.id, r.name FROM queue_ticket t JOIN appointment a ON a.id = t.appointment_id
+JOIN slot s ON s.id = a.slot_id JOIN room r ON r.id = s.room_id WHERE t.id IN `+inList(ids), anys(ids)...)
+	if err != nil {
+		return nil, err
+	}
+	treating, err := db.idText(ctx, `SELECT s.ticket_id, r.name FROM treatment_session s JOIN room r ON r.id = s.room_id
+WHERE s.status = 'in_progress' AND s.ticket_id IN `+inList(ids), anys(ids)...)
+	for id, room := range treating {
+		booked[id] = room
+	}
+	return booked, err
 }
 
 func boolInt(b bool) int {

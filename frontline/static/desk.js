@@ -282,6 +282,22 @@
     }));
   }
 
+  // The waiting-room screens' links: made here once, typed into the
+  // screen's browser, revoked when a screen is lost or replaced.
+  async function renderDisplays() {
+    const box = document.getElementById('displays');
+    const msg = document.getElementById('display-status');
+    try {
+      const r = await api('GET', '/api/v1/displays?dept=' + desk.dept_id);
+      const live = (r.items || []).filter(d => !d.revoked_at);
+      box.replaceChildren(...(live.length ? live.map(d => {
+        const revoke = el('button', { type: 'button', class: 'secondary', 'data-revoke-display': d.id }, '撤销');
+        revoke.addEventListener('click', () => { if (confirm('撤销“' + d.label + '”？该屏幕将在数秒内停止显示。')) act(revoke, msg, () => api('POST', '/api/v1/displays/' + d.id + '/revoke')); });
+        return el('li', { 'data-display': d.id }, d.label, el('small', { class: 'muted' }, ' 生成于 ' + when(d.created_at) + ' '), revoke);
+      }) : [el('li', { class: 'muted small' }, '还没有大屏链接。')]));
+    } catch (e) { box.replaceChildren(el('li', { class: 'form-status error' }, refusal(e))); }
+  }
+
   async function load() {
     const params = new URLSearchParams();
     if (q.get('dept')) params.set('dept', q.get('dept'));
@@ -300,7 +316,7 @@
     dept.value = desk.dept_id;
     document.getElementById('day').value = desk.day;
     document.getElementById('board-link').href = '/queue/board?dept=' + desk.dept_id;
-    renderAppointments(); renderCourses(); renderQueue();
+    renderAppointments(); renderCourses(); renderQueue(); renderDisplays();
     renderStops((await front.me()).role);
     state('');
     document.getElementById('content').hidden = false;
@@ -318,6 +334,14 @@
   document.getElementById('course-filter').addEventListener('input', renderCourses);
 
   document.getElementById('search').addEventListener('submit', search);
+  document.getElementById('display-make').addEventListener('click', async ev => {
+    const msg = document.getElementById('display-status');
+    const made = await act(ev.target, msg, () => api('POST', '/api/v1/displays', { dept_id: desk.dept_id }));
+    if (made) {
+      msg.className = 'form-status link-out';
+      msg.replaceChildren('已生成（只显示这一次，请在大屏浏览器中打开）：', el('a', { href: made.url, target: '_blank', rel: 'noopener noreferrer', id: 'display-url' }, location.origin + made.url));
+    }
+  });
   document.getElementById('walkin-submit').addEventListener('click', ev => {
     const c = selectedCourse();
     const msg = document.getElementById('queue-status');
