@@ -268,7 +268,7 @@ func (s *Server) martCache() *lru.Cache[string, *cached] {
 
 func (s *Server) martRoutes() []route {
 	queryParams := append([]string{"from", "to", "grain", "group_by", "measures", "format"}, sliceParams...)
-	detailParams := append([]string{"from", "to", "page", "page_size", "format"}, sliceParams...)
+	detailParams := append([]string{"from", "to", "page", "page_size", "format", "failing"}, sliceParams...)
 	return []route{
 		{Method: "GET", Pattern: "/api/v1/marts", Summary: "数据集市目录 the marts, their keys, measures and detail columns", Tag: "marts", Roles: martReaders,
 			Response: listResponse[martInfo]{},
@@ -536,11 +536,20 @@ func (s *Server) martDetail(w http.ResponseWriter, r *http.Request, params []str
 	}
 	a, q, f := mr.a, mr.q, mr.f
 	actor := model.ActorFrom(ctx)
-	if f == "csv" && !mr.vals.Has("page") {
-		s.detailCSV(w, r, a, m, q, deidentified(actor))
+	var failing bool
+	switch v := mr.vals.Get("failing"); v {
+	case "", "0", "false":
+	case "1", "true":
+		failing = true
+	default:
+		writeError(w, r, model.Invalid("failing", "failing 应为 1 或 0 (only the failing units: 1)"))
 		return
 	}
-	dq := etl.DetailQuery{Query: q, Limit: size, Offset: (page - 1) * size, Deidentify: deidentified(actor)}
+	if f == "csv" && !mr.vals.Has("page") {
+		s.detailCSV(w, r, a, m, q, deidentified(actor), failing)
+		return
+	}
+	dq := etl.DetailQuery{Query: q, Limit: size, Offset: (page - 1) * size, Deidentify: deidentified(actor), Failing: failing}
 	rr, total, err := a.Detail(ctx, m, dq)
 	if err != nil {
 		writeError(w, r, err)
@@ -574,8 +583,8 @@ func (s *Server) martDetail(w http.ResponseWriter, r *http.Request, params []str
 // detailCSV streams every detail row of the selection as CSV (the
 // dashboards' 导出明细: all rows behind a cell, not the page on screen),
 // straight from the warehouse's record reader to the response.
-func (s *Server) detailCSV(w http.ResponseWriter, r *http.Request, a Analytics, m *etl.Mart, q etl.Query, deid bool) {
-	rr, total, err := a.Detail(r.Context(), m, etl.DetailQuery{Query: q, Limit: etl.MaxDownloadRows, Deidentify: deid, Download: true})
+func (s *Server) detailCSV(w http.ResponseWriter, r *http.Request, a Analytics, m *etl.Mart, q etl.Query, deid, failing bool) {
+	rr, total, err := a.Detail(r.Context(), m, etl.DetailQuery{Query: q, Limit: etl.MaxDownloadRows, Deidentify: deid, Download: true, Failing: failing})
 	if err != nil {
 		writeError(w, r, err)
 		return

@@ -3,6 +3,7 @@ package dashboards_test
 import (
 	"context"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -173,5 +174,76 @@ func TestConsentTemplatesPage(t *testing.T) {
 		if !strings.Contains(m.Text, "status of 400") { // the refused save, on purpose
 			t.Errorf("console: %s", m)
 		}
+	}
+}
+
+// TestQualityDrillFailingUnits: on 数据质量与评级 a click on a rule's bar
+// below 100 % opens its units named in Chinese; 只看不达标 keeps only the
+// failing ones, each with 否 and its reason.
+func TestQualityDrillFailingUnits(t *testing.T) {
+	base, last := siteAt(t, time.Date(2026, 11, 23, 9, 0, 0, 0, model.Local))
+	ctx, console, _ := browserTab(t)
+	defer screenshotOnFailure(t, ctx, "quality-drill")
+	if err := do(ctx, chromedp.Navigate(base+"/dash/quality?from=2026-08-24&to="+last), chromedp.WaitVisible(chromedp.ID("login-form")),
+		chromedp.SetValue(chromedp.ID("username"), "zhuren"), chromedp.SetValue(chromedp.ID("password"), "Browser-test-pw1"),
+		chromedp.Click(chromedp.ID("login-submit")), chromedp.WaitVisible(chromedp.CSS(`body[data-page="quality"]`))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(ctx, settled); err != nil {
+		t.Fatal(err)
+	}
+	xy, err := run(ctx, chromedp.Evaluate[[]float64](`(() => {
+		const el = document.querySelector('#chart-coefficients');
+		const c = echarts.getInstanceByDom(el);
+		const data = c.getOption().series[0].data.map(v => (v && typeof v === 'object') ? v.value : v);
+		const i = data.indexOf(Math.min(...data.filter(v => v > 0))); // the lowest rule: it has failing units
+		const b = c.getModel().getSeriesByIndex(0).getData().getItemLayout(i);
+		const r = el.getBoundingClientRect();
+		return [r.left + b.x + b.width / 2, r.top + b.y + b.height / 2, i];
+	})()`))
+	if err != nil {
+		t.Fatal("no rule below 100 % to drill into:", err)
+	}
+	if err := do(ctx, chromedp.MouseClickXY(xy[0], xy[1])); err != nil {
+		t.Fatal(err)
+	}
+	rows := func() [][]string {
+		t.Helper()
+		got, err := run(ctx, chromedp.Poll[[][]string](`document.body.dataset.ready === '1' && document.querySelector('#detail-table').dataset.rows > 0 && (() => {
+			const heads = [...document.querySelectorAll('#detail-table th')].map(th => th.textContent);
+			return [heads].concat([...document.querySelectorAll('#detail-table tbody tr')].map(tr => [...tr.children].map(td => td.textContent)));
+		})()`, chromedp.WithPollingTimeout(20*time.Second)))
+		if err != nil {
+			t.Fatal("the detail rows:", err)
+		}
+		return got
+	}
+	all := rows()
+	heads := all[0]
+	unit, yes, why := slices.Index(heads, "对象"), slices.Index(heads, "是否达标"), slices.Index(heads, "不达标原因")
+	if unit < 0 || yes < 0 || why < 0 || slices.Contains(heads, "对象代码") {
+		t.Fatalf("detail columns %v", heads)
+	}
+	if err := do(ctx, chromedp.Click(chromedp.ID("detail-failing"))); err != nil {
+		t.Fatal(err)
+	}
+	var failing [][]string
+	for i := 0; i < 40; i++ { // the page reloads the rows after the switch
+		failing = rows()
+		if len(failing) > 1 && !slices.ContainsFunc(failing[1:], func(r []string) bool { return r[yes] != "否" }) {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	for _, r := range failing[1:] {
+		if r[yes] != "否" || r[why] == "" || (r[unit] != "治疗记录" && r[unit] != "治疗" && r[unit] != "预约" && r[unit] != "满意度问卷" && r[unit] != "随访") {
+			t.Errorf("a row of 只看不达标: %v", r)
+		}
+	}
+	if len(failing) < 2 {
+		t.Error("只看不达标 shows no unit for a rule below 100 %")
+	}
+	for _, m := range testbrowser.ConsoleErrors(console()) {
+		t.Errorf("console: %s", m)
 	}
 }

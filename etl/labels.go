@@ -19,6 +19,35 @@ import (
 // particular, activity without a staff member.
 const Unassigned = "未指定"
 
+// UnitLabels name in Chinese the units a rating rule looks at (the
+// data_quality detail's entity codes), for the evidence an evaluator reads.
+var UnitLabels = map[string]string{"record": "治疗记录", "session": "治疗", "appointment": "预约", "survey": "满意度问卷", "followup": "随访"}
+
+// FailReasons say, per rule (item/dimension), why a unit fails it: what the
+// rule's SQL (units.sql) found missing or wrong. The standard states the
+// rules, not these words; they are ours, and are shown beside every
+// failing unit of the 抽查记录 sheets and the quality page's drill.
+var FailReasons = map[string]string{
+	"06.01/有效应用":               "治疗已完成，但执行记录未签署",
+	"06.01.3/一致性":              "记录的项目代码或名称与项目字典不一致",
+	"06.01.4/完整性":              "缺患者编号、患者姓名或项目名称（空白或占位符）",
+	"06.01.5/完整性":              "缺治疗结束时间或执行人",
+	"06.01.5/整合性":              "执行与治疗计划（疗程）的患者或项目不符",
+	"06.01.6/完整性":              "预约缺计划时间，或预约项目与疗程计划不符",
+	"06.01.6/及时性":              "时间顺序不符：应为 申请早于计划、计划早于执行",
+	"smart.appointment/电子预约覆盖": "非电子渠道预约（现场或电话）",
+	"smart.feedback/电子调查覆盖":    "非电子问卷（纸质或电话）",
+	"smart.followup/电子随访覆盖":    "非电子随访（电话或门诊）",
+}
+
+// unitColumns are the columns the label reader adds to data_quality detail
+// rows: the unit named in Chinese, 是/否, and the reason of a failure.
+const (
+	unitLabelCol   = "entity_label"
+	passedLabelCol = "passed_label"
+	reasonCol      = "fail_reason"
+)
+
 // Dim is one member of a dimension (a department, project or staff member)
 // as the warehouse holds it now.
 type Dim struct {
@@ -120,7 +149,9 @@ func (r *Runner) withLabels(ctx context.Context, rr array.RecordReader, deidenti
 	}
 	lr := &labelReader{ctx: ctx, r: r, src: rr, dims: dims, refs: 1, mask: len(deidentify) > 0 && deidentify[0]}
 	var fields []arrow.Field
+	idx := map[string]int{}
 	for i, f := range rr.Schema().Fields() {
+		idx[f.Name] = i
 		fields = append(fields, f)
 		lr.plan = append(lr.plan, labelPlan{src: i})
 		name := labelOf[f.Name]
@@ -132,6 +163,16 @@ func (r *Runner) withLabels(ctx context.Context, rr array.RecordReader, deidenti
 			lr.plan = append(lr.plan, labelPlan{src: i, label: f.Name})
 		}
 	}
+	// Rating units (data_quality detail): named, judged and explained in Chinese.
+	if e, okE := idx["entity"]; okE {
+		if p, okP := idx["passed"]; okP {
+			lr.item, lr.dimension, lr.passed = idx["item"], idx["dimension"], p
+			for _, c := range []struct{ name, kind string }{{unitLabelCol, "unit"}, {passedLabelCol, "passed"}, {reasonCol, "reason"}} {
+				fields = append(fields, arrow.Field{Name: c.name, Type: arrow.BinaryTypes.String, Nullable: true})
+				lr.plan = append(lr.plan, labelPlan{src: e, label: c.kind, unit: true})
+			}
+		}
+	}
 	lr.schema = arrow.NewSchema(fields, nil)
 	return lr, nil
 }
@@ -139,6 +180,8 @@ func (r *Runner) withLabels(ctx context.Context, rr array.RecordReader, deidenti
 type labelPlan struct {
 	src   int
 	label string // "" copies the source column; else the id column it names
+	// unit: label is one of the rating unit's columns (unit, passed, reason).
+	unit bool
 }
 
 type labelReader struct {
@@ -149,9 +192,12 @@ type labelReader struct {
 	schema *arrow.Schema
 	plan   []labelPlan
 	mask   bool
-	cur    arrow.Record
-	err    error
-	refs   int64
+	// item, dimension and passed are the source columns a rating unit's
+	// labels read (data_quality detail).
+	item, dimension, passed int
+	cur                     arrow.Record
+	err                     error
+	refs                    int64
 }
 
 func (l *labelReader) Retain() { atomic.AddInt64(&l.refs, 1) }
@@ -187,6 +233,12 @@ func (l *labelReader) Next() bool {
 		if p.label == "" {
 			cols[i] = rec.Column(p.src)
 			cols[i].Retain()
+			continue
+		}
+		if p.unit {
+			if cols[i], l.err = l.unitLabels(rec, p); l.err != nil {
+				break
+			}
 			continue
 		}
 		ids, ok := rec.Column(p.src).(*array.Int64)
@@ -232,6 +284,50 @@ func (l *labelReader) Next() bool {
 		c.Release()
 	}
 	return true
+}
+
+// unitLabels is one of the columns naming rating units: the unit in
+// Chinese, 是/否, or the failing rule's reason ("" for a unit that passed).
+func (l *labelReader) unitLabels(rec arrow.Record, p labelPlan) (arrow.Array, error) {
+	entity, ok1 := rec.Column(p.src).(*array.String)
+	item, ok3 := rec.Column(l.item).(*array.String)
+	dim, ok4 := rec.Column(l.dimension).(*array.String)
+	if !ok1 || !ok3 || !ok4 {
+		return nil, errNotIDs("entity")
+	}
+	passed := rec.Column(l.passed)
+	b := array.NewStringBuilder(memory.DefaultAllocator)
+	defer b.Release()
+	for j := 0; j < int(rec.NumRows()); j++ {
+		var failed bool
+		switch v := passed.(type) { // 1 or 0: Int64 on ClickHouse, INTEGER on DuckDB
+		case *array.Int64:
+			failed = v.Value(j) == 0
+		case *array.Int32:
+			failed = v.Value(j) == 0
+		case *array.Uint8:
+			failed = v.Value(j) == 0
+		default:
+			return nil, errNotIDs("passed")
+		}
+		switch p.label {
+		case "unit":
+			name := UnitLabels[entity.Value(j)]
+			if name == "" {
+				name = entity.Value(j)
+			}
+			b.Append(name)
+		case "passed":
+			b.Append(map[bool]string{true: "否", false: "是"}[failed])
+		default:
+			if failed {
+				b.Append(FailReasons[item.Value(j)+"/"+dim.Value(j)])
+			} else {
+				b.Append("")
+			}
+		}
+	}
+	return b.NewArray(), nil
 }
 
 type errNotIDs string

@@ -106,7 +106,7 @@ var Marts = []*Mart{
 			"channel", Text, "调查方式", "status", Text, "状态", "score_overall", Int, "总体评分")},
 	{Name: "data_quality", Title: "数据质量与评级", Keys: []Column{day, dept, {Name: "item", Type: Text, Title: "评价项目"}, {Name: "dimension", Type: Text, Title: "评价特性"}},
 		Measures: measures("numerator", "分子", "denominator", "分母", "failed", "不达标数"),
-		Detail:   detail("entity", Text, "对象", "entity_id", Int, "编号", "patient_id", Int, "患者编号", "passed", Int, "是否达标")},
+		Detail:   detail("entity", Text, "对象代码", "entity_id", Int, "编号", "patient_id", Int, "患者编号", "passed", Int, "达标（1/0）")},
 	PatientsMart,
 }
 
@@ -156,8 +156,15 @@ func (m *Mart) ColumnTitle(grain, name string) string {
 	if name == "period" {
 		return periodTitle[grain]
 	}
-	if name == "patient_name" {
+	switch name {
+	case "patient_name":
 		return "患者姓名"
+	case unitLabelCol:
+		return "对象"
+	case passedLabelCol:
+		return "是否达标"
+	case reasonCol:
+		return "不达标原因"
 	}
 	for _, cols := range [][]Column{m.Keys, m.Measures, m.Detail} {
 		for _, c := range cols {

@@ -3,6 +3,7 @@ package etl
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -279,6 +280,9 @@ type DetailQuery struct {
 	// Download lifts the page limit to MaxDownloadRows: a whole selection
 	// streamed to a file, not a page for the screen.
 	Download bool
+	// Failing keeps only the units that failed their rule (a detail with a
+	// passed column: data_quality), the quality office's worklist.
+	Failing bool
 }
 
 // MaxDownloadRows is the most detail rows one download reads.
@@ -346,6 +350,12 @@ func (r *Runner) Detail(ctx context.Context, m *Mart, q DetailQuery) (array.Reco
 		return nil, 0, err
 	}
 	where, args := q.where(d)
+	if q.Failing {
+		if !slices.ContainsFunc(m.Detail, func(c Column) bool { return c.Name == "passed" }) {
+			return nil, 0, model.Invalid("failing", "%s的明细没有达标判断，不能只看不达标 (mart %s has no pass/fail units)", m.Title, m.Name)
+		}
+		where += " AND passed = 0"
+	}
 	rows, err := r.query(ctx, "SELECT count(*) FROM ("+body+") t WHERE "+where, args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("detail of %s: %w", m.Name, err)

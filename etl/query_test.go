@@ -200,7 +200,7 @@ func TestDetail(t *testing.T) {
 			t.Errorf("pages gave %v for %d sessions", ids, cell[3])
 		}
 
-		dq := warehousetest.Rows(t, wh, "SELECT day, dept_id, item, dimension, numerator, denominator FROM mart_data_quality WHERE denominator > 0 ORDER BY day, item, dimension LIMIT 1")[0]
+		dq := warehousetest.Rows(t, wh, "SELECT day, dept_id, item, dimension, numerator, denominator FROM mart_data_quality WHERE denominator > numerator ORDER BY day, item, dimension LIMIT 1")[0] // a cell with a failing unit
 		day = dq[0].(time.Time).Format("2006-01-02")
 		rr, total, err := r.Detail(ctx, etl.MartByName("data_quality"), etl.DetailQuery{Query: etl.Query{From: day, To: day,
 			Ints: map[string][]int64{"dept_id": {dq[1].(int64)}}, Texts: map[string][]string{"item": {dq[2].(string)}, "dimension": {dq[3].(string)}}},
@@ -212,11 +212,18 @@ func TestDetail(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// … passed, then the unit in Chinese, 是/否 and the failing rule's reason.
 		var passed int64
 		for _, row := range rows {
-			passed += row[len(row)-1].(int64)
-			if name := row[len(row)-2].(string); !strings.Contains(name, "*") {
+			n := len(row)
+			ok := row[n-4].(int64)
+			passed += ok
+			if name := row[n-5].(string); !strings.Contains(name, "*") {
 				t.Errorf("evaluator sees patient name %q", name)
+			}
+			unit, yes, reason := row[n-3].(string), row[n-2].(string), row[n-1].(string)
+			if unit != etl.UnitLabels[row[n-8].(string)] || unit == "" || yes != map[int64]string{1: "是", 0: "否"}[ok] || (ok == 0) != (reason != "") {
+				t.Errorf("unit %q, passed %d as %q, reason %q", unit, ok, yes, reason)
 			}
 		}
 		if total != dq[5].(int64) || int64(len(rows)) != total || passed != dq[4].(int64) {

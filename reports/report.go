@@ -263,7 +263,37 @@ func writeSheet(ctx context.Context, w sheetSink, src Source, rules *Rules, sh S
 			return 0, err
 		}
 		cols := ArrowColumns(rr.Schema(), func(name string) string { return m.ColumnTitle("day", name) })
-		return w.AddSheet(sh.Name, cols, ArrowRows(rr))
+		// An evaluator reads the units in Chinese (治疗记录, 是/否, the
+		// reason): the codes they stand for stay in the API and the CSV.
+		fields := rr.Schema().Fields()
+		at := map[string]int{}
+		for i, f := range fields {
+			at[f.Name] = i
+		}
+		keep := make([]int, 0, len(cols))
+		moved := map[int]bool{}
+		for i, f := range fields {
+			switch label, ok := sheetHidden[f.Name]; {
+			case ok && at[label] > 0: // the Chinese column takes the code's place
+				keep, moved[at[label]] = append(keep, at[label]), true
+			case !moved[i]:
+				keep = append(keep, i)
+			}
+		}
+		shown := make([]SheetColumn, len(keep))
+		for i, k := range keep {
+			shown[i] = cols[k]
+		}
+		rows := ArrowRows(rr)
+		return w.AddSheet(sh.Name, shown, func(yield func([]any) bool) error {
+			out := make([]any, len(keep))
+			return rows(func(row []any) bool {
+				for i, k := range keep {
+					out[i] = row[k]
+				}
+				return yield(out)
+			})
+		})
 	}
 	t := TableByID(sh.Table)
 	m := etl.MartByName(t.Mart)
@@ -319,6 +349,10 @@ func writeSheet(ctx context.Context, w sheetSink, src Source, rules *Rules, sh S
 		return nil
 	}, opt)
 }
+
+// sheetHidden are detail columns a workbook leaves out because a column
+// beside them says the same in Chinese (the rating units' codes).
+var sheetHidden = map[string]string{"entity": "entity_label", "passed": "passed_label"}
 
 // unitOf is the 单位 line of a report: the hospital and the departments in
 // scope.

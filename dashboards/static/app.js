@@ -382,6 +382,7 @@
     var q = new URLSearchParams(detail.params);
     if (state.dept) { q.set('dept', state.dept); }
     if (state.project && detail.chart.mart !== 'data_quality') { q.set('project', state.project); }
+    if (detail.chart.mart === 'data_quality' && $('detail-failing').checked) { q.set('failing', '1'); }
     if (format) {
       q.set('format', format);
     } else {
@@ -394,9 +395,13 @@
   function loadDetail() {
     var box = $('detail');
     box.hidden = false;
+    $('detail-failing-label').hidden = detail.chart.mart !== 'data_quality';
     api(detailQuery()).then(function (body) {
       detail.total = body.total;
-      var cols = body.columns.filter(function (c) { return !/_id$/.test(c.name) || /^(session|appointment|survey|entity|patient)_id$/.test(c.name); });
+      // The rating units' codes (entity, passed) are shown by their Chinese columns beside them.
+      var cols = body.columns.filter(function (c) {
+        return (!/_id$/.test(c.name) || /^(session|appointment|survey|entity|patient)_id$/.test(c.name)) && !(body.mart === 'data_quality' && (c.name === 'entity' || c.name === 'passed'));
+      });
       var idx = cols.map(function (c) { return body.columns.indexOf(c); });
       renderTable($('detail-table'), cols.map(function (c) {
         return { header: c.title.replace('(分)', '(元)'), format: c.type === 'int' && !codeNames[c.name] ? 'int' : 'text' };
@@ -631,6 +636,7 @@
       setInterval(watchFreshness, 3000);
     }).catch(showError);
     $('detail-close').addEventListener('click', function () { $('detail').hidden = true; });
+    $('detail-failing').addEventListener('change', function () { detail.page = 1; loadDetail(); });
     $('detail-prev').addEventListener('click', function () { detail.page--; loadDetail(); });
     $('detail-next').addEventListener('click', function () { detail.page++; loadDetail(); });
     document.querySelectorAll('[data-export-local]').forEach(function (a) {
