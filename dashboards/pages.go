@@ -47,6 +47,9 @@ type Page struct {
 	// Tool names a working page that is not a dashboard (tools.js draws
 	// it): "reports" (报表中心) or "consents" (知情同意书模板).
 	Tool string `json:"tool,omitempty"`
+	// Report is the workbook of what the page shows (its 导出 Excel / PDF
+	// buttons, for the page's period and department).
+	Report string `json:"report,omitempty"`
 }
 
 var (
@@ -61,7 +64,7 @@ func ratio(name, num, den, format string, scale float64) Series {
 
 // Pages are the dashboards, in the order of the navigation.
 var Pages = []Page{
-	{Slug: "overview", Title: "总览", Roles: readers,
+	{Slug: "overview", Title: "总览", Roles: readers, Report: "dept-monthly",
 		KPIs: []KPI{
 			{ID: "sessions", Title: "治疗人次", Mart: "workload", Series: sum("治疗人次", "sessions", "int")},
 			{ID: "revenue", Title: "净收入", Mart: "revenue", Series: sum("净收入", "net_fen", "yuan")},
@@ -74,7 +77,7 @@ var Pages = []Page{
 			{ID: "revenue-trend", Title: "净收入趋势", Mart: "revenue", Type: "bar", Series: []Series{sum("净收入", "net_fen", "yuan")}},
 		},
 		Tables: []string{"institution-overview", "dept-overview"}},
-	{Slug: "workload", Title: "工作量", Roles: readers,
+	{Slug: "workload", Title: "工作量", Roles: readers, Report: "workload",
 		Charts: []Chart{
 			{ID: "by-staff", Title: "人员治疗人次", Mart: "workload", Type: "bar", By: "staff_id", Series: []Series{sum("治疗人次", "sessions", "int"), sum("评估数", "assessments", "int")}},
 			{ID: "by-day", Title: "每日治疗人次", Mart: "workload", Type: "line", Series: []Series{sum("治疗人次", "sessions", "int"), sum("治疗人数", "patients", "int")}},
@@ -82,13 +85,13 @@ var Pages = []Page{
 				sum("治疗人次", "sessions", "int"), ratio("治疗时长(小时)", "treatment_minutes", "", "decimal", 1.0/60)}},
 		},
 		Tables: []string{"workload-by-staff", "workload-by-project"}},
-	{Slug: "revenue", Title: "收入", Roles: readers,
+	{Slug: "revenue", Title: "收入", Roles: readers, Report: "revenue",
 		Charts: []Chart{
 			{ID: "by-day", Title: "收入趋势", Mart: "revenue", Type: "line", Series: []Series{sum("治疗收入", "charges_fen", "yuan"), sum("冲减", "reversals_fen", "yuan"), sum("预交款退费", "prepaid_refunds_fen", "yuan")}},
 			{ID: "by-project", Title: "项目净收入", Mart: "revenue", Type: "bar", By: "project_id", Series: []Series{sum("净收入", "net_fen", "yuan")}},
 		},
 		Tables: []string{"revenue-by-project", "daily-trend"}},
-	{Slug: "projects", Title: "项目", Roles: readers,
+	{Slug: "projects", Title: "项目", Roles: readers, Report: "project",
 		Charts: []Chart{
 			{ID: "by-project", Title: "项目量", Mart: "project", Type: "bar", By: "project_id", Series: []Series{
 				sum("预约数", "appointments_booked", "int"), sum("治疗人次", "sessions", "int"), sum("爽约数", "no_shows", "int")}},
@@ -96,7 +99,7 @@ var Pages = []Page{
 				ratio("号源利用率", "slot_booked", "slot_capacity", "percent", 1)}},
 		},
 		Tables: []string{"project-summary"}},
-	{Slug: "satisfaction", Title: "满意度", Roles: readers,
+	{Slug: "satisfaction", Title: "满意度", Roles: readers, Report: "satisfaction",
 		Charts: []Chart{
 			{ID: "score", Title: "满意度均分(周)", Mart: "satisfaction", Type: "line", Grain: "week", Series: []Series{
 				ratio("总体", "score_overall", "surveys_answered", "decimal", 1), ratio("态度", "score_attitude", "surveys_answered", "decimal", 1)}},
@@ -104,7 +107,7 @@ var Pages = []Page{
 				ratio("随访按时率", "followups_on_time", "followups_past_due", "percent", 1), ratio("问卷回收率", "surveys_sent_answered", "surveys_sent", "percent", 1)}},
 		},
 		Tables: []string{"satisfaction-by-project"}},
-	{Slug: "quality", Title: "数据质量与评级", Roles: readers,
+	{Slug: "quality", Title: "数据质量与评级", Roles: readers, Report: "data-quality",
 		Charts: []Chart{
 			{ID: "coefficients", Title: "评级指标系数与阈值", Mart: "data_quality", Type: "bar", By: "item,dimension", Threshold: true, Series: []Series{
 				ratio("系数", "numerator", "denominator", "percent", 1)}},

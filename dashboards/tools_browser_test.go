@@ -3,6 +3,7 @@ package dashboards_test
 import (
 	"context"
 	"net/http/httptest"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -242,6 +243,52 @@ func TestQualityDrillFailingUnits(t *testing.T) {
 	}
 	if len(failing) < 2 {
 		t.Error("只看不达标 shows no unit for a rule below 100 %")
+	}
+	for _, m := range testbrowser.ConsoleErrors(console()) {
+		t.Errorf("console: %s", m)
+	}
+}
+
+// TestPageExportPrintAndDays: a dashboard page exports what it shows as an
+// Excel workbook for its period and department, states both when printed,
+// draws every day of the range (a day without sessions as zero), and
+// writes its times in the page's one date format.
+func TestPageExportPrintAndDays(t *testing.T) {
+	base := toolSite(t)
+	ctx, console, _ := browserTab(t)
+	defer screenshotOnFailure(t, ctx, "page-export")
+	login(t, ctx, base, "workload?from=2026-10-01&to=2026-10-31", "zhikong")
+	if _, err := run(ctx, settled); err != nil {
+		t.Fatal(err)
+	}
+	got, err := run(ctx, chromedp.Poll[[]string](`document.body.dataset.ready === '1' && /已计入/.test(document.getElementById('asof').textContent) &&
+		[document.getElementById('print-scope').textContent, document.querySelector('#chart-by-day').dataset.points, document.getElementById('asof').textContent]`,
+		chromedp.WithPollingTimeout(20*time.Second)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(got[0], "统计期间 2026-10-01 至 2026-10-31") || !strings.Contains(got[0], "科室") {
+		t.Errorf("the printed scope line %q", got[0])
+	}
+	if got[1] != "31" {
+		t.Errorf("the daily chart of October has %s points, want 31 (days without sessions as zero)", got[1])
+	}
+	if !regexp.MustCompile(`已计入 \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} 前`).MatchString(got[2]) {
+		t.Errorf("the freshness line %q: want one date format", got[2])
+	}
+	if err := do(ctx, chromedp.Click(chromedp.ID("page-xlsx"))); err != nil {
+		t.Fatal(err)
+	}
+	id, err := run(ctx, chromedp.Poll[string](`document.body.dataset.exported || (/导出失败/.test(document.getElementById('status').textContent) && 'failed')`,
+		chromedp.WithPollingTimeout(60*time.Second)))
+	if err != nil || id == "failed" {
+		msg, _ := run(ctx, chromedp.Text(chromedp.ID("status")))
+		t.Fatalf("the page's Excel: %v %q", err, msg)
+	}
+	file, err := run(ctx, chromedp.Evaluate[[]any](`fetch('/api/v1/exports/`+id+`/file', { credentials: 'same-origin' })
+		.then(r => r.arrayBuffer().then(b => [r.status, b.byteLength, String.fromCharCode(...new Uint8Array(b.slice(0, 2)))]))`, chromedp.EvalAwaitPromise))
+	if err != nil || file[0] != float64(200) || file[2] != "PK" {
+		t.Errorf("the page's workbook: %v %v", file, err)
 	}
 	for _, m := range testbrowser.ConsoleErrors(console()) {
 		t.Errorf("console: %s", m)

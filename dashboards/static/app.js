@@ -12,6 +12,7 @@
   var operator = document.body.dataset.operator === 'true';
   var state = { from: '', to: '', dept: '', project: '' };
   var anchor = '';          // the last day with data (or today)
+  var firstDay = '';        // the first day with data: 同比 before it has nothing to compare
   var dims = { institutions: [], departments: [], projects: [], staff: [] };
   var charts = {};          // id → echarts instance
   var detail = { chart: null, params: null, page: 1, size: 20, total: 0 };
@@ -114,6 +115,32 @@
   function autoGrain() {
     var n = daysBetween(state.from, state.to);
     return n <= 62 ? 'day' : (n <= 400 ? 'week' : 'month');
+  }
+
+  // periodsOf lists every period of a grain from..to, starting as the marts'
+  // periods do (weeks on Monday, months on the 1st).
+  function periodsOf(grain, from, to) {
+    var out = [], d = parseDay(from), end = parseDay(to);
+    if (grain === 'week') { d.setUTCDate(d.getUTCDate() - (d.getUTCDay() + 6) % 7); }
+    if (grain === 'month') { d.setUTCDate(1); }
+    while (d <= end && out.length < 1200) {
+      out.push(fmtDay(d));
+      if (grain === 'day') { d.setUTCDate(d.getUTCDate() + 1); } else if (grain === 'week') { d.setUTCDate(d.getUTCDate() + 7); } else { d.setUTCMonth(d.getUTCMonth() + 1); }
+    }
+    return out;
+  }
+
+  // fillPeriods gives a period chart every period of the range: one without
+  // activity is drawn as zero (a rate as a gap), not left out so that its
+  // neighbours close up over it.
+  function fillPeriods(rows, grain) {
+    if (grain === 'all') { return rows; }
+    var byPeriod = {};
+    rows.forEach(function (o) { byPeriod[o.period] = o; });
+    var keys = periodsOf(grain, state.from, state.to);
+    rows.forEach(function (o) { if (keys.indexOf(o.period) < 0) { keys.push(o.period); } });
+    keys.sort();
+    return keys.map(function (k) { return byPeriod[k] || { period: k }; });
   }
 
   // rowsAsObjects turns a mart JSON response into objects by column name.
@@ -264,7 +291,12 @@
       })).then(function (v) {
         card.querySelector('.kpi-range b').textContent = fmt(v[0], k.series.format);
         card.querySelector('.mom').textContent = change(v[0], v[1]);
-        card.querySelector('.yoy').textContent = change(v[0], v[2]);
+        var yoy = card.querySelector('.yoy');
+        yoy.textContent = change(v[0], v[2]);
+        // 同比 empty: say why (before the first day with data, or nothing then).
+        if (yoy.textContent === '—') {
+          yoy.textContent = firstDay && ranges[2][1] < firstDay ? '—（无去年同期数据，数据始于 ' + firstDay + '）' : '—（去年同期为 0）';
+        }
         cardError(card, null);
       }).catch(function (err) { cardError(card, err); });
     });
@@ -280,7 +312,7 @@
         if (f.data_as_of && f.data_as_of > latest) { latest = f.data_as_of; }
         behind = Math.max(behind, f.events_behind);
       });
-      $('kpi-asof').textContent = latest ? new Date(latest).toLocaleString('zh-CN', { timeZone: 'Asia/Shanghai', hour12: false }) : '—';
+      $('kpi-asof').textContent = localTime(latest);
       $('kpi-behind').textContent = fmt(behind, 'int');
     }).catch(showError);
   }
@@ -310,6 +342,8 @@
     if (c.threshold) { loads.push(api('/api/v1/tables/data-quality-items?' + filterQuery().replace(/&project=\d+/, ''))); }
     Promise.all(loads).then(function (res) {
       var rows = rowsAsObjects(res[0]);
+      var empty = rows.length === 0;
+      if (!c.by && !empty) { rows = fillPeriods(rows, grain); }
       var chart = charts[c.id] || echarts.init(el, null, { renderer: 'canvas' });
       charts[c.id] = chart;
       var series = c.series.map(function (s) {
@@ -329,7 +363,6 @@
           data: rows.map(function (o) { var t = thr[o.item + ' ' + o.dimension]; return t === undefined ? null : t; }) });
       }
       var format = c.series[0].format;
-      var empty = rows.length === 0;
       chart.setOption({
         animation: false,
         tooltip: { trigger: 'axis' },
@@ -494,8 +527,14 @@
   }
 
   // --- ETL ----------------------------------------------------------------------------
+  // localTime is an instant in China time, written as the page writes days
+  // (2026-12-07 20:04:13): one date format on every page.
+  var stamp = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
   function localTime(s) {
-    return s ? new Date(s).toLocaleString('zh-CN', { timeZone: 'Asia/Shanghai', hour12: false }) : '—';
+    if (!s) { return '—'; }
+    var p = {};
+    stamp.formatToParts(new Date(s)).forEach(function (x) { p[x.type] = x.value; });
+    return p.year + '-' + p.month + '-' + p.day + ' ' + (p.hour === '24' ? '00' : p.hour) + ':' + p.minute + ':' + p.second;
   }
 
   function drawETL() {
@@ -578,7 +617,60 @@
 
   // redraw draws the figures again for the same filters (the detail panel
   // stays as it is).
+  // printScope is the line a printed page starts with: what it shows.
+  function printScope() {
+    var el = $('print-scope');
+    if (!el) { return; }
+    var dept = dims.departments.filter(function (d) { return String(d.id) === String(state.dept); })[0];
+    var project = dims.projects.filter(function (p) { return String(p.id) === String(state.project); })[0];
+    el.textContent = spec.title + ' · 统计期间 ' + state.from + ' 至 ' + state.to + ' · 科室 ' + (dept ? dept.name : '全部科室（本账号范围内）') +
+      (project ? ' · 项目 ' + project.name : '') + ' · 打印于 ' + localTime(new Date().toISOString());
+  }
+
+  // post writes with the session cookie and its CSRF token (from /api/v1/me).
+  var csrfToken = null;
+  function post(path, body) {
+    var ready = csrfToken !== null ? Promise.resolve() : fetch('/api/v1/me', { credentials: 'same-origin', headers: { Accept: 'application/json' } })
+      .then(function (r) { return r.json(); }).then(function (me) { csrfToken = me.csrf_token || ''; });
+    return ready.then(function () {
+      return fetch(path, { method: 'POST', credentials: 'same-origin', headers: { Accept: 'application/json', 'Content-Type': 'application/json', 'X-CSRF-Token': csrfToken },
+        body: JSON.stringify(body) });
+    }).then(function (r) {
+      return r.json().then(function (b) {
+        if (!r.ok) { throw new Error((b.error && b.error.message) || ('HTTP ' + r.status)); }
+        return b;
+      });
+    });
+  }
+
+  // exportPage writes the page's workbook (Excel or PDF) for the period and
+  // department on screen, as an export job, showing its progress, and
+  // downloads it when it is done.
+  function exportPage(format, btn) {
+    btn.disabled = true;
+    var body = { report: spec.report, from: state.from, to: state.to, format: format };
+    if (state.dept) { body.dept = [Number(state.dept)]; }
+    var what = format === 'pdf' ? 'PDF' : 'Excel';
+    setStatus('正在生成 ' + what + '…');
+    function follow(j) {
+      if (j.status === 'done') {
+        setStatus('已生成 ' + what + '（' + j.rows + ' 行），正在下载');
+        var a = document.createElement('a');
+        a.href = '/api/v1/exports/' + j.id + '/file'; a.download = ''; a.id = 'page-download';
+        document.body.appendChild(a); a.click(); a.remove();
+        btn.disabled = false;
+        document.body.dataset.exported = j.id;
+        return;
+      }
+      if (j.status === 'failed' || j.status === 'cancelled') { throw new Error(j.error || '导出未完成'); }
+      setStatus('正在生成 ' + what + '… ' + Math.round(j.percent || 0) + '%（已写 ' + (j.rows || 0) + ' 行）');
+      return new Promise(function (r) { setTimeout(r, 700); }).then(function () { return api('/api/v1/exports/' + j.id); }).then(follow);
+    }
+    post('/api/v1/exports?wait=5', body).then(follow).catch(function (e) { btn.disabled = false; setStatus('导出失败：' + e.message, true); });
+  }
+
   function redraw() {
+    printScope();
     drawKPIs();
     spec.charts.forEach(drawChart);
     document.querySelectorAll('[data-table]').forEach(drawTable);
@@ -598,7 +690,7 @@
     }).then(function (body) {
       if (!body) { return; }
       var mark = body.watermark || 0, asOf = body.data_as_of || '';
-      if (asOf && asofText) { $('asof').textContent = asofText + ' · 更新于 ' + localTime(asOf); }
+      if (asOf && asofText) { $('asof').textContent = asofText + ' · 已计入 ' + localTime(asOf) + ' 前的业务数据'; }
       document.body.dataset.watermark = String(mark);
       if (seenWatermark !== null && mark !== seenWatermark) { redraw(); }
       seenWatermark = mark;
@@ -625,6 +717,7 @@
     Promise.all([api('/api/v1/dimensions'), whenBuilt()]).then(function (res) {
       dims = res[0];
       anchor = res[1].anchor;
+      firstDay = res[1].first_day || '';
       asofText = res[1].last_day ? '数据截至 ' + anchor : '暂无治疗数据（今日 ' + anchor + '）';
       $('asof').textContent = asofText;
       if (!state.from || !state.to) { var r = preset('month'); state.from = state.from || r[0]; state.to = state.to || r[1]; }
@@ -637,6 +730,11 @@
     }).catch(showError);
     $('detail-close').addEventListener('click', function () { $('detail').hidden = true; });
     $('detail-failing').addEventListener('change', function () { detail.page = 1; loadDetail(); });
+    if ($('page-xlsx')) {
+      $('page-xlsx').addEventListener('click', function () { exportPage('xlsx', $('page-xlsx')); });
+      $('page-pdf').addEventListener('click', function () { exportPage('pdf', $('page-pdf')); });
+      $('page-print').addEventListener('click', function () { printScope(); window.print(); });
+    }
     $('detail-prev').addEventListener('click', function () { detail.page--; loadDetail(); });
     $('detail-next').addEventListener('click', function () { detail.page++; loadDetail(); });
     document.querySelectorAll('[data-export-local]').forEach(function (a) {
