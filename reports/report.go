@@ -447,6 +447,8 @@ func notes(ctx context.Context, src Source, rules *Rules, rep *Report, p Params)
 		out = append(out, [2]string{"抽查记录 · " + sh.Name, fmt.Sprintf("分层随机抽样：每个 月份 × 项目代码 × 评价特性 × 是否达标 中抽取至多 %d 条（不达标记录必然入样）。"+
 			"抽样种子 %d（乘数 %d）：按 抽样键 = 编号 × %d mod %d 升序取前 %d 条，同一种子可重新抽得同一样本（导出时指定 sample_seed）。",
 			n, seed, etl.SampleMultiplier(seed), etl.SampleMultiplier(seed), etl.SamplePrime, n)})
+		out = append(out, [2]string{"抽查记录 · 对象与原因", "“对象”为规则考察的单元（治疗记录、治疗、预约、满意度问卷、随访），“编号”为其在本系统中的编号，“日期”为其计入的统计日；" +
+			"“不达标原因”为本系统对该规则不通过的说明，标准未规定措辞，按规则逐条写明（同一规则的不达标单元原因相同）。"})
 	}
 	if rep.Evidence {
 		out = append(out, [2]string{"规则说明", rules.Note},
