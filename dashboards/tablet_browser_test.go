@@ -35,8 +35,9 @@ func TestTabletAndStates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// November 1–22 against October 10–31: a change in per cent; a year before there was no data.
-	if kpi[0] == "—" || !strings.HasSuffix(kpi[1], "%") || kpi[2] != "—" {
+	// November 1–22 against October 10–31: a change in per cent; a year
+	// before there was no data, and 同比 says so.
+	if kpi[0] == "—" || !strings.HasSuffix(kpi[1], "%") || !strings.HasPrefix(kpi[2], "—（无去年同期数据") {
 		t.Errorf("sessions KPI %q, 环比 %q, 同比 %q", kpi[0], kpi[1], kpi[2])
 	}
 	off, err := run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('nav a')].filter(a => {

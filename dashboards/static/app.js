@@ -295,7 +295,9 @@
         yoy.textContent = change(v[0], v[2]);
         // 同比 empty: say why (before the first day with data, or nothing then).
         if (yoy.textContent === '—') {
-          yoy.textContent = firstDay && ranges[2][1] < firstDay ? '—（无去年同期数据，数据始于 ' + firstDay + '）' : '—（去年同期为 0）';
+          var none = firstDay && ranges[2][1] < firstDay;
+          yoy.textContent = none ? '—（无去年同期数据）' : '—（去年同期为 0）';
+          yoy.title = none ? '去年同期 ' + ranges[2][0] + ' 至 ' + ranges[2][1] + ' 早于数据起始日 ' + firstDay : '去年同期 ' + ranges[2][0] + ' 至 ' + ranges[2][1] + ' 的值为 0，无法计算增幅';
         }
         cardError(card, null);
       }).catch(function (err) { cardError(card, err); });
