@@ -43,7 +43,8 @@
       }
       return r.json().then(function (body) {
         if (!r.ok) {
-          var e = new Error((body.error && body.error.message) || ('HTTP ' + r.status));
+          // People read the Chinese; the English gloss in brackets stays in the API.
+          var e = new Error(((body.error && body.error.message) || '').replace(/\s*\((?=[^()]*[A-Za-z])[^()]*\)\s*$/, '') || ('请求失败 HTTP ' + r.status));
           e.status = r.status;
           throw e;
         }
@@ -639,7 +640,7 @@
         body: JSON.stringify(body) });
     }).then(function (r) {
       return r.json().then(function (b) {
-        if (!r.ok) { throw new Error((b.error && b.error.message) || ('HTTP ' + r.status)); }
+        if (!r.ok) { throw new Error(((b.error && b.error.message) || '').replace(/\s*\((?=[^()]*[A-Za-z])[^()]*\)\s*$/, '') || ('请求失败 HTTP ' + r.status)); }
         return b;
       });
     });

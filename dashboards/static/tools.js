@@ -49,7 +49,8 @@
       }
       return r.json().catch(function () { return {}; }).then(function (b) {
         if (!r.ok) {
-          var e = new Error((b.error && b.error.message) || ('请求失败 HTTP ' + r.status));
+          // People read the Chinese; the English gloss in brackets stays in the API.
+          var e = new Error(((b.error && b.error.message) || '').replace(/\s*\((?=[^()]*[A-Za-z])[^()]*\)\s*$/, '') || ('请求失败 HTTP ' + r.status));
           e.status = r.status; e.field = b.error && b.error.field; e.rule = b.error && b.error.rule;
           throw e;
         }
