@@ -88,32 +88,62 @@ func (c *Clients) Addr(r *http.Request) string {
 	return host
 }
 
-// LoginThrottle limits login attempts per client address and per account
-// name, each over a sliding minute.
+// LoginThrottle stops password guessing: it counts failed logins per client
+// address and per account name over a sliding minute, and refuses a login
+// from an address or at an account that has reached its limit. Successful
+// logins are not counted: a ward's tablets behind one NAT (not a trusted
+// proxy) all signing in at shift change are not guessing.
 type LoginThrottle struct {
-	Clients   *Clients
-	byAddr    *httprate.RateLimiter
-	byAccount *httprate.RateLimiter
+	Clients             *Clients
+	perAddr, perAccount int
+	byAddr, byAccount   *httprate.RateLimiter
 }
 
-// NewLoginThrottle allows perAddr attempts a minute from one client address
-// and perAccount attempts a minute at one account name.
+// NewLoginThrottle allows perAddr failed logins a minute from one client
+// address and perAccount at one account name.
 func NewLoginThrottle(c *Clients, perAddr, perAccount int) *LoginThrottle {
-	return &LoginThrottle{Clients: c,
-		byAddr:    httprate.NewRateLimiter(perAddr, time.Minute),
-		byAccount: httprate.NewRateLimiter(perAccount, time.Minute)}
+	// Counters of our own, aligned to the wall clock's minutes, so that a
+	// failure is counted in the same window the limiter reads.
+	limiter := func(n int) *httprate.RateLimiter {
+		return httprate.NewRateLimiter(n, time.Minute, httprate.WithLimitCounter(httprate.NewLocalLimitCounter(time.Minute)))
+	}
+	return &LoginThrottle{Clients: c, perAddr: perAddr, perAccount: perAccount, byAddr: limiter(perAddr), byAccount: limiter(perAccount)}
 }
 
-// Allow counts one attempt at username from r's client and reports
-// whether it may go ahead; when not, Retry-After is set on w.
+func (t *LoginThrottle) keys(r *http.Request, username string) (string, string) {
+	return "addr:" + t.Clients.Addr(r), "user:" + strings.ToLower(username)
+}
+
+// Allow reports whether a login from r's client at username may be tried:
+// neither has reached its failed logins of the last minute. It counts
+// nothing (Failed does); when it refuses, Retry-After is set on w.
 func (t *LoginThrottle) Allow(w http.ResponseWriter, r *http.Request, username string) bool {
 	if t == nil {
 		return true
 	}
-	if t.byAddr.OnLimit(w, r, "addr:"+t.Clients.Addr(r)) {
-		return false
+	addr, user := t.keys(r, username)
+	for _, c := range []struct {
+		l   *httprate.RateLimiter
+		key string
+		max int
+	}{{t.byAddr, addr, t.perAddr}, {t.byAccount, user, t.perAccount}} {
+		if _, rate, err := c.l.Status(c.key); err == nil && rate >= float64(c.max) {
+			w.Header().Set("Retry-After", "60")
+			return false
+		}
 	}
-	return !t.byAccount.OnLimit(w, r, "user:"+strings.ToLower(username))
+	return true
+}
+
+// Failed counts one failed login from r's client at username.
+func (t *LoginThrottle) Failed(r *http.Request, username string) {
+	if t == nil {
+		return
+	}
+	addr, user := t.keys(r, username)
+	window := time.Now().UTC().Truncate(time.Minute)
+	t.byAddr.Counter().Increment(addr, window)
+	t.byAccount.Counter().Increment(user, window)
 }
 
 // FormFromSameOrigin says whether a form post may come from this site: the

@@ -1,6 +1,7 @@
 package access
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -47,20 +48,37 @@ func TestClientAddr(t *testing.T) {
 	}
 }
 
-// TestLoginThrottle: the address bucket and the account bucket each stop
-// their own attempts.
+// TestLoginThrottle: failed logins are counted per address and per account
+// (case-insensitive), each stopping its own; successful logins are not
+// counted, so a ward's tablets behind one NAT all signing in are not locked out.
 func TestLoginThrottle(t *testing.T) {
 	th := NewLoginThrottle(&Clients{}, 3, 2)
-	try := func(addr, user string) bool {
+	req := func(addr string) *http.Request {
 		r := httptest.NewRequest("POST", "/", nil)
 		r.RemoteAddr = addr + ":1"
-		return th.Allow(httptest.NewRecorder(), r, user)
+		return r
 	}
-	if !try("192.0.2.1", "a") || !try("192.0.2.1", "A") || try("192.0.2.2", "a") {
-		t.Fatal("the account bucket (2, case-insensitive) does not stop a third try from another address")
+	allowed := func(addr, user string) bool { return th.Allow(httptest.NewRecorder(), req(addr), user) }
+	for i := 0; i < 50; i++ { // fifty good logins from one address: allowed, never counted
+		if !allowed("192.0.2.9", fmt.Sprintf("nurse%d", i)) {
+			t.Fatalf("successful login %d from one address refused", i+1)
+		}
 	}
-	if !try("192.0.2.1", "b") || try("192.0.2.1", "c") {
-		t.Fatal("the address bucket (3) does not stop a fourth try at another account")
+	th.Failed(req("192.0.2.1"), "a")
+	th.Failed(req("192.0.2.1"), "A")
+	if allowed("192.0.2.2", "a") {
+		t.Fatal("the account bucket (2 failures, case-insensitive) does not stop a try from another address")
+	}
+	if !allowed("192.0.2.1", "b") {
+		t.Fatal("an address with 2 failures of 3 is stopped")
+	}
+	th.Failed(req("192.0.2.1"), "b")
+	w := httptest.NewRecorder()
+	if th.Allow(w, req("192.0.2.1"), "c") || w.Header().Get("Retry-After") == "" {
+		t.Fatal("the address bucket (3 failures) does not stop a try at another account, with Retry-After")
+	}
+	if !allowed("192.0.2.3", "c") {
+		t.Fatal("another address at another account is stopped")
 	}
 }
 

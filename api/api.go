@@ -77,8 +77,8 @@ type Server struct {
 	latency   *prometheus.HistogramVec
 }
 
-// Login throttle defaults: attempts a minute from one client address, and at
-// one account name.
+// Login throttle defaults: failed logins a minute from one client address,
+// and at one account name (successful logins are not counted).
 const (
 	DefaultLoginsPerAddress = 20
 	DefaultLoginsPerAccount = 10

@@ -139,6 +139,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	token, u, exp, err := s.Backend.Login(s.withRequest(r, "POST /api/v1/auth/login"), req.Username, req.Password)
 	if err != nil {
+		if c := model.ErrorCode(err); c == model.EUNAUTHORIZED || c == model.EFORBIDDEN {
+			s.Throttle.Failed(r, req.Username)
+		}
 		writeError(w, r, err)
 		return
 	}

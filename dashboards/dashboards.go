@@ -193,6 +193,9 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	ctx := model.WithRequest(r.Context(), model.RequestInfo{Route: "POST /dash/login", Remote: h.Clients.Addr(r)})
 	token, _, _, err := h.Auth.Login(ctx, user, pass) // the store audits every attempt
 	if err != nil {
+		if c := model.ErrorCode(err); c == model.EUNAUTHORIZED || c == model.EFORBIDDEN {
+			h.Throttle.Failed(r, user)
+		}
 		msg := "用户名或密码错误"
 		if model.ErrorCode(err) != model.EUNAUTHORIZED {
 			msg = model.ErrorMessage(err)

@@ -63,6 +63,9 @@ type Main struct {
 	MetricsToken string
 	// TrustedProxy are the CIDRs whose X-Forwarded-For is believed.
 	TrustedProxy string
+	// LoginFailuresPerAddress and LoginFailuresPerAccount are the login
+	// throttle's limits: failed logins a minute (access.LoginThrottle).
+	LoginFailuresPerAddress, LoginFailuresPerAccount int
 	// TLSCert and TLSKey make the main port speak HTTPS. ExternalURL is
 	// the address users reach the service at; https there (a proxy ending
 	// TLS in front) makes every cookie Secure, as TLS here does.
@@ -126,6 +129,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&m.MetricsAddr, "metrics-addr", "127.0.0.1:9464", "监控地址 listen address of /metrics, loopback by default; empty: none (env ZHILIAO_METRICS_ADDR)")
 	fs.StringVar(&m.MetricsToken, "metrics-token", "", "监控令牌 also serve /metrics on --addr to a bearer of this token (env ZHILIAO_METRICS_TOKEN)")
 	fs.StringVar(&m.TrustedProxy, "trusted-proxy", "", "可信反向代理 CIDRs whose X-Forwarded-For names the client (env ZHILIAO_TRUSTED_PROXY)")
+	fs.IntVar(&m.LoginFailuresPerAddress, "login-failures-per-address", api.DefaultLoginsPerAddress, "每分钟每个客户端地址允许的登录失败次数 failed logins a minute from one client address before it must wait (env ZHILIAO_LOGIN_FAILURES_PER_ADDRESS)")
+	fs.IntVar(&m.LoginFailuresPerAccount, "login-failures-per-account", api.DefaultLoginsPerAccount, "每分钟每个账号允许的登录失败次数 failed logins a minute at one account name (env ZHILIAO_LOGIN_FAILURES_PER_ACCOUNT)")
 	m.Policy = store.DefaultAccountPolicy
 	fs.IntVar(&m.Policy.MaxFailures, "lockout-failures", m.Policy.MaxFailures, "连续登录失败锁定次数 failed logins in a row that lock an account (env ZHILIAO_LOCKOUT_FAILURES)")
 	fs.DurationVar(&m.Policy.LockFor, "lockout-duration", m.Policy.LockFor, "锁定时长 how long a locked account stays locked (env ZHILIAO_LOCKOUT_DURATION)")
@@ -181,6 +186,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if m.ExternalURL != "" && !strings.HasPrefix(m.ExternalURL, "https://") && !strings.HasPrefix(m.ExternalURL, "http://") {
 		return fmt.Errorf("%w: --external-url %q: want http:// or https://", errUsage, m.ExternalURL)
 	}
+	if m.LoginFailuresPerAddress < 1 || m.LoginFailuresPerAccount < 1 {
+		return fmt.Errorf("%w: --login-failures-per-address and --login-failures-per-account want 1 or more", errUsage)
+	}
 	if m.Policy.MaxFailures < 1 || m.Policy.LockFor <= 0 || m.Policy.IdleTimeout <= 0 || m.Policy.MaxSession <= 0 ||
 		m.Policy.Password.MinLength < 8 || m.Policy.Password.Classes < 1 || m.Policy.Password.Classes > 4 {
 		return fmt.Errorf("%w: the account policy wants lockout-failures ≥ 1, positive durations, password-min-length ≥ 8 and 1–4 password classes", errUsage)
@@ -216,7 +224,13 @@ func (m *Main) Open(ctx context.Context) error {
 		return err
 	}
 	m.Server.Clients = clients
-	m.Server.Throttle = access.NewLoginThrottle(clients, api.DefaultLoginsPerAddress, api.DefaultLoginsPerAccount)
+	if m.LoginFailuresPerAddress == 0 {
+		m.LoginFailuresPerAddress = api.DefaultLoginsPerAddress
+	}
+	if m.LoginFailuresPerAccount == 0 {
+		m.LoginFailuresPerAccount = api.DefaultLoginsPerAccount
+	}
+	m.Server.Throttle = access.NewLoginThrottle(clients, m.LoginFailuresPerAddress, m.LoginFailuresPerAccount)
 	m.Server.MetricsToken = m.MetricsToken
 	m.Server.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "zhiliao_leader",
 		Help: "1 while this instance runs the relay and the schedules (one instance per core at a time)."}, func() float64 {
