@@ -106,6 +106,7 @@ func TestLifecycleByRoles(t *testing.T) {
 		t.Fatalf("clinician archive %+v", full.Patient)
 	}
 	if masked.Patient.Name != model.MaskName(name) || masked.Patient.Phone != "138****5678" || masked.Patient.IDNumber != "110105********002X" ||
+		masked.Patient.MRN != model.MaskMRN(full.Patient.MRN) || !strings.Contains(masked.Patient.MRN, "*") ||
 		masked.Records[0].PatientName != model.MaskName(name) {
 		t.Fatalf("evaluator archive not de-identified: %+v %+v", masked.Patient, masked.Records[0].PatientName)
 	}

@@ -53,9 +53,22 @@ func MaskIDNumber(s string) string {
 	return maskMiddle(s, n/4, n/5)
 }
 
+// MaskMRN de-identifies a medical record number: it is a direct identifier
+// (the HIS finds the patient by it), so only its first two and last two
+// characters stay, enough to tell records apart on one page and not to look
+// anyone up (H001MRN0000017 → H0**********17); a short one is starred whole
+// but for its last character.
+func MaskMRN(s string) string {
+	n := len([]rune(s))
+	if n >= 8 {
+		return maskMiddle(s, 2, 2)
+	}
+	return maskMiddle(s, 0, n/4)
+}
+
 // Deidentify masks a patient's identifying fields in place.
 func (p *Patient) Deidentify() {
-	p.Name, p.Phone, p.IDNumber = MaskName(p.Name), MaskPhone(p.Phone), MaskIDNumber(p.IDNumber)
+	p.Name, p.Phone, p.IDNumber, p.MRN = MaskName(p.Name), MaskPhone(p.Phone), MaskIDNumber(p.IDNumber), MaskMRN(p.MRN)
 	if r := []rune(p.BirthDate); len(r) >= 4 {
 		p.BirthDate = string(r[:4]) // year only
 	}

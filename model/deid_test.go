@@ -16,6 +16,8 @@ func TestMasks(t *testing.T) {
 		{MaskPhone, "010-87654321", "010*****4321"},
 		{MaskIDNumber, "11010519491231002X", "110105********002X"},
 		{MaskIDNumber, "1101051949", "11******49"}, // 10 characters: no longer unmasked
+		{MaskMRN, "H001MRN0000017", "H0**********17"},
+		{MaskMRN, "MRN017", "*****7"},
 	} {
 		if got := tc.fn(tc.in); got != tc.want {
 			t.Errorf("%q → %q, want %q", tc.in, got, tc.want)
@@ -58,6 +60,7 @@ func FuzzMask(f *testing.F) {
 			return // a value already holding stars cannot show how many were added
 		}
 		checkMask(t, "MaskPhone", s, MaskPhone(s), 0.35)      // 138****5678: 4 of 11
+		checkMask(t, "MaskMRN", s, MaskMRN(s), 0.5)
 		checkMask(t, "MaskIDNumber", s, MaskIDNumber(s), 0.4) // 8 of 18
 		if utf8.RuneCountInString(s) >= 2 {
 			checkMask(t, "MaskName", s, MaskName(s), 0.3)
