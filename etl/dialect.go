@@ -36,6 +36,33 @@ type dialect struct {
 	snapshots bool
 	// martWorkers is how many marts a run builds at once.
 	martWorkers int
+	// int64 casts an integer expression to a 64-bit integer (DuckDB's sums
+	// and counts are HUGEINT or INTEGER; ClickHouse 18.16 types a literal by
+	// its value).
+	int64 func(expr string) string
+	// countDistinct is the exact number of distinct values of col.
+	countDistinct func(col string) string
+	// sumInt is the 64-bit sum of an integer column, 0 over no rows.
+	sumInt func(col string) string
+	// leftJoinUsing joins right to left on cols, keeping every left row.
+	leftJoinUsing func(left, right string, cols []string) string
+	// stripSpace removes every match of the pattern pat from col (NULL as '').
+	stripSpace func(col, pat string) string
+	// sampleBy keeps the n rows of lowest key in each stratum (by) of the
+	// rows of body that match where, presented in order.
+	sampleBy func(body, where, by, key, id string, n int, order string) string
+	// swapInTransaction: a mart's days are replaced in one transaction
+	// (DuckDB); otherwise they are built in a stage table and its
+	// partitions swapped in (ClickHouse, replaceClick).
+	swapInTransaction bool
+	// runsDDL creates the run log; columnsOf lists a table's columns;
+	// textDefault and bigintDefault are the types of columns added to it.
+	runsDDL                    string
+	columnsOf                  func(table string) string
+	textDefault, bigintDefault string
+	// timestamp is a literal of a UTC instant; boolean a literal of b.
+	timestamp func(t time.Time) string
+	boolean   func(b bool) string
 	// blankRE is the engine's literal of a pattern matching every Unicode
 	// space (and zero-width ones), removed before a field counts as filled.
 	blankRE string
@@ -59,12 +86,7 @@ func (d dialect) blank(col string) string {
 }
 
 // strip is col without any Unicode space.
-func (d dialect) strip(col string) string {
-	if d.engine == "clickhouse" {
-		return "replaceRegexpAll(ifNull(" + col + ", ''), " + d.blankRE + ", '')"
-	}
-	return "regexp_replace(coalesce(" + col + ", ''), " + d.blankRE + ", '', 'g')"
-}
+func (d dialect) strip(col string) string { return d.stripSpace(col, d.blankRE) }
 
 // dialect is the engine's dialect with the runner's placeholders.
 func (r *Runner) dialect() (dialect, error) {
@@ -142,8 +164,30 @@ func (d dialect) dayExpr(entity, col string) (string, error) {
 }
 
 var duckDialect = dialect{
-	engine:  "duckdb",
-	blankRE: `'[\s\p{Z}\x{200B}\x{FEFF}]'`,
+	engine:        "duckdb",
+	int64:         func(expr string) string { return "CAST(" + expr + " AS BIGINT)" },
+	countDistinct: func(col string) string { return "CAST(count(DISTINCT " + col + ") AS BIGINT)" },
+	// A sum of BIGINT is HUGEINT in DuckDB.
+	sumInt: func(col string) string { return "CAST(COALESCE(sum(" + col + "), 0) AS BIGINT)" },
+	leftJoinUsing: func(left, right string, cols []string) string {
+		return left + " LEFT JOIN " + right + " USING (" + strings.Join(cols, ", ") + ")"
+	},
+	stripSpace: func(col, pat string) string { return "regexp_replace(coalesce(" + col + ", ''), " + pat + ", '', 'g')" },
+	sampleBy: func(body, where, by, key, id string, n int, order string) string {
+		return fmt.Sprintf("SELECT * FROM (%s) t WHERE %s QUALIFY row_number() OVER (PARTITION BY %s ORDER BY %s, %s) <= %d ORDER BY %s",
+			body, where, by, key, id, n, order)
+	},
+	swapInTransaction: true,
+	runsDDL: `CREATE TABLE IF NOT EXISTS etl_runs (mart VARCHAR NOT NULL, job VARCHAR NOT NULL, full_rebuild BOOLEAN NOT NULL,
+status VARCHAR NOT NULL, days BIGINT NOT NULL, rows BIGINT NOT NULL, watermark BIGINT NOT NULL, error VARCHAR NOT NULL,
+started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP NOT NULL, seq BIGINT NOT NULL, watermarks VARCHAR NOT NULL DEFAULT '', shard BIGINT NOT NULL DEFAULT 0)`,
+	columnsOf: func(table string) string {
+		return "SELECT column_name FROM information_schema.columns WHERE table_name = '" + table + "'"
+	},
+	textDefault: "VARCHAR DEFAULT ''", bigintDefault: "BIGINT DEFAULT 0",
+	timestamp: func(t time.Time) string { return "CAST('" + t.UTC().Format("2006-01-02 15:04:05") + "' AS TIMESTAMP)" },
+	boolean:   func(b bool) string { return map[bool]string{true: "true", false: "false"}[b] },
+	blankRE:   `'[\s\p{Z}\x{200B}\x{FEFF}]'`,
 	// DuckDB parallelises each statement itself, and its marts are
 	// swapped in one transaction each on the one connection.
 	martWorkers: 1,
@@ -175,11 +219,32 @@ var duckDialect = dialect{
 }
 
 var clickDialect = dialect{
-	engine: "clickhouse",
-	period: map[string]string{"day": "day", "week": "toMonday(day)", "month": "toStartOfMonth(day)"},
-	date:   func(day string) string { return "toDate('" + day + "')" },
-	dayOf:  func(col string) string { return "toDate(assumeNotNull(" + col + "), '" + Local + "')" },
-	dateOf: func(col string) string { return "toDate(" + col + ")" },
+	engine:        "clickhouse",
+	int64:         func(expr string) string { return "toInt64(" + expr + ")" },
+	countDistinct: func(col string) string { return "toInt64(uniqExact(" + col + "))" },
+	sumInt:        func(col string) string { return "sum(" + col + ")" },
+	leftJoinUsing: func(left, right string, cols []string) string {
+		return left + " ALL LEFT JOIN " + right + " USING " + strings.Join(cols, ", ")
+	},
+	stripSpace: func(col, pat string) string { return "replaceRegexpAll(ifNull(" + col + ", ''), " + pat + ", '')" },
+	// 18.16 has no window functions: LIMIT n BY keeps a stratum's first rows.
+	sampleBy: func(body, where, by, key, id string, n int, order string) string {
+		return fmt.Sprintf("SELECT * FROM (SELECT * FROM (%s) t WHERE %s ORDER BY %s, %s, %s LIMIT %d BY %s) ORDER BY %s",
+			body, where, by, key, id, n, by, order)
+	},
+	runsDDL: `CREATE TABLE IF NOT EXISTS etl_runs (mart String, job String, full_rebuild UInt8,
+status String, days Int64, rows Int64, watermark Int64, error String, started_at DateTime, finished_at DateTime, seq Int64,
+watermarks String DEFAULT '', shard Int64 DEFAULT 0) ENGINE = MergeTree() ORDER BY seq`,
+	columnsOf: func(table string) string {
+		return "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = '" + table + "'"
+	},
+	textDefault: "String DEFAULT ''", bigintDefault: "Int64 DEFAULT 0",
+	timestamp: func(t time.Time) string { return "toDateTime('" + t.UTC().Format("2006-01-02 15:04:05") + "', 'UTC')" },
+	boolean:   func(b bool) string { return map[bool]string{true: "1", false: "0"}[b] },
+	period:    map[string]string{"day": "day", "week": "toMonday(day)", "month": "toStartOfMonth(day)"},
+	date:      func(day string) string { return "toDate('" + day + "')" },
+	dayOf:     func(col string) string { return "toDate(assumeNotNull(" + col + "), '" + Local + "')" },
+	dateOf:    func(col string) string { return "toDate(" + col + ")" },
 	// FINAL (the merge of an id's versions at read time, single-threaded
 	// in 18.16) over a year of a hospital's table costs 10–100 ms, and the
 	// marts read ~50 such subqueries: an incremental run reads each entity

@@ -53,8 +53,5 @@ func (r *Runner) institutions(ctx context.Context, d dialect, q *Query) (string,
 		b.WriteString(" ELSE 0 END")
 		expr = b.String()
 	}
-	if d.engine == "clickhouse" {
-		return "toInt64(" + expr + ")", nil
-	}
-	return "CAST(" + expr + " AS BIGINT)", nil
+	return d.int64(expr), nil
 }

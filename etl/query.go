@@ -195,19 +195,11 @@ func (q *Query) sql(d dialect, m *Mart, institutionOf string) (string, []any) {
 		c, _ := m.Measure(name)
 		if c.Distinct != "" {
 			bridge = c.Distinct
-			count := "CAST(count(DISTINCT patient_id) AS BIGINT)"
-			if d.engine == "clickhouse" {
-				count = "toInt64(uniqExact(patient_id))"
-			}
-			distincts = append(distincts, count+" AS s_"+name)
+			distincts = append(distincts, d.countDistinct("patient_id")+" AS s_"+name)
 			outer = append(outer, "COALESCE(s_"+name+", 0) AS "+name)
 			continue
 		}
-		sum := "sum(" + name + ")"
-		if d.engine == "duckdb" {
-			sum = "CAST(COALESCE(sum(" + name + "), 0) AS BIGINT)" // sum of BIGINT is HUGEINT in DuckDB
-		}
-		sums = append(sums, sum+" AS s_"+name)
+		sums = append(sums, d.sumInt(name)+" AS s_"+name)
 		outer = append(outer, "s_"+name+" AS "+name)
 	}
 	where, args := q.where(d)
@@ -227,11 +219,8 @@ func (q *Query) sql(d dialect, m *Mart, institutionOf string) (string, []any) {
 	case len(group) == 0: // one row each
 		from = agg(m.Table(), sums) + " t CROSS JOIN " + agg("mart_"+bridge, distincts) + " u"
 		args = append(args, args...)
-	case d.engine == "clickhouse":
-		from = agg(m.Table(), sums) + " t ALL LEFT JOIN " + agg("mart_"+bridge, distincts) + " u USING " + strings.Join(group, ", ")
-		args = append(args, args...)
 	default:
-		from = agg(m.Table(), sums) + " t LEFT JOIN " + agg("mart_"+bridge, distincts) + " u USING (" + strings.Join(group, ", ") + ")"
+		from = d.leftJoinUsing(agg(m.Table(), sums)+" t", agg("mart_"+bridge, distincts)+" u", group)
 		args = append(args, args...)
 	}
 	s := "SELECT " + strings.Join(outer, ", ") + " FROM " + from
@@ -405,15 +394,6 @@ func (q *DetailQuery) sampleSQL(d dialect, m *Mart, body, where string, order []
 	}
 	// Integer literals are typed as 64-bit on both engines (ClickHouse 18.16
 	// types the remainder by its operands and would overflow Int32).
-	key := fmt.Sprintf("(%s * CAST(%d AS BIGINT) %% CAST(%d AS BIGINT))", id, SampleMultiplier(q.Sample.Seed), SamplePrime)
-	if d.engine == "clickhouse" {
-		key = fmt.Sprintf("(toInt64(%s) * toInt64(%d) %% toInt64(%d))", id, SampleMultiplier(q.Sample.Seed), SamplePrime)
-	}
-	by := strings.Join(strata, ", ")
-	if d.engine == "clickhouse" {
-		return fmt.Sprintf("SELECT * FROM (SELECT * FROM (%s) t WHERE %s ORDER BY %s, %s, %s LIMIT %d BY %s) ORDER BY %s",
-			body, where, by, key, id, q.Sample.PerStratum, by, strings.Join(order, ", ")), nil
-	}
-	return fmt.Sprintf("SELECT * FROM (%s) t WHERE %s QUALIFY row_number() OVER (PARTITION BY %s ORDER BY %s, %s) <= %d ORDER BY %s",
-		body, where, by, key, id, q.Sample.PerStratum, strings.Join(order, ", ")), nil
+	key := "(" + d.int64(id) + " * " + d.int64(strconv.FormatInt(int64(SampleMultiplier(q.Sample.Seed)), 10)) + " % " + d.int64(strconv.FormatInt(int64(SamplePrime), 10)) + ")"
+	return d.sampleBy(body, where, strings.Join(strata, ", "), key, id, q.Sample.PerStratum, strings.Join(order, ", ")), nil
 }

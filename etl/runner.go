@@ -228,7 +228,7 @@ func (r *Runner) runMart(ctx context.Context, d dialect, m *Mart, opt Options, h
 		}
 	}
 	var err error
-	if d.engine == "duckdb" {
+	if d.swapInTransaction {
 		err = r.replaceDuck(ctx, d, m, days)
 	} else {
 		err = r.replaceClick(ctx, d, m, days, run.snapshots(d, days))
@@ -462,30 +462,18 @@ func (r *Runner) ensureSchema(ctx context.Context, d dialect) error {
 	stmts := []string{}
 	for _, m := range Marts {
 		stmts = append(stmts, d.ddl(m, m.Table()))
-		if d.engine == "clickhouse" {
+		if !d.swapInTransaction {
 			stmts = append(stmts, d.ddl(m, m.Table()+"_stage"))
 		}
 	}
-	if d.engine == "duckdb" {
-		stmts = append(stmts, `CREATE TABLE IF NOT EXISTS etl_runs (mart VARCHAR NOT NULL, job VARCHAR NOT NULL, full_rebuild BOOLEAN NOT NULL,
-status VARCHAR NOT NULL, days BIGINT NOT NULL, rows BIGINT NOT NULL, watermark BIGINT NOT NULL, error VARCHAR NOT NULL,
-started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP NOT NULL, seq BIGINT NOT NULL, watermarks VARCHAR NOT NULL DEFAULT '', shard BIGINT NOT NULL DEFAULT 0)`)
-	} else {
-		stmts = append(stmts, `CREATE TABLE IF NOT EXISTS etl_runs (mart String, job String, full_rebuild UInt8,
-status String, days Int64, rows Int64, watermark Int64, error String, started_at DateTime, finished_at DateTime, seq Int64,
-watermarks String DEFAULT '', shard Int64 DEFAULT 0) ENGINE = MergeTree() ORDER BY seq`)
-	}
+	stmts = append(stmts, d.runsDDL)
 	for _, s := range stmts {
 		if err := r.Warehouse.Exec(ctx, s); err != nil {
 			return fmt.Errorf("%s: %w", s, err)
 		}
 	}
 	// A run log from before namespaces lacks their columns.
-	columns := "SELECT column_name FROM information_schema.columns WHERE table_name = 'etl_runs'"
-	if d.engine == "clickhouse" {
-		columns = "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = 'etl_runs'"
-	}
-	rows, err := r.query(ctx, columns)
+	rows, err := r.query(ctx, d.columnsOf("etl_runs"))
 	if err != nil {
 		return err
 	}
@@ -493,14 +481,11 @@ watermarks String DEFAULT '', shard Int64 DEFAULT 0) ENGINE = MergeTree() ORDER 
 	for _, row := range rows {
 		have[fmt.Sprint(row[0])] = true
 	}
-	for _, c := range [][3]string{{"watermarks", "VARCHAR DEFAULT ''", "String DEFAULT ''"}, {"shard", "BIGINT DEFAULT 0", "Int64 DEFAULT 0"}} {
+	for _, c := range [][2]string{{"watermarks", d.textDefault}, {"shard", d.bigintDefault}} {
 		if have[c[0]] {
 			continue
 		}
 		add := "ALTER TABLE etl_runs ADD COLUMN " + c[0] + " " + c[1]
-		if d.engine == "clickhouse" {
-			add = "ALTER TABLE etl_runs ADD COLUMN " + c[0] + " " + c[2]
-		}
 		if err := r.Warehouse.Exec(ctx, add); err != nil {
 			return fmt.Errorf("%s: %w", add, err)
 		}
@@ -512,19 +497,7 @@ watermarks String DEFAULT '', shard Int64 DEFAULT 0) ENGINE = MergeTree() ORDER 
 // logRun appends the run to etl_runs. INSERT … SELECT rather than VALUES:
 // ClickHouse 18.16 waits for a data block after an INSERT … VALUES query.
 func (r *Runner) logRun(ctx context.Context, d dialect, res Result) error {
-	ts := func(t time.Time) string {
-		if d.engine == "duckdb" {
-			return "CAST('" + t.UTC().Format("2006-01-02 15:04:05") + "' AS TIMESTAMP)"
-		}
-		return "toDateTime('" + t.UTC().Format("2006-01-02 15:04:05") + "', 'UTC')"
-	}
-	full := "false"
-	if d.engine == "clickhouse" {
-		full = "0"
-	}
-	if res.Full {
-		full = map[string]string{"duckdb": "true", "clickhouse": "1"}[d.engine]
-	}
+	ts, full := d.timestamp, d.boolean(res.Full)
 	// seq orders the log: timestamps have second precision and many runs
 	// finish within one second.
 	r.logSeq = max(r.logSeq+1, time.Now().UnixNano())

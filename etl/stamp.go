@@ -45,11 +45,7 @@ func (r *Runner) Stamp(ctx context.Context, mart string) (int64, error) {
 		}
 		// Each shard's progress grows on its own: their sum moves whenever
 		// any shard's marts change.
-		sum := "CAST(sum(w) AS BIGINT)"
-		if d.engine == "clickhouse" {
-			sum = "toInt64(sum(w))"
-		}
-		rows, err := r.query(ctx, "SELECT mart, "+sum+" FROM (SELECT mart, shard, max(watermark) AS w FROM etl_runs WHERE status = 'ok' GROUP BY mart, shard) s GROUP BY mart")
+		rows, err := r.query(ctx, "SELECT mart, "+d.int64("sum(w)")+" FROM (SELECT mart, shard, max(watermark) AS w FROM etl_runs WHERE status = 'ok' GROUP BY mart, shard) s GROUP BY mart")
 		if err != nil {
 			return 0, err
 		}
