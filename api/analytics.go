@@ -9,6 +9,7 @@ import (
 
 	"github.com/zhiliao/zhiliao/etl"
 	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/policy"
 )
 
 // Analytics is what the API reads of the warehouse side: the ETL run log and
@@ -29,11 +30,6 @@ type Analytics interface {
 	Span(ctx context.Context, through string) (etl.Span, error)
 }
 
-var (
-	etlOperators = []string{model.RoleAdmin, model.RoleQualityOffice}
-	martReaders  = []string{model.RoleAdmin, model.RoleQualityOffice, model.RoleDeptManager, model.RoleEvaluator, model.RoleRegionOffice}
-)
-
 func (s *Server) analytics() (Analytics, error) {
 	if s.Analytics == nil {
 		return nil, &model.Error{Code: model.EINTERNAL, Message: "分析库未配置 the warehouse is not configured"}
@@ -53,7 +49,7 @@ func (s *Server) analyticsWithoutParams(r *http.Request) (Analytics, error) {
 // analyticsRoutes are the routes of the warehouse side.
 func (s *Server) analyticsRoutes() []route {
 	return []route{
-		{Method: "GET", Pattern: "/api/v1/etl/runs", Summary: "ETL 运行记录 run log of the marts", Tag: "etl", Roles: etlOperators,
+		{Method: "GET", Pattern: "/api/v1/etl/runs", Summary: "ETL 运行记录 run log of the marts", Tag: "etl", Action: policy.OperateETL,
 			Params: []string{"limit"}, Response: listResponse[etl.Result]{},
 			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
 				if err := knownParams(r, "limit"); err != nil {
@@ -74,7 +70,7 @@ func (s *Server) analyticsRoutes() []route {
 				runs, err := a.Runs(ctx, limit)
 				return list(runs), err
 			})},
-		{Method: "GET", Pattern: "/api/v1/etl/freshness", Summary: "数据新鲜度 freshness of each mart", Tag: "etl", Roles: martReaders,
+		{Method: "GET", Pattern: "/api/v1/etl/freshness", Summary: "数据新鲜度 freshness of each mart", Tag: "etl", Action: policy.ReadMarts,
 			Response: listResponse[etl.Freshness]{},
 			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
 				a, err := s.analyticsWithoutParams(r)
@@ -84,7 +80,7 @@ func (s *Server) analyticsRoutes() []route {
 				f, err := a.Freshness(ctx)
 				return list(f), err
 			})},
-		{Method: "GET", Pattern: "/api/v1/etl/live", Summary: "数据水位 the marts' watermark for live pages", Tag: "etl", Roles: martReaders,
+		{Method: "GET", Pattern: "/api/v1/etl/live", Summary: "数据水位 the marts' watermark for live pages", Tag: "etl", Action: policy.ReadMarts,
 			Response: etl.Live{},
 			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
 				a, err := s.analyticsWithoutParams(r)

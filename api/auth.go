@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -87,7 +86,7 @@ func (s *Server) authenticate(rt route) func(http.Handler) http.Handler {
 				writeError(w, r, err)
 				return
 			}
-			if !slices.Contains(rt.Roles, a.Role) {
+			if !rt.Action.Allows(a) {
 				writeError(w, r, model.Errorf(model.EFORBIDDEN, "角色 %s 无权执行此操作 (role not allowed)", a.Role))
 				return
 			}

@@ -16,6 +16,7 @@ import (
 	"github.com/zhiliao/zhiliao/etl"
 	"github.com/zhiliao/zhiliao/exports"
 	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/policy"
 	"github.com/zhiliao/zhiliao/pdfprint"
 	"github.com/zhiliao/zhiliao/reports"
 )
@@ -61,12 +62,12 @@ func (s *Server) ownJob(ctx context.Context, m *exports.Manager, id string) (exp
 
 func (s *Server) exportRoutes() []route {
 	return []route{
-		{Method: "GET", Pattern: "/api/v1/reports", Summary: "报表目录 the reports that can be exported", Tag: "exports", Roles: martReaders,
+		{Method: "GET", Pattern: "/api/v1/reports", Summary: "报表目录 the reports that can be exported", Tag: "exports", Action: policy.ReadMarts,
 			Response: listResponse[reports.Report]{},
 			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
 				return list(reports.Reports), knownParams(r)
 			})},
-		{Method: "POST", Pattern: "/api/v1/exports", Summary: "创建导出任务 start an Excel export of a report", Tag: "exports", Roles: martReaders,
+		{Method: "POST", Pattern: "/api/v1/exports", Summary: "创建导出任务 start an Excel export of a report", Tag: "exports", Action: policy.ReadMarts,
 			Body: exportRequest{}, Response: exports.Job{},
 			Params: []string{"wait"},
 			handler: call(http.StatusAccepted, func(ctx context.Context, r *http.Request, req exportRequest) (any, error) {
@@ -153,7 +154,7 @@ func (s *Server) exportRoutes() []route {
 				}
 				return j, nil
 			})},
-		{Method: "GET", Pattern: "/api/v1/exports/{id}", Summary: "导出进度 an export job's progress (rows written, percent)", Tag: "exports", Roles: martReaders,
+		{Method: "GET", Pattern: "/api/v1/exports/{id}", Summary: "导出进度 an export job's progress (rows written, percent)", Tag: "exports", Action: policy.ReadMarts,
 			Response: exports.Job{},
 			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
 				m, err := s.exportsManager()
@@ -162,7 +163,7 @@ func (s *Server) exportRoutes() []route {
 				}
 				return s.ownJob(ctx, m, chi.URLParam(r, "id"))
 			})},
-		{Method: "DELETE", Pattern: "/api/v1/exports/{id}", Summary: "取消导出 cancel an export job", Tag: "exports", Roles: martReaders,
+		{Method: "DELETE", Pattern: "/api/v1/exports/{id}", Summary: "取消导出 cancel an export job", Tag: "exports", Action: policy.ReadMarts,
 			Response: exports.Job{},
 			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
 				m, err := s.exportsManager()
@@ -179,7 +180,7 @@ func (s *Server) exportRoutes() []route {
 				return m.Wait(ctx, j.ID)
 			})},
 		{Method: "GET", Pattern: "/api/v1/exports/{id}/file", Summary: "下载导出文件 download the workbook of a finished export", Tag: "exports",
-			Roles: martReaders,
+			Action: policy.ReadMarts,
 			handler: func(w http.ResponseWriter, r *http.Request) {
 				m, err := s.exportsManager()
 				var j exports.Job
@@ -196,7 +197,7 @@ func (s *Server) exportRoutes() []route {
 				}
 				serveWorkbook(w, r, path, fmt.Sprintf("%s_%s_%s.xlsx", j.Title, j.Params.From, j.Params.To))
 			}},
-		{Method: "GET", Pattern: "/api/v1/reports/scheduled", Summary: "定时报表 reports written by the schedules", Tag: "exports", Roles: etlOperators,
+		{Method: "GET", Pattern: "/api/v1/reports/scheduled", Summary: "定时报表 reports written by the schedules", Tag: "exports", Action: policy.OperateETL,
 			Response: listResponse[exports.Scheduled]{},
 			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
 				m, err := s.exportsManager()
@@ -206,7 +207,7 @@ func (s *Server) exportRoutes() []route {
 				l, err := m.ListScheduled()
 				return list(l), err
 			})},
-		{Method: "GET", Pattern: "/api/v1/reports/scheduled/{name}", Summary: "下载定时报表 download a scheduled report", Tag: "exports", Roles: etlOperators,
+		{Method: "GET", Pattern: "/api/v1/reports/scheduled/{name}", Summary: "下载定时报表 download a scheduled report", Tag: "exports", Action: policy.OperateETL,
 			handler: func(w http.ResponseWriter, r *http.Request) {
 				m, err := s.exportsManager()
 				var path string

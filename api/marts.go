@@ -20,6 +20,7 @@ import (
 	"github.com/zhiliao/zhiliao/encode"
 	"github.com/zhiliao/zhiliao/etl"
 	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/policy"
 )
 
 // Formats of query results, by the format parameter or the Accept header.
@@ -155,16 +156,11 @@ func (s *Server) scope(ctx context.Context, a Analytics, q *etl.Query) ([]int64,
 	if err != nil {
 		return nil, err
 	}
-	var allowed []int64
-	if actor.DeptBound() {
-		allowed = []int64{actor.DeptID}
-	} else {
-		for _, d := range dims.Departments {
-			if actor.Regional() || actor.InstitutionID == 0 || d.InstitutionID == actor.InstitutionID {
-				allowed = append(allowed, d.ID)
-			}
-		}
+	depts := make([]policy.Dept, len(dims.Departments))
+	for i, d := range dims.Departments {
+		depts[i] = policy.Dept{ID: d.ID, InstitutionID: d.InstitutionID}
 	}
+	allowed := policy.Departments(actor, depts)
 	if insts, ok := q.Ints[etl.InstitutionKey]; ok {
 		// An institution filter is the departments of those institutions.
 		delete(q.Ints, etl.InstitutionKey)
@@ -178,7 +174,7 @@ func (s *Server) scope(ctx context.Context, a Analytics, q *etl.Query) ([]int64,
 				}
 			}
 			if n == 0 && !slices.ContainsFunc(dims.Institutions, func(i etl.Dim) bool {
-				return i.ID == id && (actor.Regional() || actor.InstitutionID == 0 || id == actor.InstitutionID)
+				return i.ID == id && policy.InstitutionVisible(actor, id)
 			}) {
 				return nil, model.Errorf(model.EFORBIDDEN, "无权查看机构 %d 的数据 (institution %d is outside your scope)", id, id)
 			}
@@ -270,7 +266,7 @@ func (s *Server) martRoutes() []route {
 	queryParams := append([]string{"from", "to", "grain", "group_by", "measures", "format"}, sliceParams...)
 	detailParams := append([]string{"from", "to", "page", "page_size", "format", "failing"}, sliceParams...)
 	return []route{
-		{Method: "GET", Pattern: "/api/v1/marts", Summary: "数据集市目录 the marts, their keys, measures and detail columns", Tag: "marts", Roles: martReaders,
+		{Method: "GET", Pattern: "/api/v1/marts", Summary: "数据集市目录 the marts, their keys, measures and detail columns", Tag: "marts", Action: policy.ReadMarts,
 			Response: listResponse[martInfo]{},
 			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
 				if err := knownParams(r); err != nil {
@@ -282,7 +278,7 @@ func (s *Server) martRoutes() []route {
 				}
 				return list(out), nil
 			})},
-		{Method: "GET", Pattern: "/api/v1/calendar", Summary: "日历 today by the server's clock and the days that hold data: the dashboards' date presets anchor on it", Tag: "marts", Roles: martReaders,
+		{Method: "GET", Pattern: "/api/v1/calendar", Summary: "日历 today by the server's clock and the days that hold data: the dashboards' date presets anchor on it", Tag: "marts", Action: policy.ReadMarts,
 			Response: calendar{},
 			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
 				a, err := s.analyticsWithoutParams(r)
@@ -304,7 +300,7 @@ func (s *Server) martRoutes() []route {
 				c.Built = c.MartsBuilt == c.Marts
 				return c, nil
 			})},
-		{Method: "GET", Pattern: "/api/v1/dimensions", Summary: "维度 departments, projects and staff within your scope", Tag: "marts", Roles: martReaders,
+		{Method: "GET", Pattern: "/api/v1/dimensions", Summary: "维度 departments, projects and staff within your scope", Tag: "marts", Action: policy.ReadMarts,
 			Response: etl.Dims{},
 			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
 				a, err := s.analyticsWithoutParams(r)
@@ -346,10 +342,10 @@ func (s *Server) martRoutes() []route {
 				return out, nil
 			})},
 		{Method: "GET", Pattern: "/api/v1/marts/{mart}", Summary: "数据集市查询 a mart's measures by period and keys: JSON, CSV or Arrow", Tag: "marts",
-			Roles: martReaders, Params: queryParams, Response: martResponse{},
+			Action: policy.ReadMarts, Params: queryParams, Response: martResponse{},
 			handler: func(w http.ResponseWriter, r *http.Request) { s.martQuery(w, r, queryParams) }},
 		{Method: "GET", Pattern: "/api/v1/marts/{mart}/detail", Summary: "下钻明细 the rows behind one cell, paginated, de-identified for evaluators", Tag: "marts",
-			Roles: martReaders, Params: detailParams, Response: detailResponse{},
+			Action: policy.ReadMarts, Params: detailParams, Response: detailResponse{},
 			handler: func(w http.ResponseWriter, r *http.Request) { s.martDetail(w, r, detailParams) }},
 	}
 }

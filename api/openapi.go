@@ -31,9 +31,9 @@ func (s *Server) OpenAPI() (*openapi3.T, error) {
 	for _, rt := range append(s.routes(), opsRoutes...) {
 		op := openapi3.NewOperation()
 		op.Summary, op.Tags, op.OperationID = rt.Summary, []string{rt.Tag}, operationID(rt)
-		if rt.Roles != nil {
+		if !rt.Action.Public() {
 			op.Security = openapi3.NewSecurityRequirements().With(openapi3.NewSecurityRequirement().Authenticate("bearer"))
-			op.Description = "角色 roles: " + strings.Join(rt.Roles, ", ")
+			op.Description = rt.Action.Title + "（" + rt.Action.Name + "）；角色 roles: " + strings.Join(rt.Action.Roles, ", ")
 		}
 		if strings.Contains(rt.Pattern, "/exports/{id}") {
 			op.AddParameter(openapi3.NewPathParameter("id").WithSchema(openapi3.NewStringSchema()))

@@ -12,6 +12,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/policy"
 )
 
 // route is one operation of the API. The same table mounts the router,
@@ -21,31 +22,13 @@ type route struct {
 	Method, Pattern string
 	Summary         string   // Chinese first
 	Tag             string   // lifecycle step
-	Roles           []string // nil: public
+	Action          policy.Action // who may (policy's table); the zero Action is public
 	Audit           string   // "", "write" or "read_pii"
 	Entity          string   // what the audit line names
 	Body            any      // request body type, for the document
 	Response        any      // response type, for the document
 	Params          []string // query parameters it takes
 	handler         http.HandlerFunc
-}
-
-// Role groups. The three administrators (admin, security_admin,
-// audit_admin) are in none of the clinical groups: 三权分立 keeps them out
-// of patients' data (the store refuses their clinical writes as well).
-var (
-	desk      = []string{model.RoleFrontDesk, model.RoleClinician}
-	clinical  = []string{model.RoleClinician}
-	managers  = []string{model.RoleDeptManager}
-	viewers   = []string{model.RoleFrontDesk, model.RoleClinician, model.RoleDeptManager}
-	everyone  = []string{model.RoleAdmin, model.RoleSecurityAdmin, model.RoleAuditAdmin, model.RoleDeptManager, model.RoleQualityOffice, model.RoleEvaluator, model.RoleClinician, model.RoleFrontDesk, model.RoleHIS, model.RolePatient}
-	accounts  = []string{model.RoleAdmin, model.RoleSecurityAdmin, model.RoleAuditAdmin, model.RoleDeptManager, model.RoleQualityOffice, model.RoleEvaluator, model.RoleClinician, model.RoleFrontDesk, model.RoleHIS}
-	hisRoles  = []string{model.RoleHIS}
-	archivers = []string{model.RoleClinician, model.RoleDeptManager, model.RoleQualityOffice, model.RoleEvaluator}
-)
-
-func with(roles []string, more ...string) []string {
-	return append(append([]string{}, roles...), more...)
 }
 
 // auditKey carries the entity id a handler touched to the audit line.
@@ -92,7 +75,7 @@ func (s *Server) mount(r chi.Router) {
 		if rt.Audit != "" {
 			h = s.auditMiddleware(rt, h)
 		}
-		if rt.Roles != nil {
+		if !rt.Action.Public() {
 			h = s.authenticate(rt)(h)
 		}
 		r.Method(rt.Method, rt.Pattern, h)
@@ -327,10 +310,10 @@ func (s *Server) lifecycleRoutes() []route {
 	b := s.Backend
 	return []route{
 		{Method: "POST", Pattern: "/api/v1/auth/login", Summary: "登录 log in", Tag: "auth", Body: loginRequest{}, Response: loginResponse{}, handler: s.login},
-		{Method: "POST", Pattern: "/api/v1/auth/logout", Summary: "退出登录 log out", Tag: "auth", Roles: everyone, handler: s.logout},
-		{Method: "GET", Pattern: "/api/v1/me", Summary: "当前用户 who am I", Tag: "auth", Roles: everyone, Response: meResponse{}, handler: s.me},
+		{Method: "POST", Pattern: "/api/v1/auth/logout", Summary: "退出登录 log out", Tag: "auth", Action: policy.Anyone, handler: s.logout},
+		{Method: "GET", Pattern: "/api/v1/me", Summary: "当前用户 who am I", Tag: "auth", Action: policy.Anyone, Response: meResponse{}, handler: s.me},
 
-		{Method: "POST", Pattern: "/api/v1/his/orders", Summary: "HIS 医嘱（新开、变更、撤销，含缴费状态）", Tag: "his", Roles: hisRoles, Audit: "write", Entity: "order",
+		{Method: "POST", Pattern: "/api/v1/his/orders", Summary: "HIS 医嘱（新开、变更、撤销，含缴费状态）", Tag: "his", Action: policy.HISInterface, Audit: "write", Entity: "order",
 			Body: model.OrderMessage{}, Response: model.Order{},
 			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, m model.OrderMessage) (any, error) {
 				m.InstitutionID = model.ActorFrom(ctx).InstitutionID
@@ -339,7 +322,7 @@ func (s *Server) lifecycleRoutes() []route {
 				}
 				return b.ReceiveOrder(ctx, m)
 			})},
-		{Method: "POST", Pattern: "/api/v1/his/payments", Summary: "HIS 缴费与退费", Tag: "his", Roles: hisRoles, Audit: "write", Entity: "order",
+		{Method: "POST", Pattern: "/api/v1/his/payments", Summary: "HIS 缴费与退费", Tag: "his", Action: policy.HISInterface, Audit: "write", Entity: "order",
 			Body: paymentBody{}, Response: model.Order{},
 			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, p paymentBody) (any, error) {
 				if p.Action != model.HISPay && p.Action != model.HISRefund {
@@ -349,7 +332,7 @@ func (s *Server) lifecycleRoutes() []route {
 					Action: p.Action, OrderNo: p.OrderNo, RefundFen: p.RefundFen})
 			})},
 
-		{Method: "POST", Pattern: "/api/v1/applications", Summary: "治疗申请（合并已缴费医嘱）", Tag: "application", Roles: clinical, Audit: "write", Entity: "application",
+		{Method: "POST", Pattern: "/api/v1/applications", Summary: "治疗申请（合并已缴费医嘱）", Tag: "application", Action: policy.Treat, Audit: "write", Entity: "application",
 			Body: model.NewApplication{}, Response: model.Application{},
 			handler: call(http.StatusCreated, func(ctx context.Context, r *http.Request, req model.NewApplication) (any, error) {
 				var err error
@@ -358,9 +341,9 @@ func (s *Server) lifecycleRoutes() []route {
 				}
 				return b.CreateApplication(ctx, req)
 			})},
-		{Method: "GET", Pattern: "/api/v1/applications/{id}", Summary: "治疗申请详情", Tag: "application", Roles: with(viewers), Audit: "read_pii", Entity: "application",
+		{Method: "GET", Pattern: "/api/v1/applications/{id}", Summary: "治疗申请详情", Tag: "application", Action: policy.WorkTheDay, Audit: "read_pii", Entity: "application",
 			Response: model.ApplicationDetail{}, handler: call(http.StatusOK, noBody(func(ctx context.Context, id int64) (any, error) { return b.ApplicationDetail(ctx, id) }))},
-		{Method: "POST", Pattern: "/api/v1/applications/{id}/assessments", Summary: "治疗评估", Tag: "application", Roles: clinical, Audit: "write", Entity: "assessment",
+		{Method: "POST", Pattern: "/api/v1/applications/{id}/assessments", Summary: "治疗评估", Tag: "application", Action: policy.Treat, Audit: "write", Entity: "assessment",
 			Body: assessmentBody{}, Response: model.Assessment{},
 			handler: call(http.StatusCreated, withID(func(ctx context.Context, id int64, req assessmentBody) (any, error) {
 				assessor, err := actorStaff(ctx, req.AssessorID, "assessor_id")
@@ -369,7 +352,7 @@ func (s *Server) lifecycleRoutes() []route {
 				}
 				return b.AddAssessment(ctx, model.NewAssessment{ApplicationID: id, Kind: req.Kind, Answers: req.Answers, Score: req.Score, AssessorID: assessor, Sign: req.Sign})
 			}))},
-		{Method: "POST", Pattern: "/api/v1/applications/{id}/course", Summary: "制定疗程", Tag: "application", Roles: with(clinical, model.RoleDeptManager), Audit: "write", Entity: "course",
+		{Method: "POST", Pattern: "/api/v1/applications/{id}/course", Summary: "制定疗程", Tag: "application", Action: policy.ManageCourse, Audit: "write", Entity: "course",
 			Response: model.Course{}, handler: call(http.StatusCreated, noBody(func(ctx context.Context, id int64) (any, error) {
 				staff, err := actorStaff(ctx, 0, "planned_by")
 				if err != nil {
@@ -377,31 +360,31 @@ func (s *Server) lifecycleRoutes() []route {
 				}
 				return b.PlanCourse(ctx, id, staff)
 			}))},
-		{Method: "POST", Pattern: "/api/v1/courses/{id}/archive", Summary: "疗程归档（记录锁定）", Tag: "record", Roles: with(clinical, model.RoleDeptManager), Audit: "write", Entity: "course",
+		{Method: "POST", Pattern: "/api/v1/courses/{id}/archive", Summary: "疗程归档（记录锁定）", Tag: "record", Action: policy.ManageCourse, Audit: "write", Entity: "course",
 			Response: model.Course{}, handler: call(http.StatusOK, noBody(func(ctx context.Context, id int64) (any, error) { return b.ArchiveCourse(ctx, id) }))},
-		{Method: "POST", Pattern: "/api/v1/courses/{id}/surveys", Summary: "发送满意度问卷（electronic 推送到患者手机页，或 paper/phone 登记）", Tag: "followup", Roles: desk, Audit: "write", Entity: "survey",
+		{Method: "POST", Pattern: "/api/v1/courses/{id}/surveys", Summary: "发送满意度问卷（electronic 推送到患者手机页，或 paper/phone 登记）", Tag: "followup", Action: policy.Book, Audit: "write", Entity: "survey",
 			Body: surveySendBody{}, Response: model.Survey{},
 			handler: call(http.StatusCreated, withID(func(ctx context.Context, id int64, req surveySendBody) (any, error) {
 				return b.SendSurvey(ctx, id, req.Channel)
 			}))},
-		{Method: "POST", Pattern: "/api/v1/courses/{id}/cancel", Summary: "取消疗程", Tag: "application", Roles: with(clinical, model.RoleDeptManager), Audit: "write", Entity: "course",
+		{Method: "POST", Pattern: "/api/v1/courses/{id}/cancel", Summary: "取消疗程", Tag: "application", Action: policy.ManageCourse, Audit: "write", Entity: "course",
 			Body: reasonBody{}, Response: model.Course{},
 			handler: call(http.StatusOK, withID(func(ctx context.Context, id int64, req reasonBody) (any, error) {
 				return b.CancelCourse(ctx, id, req.Reason)
 			}))},
 
-		{Method: "POST", Pattern: "/api/v1/rosters", Summary: "排班（生成号源）", Tag: "schedule", Roles: managers, Audit: "write", Entity: "roster",
+		{Method: "POST", Pattern: "/api/v1/rosters", Summary: "排班（生成号源）", Tag: "schedule", Action: policy.Manage, Audit: "write", Entity: "roster",
 			Body: model.NewRoster{}, Response: rosterResponse{},
 			handler: call(http.StatusCreated, func(ctx context.Context, r *http.Request, req model.NewRoster) (any, error) {
 				ro, slots, err := b.CreateRoster(ctx, req)
 				return rosterResponse{ro, slots}, err
 			})},
-		{Method: "POST", Pattern: "/api/v1/rosters/{id}/stop", Summary: "停诊（通知已预约患者）", Tag: "schedule", Roles: managers, Audit: "write", Entity: "roster",
+		{Method: "POST", Pattern: "/api/v1/rosters/{id}/stop", Summary: "停诊（通知已预约患者）", Tag: "schedule", Action: policy.Manage, Audit: "write", Entity: "roster",
 			Body: reasonBody{}, Response: model.Roster{},
 			handler: call(http.StatusOK, withID(func(ctx context.Context, id int64, req reasonBody) (any, error) {
 				return b.StopRoster(ctx, id, req.Reason)
 			}))},
-		{Method: "GET", Pattern: "/api/v1/slots", Summary: "号源查询", Tag: "schedule", Roles: with(viewers, model.RolePatient), Params: []string{"dept", "project", "date"},
+		{Method: "GET", Pattern: "/api/v1/slots", Summary: "号源查询", Tag: "schedule", Action: policy.FindSlots, Params: []string{"dept", "project", "date"},
 			Response: listResponse[*model.Slot]{},
 			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
 				if err := knownParams(r, "dept", "project", "date"); err != nil {
@@ -419,7 +402,7 @@ func (s *Server) lifecycleRoutes() []route {
 				return list(slots), err
 			})},
 
-		{Method: "POST", Pattern: "/api/v1/appointments", Summary: "预约", Tag: "appointment", Roles: with(desk, model.RolePatient), Audit: "write", Entity: "appointment",
+		{Method: "POST", Pattern: "/api/v1/appointments", Summary: "预约", Tag: "appointment", Action: policy.BookOrSelf, Audit: "write", Entity: "appointment",
 			Body: model.NewAppointment{}, Response: model.Appointment{},
 			handler: call(http.StatusCreated, func(ctx context.Context, r *http.Request, req model.NewAppointment) (any, error) {
 				if model.ActorFrom(ctx).Role == model.RolePatient {
@@ -427,21 +410,21 @@ func (s *Server) lifecycleRoutes() []route {
 				}
 				return b.BookAppointment(ctx, req)
 			})},
-		{Method: "POST", Pattern: "/api/v1/appointments/{id}/cancel", Summary: "取消预约", Tag: "appointment", Roles: with(desk, model.RolePatient), Audit: "write", Entity: "appointment",
+		{Method: "POST", Pattern: "/api/v1/appointments/{id}/cancel", Summary: "取消预约", Tag: "appointment", Action: policy.BookOrSelf, Audit: "write", Entity: "appointment",
 			Body: reasonBody{}, Response: model.Appointment{},
 			handler: call(http.StatusOK, withID(func(ctx context.Context, id int64, req reasonBody) (any, error) {
 				return b.CancelAppointment(ctx, id, req.Reason)
 			}))},
-		{Method: "POST", Pattern: "/api/v1/appointments/{id}/reschedule", Summary: "改约（原号源释放与新号源预约在同一事务中）", Tag: "appointment", Roles: with(desk, model.RolePatient), Audit: "write", Entity: "appointment",
+		{Method: "POST", Pattern: "/api/v1/appointments/{id}/reschedule", Summary: "改约（原号源释放与新号源预约在同一事务中）", Tag: "appointment", Action: policy.BookOrSelf, Audit: "write", Entity: "appointment",
 			Body: rescheduleBody{}, Response: model.Appointment{},
 			handler: call(http.StatusOK, withID(func(ctx context.Context, id int64, req rescheduleBody) (any, error) {
 				return b.RescheduleAppointment(ctx, id, req.SlotID)
 			}))},
-		{Method: "POST", Pattern: "/api/v1/appointments/{id}/checkin", Summary: "签到入队", Tag: "queue", Roles: desk, Audit: "write", Entity: "queue_ticket",
+		{Method: "POST", Pattern: "/api/v1/appointments/{id}/checkin", Summary: "签到入队", Tag: "queue", Action: policy.Book, Audit: "write", Entity: "queue_ticket",
 			Response: model.QueueTicket{}, handler: call(http.StatusCreated, noBody(func(ctx context.Context, id int64) (any, error) { return b.CheckIn(ctx, id) }))},
-		{Method: "POST", Pattern: "/api/v1/appointments/{id}/no-show", Summary: "爽约登记", Tag: "appointment", Roles: desk, Audit: "write", Entity: "appointment",
+		{Method: "POST", Pattern: "/api/v1/appointments/{id}/no-show", Summary: "爽约登记", Tag: "appointment", Action: policy.Book, Audit: "write", Entity: "appointment",
 			Response: model.Appointment{}, handler: call(http.StatusOK, noBody(func(ctx context.Context, id int64) (any, error) { return b.MarkNoShow(ctx, id) }))},
-		{Method: "POST", Pattern: "/api/v1/queue/walkins", Summary: "现场排队（无预约）", Tag: "queue", Roles: desk, Audit: "write", Entity: "queue_ticket",
+		{Method: "POST", Pattern: "/api/v1/queue/walkins", Summary: "现场排队（无预约）", Tag: "queue", Action: policy.Book, Audit: "write", Entity: "queue_ticket",
 			Body: walkInBody{}, Response: model.QueueTicket{},
 			handler: call(http.StatusCreated, func(ctx context.Context, r *http.Request, req walkInBody) (any, error) {
 				if req.CourseID <= 0 {
@@ -449,7 +432,7 @@ func (s *Server) lifecycleRoutes() []route {
 				}
 				return b.WalkIn(ctx, req.CourseID)
 			})},
-		{Method: "GET", Pattern: "/api/v1/queue", Summary: "治疗队列", Tag: "queue", Roles: viewers, Audit: "read_pii", Entity: "queue_ticket", Params: []string{"dept", "date"},
+		{Method: "GET", Pattern: "/api/v1/queue", Summary: "治疗队列", Tag: "queue", Action: policy.WorkTheDay, Audit: "read_pii", Entity: "queue_ticket", Params: []string{"dept", "date"},
 			Response: listResponse[model.QueueEntry]{},
 			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
 				if err := knownParams(r, "dept", "date"); err != nil {
@@ -463,7 +446,7 @@ func (s *Server) lifecycleRoutes() []route {
 				return list(q), err
 			})},
 		{Method: "POST", Pattern: "/api/v1/displays", Summary: "生成候诊大屏链接（只读、本科室、不随交班失效，可撤销；令牌只显示一次）", Tag: "queue",
-			Roles: with(desk, model.RoleDeptManager), Audit: "write", Entity: "display", Body: displayBody{}, Response: displayCreated{},
+			Action: policy.WorkTheDay, Audit: "write", Entity: "display", Body: displayBody{}, Response: displayCreated{},
 			handler: call(http.StatusCreated, func(ctx context.Context, r *http.Request, req displayBody) (any, error) {
 				if req.DeptID <= 0 {
 					return nil, model.Invalid("dept_id", "请选择科室 (dept_id is required)")
@@ -474,7 +457,7 @@ func (s *Server) lifecycleRoutes() []route {
 				}
 				return displayCreated{Display: d, Token: token, URL: "/queue/display/" + token}, nil
 			})},
-		{Method: "GET", Pattern: "/api/v1/displays", Summary: "科室的候诊大屏链接", Tag: "queue", Roles: with(desk, model.RoleDeptManager),
+		{Method: "GET", Pattern: "/api/v1/displays", Summary: "科室的候诊大屏链接", Tag: "queue", Action: policy.WorkTheDay,
 			Params: []string{"dept"}, Response: listResponse[model.Display]{},
 			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
 				if err := knownParams(r, "dept"); err != nil {
@@ -488,7 +471,7 @@ func (s *Server) lifecycleRoutes() []route {
 				return list(ds), err
 			})},
 		{Method: "POST", Pattern: "/api/v1/displays/{id}/revoke", Summary: "撤销候诊大屏链接（大屏数秒内显示已撤销）", Tag: "queue",
-			Roles: with(desk, model.RoleDeptManager), Audit: "write", Entity: "display",
+			Action: policy.WorkTheDay, Audit: "write", Entity: "display",
 			handler: call(http.StatusOK, noBody(func(ctx context.Context, id int64) (any, error) {
 				return map[string]any{"id": id, "revoked": true}, b.RevokeDisplay(ctx, id)
 			}))},
@@ -502,7 +485,7 @@ func (s *Server) lifecycleRoutes() []route {
 				}
 				return b.DisplayBoard(ctx, chi.URLParam(r, "token"))
 			})},
-		{Method: "GET", Pattern: "/api/v1/queue/board", Summary: "候诊大屏：今日叫号与候诊（仅号码与脱敏姓名）", Tag: "queue", Roles: viewers, Params: []string{"dept"},
+		{Method: "GET", Pattern: "/api/v1/queue/board", Summary: "候诊大屏：今日叫号与候诊（仅号码与脱敏姓名）", Tag: "queue", Action: policy.WorkTheDay, Params: []string{"dept"},
 			// No audit line: the display polls it every few seconds, and it
 			// carries no identifying data (numbers and masked names only).
 			Response: model.QueueBoard{},
@@ -516,11 +499,11 @@ func (s *Server) lifecycleRoutes() []route {
 				}
 				return b.QueueBoard(ctx, dept)
 			})},
-		{Method: "POST", Pattern: "/api/v1/queue/{id}/call", Summary: "叫号", Tag: "queue", Roles: desk, Audit: "write", Entity: "queue_ticket",
+		{Method: "POST", Pattern: "/api/v1/queue/{id}/call", Summary: "叫号", Tag: "queue", Action: policy.Book, Audit: "write", Entity: "queue_ticket",
 			Response: model.QueueTicket{}, handler: call(http.StatusOK, noBody(func(ctx context.Context, id int64) (any, error) { return b.CallTicket(ctx, id) }))},
 
 		{Method: "GET", Pattern: "/api/v1/consent-projects", Summary: "需知情同意的项目及其现行文本（科室主任维护；本科室）", Tag: "execution",
-			Roles: with(managers, model.RoleQualityOffice), Response: listResponse[model.ProjectConsentText]{},
+			Action: policy.KeepConsentTexts, Response: listResponse[model.ProjectConsentText]{},
 			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
 				if err := knownParams(r); err != nil {
 					return nil, err
@@ -529,18 +512,18 @@ func (s *Server) lifecycleRoutes() []route {
 				return list(ps), err
 			})},
 		{Method: "GET", Pattern: "/api/v1/projects/{id}/consent-templates", Summary: "项目知情同意书文本（各版本，最新版在前，现行版为第一项）", Tag: "execution",
-			Roles: with(viewers, model.RoleQualityOffice), Response: listResponse[*model.ConsentTemplate]{},
+			Action: policy.ReadConsentTemplates, Response: listResponse[*model.ConsentTemplate]{},
 			handler: call(http.StatusOK, noBody(func(ctx context.Context, id int64) (any, error) {
 				ts, err := b.ConsentTemplates(ctx, id)
 				return list(ts), err
 			}))},
 		{Method: "POST", Pattern: "/api/v1/projects/{id}/consent-templates", Summary: "保存知情同意书新版本（科室主任；版本不可修改，签署绑定现行版）", Tag: "execution",
-			Roles: managers, Audit: "write", Entity: "consent_template", Body: model.NewConsentTemplate{}, Response: model.ConsentTemplate{},
+			Action: policy.Manage, Audit: "write", Entity: "consent_template", Body: model.NewConsentTemplate{}, Response: model.ConsentTemplate{},
 			handler: call(http.StatusCreated, withID(func(ctx context.Context, id int64, req model.NewConsentTemplate) (any, error) {
 				req.ProjectID = id
 				return b.SaveConsentTemplate(ctx, req)
 			}))},
-		{Method: "GET", Pattern: "/api/v1/consents/{id}/text", Summary: "已签知情同意书及其签署时的全文（SM3 校验）", Tag: "record", Roles: with(archivers, model.RolePatient),
+		{Method: "GET", Pattern: "/api/v1/consents/{id}/text", Summary: "已签知情同意书及其签署时的全文（SM3 校验）", Tag: "record", Action: policy.ReadConsentText,
 			Audit: "read_pii", Entity: "consent", Response: model.SignedConsentText{},
 			handler: call(http.StatusOK, noBody(func(ctx context.Context, id int64) (any, error) {
 				ct, err := b.ConsentText(ctx, id)
@@ -549,7 +532,7 @@ func (s *Server) lifecycleRoutes() []route {
 				}
 				return ct, err
 			}))},
-		{Method: "POST", Pattern: "/api/v1/consents", Summary: "知情同意书电子签名（须先完整展示现行版文本，template_id）", Tag: "execution", Roles: clinical, Audit: "write", Entity: "consent",
+		{Method: "POST", Pattern: "/api/v1/consents", Summary: "知情同意书电子签名（须先完整展示现行版文本，template_id）", Tag: "execution", Action: policy.Treat, Audit: "write", Entity: "consent",
 			Body: model.NewConsent{}, Response: model.Consent{},
 			handler: call(http.StatusCreated, func(ctx context.Context, r *http.Request, req model.NewConsent) (any, error) {
 				var err error
@@ -558,7 +541,7 @@ func (s *Server) lifecycleRoutes() []route {
 				}
 				return b.SignConsent(ctx, req)
 			})},
-		{Method: "POST", Pattern: "/api/v1/sessions", Summary: "开始治疗（再次确费、知情同意校验）", Tag: "execution", Roles: clinical, Audit: "write", Entity: "session",
+		{Method: "POST", Pattern: "/api/v1/sessions", Summary: "开始治疗（再次确费、知情同意校验）", Tag: "execution", Action: policy.Treat, Audit: "write", Entity: "session",
 			Body: model.StartSession{}, Response: model.Session{},
 			handler: call(http.StatusCreated, func(ctx context.Context, r *http.Request, req model.StartSession) (any, error) {
 				var err error
@@ -567,21 +550,21 @@ func (s *Server) lifecycleRoutes() []route {
 				}
 				return b.StartSession(ctx, req)
 			})},
-		{Method: "POST", Pattern: "/api/v1/sessions/{id}/images", Summary: "影像采集（multipart: phase, image）", Tag: "execution", Roles: clinical, Audit: "write", Entity: "image", Params: []string{"phase"},
+		{Method: "POST", Pattern: "/api/v1/sessions/{id}/images", Summary: "影像采集（multipart: phase, image）", Tag: "execution", Action: policy.Treat, Audit: "write", Entity: "image", Params: []string{"phase"},
 			Response: model.Image{}, handler: s.uploadImage},
-		{Method: "POST", Pattern: "/api/v1/sessions/{id}/complete", Summary: "完成治疗（确认收费、生成记录）", Tag: "execution", Roles: clinical, Audit: "write", Entity: "session",
+		{Method: "POST", Pattern: "/api/v1/sessions/{id}/complete", Summary: "完成治疗（确认收费、生成记录）", Tag: "execution", Action: policy.Treat, Audit: "write", Entity: "session",
 			Body: model.CompleteSession{}, Response: completeResponse{},
 			handler: call(http.StatusOK, withID(func(ctx context.Context, id int64, req model.CompleteSession) (any, error) {
 				req.SessionID = id
 				sess, rec, err := b.CompleteSession(ctx, req)
 				return completeResponse{sess, rec}, err
 			}))},
-		{Method: "POST", Pattern: "/api/v1/sessions/{id}/abort", Summary: "中止治疗", Tag: "execution", Roles: clinical, Audit: "write", Entity: "session",
+		{Method: "POST", Pattern: "/api/v1/sessions/{id}/abort", Summary: "中止治疗", Tag: "execution", Action: policy.Treat, Audit: "write", Entity: "session",
 			Body: reasonBody{}, Response: model.Session{},
 			handler: call(http.StatusOK, withID(func(ctx context.Context, id int64, req reasonBody) (any, error) {
 				return b.AbortSession(ctx, id, req.Reason)
 			}))},
-		{Method: "POST", Pattern: "/api/v1/records/{id}/sign", Summary: "治疗记录电子签名", Tag: "record", Roles: clinical, Audit: "write", Entity: "record",
+		{Method: "POST", Pattern: "/api/v1/records/{id}/sign", Summary: "治疗记录电子签名", Tag: "record", Action: policy.Treat, Audit: "write", Entity: "record",
 			Body: signBody{}, Response: model.Record{},
 			handler: call(http.StatusOK, withID(func(ctx context.Context, id int64, req signBody) (any, error) {
 				signer, err := actorStaff(ctx, req.SignerID, "signer_id")
@@ -590,12 +573,12 @@ func (s *Server) lifecycleRoutes() []route {
 				}
 				return b.SignRecord(ctx, id, signer)
 			}))},
-		{Method: "POST", Pattern: "/api/v1/records/{id}/amend", Summary: "修改治疗记录（需重新签名）", Tag: "record", Roles: clinical, Audit: "write", Entity: "record",
+		{Method: "POST", Pattern: "/api/v1/records/{id}/amend", Summary: "修改治疗记录（需重新签名）", Tag: "record", Action: policy.Treat, Audit: "write", Entity: "record",
 			Body: amendBody{}, Response: model.Record{},
 			handler: call(http.StatusOK, withID(func(ctx context.Context, id int64, req amendBody) (any, error) {
 				return b.AmendRecord(ctx, id, req.Content)
 			}))},
-		{Method: "GET", Pattern: "/api/v1/patients/{id}/archive", Summary: "患者治疗档案（评审专家为脱敏数据）", Tag: "record", Roles: archivers, Audit: "read_pii", Entity: "patient",
+		{Method: "GET", Pattern: "/api/v1/patients/{id}/archive", Summary: "患者治疗档案（评审专家为脱敏数据）", Tag: "record", Action: policy.ReadArchive, Audit: "read_pii", Entity: "patient",
 			Response: model.PatientArchive{}, handler: call(http.StatusOK, noBody(func(ctx context.Context, id int64) (any, error) {
 				ar, err := b.PatientArchive(ctx, id)
 				if err == nil && deidentified(model.ActorFrom(ctx)) {
@@ -603,7 +586,7 @@ func (s *Server) lifecycleRoutes() []route {
 				}
 				return ar, err
 			}))},
-		{Method: "GET", Pattern: "/api/v1/patients", Summary: "按手机号或身份证号精确查找本院患者（盲索引，不解密其他患者）", Tag: "patient", Roles: desk, Audit: "read_pii", Entity: "patient",
+		{Method: "GET", Pattern: "/api/v1/patients", Summary: "按手机号或身份证号精确查找本院患者（盲索引，不解密其他患者）", Tag: "patient", Action: policy.Book, Audit: "read_pii", Entity: "patient",
 			Params: []string{"phone", "id_number"}, Response: listResponse[*model.Patient]{},
 			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
 				if err := knownParams(r, "phone", "id_number"); err != nil {
@@ -620,13 +603,13 @@ func (s *Server) lifecycleRoutes() []route {
 				p, err := b.FindPatients(ctx, field, value)
 				return list(p), err
 			})},
-		{Method: "POST", Pattern: "/api/v1/patients/{id}/link", Summary: "生成患者链接（查看预约、注意事项、问卷）", Tag: "patient", Roles: desk, Audit: "write", Entity: "patient",
+		{Method: "POST", Pattern: "/api/v1/patients/{id}/link", Summary: "生成患者链接（查看预约、注意事项、问卷）", Tag: "patient", Action: policy.Book, Audit: "write", Entity: "patient",
 			Response: linkResponse{}, handler: call(http.StatusCreated, noBody(func(ctx context.Context, id int64) (any, error) {
 				token, exp, err := b.CreatePatientLink(ctx, id)
 				return linkResponse{Token: token, ExpiresAt: exp.Format("2006-01-02T15:04:05Z07:00"), URL: "/p/" + token}, err
 			}))},
 
-		{Method: "GET", Pattern: "/api/v1/followups", Summary: "随访任务", Tag: "followup", Roles: with(clinical, model.RoleDeptManager), Audit: "read_pii", Entity: "followup", Params: []string{"due"},
+		{Method: "GET", Pattern: "/api/v1/followups", Summary: "随访任务", Tag: "followup", Action: policy.ManageCourse, Audit: "read_pii", Entity: "followup", Params: []string{"due"},
 			Response: listResponse[*model.Followup]{},
 			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
 				if err := knownParams(r, "due"); err != nil {
@@ -635,7 +618,7 @@ func (s *Server) lifecycleRoutes() []route {
 				f, err := b.FollowupsInScope(ctx, r.URL.Query().Get("due"))
 				return list(f), err
 			})},
-		{Method: "POST", Pattern: "/api/v1/followups/{id}/complete", Summary: "完成随访（可附满意度问卷）", Tag: "followup", Roles: clinical, Audit: "write", Entity: "followup",
+		{Method: "POST", Pattern: "/api/v1/followups/{id}/complete", Summary: "完成随访（可附满意度问卷）", Tag: "followup", Action: policy.Treat, Audit: "write", Entity: "followup",
 			Body: model.FollowupResult{}, Response: followupResponse{},
 			handler: call(http.StatusOK, withID(func(ctx context.Context, id int64, req model.FollowupResult) (any, error) {
 				var err error
@@ -645,7 +628,7 @@ func (s *Server) lifecycleRoutes() []route {
 				f, sv, err := b.CompleteFollowup(ctx, id, req)
 				return followupResponse{f, sv}, err
 			}))},
-		{Method: "POST", Pattern: "/api/v1/complaints", Summary: "投诉", Tag: "feedback", Roles: []string{model.RoleFrontDesk, model.RolePatient}, Audit: "write", Entity: "complaint",
+		{Method: "POST", Pattern: "/api/v1/complaints", Summary: "投诉", Tag: "feedback", Action: policy.FileComplaint, Audit: "write", Entity: "complaint",
 			Body: model.NewComplaint{}, Response: model.Complaint{},
 			handler: call(http.StatusCreated, func(ctx context.Context, r *http.Request, req model.NewComplaint) (any, error) {
 				if a := model.ActorFrom(ctx); a.Role == model.RolePatient {
@@ -653,7 +636,7 @@ func (s *Server) lifecycleRoutes() []route {
 				}
 				return b.FileComplaint(ctx, req)
 			})},
-		{Method: "POST", Pattern: "/api/v1/complaints/{id}/reply", Summary: "投诉回复", Tag: "feedback", Roles: []string{model.RoleDeptManager}, Audit: "write", Entity: "complaint",
+		{Method: "POST", Pattern: "/api/v1/complaints/{id}/reply", Summary: "投诉回复", Tag: "feedback", Action: policy.Manage, Audit: "write", Entity: "complaint",
 			Body: replyBody{}, Response: model.Complaint{},
 			handler: call(http.StatusOK, withID(func(ctx context.Context, id int64, req replyBody) (any, error) {
 				staff, err := actorStaff(ctx, 0, "replied_by")
@@ -663,18 +646,18 @@ func (s *Server) lifecycleRoutes() []route {
 				return b.ReplyComplaint(ctx, id, staff, req.Reply)
 			}))},
 
-		{Method: "GET", Pattern: "/api/v1/patient/home", Summary: "患者本人：预约、注意事项、待填问卷", Tag: "patient", Roles: []string{model.RolePatient}, Audit: "read_pii", Entity: "patient",
+		{Method: "GET", Pattern: "/api/v1/patient/home", Summary: "患者本人：预约、注意事项、待填问卷", Tag: "patient", Action: policy.PatientSelf, Audit: "read_pii", Entity: "patient",
 			Response: model.PatientHome{}, handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) { return b.PatientHome(ctx) })},
-		{Method: "GET", Pattern: "/api/v1/notifications/{id}/deliveries", Summary: "通知投递记录（每次尝试的渠道、时间、结果）", Tag: "patient", Roles: with(desk, model.RoleDeptManager),
+		{Method: "GET", Pattern: "/api/v1/notifications/{id}/deliveries", Summary: "通知投递记录（每次尝试的渠道、时间、结果）", Tag: "patient", Action: policy.WorkTheDay,
 			Audit: "read_pii", Entity: "notification", Response: listResponse[model.NoticeDelivery]{},
 			handler: call(http.StatusOK, noBody(func(ctx context.Context, id int64) (any, error) {
 				d, err := b.NoticeDeliveries(ctx, id)
 				return list(d), err
 			}))},
-		{Method: "POST", Pattern: "/api/v1/notifications/{id}/retry", Summary: "重新投递失败或已放弃的通知", Tag: "patient", Roles: with(desk, model.RoleDeptManager),
+		{Method: "POST", Pattern: "/api/v1/notifications/{id}/retry", Summary: "重新投递失败或已放弃的通知", Tag: "patient", Action: policy.WorkTheDay,
 			Audit: "write", Entity: "notification", Response: model.Notification{},
 			handler: call(http.StatusOK, noBody(func(ctx context.Context, id int64) (any, error) { return b.RetryNotice(ctx, id) }))},
-		{Method: "GET", Pattern: "/api/v1/desk", Summary: "前台工作台：科室当日预约、队列、号源与待预约疗程", Tag: "queue", Roles: with(desk, model.RoleDeptManager), Audit: "read_pii", Entity: "appointment",
+		{Method: "GET", Pattern: "/api/v1/desk", Summary: "前台工作台：科室当日预约、队列、号源与待预约疗程", Tag: "queue", Action: policy.WorkTheDay, Audit: "read_pii", Entity: "appointment",
 			Params: []string{"dept", "date"}, Response: model.DeskDay{},
 			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
 				if err := knownParams(r, "dept", "date"); err != nil {
@@ -687,7 +670,7 @@ func (s *Server) lifecycleRoutes() []route {
 				return b.DeskDay(ctx, dept, r.URL.Query().Get("date"))
 			})},
 		{Method: "GET", Pattern: "/api/v1/desk/patients", Summary: "前台查找本科室患者：姓名（部分）、病案号、手机号后 4 位（加密字段的带密钥后缀索引）、完整手机号或身份证号；含今后的预约与在治疗程",
-			Tag: "queue", Roles: with(desk, model.RoleDeptManager), Audit: "read_pii", Entity: "patient",
+			Tag: "queue", Action: policy.WorkTheDay, Audit: "read_pii", Entity: "patient",
 			Params: []string{"dept", "q"}, Response: listResponse[model.DeskPatient]{},
 			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
 				if err := knownParams(r, "dept", "q"); err != nil {
@@ -700,12 +683,12 @@ func (s *Server) lifecycleRoutes() []route {
 				found, err := b.SearchPatients(ctx, dept, r.URL.Query().Get("q"))
 				return list(found), err
 			})},
-		{Method: "GET", Pattern: "/api/v1/qr", Summary: "二维码（SVG）：本服务的患者手机链接，供前台出示与回执打印", Tag: "patient", Roles: with(desk, model.RoleDeptManager),
+		{Method: "GET", Pattern: "/api/v1/qr", Summary: "二维码（SVG）：本服务的患者手机链接，供前台出示与回执打印", Tag: "patient", Action: policy.WorkTheDay,
 			Params: []string{"url"}, handler: s.qrCode},
 		{Method: "GET", Pattern: "/api/v1/workstation", Summary: "治疗工作站：本科室今日队列及每位患者的项目、疗程进度、知情同意、治疗、影像、记录与记录模板", Tag: "execution",
-			Roles: clinical, Audit: "read_pii", Entity: "queue_ticket", Response: model.Workstation{},
+			Action: policy.Treat, Audit: "read_pii", Entity: "queue_ticket", Response: model.Workstation{},
 			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) { return b.Workstation(ctx) })},
-		{Method: "GET", Pattern: "/api/v1/patient/queue", Summary: "患者本人：今日排队位置（前面还有几人、当前叫号）", Tag: "patient", Roles: []string{model.RolePatient},
+		{Method: "GET", Pattern: "/api/v1/patient/queue", Summary: "患者本人：今日排队位置（前面还有几人、当前叫号）", Tag: "patient", Action: policy.PatientSelf,
 			// No audit line: the patient's own page polls it; /patient/home,
 			// which it refreshes, is audited.
 			Response: listResponse[model.PatientTicket]{},
@@ -713,19 +696,19 @@ func (s *Server) lifecycleRoutes() []route {
 				t, err := b.PatientTickets(ctx)
 				return list(t), err
 			})},
-		{Method: "GET", Pattern: "/api/v1/patient/notice-preferences", Summary: "患者本人：各级消息的接收设置", Tag: "patient", Roles: []string{model.RolePatient},
+		{Method: "GET", Pattern: "/api/v1/patient/notice-preferences", Summary: "患者本人：各级消息的接收设置", Tag: "patient", Action: policy.PatientSelf,
 			Response: listResponse[model.NoticePref]{},
 			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
 				p, err := b.NoticePrefs(ctx)
 				return list(p), err
 			})},
-		{Method: "PUT", Pattern: "/api/v1/patient/notice-preferences", Summary: "患者本人：退订或恢复一级消息（重要通知不可退订）", Tag: "patient", Roles: []string{model.RolePatient},
+		{Method: "PUT", Pattern: "/api/v1/patient/notice-preferences", Summary: "患者本人：退订或恢复一级消息（重要通知不可退订）", Tag: "patient", Action: policy.PatientSelf,
 			Audit: "write", Entity: "notification", Body: noticePrefBody{}, Response: listResponse[model.NoticePref]{},
 			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, req noticePrefBody) (any, error) {
 				p, err := b.SetNoticePref(ctx, req.Level, req.OptedOut)
 				return list(p), err
 			})},
-		{Method: "POST", Pattern: "/api/v1/patient/surveys/{id}", Summary: "患者本人填写满意度问卷", Tag: "patient", Roles: []string{model.RolePatient}, Audit: "write", Entity: "survey",
+		{Method: "POST", Pattern: "/api/v1/patient/surveys/{id}", Summary: "患者本人填写满意度问卷", Tag: "patient", Action: policy.PatientSelf, Audit: "write", Entity: "survey",
 			Body: surveyBody{}, Response: model.Survey{},
 			handler: call(http.StatusOK, withID(func(ctx context.Context, id int64, req surveyBody) (any, error) {
 				return b.AnswerSurvey(ctx, id, req.Scores, req.Comment)
@@ -824,6 +807,4 @@ func (s *Server) uploadImage(w http.ResponseWriter, r *http.Request) {
 
 // deidentified reports whether an actor reads patients masked: evaluators,
 // and the administrators (who keep the system, not the records).
-func deidentified(a model.Actor) bool {
-	return a.Role == model.RoleEvaluator || a.Role == model.RoleRegionOffice || a.Administrator()
-}
+func deidentified(a model.Actor) bool { return policy.Deidentified(a) }

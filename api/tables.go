@@ -14,6 +14,7 @@ import (
 	"github.com/zhiliao/zhiliao/encode"
 	"github.com/zhiliao/zhiliao/etl"
 	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/policy"
 	"github.com/zhiliao/zhiliao/reports"
 )
 
@@ -43,7 +44,7 @@ func (s *Server) rules() *reports.Rules {
 func (s *Server) tableRoutes() []route {
 	params := append([]string{"from", "to", "grain", "format"}, sliceParams...)
 	return []route{
-		{Method: "GET", Pattern: "/api/v1/tables", Summary: "报表表格目录 report tables shared by dashboards and exports", Tag: "marts", Roles: martReaders,
+		{Method: "GET", Pattern: "/api/v1/tables", Summary: "报表表格目录 report tables shared by dashboards and exports", Tag: "marts", Action: policy.ReadMarts,
 			Response: listResponse[reports.Table]{},
 			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
 				if err := knownParams(r); err != nil {
@@ -52,7 +53,7 @@ func (s *Server) tableRoutes() []route {
 				return list(reports.Tables), nil
 			})},
 		{Method: "GET", Pattern: "/api/v1/tables/{table}", Summary: "报表表格 one report table as shown on screen: JSON or CSV with the same headers and formats",
-			Tag: "marts", Roles: martReaders, Params: params, Response: tableResponse{},
+			Tag: "marts", Action: policy.ReadMarts, Params: params, Response: tableResponse{},
 			handler: func(w http.ResponseWriter, r *http.Request) { s.table(w, r, params) }},
 	}
 }

@@ -17,12 +17,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/zhiliao/zhiliao/access"
 	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/policy"
 )
 
 //go:embed templates static
@@ -258,12 +258,12 @@ func (h *Handler) page(w http.ResponseWriter, r *http.Request, slug string) {
 		h.render(w, http.StatusNotFound, "error.html", map[string]string{"Title": "页面不存在", "Message": "没有这个页面 (no such page)"})
 		return
 	}
-	if !slices.Contains(p.Roles, a.Role) {
+	if !p.Action.Allows(a) {
 		h.render(w, http.StatusForbidden, "error.html", map[string]string{"Title": "无权访问",
 			"Message": "您的角色无权查看分析看板 (your role may not open the dashboards)"})
 		return
 	}
-	v := pageView{Page: p, Role: roleTitles[a.Role], Operator: slices.Contains(operators, a.Role), Scope: "全院"}
+	v := pageView{Page: p, Role: roleTitles[a.Role], Operator: policy.OperateETL.Allows(a), Scope: "全院"}
 	if a.DeptBound() {
 		v.Scope = "本科室"
 	}
@@ -275,7 +275,7 @@ func (h *Handler) page(w http.ResponseWriter, r *http.Request, slug string) {
 		v.User = u.DisplayName
 	}
 	for _, q := range Pages {
-		if slices.Contains(q.Roles, a.Role) {
+		if q.Action.Allows(a) {
 			v.Nav = append(v.Nav, nav{Slug: q.Slug, Title: q.Title, Active: q.Slug == p.Slug})
 		}
 	}

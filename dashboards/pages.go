@@ -1,6 +1,6 @@
 package dashboards
 
-import "github.com/zhiliao/zhiliao/model"
+import "github.com/zhiliao/zhiliao/policy"
 
 // Series is one line or bar set of a chart: the sum of Num over the sum of
 // Den (a rate or an average; Den "" is the plain sum) times Scale.
@@ -37,13 +37,13 @@ type KPI struct {
 
 // Page is one dashboard page.
 type Page struct {
-	Slug   string   `json:"slug"`
-	Title  string   `json:"title"`
-	Roles  []string `json:"-"`
-	KPIs   []KPI    `json:"kpis,omitempty"`
-	Charts []Chart  `json:"charts"`
-	Tables []string `json:"tables"` // report table ids
-	ETL    bool     `json:"etl,omitempty"`
+	Slug   string        `json:"slug"`
+	Title  string        `json:"title"`
+	Action policy.Action `json:"-"` // who may open it (policy's table)
+	KPIs   []KPI         `json:"kpis,omitempty"`
+	Charts []Chart       `json:"charts"`
+	Tables []string      `json:"tables"` // report table ids
+	ETL    bool          `json:"etl,omitempty"`
 	// Tool names a working page that is not a dashboard (tools.js draws
 	// it): "reports" (报表中心) or "consents" (知情同意书模板).
 	Tool string `json:"tool,omitempty"`
@@ -52,11 +52,6 @@ type Page struct {
 	Report string `json:"report,omitempty"`
 }
 
-var (
-	readers   = []string{model.RoleAdmin, model.RoleQualityOffice, model.RoleDeptManager, model.RoleEvaluator, model.RoleRegionOffice}
-	operators = []string{model.RoleAdmin, model.RoleQualityOffice}
-)
-
 func sum(name, num, format string) Series { return Series{Name: name, Num: num, Format: format} }
 func ratio(name, num, den, format string, scale float64) Series {
 	return Series{Name: name, Num: num, Den: den, Format: format, Scale: scale}
@@ -64,7 +59,7 @@ func ratio(name, num, den, format string, scale float64) Series {
 
 // Pages are the dashboards, in the order of the navigation.
 var Pages = []Page{
-	{Slug: "overview", Title: "总览", Roles: readers, Report: "dept-monthly",
+	{Slug: "overview", Title: "总览", Action: policy.ReadMarts, Report: "dept-monthly",
 		KPIs: []KPI{
 			{ID: "sessions", Title: "治疗人次", Mart: "workload", Series: sum("治疗人次", "sessions", "int")},
 			{ID: "revenue", Title: "净收入", Mart: "revenue", Series: sum("净收入", "net_fen", "yuan")},
@@ -77,7 +72,7 @@ var Pages = []Page{
 			{ID: "revenue-trend", Title: "净收入趋势", Mart: "revenue", Type: "bar", Series: []Series{sum("净收入", "net_fen", "yuan")}},
 		},
 		Tables: []string{"institution-overview", "dept-overview"}},
-	{Slug: "workload", Title: "工作量", Roles: readers, Report: "workload",
+	{Slug: "workload", Title: "工作量", Action: policy.ReadMarts, Report: "workload",
 		Charts: []Chart{
 			{ID: "by-staff", Title: "人员治疗人次", Mart: "workload", Type: "bar", By: "staff_id", Series: []Series{sum("治疗人次", "sessions", "int"), sum("评估数", "assessments", "int")}},
 			{ID: "by-day", Title: "每日治疗人次", Mart: "workload", Type: "line", Series: []Series{sum("治疗人次", "sessions", "int"), sum("治疗人数", "patients", "int")}},
@@ -85,13 +80,13 @@ var Pages = []Page{
 				sum("治疗人次", "sessions", "int"), ratio("治疗时长(小时)", "treatment_minutes", "", "decimal", 1.0/60)}},
 		},
 		Tables: []string{"workload-by-staff", "workload-by-project"}},
-	{Slug: "revenue", Title: "收入", Roles: readers, Report: "revenue",
+	{Slug: "revenue", Title: "收入", Action: policy.ReadMarts, Report: "revenue",
 		Charts: []Chart{
 			{ID: "by-day", Title: "收入趋势", Mart: "revenue", Type: "line", Series: []Series{sum("治疗收入", "charges_fen", "yuan"), sum("冲减", "reversals_fen", "yuan"), sum("预交款退费", "prepaid_refunds_fen", "yuan")}},
 			{ID: "by-project", Title: "项目净收入", Mart: "revenue", Type: "bar", By: "project_id", Series: []Series{sum("净收入", "net_fen", "yuan")}},
 		},
 		Tables: []string{"revenue-by-project", "daily-trend"}},
-	{Slug: "projects", Title: "项目", Roles: readers, Report: "project",
+	{Slug: "projects", Title: "项目", Action: policy.ReadMarts, Report: "project",
 		Charts: []Chart{
 			{ID: "by-project", Title: "项目量", Mart: "project", Type: "bar", By: "project_id", Series: []Series{
 				sum("预约数", "appointments_booked", "int"), sum("治疗人次", "sessions", "int"), sum("爽约数", "no_shows", "int")}},
@@ -99,7 +94,7 @@ var Pages = []Page{
 				ratio("号源利用率", "slot_booked", "slot_capacity", "percent", 1)}},
 		},
 		Tables: []string{"project-summary"}},
-	{Slug: "satisfaction", Title: "满意度", Roles: readers, Report: "satisfaction",
+	{Slug: "satisfaction", Title: "满意度", Action: policy.ReadMarts, Report: "satisfaction",
 		Charts: []Chart{
 			{ID: "score", Title: "满意度均分(周)", Mart: "satisfaction", Type: "line", Grain: "week", Series: []Series{
 				ratio("总体", "score_overall", "surveys_answered", "decimal", 1), ratio("态度", "score_attitude", "surveys_answered", "decimal", 1)}},
@@ -107,15 +102,15 @@ var Pages = []Page{
 				ratio("随访按时率", "followups_on_time", "followups_past_due", "percent", 1), ratio("问卷回收率", "surveys_sent_answered", "surveys_sent", "percent", 1)}},
 		},
 		Tables: []string{"satisfaction-by-project"}},
-	{Slug: "quality", Title: "数据质量与评级", Roles: readers, Report: "data-quality",
+	{Slug: "quality", Title: "数据质量与评级", Action: policy.ReadMarts, Report: "data-quality",
 		Charts: []Chart{
 			{ID: "coefficients", Title: "评级指标系数与阈值", Mart: "data_quality", Type: "bar", By: "item,dimension", Threshold: true, Series: []Series{
 				ratio("系数", "numerator", "denominator", "percent", 1)}},
 		},
 		Tables: []string{"data-quality-items", "data-quality-by-month"}},
-	{Slug: "etl", Title: "ETL 运行状态", Roles: readers, ETL: true},
-	{Slug: "reports", Title: "报表中心", Roles: readers, Tool: "reports"},
-	{Slug: "consents", Title: "知情同意书", Roles: []string{model.RoleDeptManager, model.RoleQualityOffice}, Tool: "consents"},
+	{Slug: "etl", Title: "ETL 运行状态", Action: policy.ReadMarts, ETL: true},
+	{Slug: "reports", Title: "报表中心", Action: policy.ReadMarts, Tool: "reports"},
+	{Slug: "consents", Title: "知情同意书", Action: policy.KeepConsentTexts, Tool: "consents"},
 }
 
 // pageBySlug finds a page.

@@ -17,13 +17,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/zhiliao/zhiliao/access"
 	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/policy"
 )
 
 //go:embed templates static
@@ -39,10 +39,6 @@ type Auth interface {
 
 // Cookie is the session cookie; the API and the dashboards read the same one.
 const Cookie = "zhiliao_session"
-
-// boardRoles may open a department's waiting-room display: the roles the
-// API's /queue/board answers.
-var boardRoles = []string{model.RoleFrontDesk, model.RoleClinician, model.RoleDeptManager}
 
 // Handler serves /p/, /m/ and /queue/board.
 type Handler struct {
@@ -196,13 +192,15 @@ type boardView struct {
 	Token  string // or a display link's
 }
 
+// boardPage is the waiting-room display opened with a staff session of
+// policy.WorkTheDay: the roles the API's /queue/board answers.
 func (h *Handler) boardPage(w http.ResponseWriter, r *http.Request) {
 	a, err := h.session(r)
 	if err != nil {
 		http.Redirect(w, r, "/dash/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 		return
 	}
-	if !slices.Contains(boardRoles, a.Role) {
+	if !policy.WorkTheDay.Allows(a) {
 		h.render(w, http.StatusForbidden, "notice.html", noticeView{Title: "无权打开候诊大屏", Message: "候诊大屏由前台、治疗师或科室主任的账号打开。"})
 		return
 	}
@@ -250,18 +248,15 @@ func (h *Handler) padPage(w http.ResponseWriter, r *http.Request) {
 	h.render(w, http.StatusOK, "pad.html", nil)
 }
 
-// deskRoles may open the front desk: the roles the API's /desk answers
-// (the department manager for 停诊).
-var deskRoles = []string{model.RoleFrontDesk, model.RoleClinician, model.RoleDeptManager}
-
-// deskPage is the front desk's workstation.
+// deskPage is the front desk's workstation, for policy.WorkTheDay: the roles
+// the API's /desk answers (the department manager for 停诊).
 func (h *Handler) deskPage(w http.ResponseWriter, r *http.Request) {
 	a, err := h.session(r)
 	if err != nil {
 		http.Redirect(w, r, "/dash/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 		return
 	}
-	if !slices.Contains(deskRoles, a.Role) {
+	if !policy.WorkTheDay.Allows(a) {
 		h.render(w, http.StatusForbidden, "notice.html", noticeView{Title: "无权打开前台工作台", Message: "前台工作台由前台、治疗师或科室主任的账号打开。"})
 		return
 	}

@@ -1,0 +1,98 @@
+// Package policy decides who may see and do what (DESIGN.md §7), once for
+// every door: the API's router and OpenAPI document, the role × route test,
+// the dashboards and front-line pages, and the interfaces to come (shared
+// documents, FHIR, Flight SQL, explore). It owns the one table of actions
+// and the roles that may perform each, a principal's department scope, and
+// who sees patients de-identified. It imports model only, so any package
+// may ask it; none keeps a role list of its own (a test checks).
+package policy
+
+import (
+	"slices"
+
+	"github.com/zhiliao/zhiliao/model"
+)
+
+// Action is something a principal may do, with the roles that may do it.
+// The zero Action is public (no session needed).
+type Action struct {
+	Name  string   // stable identifier, e.g. "desk.book"
+	Title string   // what it permits, in Chinese
+	Roles []string // who may
+}
+
+// Allows reports whether the actor's role may perform the action.
+func (a Action) Allows(actor model.Actor) bool { return slices.Contains(a.Roles, actor.Role) }
+
+// Public reports whether the action needs no session.
+func (a Action) Public() bool { return a.Roles == nil }
+
+func roles(r ...string) []string { return r }
+
+// The actions. Several doors may share one: the front desk's day is the
+// same permission on the API, the desk page and the waiting-room board.
+var (
+	Anyone = Action{"session.any", "任何已登录账号（含患者链接）", roles(model.RoleAdmin, model.RoleSecurityAdmin, model.RoleAuditAdmin,
+		model.RoleDeptManager, model.RoleQualityOffice, model.RoleEvaluator, model.RoleClinician, model.RoleFrontDesk, model.RoleHIS, model.RolePatient)}
+	StaffAccount = Action{"account.own", "本人账号（修改密码）", roles(model.RoleAdmin, model.RoleSecurityAdmin, model.RoleAuditAdmin,
+		model.RoleDeptManager, model.RoleQualityOffice, model.RoleEvaluator, model.RoleClinician, model.RoleFrontDesk, model.RoleHIS)}
+	SystemAdmin   = Action{"admin.system", "系统管理（账号、字典；不碰临床数据）", roles(model.RoleAdmin)}
+	SecurityAdmin = Action{"admin.security", "安全管理（角色、解锁、重置密码）", roles(model.RoleSecurityAdmin)}
+	ListAccounts  = Action{"admin.accounts", "查看账号列表", roles(model.RoleAdmin, model.RoleSecurityAdmin)}
+	ReadAudit     = Action{"admin.audit", "查看审计日志", roles(model.RoleAuditAdmin)}
+	HISInterface  = Action{"his.orders", "HIS 接口（医嘱与缴费）", roles(model.RoleHIS)}
+
+	Treat         = Action{"clinical.treat", "治疗操作（评估、知情同意、执行、记录）", roles(model.RoleClinician)}
+	ManageCourse  = Action{"clinical.course", "疗程与记录管理（治疗师、科室主任）", roles(model.RoleClinician, model.RoleDeptManager)}
+	Book          = Action{"desk.book", "预约、签到、叫号（前台、治疗师）", roles(model.RoleFrontDesk, model.RoleClinician)}
+	BookOrSelf    = Action{"desk.book_or_self", "预约、取消、改约（前台、治疗师与患者本人）", roles(model.RoleFrontDesk, model.RoleClinician, model.RolePatient)}
+	WorkTheDay    = Action{"desk.day", "科室当日工作（前台工作台、候诊大屏、队列）", roles(model.RoleFrontDesk, model.RoleClinician, model.RoleDeptManager)}
+	FindSlots     = Action{"desk.slots", "查看号源", roles(model.RoleFrontDesk, model.RoleClinician, model.RoleDeptManager, model.RolePatient)}
+	Manage        = Action{"dept.manage", "科室管理（排班、停诊、投诉回复、知情同意书文本）", roles(model.RoleDeptManager)}
+	FileComplaint = Action{"feedback.complain", "登记投诉（前台代登记与患者本人）", roles(model.RoleFrontDesk, model.RolePatient)}
+	PatientSelf   = Action{"patient.self", "患者本人（凭链接或患者登录）", roles(model.RolePatient)}
+
+	ReadArchive          = Action{"record.archive", "查看患者治疗档案（评审专家为脱敏）", roles(model.RoleClinician, model.RoleDeptManager, model.RoleQualityOffice, model.RoleEvaluator)}
+	ReadConsentText      = Action{"record.consent_text", "查看已签知情同意书全文", roles(model.RoleClinician, model.RoleDeptManager, model.RoleQualityOffice, model.RoleEvaluator, model.RolePatient)}
+	ReadConsentTemplates = Action{"consent.templates", "查看知情同意书文本", roles(model.RoleFrontDesk, model.RoleClinician, model.RoleDeptManager, model.RoleQualityOffice)}
+	KeepConsentTexts     = Action{"consent.keep", "知情同意书文本维护页（科室主任编辑，质控科查看）", roles(model.RoleDeptManager, model.RoleQualityOffice)}
+
+	ReadMarts  = Action{"analytics.read", "分析看板、数据集市与报表导出", roles(model.RoleAdmin, model.RoleQualityOffice, model.RoleDeptManager, model.RoleEvaluator, model.RoleRegionOffice)}
+	OperateETL = Action{"analytics.operate", "ETL 运行、定时报表与运维", roles(model.RoleAdmin, model.RoleQualityOffice)}
+)
+
+// Actions is the table: every action, in the order the docs list them.
+var Actions = []Action{Anyone, StaffAccount, SystemAdmin, SecurityAdmin, ListAccounts, ReadAudit, HISInterface,
+	Treat, ManageCourse, Book, BookOrSelf, WorkTheDay, FindSlots, Manage, FileComplaint, PatientSelf,
+	ReadArchive, ReadConsentText, ReadConsentTemplates, KeepConsentTexts, ReadMarts, OperateETL}
+
+// Deidentified reports whether the actor sees patients de-identified
+// (names, phones, ID numbers and MRNs masked): the evaluator, the regional
+// office, and the three administrators, whose work never needs identity.
+func Deidentified(a model.Actor) bool {
+	return a.Role == model.RoleEvaluator || a.Role == model.RoleRegionOffice || a.Administrator()
+}
+
+// Dept is a department as scope sees it.
+type Dept struct{ ID, InstitutionID int64 }
+
+// Departments are the departments of depts the actor may see: its own when
+// it is bound to one, every department of a region for the regional
+// office, else those of its institution.
+func Departments(a model.Actor, depts []Dept) []int64 {
+	if a.DeptBound() {
+		return []int64{a.DeptID}
+	}
+	var out []int64
+	for _, d := range depts {
+		if InstitutionVisible(a, d.InstitutionID) {
+			out = append(out, d.ID)
+		}
+	}
+	return out
+}
+
+// InstitutionVisible reports whether the actor may see an institution's data.
+func InstitutionVisible(a model.Actor, institutionID int64) bool {
+	return a.Regional() || a.InstitutionID == 0 || a.InstitutionID == institutionID
+}
