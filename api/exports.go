@@ -16,8 +16,8 @@ import (
 	"github.com/zhiliao/zhiliao/etl"
 	"github.com/zhiliao/zhiliao/exports"
 	"github.com/zhiliao/zhiliao/model"
-	"github.com/zhiliao/zhiliao/policy"
 	"github.com/zhiliao/zhiliao/pdfprint"
+	"github.com/zhiliao/zhiliao/policy"
 	"github.com/zhiliao/zhiliao/reports"
 )
 

@@ -20,14 +20,14 @@ import (
 // cannot drift apart.
 type route struct {
 	Method, Pattern string
-	Summary         string   // Chinese first
-	Tag             string   // lifecycle step
+	Summary         string        // Chinese first
+	Tag             string        // lifecycle step
 	Action          policy.Action // who may (policy's table); the zero Action is public
-	Audit           string   // "", "write" or "read_pii"
-	Entity          string   // what the audit line names
-	Body            any      // request body type, for the document
-	Response        any      // response type, for the document
-	Params          []string // query parameters it takes
+	Audit           string        // "", "write" or "read_pii"
+	Entity          string        // what the audit line names
+	Body            any           // request body type, for the document
+	Response        any           // response type, for the document
+	Params          []string      // query parameters it takes
 	handler         http.HandlerFunc
 }
 

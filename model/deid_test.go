@@ -59,7 +59,7 @@ func FuzzMask(f *testing.F) {
 		if strings.Contains(s, "*") {
 			return // a value already holding stars cannot show how many were added
 		}
-		checkMask(t, "MaskPhone", s, MaskPhone(s), 0.35)      // 138****5678: 4 of 11
+		checkMask(t, "MaskPhone", s, MaskPhone(s), 0.35) // 138****5678: 4 of 11
 		checkMask(t, "MaskMRN", s, MaskMRN(s), 0.5)
 		checkMask(t, "MaskIDNumber", s, MaskIDNumber(s), 0.4) // 8 of 18
 		if utf8.RuneCountInString(s) >= 2 {
