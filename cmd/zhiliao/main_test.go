@@ -23,7 +23,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zhiliao/zhiliao/ingest/his"
+	"github.com/zhiliao/zhiliao/interop/mllp"
 	"github.com/zhiliao/zhiliao/pdfprint"
 	"github.com/zhiliao/zhiliao/store"
 	"github.com/zhiliao/zhiliao/warehouse/warehousetest"
@@ -184,10 +184,10 @@ func TestServeDemo(t *testing.T) {
 	defer conn.Close()
 	hl7 := "MSH|^~\\&|HIS|H001|ZHILIAO|H001|202611220900||ORM^O01|E2E-1|P|2.5\rPID|1||E2E-MRN^^^H001||测试^患者||19900101|F\rPV1|1|O\r" +
 		"ORC|NW|E2E-RX|||||3||202611220855\rOBR|1|E2E-RX||JG001^调Q激光祛斑\rDG1|1||L81.4^黄褐斑\rZPY|Y\r"
-	if err := his.WriteFrame(conn, []byte(hl7)); err != nil {
+	if err := mllp.WriteFrame(conn, []byte(hl7)); err != nil {
 		t.Fatal(err)
 	}
-	ack, err := his.ReadFrame(bufio.NewReader(conn), his.DefaultMaxFrame)
+	ack, err := mllp.ReadFrame(bufio.NewReader(conn), mllp.DefaultMaxFrame)
 	if err != nil || !strings.Contains(string(ack), "MSA|AA|E2E-1") {
 		t.Fatalf("HL7 ack %q %v", ack, err)
 	}

@@ -32,6 +32,7 @@ import (
 	"github.com/zhiliao/zhiliao/gen"
 	"github.com/zhiliao/zhiliao/ingest/cdc"
 	"github.com/zhiliao/zhiliao/ingest/his"
+	"github.com/zhiliao/zhiliao/interop/mllp"
 	"github.com/zhiliao/zhiliao/model"
 	"github.com/zhiliao/zhiliao/notify"
 	"github.com/zhiliao/zhiliao/reports"
@@ -120,7 +121,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&m.ReportSchedule, "report-schedule", exports.DefaultMonthly, "月报计划 cron schedule of the monthly reports, China time; empty disables (env ZHILIAO_REPORT_SCHEDULE)")
 	fs.StringVar(&m.MLLPAddr, "mllp-addr", "", "HL7 v2 MLLP 监听地址 listen address for the HIS, e.g. 127.0.0.1:2575 (env ZHILIAO_MLLP_ADDR; off when empty)")
 	fs.StringVar(&m.MLLPAllow, "mllp-allow", "127.0.0.0/8,::1/128", "允许的 HIS 地址 CIDRs the MLLP port serves; others are closed unread (env ZHILIAO_MLLP_ALLOW)")
-	fs.IntVar(&m.MLLPMaxFrame, "mllp-max-frame", his.DefaultMaxFrame, "HL7 消息上限 largest MLLP frame in bytes (env ZHILIAO_MLLP_MAX_FRAME)")
+	fs.IntVar(&m.MLLPMaxFrame, "mllp-max-frame", mllp.DefaultMaxFrame, "HL7 消息上限 largest MLLP frame in bytes (env ZHILIAO_MLLP_MAX_FRAME)")
 	fs.StringVar(&m.TLSCert, "tls-cert", "", "HTTPS 证书 PEM certificate of the main port; with --tls-key it speaks HTTPS only (env ZHILIAO_TLS_CERT)")
 	fs.StringVar(&m.TLSKey, "tls-key", "", "HTTPS 私钥 PEM key (env ZHILIAO_TLS_KEY)")
 	fs.StringVar(&m.ExternalURL, "external-url", "", "对外地址 the URL users reach the service at; https:// marks every cookie Secure behind a TLS proxy (env ZHILIAO_EXTERNAL_URL)")
@@ -465,7 +466,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.MLLP != nil {
 		m.log.Info("hl7 mllp intake", "addr", m.MLLP.Addr().String())
 		allow, _ := access.ParseTrusted(m.MLLPAllow) // validated when parsed
-		srv := &his.MLLPServer{Handle: m.intake.Handle, Logger: m.log, Allow: allow.Trusted, MaxFrame: m.MLLPMaxFrame}
+		srv := &mllp.Server{Handle: m.intake.Handle, Logger: m.log, Allow: allow.Trusted, MaxFrame: m.MLLPMaxFrame}
 		go func() {
 			if err := srv.Serve(ctx, m.MLLP); err != nil {
 				errc <- err

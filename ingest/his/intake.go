@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/zhiliao/zhiliao/interop/hl7v2"
+	"github.com/zhiliao/zhiliao/interop/mllp"
 	"github.com/zhiliao/zhiliao/model"
 )
 
@@ -23,7 +25,7 @@ import (
 //	         DG1-3 code^name, ZPY-1 Y/N (paid: a site segment many Chinese HIS send)
 //	DFT^P03  FT1-6 PY (payment) or CR (refund), FT1-11 amount in yuan,
 //	         FT1-23.1 the order number
-func OrderFromHL7(m *Message, institutionID int64) (model.OrderMessage, error) {
+func OrderFromHL7(m *hl7v2.Message, institutionID int64) (model.OrderMessage, error) {
 	o := model.OrderMessage{InstitutionID: institutionID, MessageID: m.ControlID()}
 	switch m.Type() {
 	case "ORM^O01":
@@ -149,10 +151,10 @@ func (in *Intake) Handle(ctx context.Context, raw []byte) []byte {
 		now = in.Now
 	}
 	ts := now().In(model.Local).Format("20060102150405")
-	m, err := ParseHL7(raw)
+	m, err := hl7v2.Parse(raw)
 	if err != nil {
 		in.dead(ctx, "", raw, "AR", err.Error())
-		return Ack(nil, "AR", err.Error(), ts)
+		return hl7v2.Ack(nil, "AR", err.Error(), ts)
 	}
 	msg, err := OrderFromHL7(m, in.InstitutionID)
 	if err == nil {
@@ -162,13 +164,13 @@ func (in *Intake) Handle(ctx context.Context, raw []byte) []byte {
 	if err != nil {
 		text := model.ErrorCode(err) + ": " + model.ErrorMessage(err)
 		in.dead(ctx, m.ControlID(), raw, "AE", text)
-		return Ack(m, "AE", text, ts)
+		return hl7v2.Ack(m, "AE", text, ts)
 	}
-	return Ack(m, "AA", "", ts)
+	return hl7v2.Ack(m, "AA", "", ts)
 }
 
 func (in *Intake) dead(ctx context.Context, id string, raw []byte, code, reason string) {
-	if in.DeadLetters == nil || !in.keep(PeerFrom(ctx)) {
+	if in.DeadLetters == nil || !in.keep(mllp.PeerFrom(ctx)) {
 		return
 	}
 	in.DeadLetters.AddDeadLetter(context.WithoutCancel(ctx), in.InstitutionID, id, raw, code, reason)

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/zhiliao/zhiliao/ingest/his"
+	"github.com/zhiliao/zhiliao/interop/hl7v2"
+	"github.com/zhiliao/zhiliao/interop/mllp"
 	"github.com/zhiliao/zhiliao/model"
 	"github.com/zhiliao/zhiliao/store"
 )
@@ -25,7 +27,7 @@ const newOrder = "MSH|^~\\&|HIS|H001|ZHILIAO|H001|202603020815||ORM^O01|MSG0001|
 	"ZPY|Y\r"
 
 func TestParseAndMap(t *testing.T) {
-	m, err := his.ParseHL7([]byte(newOrder))
+	m, err := hl7v2.Parse([]byte(newOrder))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,11 +46,11 @@ func TestParseAndMap(t *testing.T) {
 		t.Fatalf("mapped\n%+v\nwant\n%+v", o, want)
 	}
 	for _, bad := range []string{"", "hello", "MSH|^~\\&|HIS\r", "PID|1\rMSH|^~\\&|X"} {
-		if _, err := his.ParseHL7([]byte(bad)); err == nil {
+		if _, err := hl7v2.Parse([]byte(bad)); err == nil {
 			t.Errorf("parsed %q", bad)
 		}
 	}
-	refund, _ := his.ParseHL7([]byte("MSH|^~\\&|HIS|H001|ZHILIAO|H001|202603030900||DFT^P03|MSG0009|P|2.5\rFT1|1|||||CR|||||-135.50||||||||||||RX0001\r"))
+	refund, _ := hl7v2.Parse([]byte("MSH|^~\\&|HIS|H001|ZHILIAO|H001|202603030900||DFT^P03|MSG0009|P|2.5\rFT1|1|||||CR|||||-135.50||||||||||||RX0001\r"))
 	o, err = his.OrderFromHL7(refund, 1)
 	if err != nil || o.Action != model.HISRefund || o.RefundFen != 13550 || o.OrderNo != "RX0001" {
 		t.Fatalf("refund %+v %v", o, err)
@@ -80,7 +82,7 @@ func TestMLLPIntake(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &his.MLLPServer{Handle: intake.Handle}
+	srv := &mllp.Server{Handle: intake.Handle}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
 	conn, err := net.Dial("tcp", ln.Addr().String())
@@ -91,14 +93,14 @@ func TestMLLPIntake(t *testing.T) {
 	r := bufio.NewReader(conn)
 	send := func(msg string) string {
 		t.Helper()
-		if err := his.WriteFrame(conn, []byte(msg)); err != nil {
+		if err := mllp.WriteFrame(conn, []byte(msg)); err != nil {
 			t.Fatal(err)
 		}
-		ack, err := his.ReadFrame(r, his.DefaultMaxFrame)
+		ack, err := mllp.ReadFrame(r, mllp.DefaultMaxFrame)
 		if err != nil {
 			t.Fatal(err)
 		}
-		m, err := his.ParseHL7(ack)
+		m, err := hl7v2.Parse(ack)
 		if err != nil {
 			t.Fatalf("ack %q: %v", ack, err)
 		}

@@ -15,13 +15,15 @@ import (
 
 	"github.com/zhiliao/zhiliao/ingest/his"
 	"github.com/zhiliao/zhiliao/internal/testclock"
+	"github.com/zhiliao/zhiliao/interop/hl7v2"
+	"github.com/zhiliao/zhiliao/interop/mllp"
 	"github.com/zhiliao/zhiliao/model"
 	"github.com/zhiliao/zhiliao/store"
 )
 
 // serveMLLP starts an MLLP server on loopback over a fresh core with one
 // institution, and returns its address and the core.
-func serveMLLP(t *testing.T, srv *his.MLLPServer, intake *his.Intake) (string, *store.DB) {
+func serveMLLP(t *testing.T, srv *mllp.Server, intake *his.Intake) (string, *store.DB) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -53,15 +55,15 @@ func deadLetters(t *testing.T, db *store.DB) int {
 // TestMLLPRefusesPeersOutsideTheAllowList: a peer outside --mllp-allow is
 // disconnected before a byte of its message is read, and nothing is kept.
 func TestMLLPRefusesPeersOutsideTheAllowList(t *testing.T) {
-	addr, db := serveMLLP(t, &his.MLLPServer{Allow: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}, &his.Intake{})
+	addr, db := serveMLLP(t, &mllp.Server{Allow: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}, &his.Intake{})
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	his.WriteFrame(conn, []byte(newOrder))
+	mllp.WriteFrame(conn, []byte(newOrder))
 	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if ack, err := his.ReadFrame(bufio.NewReader(conn), his.DefaultMaxFrame); err == nil {
+	if ack, err := mllp.ReadFrame(bufio.NewReader(conn), mllp.DefaultMaxFrame); err == nil {
 		t.Fatalf("a refused peer got an answer: %q", ack)
 	}
 	var orders int
@@ -77,7 +79,7 @@ func TestMLLPRefusesPeersOutsideTheAllowList(t *testing.T) {
 func TestMLLPFrameLimitAndDeadLetterCap(t *testing.T) {
 	clock := testclock.New(time.Date(2026, 3, 2, 9, 0, 0, 0, model.Local))
 	intake := &his.Intake{DeadLettersPerHour: 3, Now: clock.Now}
-	addr, db := serveMLLP(t, &his.MLLPServer{MaxFrame: 1024}, intake)
+	addr, db := serveMLLP(t, &mllp.Server{MaxFrame: 1024}, intake)
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -85,8 +87,8 @@ func TestMLLPFrameLimitAndDeadLetterCap(t *testing.T) {
 	defer conn.Close()
 	r := bufio.NewReader(conn)
 	for i := 0; i < 5; i++ {
-		his.WriteFrame(conn, []byte("MSH|garbage"))
-		ack, err := his.ReadFrame(r, his.DefaultMaxFrame)
+		mllp.WriteFrame(conn, []byte("MSH|garbage"))
+		ack, err := mllp.ReadFrame(r, mllp.DefaultMaxFrame)
 		if err != nil || !bytes.Contains(ack, []byte("MSA|AR")) {
 			t.Fatalf("garbage %d: %q %v", i, ack, err)
 		}
@@ -95,41 +97,18 @@ func TestMLLPFrameLimitAndDeadLetterCap(t *testing.T) {
 		t.Fatalf("%d dead letters kept, %d dropped; want 3 and 2", n, intake.Dropped.Load())
 	}
 	clock.Add(time.Hour)
-	his.WriteFrame(conn, []byte("MSH|garbage"))
-	if _, err := his.ReadFrame(r, his.DefaultMaxFrame); err != nil || deadLetters(t, db) != 4 {
+	mllp.WriteFrame(conn, []byte("MSH|garbage"))
+	if _, err := mllp.ReadFrame(r, mllp.DefaultMaxFrame); err != nil || deadLetters(t, db) != 4 {
 		t.Fatalf("the next hour keeps again: %d dead letters, %v", deadLetters(t, db), err)
 	}
-	his.WriteFrame(conn, []byte(strings.Repeat("A", 2048)))
+	mllp.WriteFrame(conn, []byte(strings.Repeat("A", 2048)))
 	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if ack, err := his.ReadFrame(r, his.DefaultMaxFrame); err == nil {
+	if ack, err := mllp.ReadFrame(r, mllp.DefaultMaxFrame); err == nil {
 		t.Fatalf("an oversized frame was answered: %q", ack[:min(len(ack), 40)])
 	}
 	if n := deadLetters(t, db); n != 4 {
 		t.Fatalf("an oversized frame was kept: %d dead letters", n)
 	}
-}
-
-// FuzzReadFrame: whatever arrives, a frame is never longer than its limit
-// and the reader never panics.
-func FuzzReadFrame(f *testing.F) {
-	f.Add([]byte("\x0bMSH|^~\\&|HIS\x1c\x0d"), 16)
-	f.Add([]byte("\x0b\x0b\x1c\x1c\x0d"), 4)
-	f.Add([]byte("garbage"), 1)
-	f.Fuzz(func(t *testing.T, data []byte, limit int) {
-		if limit <= 0 || limit > 1<<16 {
-			return
-		}
-		r := bufio.NewReader(bytes.NewReader(data))
-		for {
-			msg, err := his.ReadFrame(r, limit)
-			if err != nil {
-				return
-			}
-			if len(msg) > limit {
-				t.Fatalf("frame of %d bytes over the limit %d", len(msg), limit)
-			}
-		}
-	})
 }
 
 // FuzzHL7: any bytes either fail to parse or map to an order message that
@@ -139,7 +118,7 @@ func FuzzHL7(f *testing.F) {
 	f.Add([]byte("MSH|^~\\&|HIS|H001|ZHILIAO|H001|202611220900||DFT^P03|P1|P|2.5\rFT1|1|||||CR|||||-12.5||||||||||||RX1\r"))
 	f.Add([]byte("MSH|^~\\&\r"))
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		m, err := his.ParseHL7(raw)
+		m, err := hl7v2.Parse(raw)
 		if err != nil {
 			return
 		}
@@ -152,8 +131,8 @@ func FuzzHL7(f *testing.F) {
 				t.Fatalf("mapped message does not validate: %v", verr)
 			}
 		}
-		ack := his.Ack(m, "AE", "x", "20260302090000")
-		if _, err := his.ParseHL7(ack); err != nil {
+		ack := hl7v2.Ack(m, "AE", "x", "20260302090000")
+		if _, err := hl7v2.Parse(ack); err != nil {
 			t.Fatalf("ACK %q does not parse: %v", ack, err)
 		}
 	})

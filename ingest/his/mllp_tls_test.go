@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/zhiliao/zhiliao/ingest/his"
+	"github.com/zhiliao/zhiliao/interop/mllp"
 )
 
 // selfSigned makes a certificate for 127.0.0.1 valid for an hour.
@@ -44,20 +45,20 @@ func TestMLLPOverTLS(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	intake := &his.Intake{}
-	serveMLLP(t, &his.MLLPServer{}, intake) // a core for the intake; its plain listener is not used
+	serveMLLP(t, &mllp.Server{}, intake) // a core for the intake; its plain listener is not used
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &his.MLLPServer{Handle: intake.Handle}
+	srv := &mllp.Server{Handle: intake.Handle}
 	go srv.Serve(ctx, tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}))
 	conn, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	his.WriteFrame(conn, []byte(newOrder))
-	ack, err := his.ReadFrame(bufio.NewReader(conn), his.DefaultMaxFrame)
+	mllp.WriteFrame(conn, []byte(newOrder))
+	ack, err := mllp.ReadFrame(bufio.NewReader(conn), mllp.DefaultMaxFrame)
 	if err != nil || !strings.Contains(string(ack), "MSA|A") {
 		t.Fatalf("TLS client: %q %v", ack, err)
 	}
@@ -66,9 +67,9 @@ func TestMLLPOverTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer plain.Close()
-	his.WriteFrame(plain, []byte(newOrder))
+	mllp.WriteFrame(plain, []byte(newOrder))
 	plain.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if ack, err := his.ReadFrame(bufio.NewReader(plain), his.DefaultMaxFrame); err == nil {
+	if ack, err := mllp.ReadFrame(bufio.NewReader(plain), mllp.DefaultMaxFrame); err == nil {
 		t.Fatalf("a plain-text client was answered: %q", ack)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/zhiliao/zhiliao/interop/hl7v2"
 	"github.com/zhiliao/zhiliao/store"
 )
 
@@ -26,7 +27,7 @@ func Replay(ctx context.Context, in *Intake, dl DeadLetterStore, limit int) (int
 	n := 0
 	for _, d := range letters {
 		ack := quiet.Handle(ctx, d.Raw)
-		m, err := ParseHL7(ack)
+		m, err := hl7v2.Parse(ack)
 		if err != nil || m.Field("MSA", 1) != "AA" {
 			continue
 		}

@@ -1,4 +1,8 @@
-package his
+// Package mllp carries HL7 v2 messages over TCP in the Minimal Lower Layer
+// Protocol: framing, a listener that answers each message with its
+// handler's ACK (allow-list, frame limit, TLS by wrapping the listener), and
+// a client that sends and waits for the ACK, retrying a lost connection.
+package mllp
 
 import (
 	"bufio"
@@ -65,12 +69,12 @@ func ReadFrame(r *bufio.Reader, max int) ([]byte, error) {
 	}
 }
 
-// MLLPServer accepts HL7 v2 connections from the HIS and answers every
+// Server accepts HL7 v2 connections from a peer system (the HIS) and answers every
 // message with the ACK its handler returns. Only peers in Allow are served
 // (a connection from anywhere else is closed unread: whoever reaches the
 // port could otherwise create paid orders); a frame over MaxFrame ends its
 // connection. TLS, when wanted, wraps the listener (tls.NewListener).
-type MLLPServer struct {
+type Server struct {
 	Handle   func(ctx context.Context, raw []byte) []byte
 	Logger   *slog.Logger
 	Allow    []netip.Prefix // empty: loopback only
@@ -87,7 +91,7 @@ func PeerFrom(ctx context.Context) string {
 	return p
 }
 
-func (s *MLLPServer) allowed(addr net.Addr) (string, bool) {
+func (s *Server) allowed(addr net.Addr) (string, bool) {
 	host, _, err := net.SplitHostPort(addr.String())
 	if err != nil {
 		return addr.String(), false
@@ -109,7 +113,7 @@ func (s *MLLPServer) allowed(addr net.Addr) (string, bool) {
 }
 
 // Serve accepts connections on ln until ctx ends.
-func (s *MLLPServer) Serve(ctx context.Context, ln net.Listener) error {
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	go func() { <-ctx.Done(); ln.Close() }()
 	for {
 		conn, err := ln.Accept()
@@ -136,7 +140,7 @@ func (s *MLLPServer) Serve(ctx context.Context, ln net.Listener) error {
 	}
 }
 
-func (s *MLLPServer) serveConn(ctx context.Context, conn net.Conn) {
+func (s *Server) serveConn(ctx context.Context, conn net.Conn) {
 	defer conn.Close()
 	go func() { <-ctx.Done(); conn.Close() }()
 	max := s.MaxFrame

@@ -1,4 +1,8 @@
-package his
+// Package hl7v2 reads and writes HL7 v2 messages: segments, fields and
+// components by the separators a message declares, and the ACK of a
+// message. It is a codec, usable without a server: the HIS intake, LIS
+// results and the messages back to HIS use it alike.
+package hl7v2
 
 import (
 	"bytes"
@@ -15,8 +19,8 @@ type Message struct {
 	comp     string
 }
 
-// ParseHL7 parses one message. It requires an MSH segment first.
-func ParseHL7(raw []byte) (*Message, error) {
+// Parse parses one message. It requires an MSH segment first.
+func Parse(raw []byte) (*Message, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) < 8 || string(raw[:3]) != "MSH" {
 		return nil, fmt.Errorf("not an HL7 v2 message: no MSH segment first")
