@@ -44,6 +44,7 @@ type Backend interface {
 	ConsentText(ctx context.Context, consentID int64) (*model.SignedConsentText, error)
 	ConsentProjects(ctx context.Context) ([]model.ProjectConsentText, error)
 	SearchPatients(ctx context.Context, deptID int64, query string) ([]model.DeskPatient, error)
+	PatientIdentities(ctx context.Context, ids []int64) (map[int64]model.PatientIdentity, error)
 	CreateDisplay(ctx context.Context, deptID int64, label string) (*model.Display, string, error)
 	Displays(ctx context.Context, deptID int64) ([]model.Display, error)
 	RevokeDisplay(ctx context.Context, id int64) error

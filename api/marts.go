@@ -515,6 +515,23 @@ func (s *Server) encodeResult(buf *bytes.Buffer, f string, m *etl.Mart, grain st
 	return n, nil
 }
 
+// identities names a detail page's patients from the core, with their MRN,
+// for an actor whose work needs identity (policy.SeesIdentity); nil keeps
+// them as the warehouse holds them (masked by default).
+func (s *Server) identities(actor model.Actor) etl.Identities {
+	if !policy.SeesIdentity(actor) {
+		return nil
+	}
+	return func(ctx context.Context, ids []int64) (map[int64]etl.Identity, error) {
+		found, err := s.Backend.PatientIdentities(ctx, ids)
+		out := make(map[int64]etl.Identity, len(found))
+		for id, p := range found {
+			out[id] = etl.Identity{Name: p.Name, MRN: p.MRN}
+		}
+		return out, err
+	}
+}
+
 func (s *Server) martDetail(w http.ResponseWriter, r *http.Request, params []string) {
 	ctx := r.Context()
 	m, _, err := s.mart(r)
@@ -545,7 +562,7 @@ func (s *Server) martDetail(w http.ResponseWriter, r *http.Request, params []str
 		s.detailCSV(w, r, a, m, q, deidentified(actor), failing)
 		return
 	}
-	dq := etl.DetailQuery{Query: q, Limit: size, Offset: (page - 1) * size, Deidentify: deidentified(actor), Failing: failing}
+	dq := etl.DetailQuery{Query: q, Limit: size, Offset: (page - 1) * size, Deidentify: deidentified(actor), Failing: failing, Identities: s.identities(actor)}
 	rr, total, err := a.Detail(ctx, m, dq)
 	if err != nil {
 		writeError(w, r, err)
@@ -580,7 +597,8 @@ func (s *Server) martDetail(w http.ResponseWriter, r *http.Request, params []str
 // dashboards' 导出明细: all rows behind a cell, not the page on screen),
 // straight from the warehouse's record reader to the response.
 func (s *Server) detailCSV(w http.ResponseWriter, r *http.Request, a Analytics, m *etl.Mart, q etl.Query, deid, failing bool) {
-	rr, total, err := a.Detail(r.Context(), m, etl.DetailQuery{Query: q, Limit: etl.MaxDownloadRows, Deidentify: deid, Download: true, Failing: failing})
+	rr, total, err := a.Detail(r.Context(), m, etl.DetailQuery{Query: q, Limit: etl.MaxDownloadRows, Deidentify: deid, Download: true, Failing: failing,
+		Identities: s.identities(model.ActorFrom(r.Context()))})
 	if err != nil {
 		writeError(w, r, err)
 		return

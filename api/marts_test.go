@@ -356,11 +356,32 @@ func TestMartDetail(t *testing.T) {
 	if int64(len(seen)) != sessions {
 		t.Errorf("pages gave %d sessions, cell %d", len(seen), sessions)
 	}
+	// Staff whose work needs identity (the department's manager here) see
+	// the MRN beside the name, from the core (the warehouse holds none).
+	var mgr martJSON
+	f.mustDo(f.tokens[model.RoleDeptManager], "GET", path, nil, 200, &mgr)
+	if len(mgr.Rows) == 0 || len(mgr.Columns) < 12 || mgr.Columns[11].Title != "病案号" {
+		t.Fatalf("the manager's detail columns %+v", mgr.Columns)
+	}
+	for _, row := range mgr.Rows {
+		var mrn string
+		if err := f.db.QueryRowContext(context.Background(), "SELECT mrn FROM patient WHERE id = ?", int64(row[9].(float64))).Scan(&mrn); err != nil {
+			t.Fatal(err)
+		}
+		if row[11].(string) != mrn || mrn == "" || strings.Contains(row[10].(string), "*") {
+			t.Errorf("the manager sees %q %q, the core has MRN %q", row[10], row[11], mrn)
+		}
+	}
 	var ev martJSON
 	f.mustDo(f.tokens[model.RoleEvaluator], "GET", path, nil, 200, &ev)
 	for _, row := range ev.Rows {
 		if name := row[10].(string); !strings.Contains(name, "*") || ev.Columns[10].Title != "患者姓名" {
 			t.Errorf("evaluator sees patient name %q", name)
+		}
+	}
+	for _, c := range ev.Columns {
+		if c.Title == "病案号" {
+			t.Error("the evaluator's detail has an MRN column")
 		}
 	}
 	// The system administrator keeps the system, not the records: masked too.

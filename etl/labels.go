@@ -142,12 +142,27 @@ func (r *Runner) Dimensions(ctx context.Context) (out *Dims, err error) {
 // (dept_name after dept_id, …) and patient_name after patient_id, masked
 // when deidentify is set.
 func (r *Runner) withLabels(ctx context.Context, rr array.RecordReader, deidentify ...bool) (array.RecordReader, error) {
+	return r.withLabelsOf(ctx, rr, len(deidentify) > 0 && deidentify[0], nil)
+}
+
+// Identity is a patient as the core knows them: the name in clear and the
+// MRN, for a reader whose work needs them (the warehouse may hold names
+// only masked, and never an MRN).
+type Identity struct{ Name, MRN string }
+
+// Identities looks up, in the core, the patients of ids the reader may
+// identify; a patient left out of the map is shown as the warehouse has it.
+type Identities func(ctx context.Context, ids []int64) (map[int64]Identity, error)
+
+// withLabelsOf is withLabels with, when identities is set, the patients'
+// names from the core and their MRN (patient_mrn) beside them.
+func (r *Runner) withLabelsOf(ctx context.Context, rr array.RecordReader, mask bool, identities Identities) (array.RecordReader, error) {
 	dims, err := r.Dimensions(ctx)
 	if err != nil {
 		rr.Release()
 		return nil, err
 	}
-	lr := &labelReader{ctx: ctx, r: r, src: rr, dims: dims, refs: 1, mask: len(deidentify) > 0 && deidentify[0]}
+	lr := &labelReader{ctx: ctx, r: r, src: rr, dims: dims, refs: 1, mask: mask, identities: identities}
 	var fields []arrow.Field
 	idx := map[string]int{}
 	for i, f := range rr.Schema().Fields() {
@@ -161,6 +176,10 @@ func (r *Runner) withLabels(ctx context.Context, rr array.RecordReader, deidenti
 		if name != "" {
 			fields = append(fields, arrow.Field{Name: name, Type: arrow.BinaryTypes.String, Nullable: true})
 			lr.plan = append(lr.plan, labelPlan{src: i, label: f.Name})
+		}
+		if f.Name == "patient_id" && identities != nil && !mask {
+			fields = append(fields, arrow.Field{Name: mrnCol, Type: arrow.BinaryTypes.String, Nullable: true})
+			lr.plan = append(lr.plan, labelPlan{src: i, label: mrnCol})
 		}
 	}
 	// Rating units (data_quality detail): named, judged and explained in Chinese.
@@ -192,6 +211,10 @@ type labelReader struct {
 	schema *arrow.Schema
 	plan   []labelPlan
 	mask   bool
+	// identities, when set, names the page's patients from the core
+	// (names in clear, MRNs) instead of the warehouse.
+	identities Identities
+	ids        map[int64]Identity // this record's, looked up once
 	// item, dimension and passed are the source columns a rating unit's
 	// labels read (data_quality detail).
 	item, dimension, passed int
@@ -247,8 +270,8 @@ func (l *labelReader) Next() bool {
 			break
 		}
 		names := l.dims.names[p.label]
-		if p.label == "patient_id" {
-			if names, l.err = l.r.patientNames(l.ctx, ids); l.err != nil {
+		if p.label == "patient_id" || p.label == mrnCol {
+			if names, l.err = l.patientLabels(ids, p.label == mrnCol); l.err != nil {
 				break
 			}
 		}
@@ -333,6 +356,52 @@ func (l *labelReader) unitLabels(rec arrow.Record, p labelPlan) (arrow.Array, er
 type errNotIDs string
 
 func (e errNotIDs) Error() string { return "etl: column " + string(e) + " is not BIGINT ids" }
+
+// mrnCol is the column of the patients' MRNs, beside their names, for a
+// reader who may identify them.
+const mrnCol = "patient_mrn"
+
+// patientLabels are the names (or, mrn, the MRNs) of the patients of one
+// record: from the core when the reader may identify them, else from the
+// warehouse (names as it holds them, no MRN).
+func (l *labelReader) patientLabels(ids *array.Int64, mrn bool) (map[int64]string, error) {
+	if l.identities == nil || l.mask {
+		return l.r.patientNames(l.ctx, ids)
+	}
+	if !mrn { // the name column comes first in a record: look the page up once
+		var list []int64
+		for j := 0; j < ids.Len(); j++ {
+			if !ids.IsNull(j) {
+				list = append(list, ids.Value(j))
+			}
+		}
+		var err error
+		if l.ids, err = l.identities(l.ctx, list); err != nil {
+			return nil, err
+		}
+	}
+	fallback := map[int64]string{}
+	if !mrn {
+		var err error
+		if fallback, err = l.r.patientNames(l.ctx, ids); err != nil {
+			return nil, err
+		}
+	}
+	out := make(map[int64]string, ids.Len())
+	for j := 0; j < ids.Len(); j++ {
+		id := ids.Value(j)
+		who, ok := l.ids[id]
+		switch {
+		case mrn:
+			out[id] = who.MRN
+		case ok:
+			out[id] = who.Name
+		default:
+			out[id] = fallback[id]
+		}
+	}
+	return out, nil
+}
 
 // patientNames reads the names of the patients in ids (one page of detail).
 func (r *Runner) patientNames(ctx context.Context, ids *array.Int64) (map[int64]string, error) {

@@ -165,6 +165,8 @@ func (m *Mart) ColumnTitle(grain, name string) string {
 		return "是否达标"
 	case reasonCol:
 		return "不达标原因"
+	case mrnCol:
+		return "病案号"
 	}
 	for _, cols := range [][]Column{m.Keys, m.Measures, m.Detail} {
 		for _, c := range cols {

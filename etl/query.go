@@ -272,6 +272,10 @@ type DetailQuery struct {
 	// Failing keeps only the units that failed their rule (a detail with a
 	// passed column: data_quality), the quality office's worklist.
 	Failing bool
+	// Identities, for a reader who may identify the patients, names them
+	// from the core with their MRN (policy.SeesIdentity); nil: as the
+	// warehouse holds them.
+	Identities Identities
 }
 
 // MaxDownloadRows is the most detail rows one download reads.
@@ -368,7 +372,7 @@ func (r *Runner) Detail(ctx context.Context, m *Mart, q DetailQuery) (array.Reco
 	if err != nil {
 		return nil, 0, fmt.Errorf("detail of %s: %w", m.Name, err)
 	}
-	lr, err := r.withLabels(ctx, rr, q.Deidentify)
+	lr, err := r.withLabelsOf(ctx, rr, q.Deidentify, q.Identities)
 	return lr, total, err
 }
 

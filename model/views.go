@@ -185,6 +185,13 @@ type WorkTicket struct {
 	RecordLines []RecordLine `json:"record_lines,omitempty"`
 }
 
+// PatientIdentity is a patient's name and MRN, for a reader who may
+// identify them.
+type PatientIdentity struct {
+	Name string `json:"name"`
+	MRN  string `json:"mrn"`
+}
+
 // DeskPatient is a patient the front desk found (SearchPatients), with the
 // department's bookings still to come and the open courses.
 type DeskPatient struct {

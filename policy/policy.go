@@ -73,6 +73,18 @@ func Deidentified(a model.Actor) bool {
 	return a.Role == model.RoleEvaluator || a.Role == model.RoleRegionOffice || a.Administrator()
 }
 
+// SeesIdentity reports whether the actor sees the patients of its scope by
+// name and MRN where its work needs them (drill-down rows, detail exports):
+// staff who treat, book, manage or audit care. Everyone else sees them
+// masked (Deidentified), a patient only themself, the HIS no one.
+func SeesIdentity(a model.Actor) bool {
+	switch a.Role {
+	case model.RoleDeptManager, model.RoleClinician, model.RoleFrontDesk, model.RoleQualityOffice:
+		return true
+	}
+	return false
+}
+
 // Dept is a department as scope sees it.
 type Dept struct{ ID, InstitutionID int64 }
 

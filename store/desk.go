@@ -199,3 +199,28 @@ func (db *DB) sealedMatch(index, column, value string) (string, []any) {
 	}
 	return "upper(replace(" + column + ", ' ', '')) = ?", []any{vault.Normalize(value)}
 }
+
+// PatientIdentities are the names and MRNs of the patients of ids that the
+// reader may identify: those of its institution, and for a reader bound to
+// a department those the department treats or has treated. A patient out
+// of scope is left out (the caller shows it as the warehouse has it).
+func (db *DB) PatientIdentities(ctx context.Context, ids []int64) (map[int64]model.PatientIdentity, error) {
+	out := map[int64]model.PatientIdentity{}
+	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	a := model.ActorFrom(ctx)
+	where, args := "institution_id = ? AND id IN "+inList(ids), append([]any{a.InstitutionID}, anys(ids)...)
+	if a.DeptBound() {
+		where += ` AND (EXISTS (SELECT 1 FROM course c WHERE c.patient_id = patient.id AND c.dept_id = ?)
+ OR EXISTS (SELECT 1 FROM application x WHERE x.patient_id = patient.id AND x.dept_id = ?)
+ OR EXISTS (SELECT 1 FROM his_order o WHERE o.patient_id = patient.id AND o.dept_id = ?))`
+		args = append(args, a.DeptID, a.DeptID, a.DeptID)
+	}
+	patients, err := listRows[model.Patient](ctx, db.q(ctx), where, args...)
+	for _, p := range patients {
+		out[p.ID] = model.PatientIdentity{Name: p.Name, MRN: p.MRN}
+	}
+	return out, err
+}
