@@ -64,6 +64,10 @@ type DB struct {
 	DisablePseudonyms bool
 	// Policy is the password, lockout and session policy.
 	Policy AccountPolicy
+	// Signers, when set, signs treatment records for their signers (a
+	// hospital CA's certificate-backed keys, store.Signers); nil: the
+	// core's own SM2 keys, wrapped by the master key.
+	Signers Signers
 
 	Logger *slog.Logger
 

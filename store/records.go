@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"crypto/ecdsa"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"fmt"
@@ -40,11 +41,11 @@ func recordDigest(r *model.Record) []byte {
 // signRecord stores the SM2 signature of a record's digest by its signer.
 // A core without keys signs with the digest alone (SignHash), as before.
 func (tx *Tx) signRecord(r *model.Record, digest []byte) error {
-	if tx.db.master == nil {
+	if tx.db.master == nil && tx.db.Signers == nil {
 		return nil
 	}
 	owner := "staff:" + strconv.FormatInt(*r.SignerID, 10)
-	signer, err := tx.db.signerOf(tx, owner)
+	signer, keyOwner, err := tx.signerFor(owner)
 	if err != nil {
 		return fmt.Errorf("signing key of %s: %w", owner, err)
 	}
@@ -53,8 +54,40 @@ func (tx *Tx) signRecord(r *model.Record, digest []byte) error {
 		return err
 	}
 	_, err = tx.exec("INSERT INTO record_signature (record_id, n, signer_id, signed_at, digest, signature, key_owner) VALUES (?, ?, ?, ?, ?, ?, ?)",
-		r.ID, r.Signatures, *r.SignerID, formatTime(*r.SignedAt), hex.EncodeToString(digest), sig, owner)
+		r.ID, r.Signatures, *r.SignerID, formatTime(*r.SignedAt), hex.EncodeToString(digest), sig, keyOwner)
 	return err
+}
+
+// Signers gives the signer of a person ("staff:12"): the interface a
+// hospital CA's certificate-backed signer implements (GM/T 0015), so that
+// it plugs in without touching the store.
+type Signers interface {
+	Signer(ctx context.Context, owner string) (vault.Signer, error)
+}
+
+// externalMaster marks a signing key whose private half is not the core's
+// (a CA's signer): only its public key is kept, to verify.
+const externalMaster = "external"
+
+// signerFor is the signer of owner and the name its public key is kept
+// under for verification: the core's own key (owner itself), or the
+// given Signers' key, kept once per key as ext:<owner>:<fingerprint> so a
+// signature made before the CA renewed the key still verifies.
+func (tx *Tx) signerFor(owner string) (vault.Signer, string, error) {
+	if tx.db.Signers == nil {
+		s, err := tx.db.signerOf(tx, owner)
+		return s, owner, err
+	}
+	s, err := tx.db.Signers.Signer(tx.ctx, owner)
+	if err != nil {
+		return nil, "", err
+	}
+	pub := s.PublicKey()
+	sum := sha256.Sum256(pub)
+	keyOwner := "ext:" + owner + ":" + hex.EncodeToString(sum[:8])
+	_, err = tx.exec("INSERT INTO signing_key (owner, public_key, wrapped, master, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (owner) DO NOTHING",
+		keyOwner, pub, []byte{}, externalMaster, formatTime(tx.now))
+	return s, keyOwner, err
 }
 
 // Signature states of a record, as the archive shows them.

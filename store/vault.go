@@ -680,7 +680,9 @@ func (db *DB) RotateMaster(ctx context.Context, next *vault.Master) (int, error)
 			}
 			n++
 		}
-		rows, err := tx.tx.QueryContext(tx.ctx, "SELECT owner, wrapped FROM signing_key")
+		// Public keys of a hospital CA's signers (externalMaster) have no
+		// private key here to re-wrap.
+		rows, err := tx.tx.QueryContext(tx.ctx, "SELECT owner, wrapped FROM signing_key WHERE master <> '"+externalMaster+"'")
 		if err != nil {
 			return err
 		}

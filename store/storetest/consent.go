@@ -1,14 +1,20 @@
 package storetest
 
 import (
+	"context"
 	"encoding/hex"
+	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/emmansun/gmsm/sm3"
 
 	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/store"
+	"github.com/zhiliao/zhiliao/vault"
 )
 
 // testConsentTemplates: a consent text is saved in revisions by the
@@ -141,5 +147,57 @@ func testDeskSearch(t *testing.T) {
 				t.Errorf("another department's patients asked for: %v", err)
 			}
 		})
+	}
+}
+
+// caSigners stands in for a hospital CA: real SM2 keys per person, held
+// outside the core, renewed on demand.
+type caSigners struct {
+	mu   sync.Mutex
+	keys map[string]vault.Signer
+}
+
+func (c *caSigners) Signer(_ context.Context, owner string) (vault.Signer, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s, ok := c.keys[owner]; ok {
+		return s, nil
+	}
+	s, _, err := vault.GenerateSM2()
+	if err == nil {
+		c.keys[owner] = s
+	}
+	return s, err
+}
+
+func (c *caSigners) renew(owner string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.keys, owner)
+}
+
+// testExternalSigners: records are signed through the Signers the store is
+// given (a CA's keys, on a core without a master key of its own); every
+// signature verifies, one made before the CA renewed the signer's key too,
+// and the key the CA holds never reaches the core (only its public half).
+func testExternalSigners(t *testing.T) {
+	e := newEnv(t)
+	ca := &caSigners{keys: map[string]vault.Signer{}}
+	e.db.Signers = ca
+	recs := e.signedRecords(2)
+	ca.renew(fmt.Sprintf("staff:%d", e.staff.ID))
+	_, err := e.db.AmendRecord(e.ctx, recs[1].ID, `{"note":"补充"}`)
+	e.must(err)
+	_, err = e.db.SignRecord(e.ctx, recs[1].ID, e.staff.ID)
+	e.must(err)
+	rep, err := e.db.VerifyRecords(e.ctx, time.Time{}, time.Time{}, nil)
+	if err != nil || rep.Checked != 2 || rep.ByState[store.SignatureValid] != 2 {
+		t.Fatalf("records signed by the CA's keys: %+v %v", rep, err)
+	}
+	var owners, private int
+	e.must(e.db.QueryRowContext(e.ctx, "SELECT count(DISTINCT key_owner) FROM record_signature WHERE key_owner LIKE 'ext:staff:%'").Scan(&owners))
+	e.must(e.db.QueryRowContext(e.ctx, "SELECT count(*) FROM signing_key WHERE length(wrapped) > 0").Scan(&private))
+	if owners != 2 || private != 0 {
+		t.Fatalf("%d CA keys named by the signatures (want 2: before and after the renewal); %d private keys in the core", owners, private)
 	}
 }

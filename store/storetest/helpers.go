@@ -122,6 +122,7 @@ var suite = []struct {
 	{"ComplaintFormAfterTreatment", testComplaintFormAfterTreatment},
 	{"ConsentTemplates", testConsentTemplates},
 	{"DeskSearch", testDeskSearch},
+	{"ExternalSigners", testExternalSigners},
 	{"RemindersOncePerAppointment", testRemindersOncePerAppointment},
 	{"AbortAndRevokedConsent", testAbortAndRevokedConsent},
 	{"SealedFields", testSealedFields},
