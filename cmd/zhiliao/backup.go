@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	iofs "io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -68,34 +66,8 @@ func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := w.validate(); err != nil {
 		return err
 	}
-	// The backup must open as a core before anything is replaced.
-	check, err := store.Open(ctx, *from, store.Options{Migrate: c.migrate})
+	head, err := store.Restore(ctx, *from, c.data, *replace, c.migrate)
 	if err != nil {
-		return fmt.Errorf("备份无法打开 the backup does not open as a core: %w", err)
-	}
-	head, err := check.OutboxHead(ctx)
-	check.Close()
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(c.data, 0o750); err != nil {
-		return err
-	}
-	core := filepath.Join(c.data, "core.db")
-	if _, err := os.Stat(core); err == nil {
-		if !*replace {
-			return fmt.Errorf("%s 已有核心库 holds a core: stop the service and add --replace to restore over it", c.data)
-		}
-		if err := os.Rename(core, core+".before-restore"); err != nil {
-			return err
-		}
-		for _, side := range []string{"-wal", "-shm"} {
-			os.Rename(core+side, core+".before-restore"+side)
-		}
-	} else if !errors.Is(err, iofs.ErrNotExist) {
-		return err
-	}
-	if err := copyFile(*from, core); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "核心库已恢复 core restored from %s (outbox through seq %d)\n", *from, head)
@@ -105,32 +77,4 @@ func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	fmt.Fprintln(stdout, "分析库已重建，数据集市已全量计算 warehouse rebuilt and marts built from the restored core")
 	return nil
-}
-
-// copyFile copies src to dst through a temporary file renamed into place.
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	tmp := dst + ".partial"
-	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o640)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := out.Sync(); err != nil {
-		out.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := out.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, dst)
 }

@@ -12,13 +12,12 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/chromedp/cdproto/network"
-	"github.com/chromedp/chromedp"
-
+	"github.com/zhiliao/zhiliao/access"
 	"github.com/zhiliao/zhiliao/api"
 	"github.com/zhiliao/zhiliao/dashboards"
 	"github.com/zhiliao/zhiliao/etl"
 	"github.com/zhiliao/zhiliao/evidence"
+	"github.com/zhiliao/zhiliao/frontline"
 	"github.com/zhiliao/zhiliao/model"
 	"github.com/zhiliao/zhiliao/pdfprint"
 	"github.com/zhiliao/zhiliao/reports"
@@ -29,14 +28,13 @@ import (
 // them: 数据质量与评级 and 总览.
 var shotPages = []struct{ slug, file string }{{"quality", "quality.png"}, {"", "overview.png"}}
 
-// dashboardShots renders the pack's dashboards for the period in headless
-// Chromium at 1440 px, as account as sees them: the service's own pages,
-// served for the occasion on a loopback port, with a ten-minute session
-// the command line issues (and audits).
+// dashboardShots renders the pack's dashboards for the period, as account
+// as sees them: the service's own pages, served for the occasion on a
+// loopback port with a ten-minute session the command line issues (and
+// audits), captured by pdfprint.Screenshots.
 func dashboardShots(db *store.DB, runner *etl.Runner, rules *reports.Rules, as string, log *slog.Logger) func(context.Context, reports.Params) ([]evidence.Shot, error) {
 	return func(ctx context.Context, p reports.Params) ([]evidence.Shot, error) {
-		browser, err := pdfprint.Browser()
-		if err != nil {
+		if _, err := pdfprint.Browser(); err != nil {
 			return nil, err
 		}
 		// The service issues the session itself: as is the command line's
@@ -47,8 +45,8 @@ func dashboardShots(db *store.DB, runner *etl.Runner, rules *reports.Rules, as s
 		if err != nil {
 			return nil, err
 		}
-		s := api.NewServer(db, log)
-		s.Analytics, s.Rules, s.Pages = runner, rules, dashboards.New(db, log)
+		s := newAPIServer(db, &access.Clients{}, nil, log)
+		s.Analytics, s.Rules = runner, rules
 		s.SetReady(true)
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -57,50 +55,37 @@ func dashboardShots(db *store.DB, runner *etl.Runner, rules *reports.Rules, as s
 		hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
 		go hs.Serve(ln)
 		defer hs.Close()
-		base := "http://" + ln.Addr().String()
-
-		ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-		defer cancel()
-		dir, err := os.MkdirTemp("", "zhiliao-shots-")
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(dir)
-		actx, cancelAlloc := chromedp.NewExecAllocator(ctx, chromedp.ExecPath(browser), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-			chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.WindowSize(1440, 900), chromedp.UserDataDir(filepath.Join(dir, "profile")),
-			chromedp.Flag("disable-dev-shm-usage", true))
-		defer cancelAlloc()
-		tab, cancelTab := chromedp.NewContext(actx)
-		defer cancelTab()
-		httpOnly := true
-		if err := chromedp.Do(tab, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-			_, err := chromedp.Call(ctx, network.SetCookie, network.SetCookieParams{Name: dashboards.Cookie, Value: token, URL: base + "/", HTTPOnly: &httpOnly})
-			return err
-		})); err != nil {
-			return nil, err
-		}
 		q := url.Values{"from": {p.From}, "to": {p.To}}
 		if len(p.Depts) == 1 {
 			q.Set("dept", fmt.Sprint(p.Depts[0]))
 		}
-		var shots []evidence.Shot
+		var pages [][2]string
 		for _, pg := range shotPages {
-			if err := chromedp.Do(tab, chromedp.EmulateViewport(1440, 900), chromedp.Navigate(base+"/dash/"+pg.slug+"?"+q.Encode())); err != nil {
-				return shots, err
-			}
-			// Drawn: no request pending, the marts built, every chart inked.
-			if _, err := chromedp.Run(tab, chromedp.Poll[bool](`document.body.dataset.ready === '1' && document.getElementById('building').hidden &&
-				[...document.querySelectorAll('[id^="chart-"]')].every(e => e.dataset.drawn === '1')`, chromedp.WithPollingTimeout(60*time.Second))); err != nil {
-				return shots, fmt.Errorf("%s did not finish drawing: %w", pg.file, err)
-			}
-			png, err := chromedp.Run(tab, chromedp.FullScreenshot(100))
-			if err != nil {
-				return shots, err
-			}
-			shots = append(shots, evidence.Shot{Name: pg.file, PNG: png})
+			pages = append(pages, [2]string{"/dash/" + pg.slug + "?" + q.Encode(), pg.file})
 		}
-		return shots, nil
+		// Drawn: no request pending, the marts built, every chart inked.
+		shots, err := pdfprint.Screenshots(ctx, "http://"+ln.Addr().String(), pdfprint.Session{Cookie: dashboards.Cookie, Token: token}, pages,
+			`document.body.dataset.ready === '1' && document.getElementById('building').hidden && [...document.querySelectorAll('[id^="chart-"]')].every(e => e.dataset.drawn === '1')`)
+		out := make([]evidence.Shot, len(shots))
+		for i, sh := range shots {
+			out[i] = evidence.Shot{Name: sh.Name, PNG: sh.PNG}
+		}
+		return out, err
 	}
+}
+
+// newAPIServer is the API with its pages (the dashboards and the front
+// line, sharing the API's client addresses and login throttle): the one
+// place it is built, for the service and for the evidence pack's
+// screenshots. The caller adds the analytics and the rules.
+func newAPIServer(db *store.DB, clients *access.Clients, throttle *access.LoginThrottle, log *slog.Logger) *api.Server {
+	s := api.NewServer(db, log)
+	s.Clients, s.Throttle = clients, throttle
+	pages := dashboards.New(db, log)
+	pages.Throttle, pages.Clients = throttle, clients
+	s.Pages = pages
+	s.Front, s.FrontPatterns = frontline.New(db, log), frontline.Patterns
+	return s
 }
 
 // writeEvidencePack is `zhiliao export evidence-pack`: the pack written

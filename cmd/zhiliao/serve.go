@@ -24,11 +24,9 @@ import (
 
 	"github.com/zhiliao/zhiliao/access"
 	"github.com/zhiliao/zhiliao/api"
-	"github.com/zhiliao/zhiliao/dashboards"
 	"github.com/zhiliao/zhiliao/etl"
 	"github.com/zhiliao/zhiliao/evidence"
 	"github.com/zhiliao/zhiliao/exports"
-	"github.com/zhiliao/zhiliao/frontline"
 	"github.com/zhiliao/zhiliao/gen"
 	"github.com/zhiliao/zhiliao/ingest/cdc"
 	"github.com/zhiliao/zhiliao/ingest/his"
@@ -219,19 +217,17 @@ func (m *Main) Open(ctx context.Context) error {
 	if m.Policy.MaxFailures > 0 {
 		m.DB.Policy = m.Policy
 	}
-	m.Server = api.NewServer(m.DB, m.log)
 	clients, err := access.ParseTrusted(m.TrustedProxy)
 	if err != nil {
 		return err
 	}
-	m.Server.Clients = clients
 	if m.LoginFailuresPerAddress == 0 {
 		m.LoginFailuresPerAddress = api.DefaultLoginsPerAddress
 	}
 	if m.LoginFailuresPerAccount == 0 {
 		m.LoginFailuresPerAccount = api.DefaultLoginsPerAccount
 	}
-	m.Server.Throttle = access.NewLoginThrottle(clients, m.LoginFailuresPerAddress, m.LoginFailuresPerAccount)
+	m.Server = newAPIServer(m.DB, clients, access.NewLoginThrottle(clients, m.LoginFailuresPerAddress, m.LoginFailuresPerAccount), m.log)
 	m.Server.MetricsToken = m.MetricsToken
 	m.Server.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "zhiliao_leader",
 		Help: "1 while this instance runs the relay and the schedules (one instance per core at a time)."}, func() float64 {
@@ -254,10 +250,6 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	m.Marts = &etl.Runner{Warehouse: m.Warehouse, Logger: m.log.With("component", "etl"), Metrics: etl.NewMetrics(m.Server.Registry)}
 	m.Server.Analytics = m.Marts
-	pages := dashboards.New(m.DB, m.log)
-	pages.Throttle, pages.Clients = m.Server.Throttle, m.Server.Clients
-	m.Server.Pages = pages
-	m.Server.Front, m.Server.FrontPatterns = frontline.New(m.DB, m.log), frontline.Patterns
 	rules, err := reports.LoadRules(m.RatingRules)
 	if err != nil {
 		return err
