@@ -6,7 +6,7 @@
 // (embedded default) and clickhouse; both pass one contract suite
 // (warehousetest).
 //
-// It imports model and the Arrow library only; the relay (ingest/cdc), the ETL
+// It imports model, policy (whose masks its engines spell) and the Arrow library only; the relay (ingest/cdc), the ETL
 // and the API depend on it, never the other way round.
 package warehouse
 
@@ -18,12 +18,17 @@ import (
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
+
+	"github.com/zhiliao/zhiliao/policy"
 )
 
 // Warehouse is an analytics store the relay fills and the ETL reads.
 type Warehouse interface {
 	// Engine names the implementation: "duckdb" or "clickhouse".
 	Engine() string
+	// SQL spells policy's de-identification masks in this engine's SQL
+	// (policy.MaskNameSQL, …), so a query can mask in place.
+	SQL() policy.SQL
 	// ID identifies this warehouse's contents: it is generated when the
 	// schema is first created and again by Reset, so a relay checkpoint taken
 	// against one warehouse is never applied to another.

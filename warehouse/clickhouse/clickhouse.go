@@ -37,6 +37,7 @@ import (
 	"github.com/apache/arrow/go/v15/arrow/array"
 
 	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/policy"
 	"github.com/zhiliao/zhiliao/warehouse"
 )
 
@@ -159,8 +160,22 @@ func (w *Warehouse) init(ctx context.Context) error {
 }
 
 func (w *Warehouse) Engine() string { return "clickhouse" }
-func (w *Warehouse) ID() string     { return w.id }
-func (w *Warehouse) Close() error   { return w.conn.Close() }
+
+// SQL implements warehouse.Warehouse.
+func (w *Warehouse) SQL() policy.SQL { return SQL }
+
+// SQL spells policy's masks in ClickHouse's RE2 functions (18.16 and later:
+// patterns are constants, no computed substring length is needed).
+var SQL = policy.RegexpSQL{
+	Length:     func(a ...string) string { return "toInt64(lengthUTF8(" + a[0] + "))" },
+	Extract:    func(a ...string) string { return "extract(" + strings.Join(a, ", ") + ")" },
+	ReplaceOne: func(a ...string) string { return "replaceRegexpOne(" + strings.Join(a, ", ") + ")" },
+	ReplaceAll: func(a ...string) string { return "replaceRegexpAll(" + strings.Join(a, ", ") + ")" },
+	Join:       func(a ...string) string { return "concat(" + strings.Join(a, ", ") + ")" },
+}
+
+func (w *Warehouse) ID() string   { return w.id }
+func (w *Warehouse) Close() error { return w.conn.Close() }
 
 // AppliedVersions implements warehouse.Migrator.
 func (w *Warehouse) AppliedVersions(ctx context.Context) (map[int64]bool, error) {

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/policy"
 	"github.com/zhiliao/zhiliao/warehouse"
 )
 
@@ -292,7 +293,10 @@ func (c *Cluster) fillLatest(ctx context.Context) error {
 }
 
 func (c *Cluster) Engine() string { return "clickhouse" }
-func (c *Cluster) ID() string     { return c.shards[0].id }
+
+// SQL implements warehouse.Warehouse: a cluster speaks ClickHouse's SQL.
+func (c *Cluster) SQL() policy.SQL { return SQL }
+func (c *Cluster) ID() string      { return c.shards[0].id }
 
 // Shards implements warehouse.Sharded: one warehouse per shard, on its own
 // replicated tables, for the ETL to build each shard's marts.

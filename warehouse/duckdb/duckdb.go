@@ -22,6 +22,7 @@ import (
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/policy"
 	"github.com/zhiliao/zhiliao/warehouse"
 )
 
@@ -97,8 +98,22 @@ func newID() string {
 }
 
 func (w *Warehouse) Engine() string { return "duckdb" }
-func (w *Warehouse) ID() string     { return w.id }
-func (w *Warehouse) Close() error   { return w.db.Close() }
+
+// SQL implements warehouse.Warehouse.
+func (w *Warehouse) SQL() policy.SQL { return SQL }
+
+// SQL spells policy's masks in DuckDB's RE2 functions (length counts
+// characters; regexp_replace without 'g' replaces the first match).
+var SQL = policy.RegexpSQL{
+	Length:     func(a ...string) string { return "CAST(length(" + a[0] + ") AS BIGINT)" },
+	Extract:    func(a ...string) string { return "regexp_extract(" + strings.Join(a, ", ") + ")" },
+	ReplaceOne: func(a ...string) string { return "regexp_replace(" + strings.Join(a, ", ") + ")" },
+	ReplaceAll: func(a ...string) string { return "regexp_replace(" + strings.Join(a, ", ") + ", 'g')" },
+	Join:       func(a ...string) string { return "concat(" + strings.Join(a, ", ") + ")" },
+}
+
+func (w *Warehouse) ID() string   { return w.id }
+func (w *Warehouse) Close() error { return w.db.Close() }
 
 // AppliedVersions implements warehouse.Migrator.
 func (w *Warehouse) AppliedVersions(ctx context.Context) (map[int64]bool, error) {
