@@ -63,8 +63,15 @@
 
   // A patient's phone link, shown on the screen to copy and as a QR code to
   // scan (drawn by the server from this service's own link only).
+  // Two asks at once (the receipt's QR code and the link button) share one
+  // request: the same write sent twice at once carries the same
+  // Idempotency-Key, and the second would be refused while the first runs.
+  const linksInFlight = {};
   async function patientLink(patientID) {
-    const r = await api('POST', '/api/v1/patients/' + patientID + '/link');
+    if (!linksInFlight[patientID]) {
+      linksInFlight[patientID] = api('POST', '/api/v1/patients/' + patientID + '/link').finally(() => { delete linksInFlight[patientID]; });
+    }
+    const r = await linksInFlight[patientID];
     const url = location.origin + r.url;
     return { url, expires: r.expires_at, qr: '/api/v1/qr?' + new URLSearchParams({ url }) };
   }
