@@ -168,22 +168,33 @@ ORDER BY name, id LIMIT `+fmt.Sprint(deskSearchLimit), append(append([]any{a.Ins
 	if err != nil {
 		return nil, err
 	}
-	out := make([]model.DeskPatient, 0, len(patients))
-	for _, p := range patients {
-		dp := model.DeskPatient{Patient: p}
-		// The department's bookings from today on: what a caller cancels or moves.
-		midnight, _ := time.ParseInLocation("2006-01-02", db.today(), model.Local)
-		if dp.Appointments, err = listRows[model.Appointment](ctx, db.q(ctx), cond+" AND patient_id = ? AND status IN ('booked', 'checked_in') AND planned_at >= ? ORDER BY planned_at",
-			append(slices.Clone(args), p.ID, formatTime(midnight))...); err != nil {
-			return nil, err
-		}
-		if dp.Courses, err = listRows[model.Course](ctx, db.q(ctx), cond+" AND patient_id = ? AND status = ? ORDER BY id",
-			append(slices.Clone(args), p.ID, model.CourseActive)...); err != nil {
-			return nil, err
-		}
-		out = append(out, dp)
+	out := make([]model.DeskPatient, len(patients))
+	if len(patients) == 0 {
+		return out, nil
 	}
-	return out, nil
+	// The department's bookings from today on (what a caller cancels or
+	// moves) and its open courses, for every patient found in one query each.
+	ids := make([]int64, len(patients))
+	at := map[int64]int{}
+	for i, p := range patients {
+		ids[i], at[p.ID] = p.ID, i
+		out[i].Patient = p
+	}
+	midnight, _ := time.ParseInLocation("2006-01-02", db.today(), model.Local)
+	appts, err := listRows[model.Appointment](ctx, db.q(ctx), cond+" AND patient_id IN "+inList(ids)+" AND status IN ('booked', 'checked_in') AND planned_at >= ? ORDER BY planned_at",
+		append(append(slices.Clone(args), anys(ids)...), formatTime(midnight))...)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range appts {
+		out[at[a.PatientID]].Appointments = append(out[at[a.PatientID]].Appointments, a)
+	}
+	courses, err := listRows[model.Course](ctx, db.q(ctx), cond+" AND patient_id IN "+inList(ids)+" AND status = ? ORDER BY id",
+		append(append(slices.Clone(args), anys(ids)...), model.CourseActive)...)
+	for _, c := range courses {
+		out[at[c.PatientID]].Courses = append(out[at[c.PatientID]].Courses, c)
+	}
+	return out, err
 }
 
 // sealedMatch is the condition finding value in a sealed column, or (index
