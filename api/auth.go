@@ -14,6 +14,7 @@ import (
 
 	"github.com/zhiliao/zhiliao/access"
 	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/policy"
 )
 
 // sessionCookie carries the token for the pages; the API also takes it as a
@@ -177,10 +178,10 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request) {
 	a := model.ActorFrom(r.Context())
 	token, _ := bearer(r)
 	resp := meResponse{Role: a.Role, Scope: "institution", CSRFToken: csrfToken(token)}
-	if a.DeptBound() {
+	if policy.DeptBound(a) {
 		resp.Scope = "department"
 	}
-	if a.Role == model.RolePatient {
+	if policy.PatientSelf.Allows(a) {
 		resp.Scope = "self"
 	} else {
 		u, err := s.Backend.User(r.Context(), a.UserID)

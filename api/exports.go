@@ -54,7 +54,7 @@ func (s *Server) ownJob(ctx context.Context, m *exports.Manager, id string) (exp
 		return j, err
 	}
 	a := model.ActorFrom(ctx)
-	if j.Owner != a.UserID && a.Role != model.RoleAdmin {
+	if j.Owner != a.UserID && !policy.SystemAdmin.Allows(a) {
 		return exports.Job{}, exports.ErrNotFound
 	}
 	return j, nil

@@ -22,7 +22,7 @@ import (
 	"github.com/zhiliao/zhiliao/api"
 	"github.com/zhiliao/zhiliao/etl"
 	"github.com/zhiliao/zhiliao/exports"
-	"github.com/zhiliao/zhiliao/ingest/his"
+	"github.com/zhiliao/zhiliao/gen/cashier"
 	"github.com/zhiliao/zhiliao/internal/testclock"
 	"github.com/zhiliao/zhiliao/internal/testpg"
 	"github.com/zhiliao/zhiliao/model"
@@ -38,7 +38,7 @@ type fixture struct {
 	t      testing.TB
 	where  string // the core: a SQLite file or a PostgreSQL DSN
 	db     *store.DB
-	his    *his.Simulator
+	his    *cashier.Simulator
 	clock  *testclock.Clock
 	srv    *httptest.Server
 	api    *api.Server
@@ -121,7 +121,7 @@ func newFixtureOn(t testing.TB, postgres bool) *fixture {
 	f := &fixture{t: t, where: where, db: db, clock: testclock.New(day0), tokens: map[string]string{}}
 	db.Now = f.clock.Now
 	db.Policy.HashCost = bcrypt.MinCost // each hash at the default cost takes seconds under the race detector
-	f.his = &his.Simulator{Status: db.OrderPaymentStatus}
+	f.his = &cashier.Simulator{Status: db.OrderPaymentStatus}
 	db.HIS = f.his
 	must := func(err error) {
 		t.Helper()

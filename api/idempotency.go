@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/policy"
 )
 
 // Idempotent writes. A page that loses its connection while a form is being
@@ -115,7 +116,7 @@ func (s *Server) replayed(w http.ResponseWriter, r *http.Request, c *model.Idemp
 
 // principalOf is whose keys a request's belong to.
 func principalOf(a model.Actor) string {
-	if a.Role == model.RolePatient {
+	if policy.PatientSelf.Allows(a) {
 		return fmt.Sprintf("patient:%d", a.PatientID)
 	}
 	return fmt.Sprintf("user:%d", a.UserID)

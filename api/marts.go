@@ -146,12 +146,10 @@ func parseQuery(vals url.Values, m *etl.Mart, today time.Time) (etl.Query, error
 	return q, q.Validate(m)
 }
 
-// scope narrows q to the departments the actor may see: a department-bound
-// actor its own, a regional one every department of the warehouse, anyone
-// else the departments of their institution. Asking for a department or an
-// institution outside it is forbidden, not silently emptied.
+// scope narrows q to the departments the actor may see (policy.MartDepartments):
+// its department filter becomes exactly those, and asking for a department
+// or an institution outside them is forbidden.
 func (s *Server) scope(ctx context.Context, a Analytics, q *etl.Query) ([]int64, error) {
-	actor := model.ActorFrom(ctx)
 	dims, err := a.Dimensions(ctx)
 	if err != nil {
 		return nil, err
@@ -160,44 +158,24 @@ func (s *Server) scope(ctx context.Context, a Analytics, q *etl.Query) ([]int64,
 	for i, d := range dims.Departments {
 		depts[i] = policy.Dept{ID: d.ID, InstitutionID: d.InstitutionID}
 	}
-	allowed := policy.Departments(actor, depts)
-	if insts, ok := q.Ints[etl.InstitutionKey]; ok {
-		// An institution filter is the departments of those institutions.
+	insts := make([]int64, len(dims.Institutions))
+	for i, d := range dims.Institutions {
+		insts[i] = d.ID
+	}
+	asked := policy.MartQuery{Departments: q.Ints["dept_id"]}
+	if ids, ok := q.Ints[etl.InstitutionKey]; ok {
+		asked.Institutions = ids
+		if asked.Institutions == nil {
+			asked.Institutions = []int64{}
+		}
 		delete(q.Ints, etl.InstitutionKey)
-		var of []int64
-		for _, id := range insts {
-			n := 0
-			for _, d := range dims.Departments {
-				if d.InstitutionID == id && slices.Contains(allowed, d.ID) {
-					of = append(of, d.ID)
-					n++
-				}
-			}
-			if n == 0 && !slices.ContainsFunc(dims.Institutions, func(i etl.Dim) bool {
-				return i.ID == id && policy.InstitutionVisible(actor, id)
-			}) {
-				return nil, model.Errorf(model.EFORBIDDEN, "无权查看机构 %d 的数据 (institution %d is outside your scope)", id, id)
-			}
-		}
-		if asked, ok := q.Ints["dept_id"]; ok {
-			of = slices.DeleteFunc(of, func(id int64) bool { return !slices.Contains(asked, id) })
-		}
-		q.Ints["dept_id"] = of
-		if of == nil {
-			q.Ints["dept_id"] = []int64{}
-		}
 	}
-	asked := q.Ints["dept_id"]
-	if asked == nil {
-		q.Ints["dept_id"] = allowed
-		return allowed, nil
+	ids, err := policy.MartDepartments(model.ActorFrom(ctx), depts, insts, asked)
+	if err != nil {
+		return nil, err
 	}
-	for _, id := range asked {
-		if !slices.Contains(allowed, id) {
-			return nil, model.Errorf(model.EFORBIDDEN, "无权查看科室 %d 的数据 (department %d is outside your scope)", id, id)
-		}
-	}
-	return asked, nil
+	q.Ints["dept_id"] = ids
+	return ids, nil
 }
 
 type martInfo struct {
@@ -578,8 +556,7 @@ func (s *Server) martDetail(w http.ResponseWriter, r *http.Request, params []str
 	}
 	// Detail rows name patients: every read is in the audit log with its
 	// filters and how many rows it returned, before a byte of them is sent.
-	if err := s.auditLine(r, "read_pii", "GET /api/v1/marts/{mart}/detail", "mart", m.Name, http.StatusOK,
-		fmt.Sprintf("%s rows=%d", r.URL.RawQuery, n)); err != nil {
+	if err := s.auditRead(r, policy.Read{Route: "GET /api/v1/marts/{mart}/detail", Entity: "mart", ID: m.Name, Filters: r.URL.Query(), Rows: int64(n)}); err != nil {
 		writeError(w, r, err)
 		return
 	}
@@ -613,8 +590,7 @@ func (s *Server) detailCSV(w http.ResponseWriter, r *http.Request, a Analytics, 
 	for i, c := range cols {
 		titles[i] = c.Title
 	}
-	if err := s.auditLine(r, "read_pii", "GET /api/v1/marts/{mart}/detail", "mart", m.Name, http.StatusOK,
-		fmt.Sprintf("%s rows=%d all=true", r.URL.RawQuery, total)); err != nil {
+	if err := s.auditRead(r, policy.Read{Route: "GET /api/v1/marts/{mart}/detail", Entity: "mart", ID: m.Name, Filters: r.URL.Query(), Rows: total, All: true}); err != nil {
 		rr.Release()
 		writeError(w, r, err)
 		return

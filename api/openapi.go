@@ -9,6 +9,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3gen"
 
 	"github.com/zhiliao/zhiliao/etl"
+	"github.com/zhiliao/zhiliao/policy"
 )
 
 // OpenAPI builds the OpenAPI 3 document of the whole API from the route
@@ -59,7 +60,7 @@ func (s *Server) OpenAPI() (*openapi3.T, error) {
 		for _, p := range rt.Params {
 			op.AddParameter(openapi3.NewQueryParameter(p).WithSchema(openapi3.NewStringSchema()))
 		}
-		if rt.Audit == "write" { // idempotency.go
+		if rt.Audit == policy.AuditWrite { // idempotency.go
 			op.AddParameter(openapi3.NewHeaderParameter("Idempotency-Key").WithSchema(openapi3.NewStringSchema().WithPattern(idempotencyKeyPattern.String())).
 				WithDescription("幂等键：应答丢失后以同一键重发，不会重复写入，返回首次的应答 (resent with the same key after a lost answer, the write is not repeated; uploads excepted)"))
 		}

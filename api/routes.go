@@ -23,7 +23,7 @@ type route struct {
 	Summary         string        // Chinese first
 	Tag             string        // lifecycle step
 	Action          policy.Action // who may (policy's table); the zero Action is public
-	Audit           string        // "", "write" or "read_pii"
+	Audit           string        // "", policy.AuditWrite or policy.AuditRead
 	Entity          string        // what the audit line names
 	Body            any           // request body type, for the document
 	Response        any           // response type, for the document
@@ -69,7 +69,7 @@ func call[Req, Resp any](status int, fn func(ctx context.Context, r *http.Reques
 func (s *Server) mount(r chi.Router) {
 	for _, rt := range append(s.routes(), s.extra...) {
 		h := http.Handler(rt.handler)
-		if rt.Audit == "write" {
+		if rt.Audit == policy.AuditWrite {
 			h = s.idempotent(h)
 		}
 		if rt.Audit != "" {
@@ -94,7 +94,7 @@ func (s *Server) auditMiddleware(rt route, next http.Handler) http.Handler {
 		p := &model.PendingAudit{Entry: model.AuditEntry{Action: rt.Audit, Route: rt.Method + " " + rt.Pattern, Entity: rt.Entity,
 			EntityID: note.entityID, RequestID: middleware.GetReqID(r.Context()), Remote: s.clientAddr(r), Detail: r.URL.RawQuery}}
 		ctx := context.WithValue(r.Context(), auditKey{}, note)
-		if rt.Audit == "write" {
+		if rt.Audit == policy.AuditWrite {
 			ctx = model.WithPendingAudit(ctx, p)
 		}
 		r = r.WithContext(ctx)
@@ -110,7 +110,7 @@ func (s *Server) auditMiddleware(rt route, next http.Handler) http.Handler {
 			}
 			if err := s.Backend.Audit(ctx, e); err != nil {
 				s.Logger.Error("audit write failed", "err", err, "route", e.Route)
-				return rt.Audit == "write" // a refused write has nothing to withhold
+				return rt.Audit == policy.AuditWrite // a refused write has nothing to withhold
 			}
 			return true
 		}
@@ -163,6 +163,13 @@ func (a *auditedResponse) Flush() {
 }
 
 func (a *auditedResponse) Unwrap() http.ResponseWriter { return a.ResponseWriter }
+
+// auditRead commits the audit line of a read of patient data
+// (policy.ReadLine) before it returns; the caller sends nothing when it fails.
+func (s *Server) auditRead(r *http.Request, read policy.Read) error {
+	e := policy.ReadLine(read)
+	return s.auditLine(r, e.Action, e.Route, e.Entity, e.EntityID, e.Status, e.Detail)
+}
 
 // auditLine commits one audit line before it returns; callers send their
 // response only after it succeeded.
@@ -313,7 +320,7 @@ func (s *Server) lifecycleRoutes() []route {
 		{Method: "POST", Pattern: "/api/v1/auth/logout", Summary: "退出登录 log out", Tag: "auth", Action: policy.Anyone, handler: s.logout},
 		{Method: "GET", Pattern: "/api/v1/me", Summary: "当前用户 who am I", Tag: "auth", Action: policy.Anyone, Response: meResponse{}, handler: s.me},
 
-		{Method: "POST", Pattern: "/api/v1/his/orders", Summary: "HIS 医嘱（新开、变更、撤销，含缴费状态）", Tag: "his", Action: policy.HISInterface, Audit: "write", Entity: "order",
+		{Method: "POST", Pattern: "/api/v1/his/orders", Summary: "HIS 医嘱（新开、变更、撤销，含缴费状态）", Tag: "his", Action: policy.HISInterface, Audit: policy.AuditWrite, Entity: "order",
 			Body: model.OrderMessage{}, Response: model.Order{},
 			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, m model.OrderMessage) (any, error) {
 				m.InstitutionID = model.ActorFrom(ctx).InstitutionID
@@ -322,7 +329,7 @@ func (s *Server) lifecycleRoutes() []route {
 				}
 				return b.ReceiveOrder(ctx, m)
 			})},
-		{Method: "POST", Pattern: "/api/v1/his/payments", Summary: "HIS 缴费与退费", Tag: "his", Action: policy.HISInterface, Audit: "write", Entity: "order",
+		{Method: "POST", Pattern: "/api/v1/his/payments", Summary: "HIS 缴费与退费", Tag: "his", Action: policy.HISInterface, Audit: policy.AuditWrite, Entity: "order",
 			Body: paymentBody{}, Response: model.Order{},
 			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, p paymentBody) (any, error) {
 				if p.Action != model.HISPay && p.Action != model.HISRefund {
@@ -332,7 +339,7 @@ func (s *Server) lifecycleRoutes() []route {
 					Action: p.Action, OrderNo: p.OrderNo, RefundFen: p.RefundFen})
 			})},
 
-		{Method: "POST", Pattern: "/api/v1/applications", Summary: "治疗申请（合并已缴费医嘱）", Tag: "application", Action: policy.Treat, Audit: "write", Entity: "application",
+		{Method: "POST", Pattern: "/api/v1/applications", Summary: "治疗申请（合并已缴费医嘱）", Tag: "application", Action: policy.Treat, Audit: policy.AuditWrite, Entity: "application",
 			Body: model.NewApplication{}, Response: model.Application{},
 			handler: call(http.StatusCreated, func(ctx context.Context, r *http.Request, req model.NewApplication) (any, error) {
 				var err error
@@ -341,9 +348,9 @@ func (s *Server) lifecycleRoutes() []route {
 				}
 				return b.CreateApplication(ctx, req)
 			})},
-		{Method: "GET", Pattern: "/api/v1/applications/{id}", Summary: "治疗申请详情", Tag: "application", Action: policy.WorkTheDay, Audit: "read_pii", Entity: "application",
+		{Method: "GET", Pattern: "/api/v1/applications/{id}", Summary: "治疗申请详情", Tag: "application", Action: policy.WorkTheDay, Audit: policy.AuditRead, Entity: "application",
 			Response: model.ApplicationDetail{}, handler: call(http.StatusOK, noBody(func(ctx context.Context, id int64) (any, error) { return b.ApplicationDetail(ctx, id) }))},
-		{Method: "POST", Pattern: "/api/v1/applications/{id}/assessments", Summary: "治疗评估", Tag: "application", Action: policy.Treat, Audit: "write", Entity: "assessment",
+		{Method: "POST", Pattern: "/api/v1/applications/{id}/assessments", Summary: "治疗评估", Tag: "application", Action: policy.Treat, Audit: policy.AuditWrite, Entity: "assessment",
 			Body: assessmentBody{}, Response: model.Assessment{},
 			handler: call(http.StatusCreated, withID(func(ctx context.Context, id int64, req assessmentBody) (any, error) {
 				assessor, err := actorStaff(ctx, req.AssessorID, "assessor_id")
@@ -352,7 +359,7 @@ func (s *Server) lifecycleRoutes() []route {
 				}
 				return b.AddAssessment(ctx, model.NewAssessment{ApplicationID: id, Kind: req.Kind, Answers: req.Answers, Score: req.Score, AssessorID: assessor, Sign: req.Sign})
 			}))},
-		{Method: "POST", Pattern: "/api/v1/applications/{id}/course", Summary: "制定疗程", Tag: "application", Action: policy.ManageCourse, Audit: "write", Entity: "course",
+		{Method: "POST", Pattern: "/api/v1/applications/{id}/course", Summary: "制定疗程", Tag: "application", Action: policy.ManageCourse, Audit: policy.AuditWrite, Entity: "course",
 			Response: model.Course{}, handler: call(http.StatusCreated, noBody(func(ctx context.Context, id int64) (any, error) {
 				staff, err := actorStaff(ctx, 0, "planned_by")
 				if err != nil {
@@ -360,26 +367,26 @@ func (s *Server) lifecycleRoutes() []route {
 				}
 				return b.PlanCourse(ctx, id, staff)
 			}))},
-		{Method: "POST", Pattern: "/api/v1/courses/{id}/archive", Summary: "疗程归档（记录锁定）", Tag: "record", Action: policy.ManageCourse, Audit: "write", Entity: "course",
+		{Method: "POST", Pattern: "/api/v1/courses/{id}/archive", Summary: "疗程归档（记录锁定）", Tag: "record", Action: policy.ManageCourse, Audit: policy.AuditWrite, Entity: "course",
 			Response: model.Course{}, handler: call(http.StatusOK, noBody(func(ctx context.Context, id int64) (any, error) { return b.ArchiveCourse(ctx, id) }))},
-		{Method: "POST", Pattern: "/api/v1/courses/{id}/surveys", Summary: "发送满意度问卷（electronic 推送到患者手机页，或 paper/phone 登记）", Tag: "followup", Action: policy.Book, Audit: "write", Entity: "survey",
+		{Method: "POST", Pattern: "/api/v1/courses/{id}/surveys", Summary: "发送满意度问卷（electronic 推送到患者手机页，或 paper/phone 登记）", Tag: "followup", Action: policy.Book, Audit: policy.AuditWrite, Entity: "survey",
 			Body: surveySendBody{}, Response: model.Survey{},
 			handler: call(http.StatusCreated, withID(func(ctx context.Context, id int64, req surveySendBody) (any, error) {
 				return b.SendSurvey(ctx, id, req.Channel)
 			}))},
-		{Method: "POST", Pattern: "/api/v1/courses/{id}/cancel", Summary: "取消疗程", Tag: "application", Action: policy.ManageCourse, Audit: "write", Entity: "course",
+		{Method: "POST", Pattern: "/api/v1/courses/{id}/cancel", Summary: "取消疗程", Tag: "application", Action: policy.ManageCourse, Audit: policy.AuditWrite, Entity: "course",
 			Body: reasonBody{}, Response: model.Course{},
 			handler: call(http.StatusOK, withID(func(ctx context.Context, id int64, req reasonBody) (any, error) {
 				return b.CancelCourse(ctx, id, req.Reason)
 			}))},
 
-		{Method: "POST", Pattern: "/api/v1/rosters", Summary: "排班（生成号源）", Tag: "schedule", Action: policy.Manage, Audit: "write", Entity: "roster",
+		{Method: "POST", Pattern: "/api/v1/rosters", Summary: "排班（生成号源）", Tag: "schedule", Action: policy.Manage, Audit: policy.AuditWrite, Entity: "roster",
 			Body: model.NewRoster{}, Response: rosterResponse{},
 			handler: call(http.StatusCreated, func(ctx context.Context, r *http.Request, req model.NewRoster) (any, error) {
 				ro, slots, err := b.CreateRoster(ctx, req)
 				return rosterResponse{ro, slots}, err
 			})},
-		{Method: "POST", Pattern: "/api/v1/rosters/{id}/stop", Summary: "停诊（通知已预约患者）", Tag: "schedule", Action: policy.Manage, Audit: "write", Entity: "roster",
+		{Method: "POST", Pattern: "/api/v1/rosters/{id}/stop", Summary: "停诊（通知已预约患者）", Tag: "schedule", Action: policy.Manage, Audit: policy.AuditWrite, Entity: "roster",
 			Body: reasonBody{}, Response: model.Roster{},
 			handler: call(http.StatusOK, withID(func(ctx context.Context, id int64, req reasonBody) (any, error) {
 				return b.StopRoster(ctx, id, req.Reason)
@@ -402,29 +409,29 @@ func (s *Server) lifecycleRoutes() []route {
 				return list(slots), err
 			})},
 
-		{Method: "POST", Pattern: "/api/v1/appointments", Summary: "预约", Tag: "appointment", Action: policy.BookOrSelf, Audit: "write", Entity: "appointment",
+		{Method: "POST", Pattern: "/api/v1/appointments", Summary: "预约", Tag: "appointment", Action: policy.BookOrSelf, Audit: policy.AuditWrite, Entity: "appointment",
 			Body: model.NewAppointment{}, Response: model.Appointment{},
 			handler: call(http.StatusCreated, func(ctx context.Context, r *http.Request, req model.NewAppointment) (any, error) {
-				if model.ActorFrom(ctx).Role == model.RolePatient {
+				if policy.PatientSelf.Allows(model.ActorFrom(ctx)) {
 					req.Channel = model.ChannelWechat // a patient books from their own device
 				}
 				return b.BookAppointment(ctx, req)
 			})},
-		{Method: "POST", Pattern: "/api/v1/appointments/{id}/cancel", Summary: "取消预约", Tag: "appointment", Action: policy.BookOrSelf, Audit: "write", Entity: "appointment",
+		{Method: "POST", Pattern: "/api/v1/appointments/{id}/cancel", Summary: "取消预约", Tag: "appointment", Action: policy.BookOrSelf, Audit: policy.AuditWrite, Entity: "appointment",
 			Body: reasonBody{}, Response: model.Appointment{},
 			handler: call(http.StatusOK, withID(func(ctx context.Context, id int64, req reasonBody) (any, error) {
 				return b.CancelAppointment(ctx, id, req.Reason)
 			}))},
-		{Method: "POST", Pattern: "/api/v1/appointments/{id}/reschedule", Summary: "改约（原号源释放与新号源预约在同一事务中）", Tag: "appointment", Action: policy.BookOrSelf, Audit: "write", Entity: "appointment",
+		{Method: "POST", Pattern: "/api/v1/appointments/{id}/reschedule", Summary: "改约（原号源释放与新号源预约在同一事务中）", Tag: "appointment", Action: policy.BookOrSelf, Audit: policy.AuditWrite, Entity: "appointment",
 			Body: rescheduleBody{}, Response: model.Appointment{},
 			handler: call(http.StatusOK, withID(func(ctx context.Context, id int64, req rescheduleBody) (any, error) {
 				return b.RescheduleAppointment(ctx, id, req.SlotID)
 			}))},
-		{Method: "POST", Pattern: "/api/v1/appointments/{id}/checkin", Summary: "签到入队", Tag: "queue", Action: policy.Book, Audit: "write", Entity: "queue_ticket",
+		{Method: "POST", Pattern: "/api/v1/appointments/{id}/checkin", Summary: "签到入队", Tag: "queue", Action: policy.Book, Audit: policy.AuditWrite, Entity: "queue_ticket",
 			Response: model.QueueTicket{}, handler: call(http.StatusCreated, noBody(func(ctx context.Context, id int64) (any, error) { return b.CheckIn(ctx, id) }))},
-		{Method: "POST", Pattern: "/api/v1/appointments/{id}/no-show", Summary: "爽约登记", Tag: "appointment", Action: policy.Book, Audit: "write", Entity: "appointment",
+		{Method: "POST", Pattern: "/api/v1/appointments/{id}/no-show", Summary: "爽约登记", Tag: "appointment", Action: policy.Book, Audit: policy.AuditWrite, Entity: "appointment",
 			Response: model.Appointment{}, handler: call(http.StatusOK, noBody(func(ctx context.Context, id int64) (any, error) { return b.MarkNoShow(ctx, id) }))},
-		{Method: "POST", Pattern: "/api/v1/queue/walkins", Summary: "现场排队（无预约）", Tag: "queue", Action: policy.Book, Audit: "write", Entity: "queue_ticket",
+		{Method: "POST", Pattern: "/api/v1/queue/walkins", Summary: "现场排队（无预约）", Tag: "queue", Action: policy.Book, Audit: policy.AuditWrite, Entity: "queue_ticket",
 			Body: walkInBody{}, Response: model.QueueTicket{},
 			handler: call(http.StatusCreated, func(ctx context.Context, r *http.Request, req walkInBody) (any, error) {
 				if req.CourseID <= 0 {
@@ -432,7 +439,7 @@ func (s *Server) lifecycleRoutes() []route {
 				}
 				return b.WalkIn(ctx, req.CourseID)
 			})},
-		{Method: "GET", Pattern: "/api/v1/queue", Summary: "治疗队列", Tag: "queue", Action: policy.WorkTheDay, Audit: "read_pii", Entity: "queue_ticket", Params: []string{"dept", "date"},
+		{Method: "GET", Pattern: "/api/v1/queue", Summary: "治疗队列", Tag: "queue", Action: policy.WorkTheDay, Audit: policy.AuditRead, Entity: "queue_ticket", Params: []string{"dept", "date"},
 			Response: listResponse[model.QueueEntry]{},
 			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
 				if err := knownParams(r, "dept", "date"); err != nil {
@@ -446,7 +453,7 @@ func (s *Server) lifecycleRoutes() []route {
 				return list(q), err
 			})},
 		{Method: "POST", Pattern: "/api/v1/displays", Summary: "生成候诊大屏链接（只读、本科室、不随交班失效，可撤销；令牌只显示一次）", Tag: "queue",
-			Action: policy.WorkTheDay, Audit: "write", Entity: "display", Body: displayBody{}, Response: displayCreated{},
+			Action: policy.WorkTheDay, Audit: policy.AuditWrite, Entity: "display", Body: displayBody{}, Response: displayCreated{},
 			handler: call(http.StatusCreated, func(ctx context.Context, r *http.Request, req displayBody) (any, error) {
 				if req.DeptID <= 0 {
 					return nil, model.Invalid("dept_id", "请选择科室 (dept_id is required)")
@@ -471,7 +478,7 @@ func (s *Server) lifecycleRoutes() []route {
 				return list(ds), err
 			})},
 		{Method: "POST", Pattern: "/api/v1/displays/{id}/revoke", Summary: "撤销候诊大屏链接（大屏数秒内显示已撤销）", Tag: "queue",
-			Action: policy.WorkTheDay, Audit: "write", Entity: "display",
+			Action: policy.WorkTheDay, Audit: policy.AuditWrite, Entity: "display",
 			handler: call(http.StatusOK, noBody(func(ctx context.Context, id int64) (any, error) {
 				return map[string]any{"id": id, "revoked": true}, b.RevokeDisplay(ctx, id)
 			}))},
@@ -499,7 +506,7 @@ func (s *Server) lifecycleRoutes() []route {
 				}
 				return b.QueueBoard(ctx, dept)
 			})},
-		{Method: "POST", Pattern: "/api/v1/queue/{id}/call", Summary: "叫号", Tag: "queue", Action: policy.Book, Audit: "write", Entity: "queue_ticket",
+		{Method: "POST", Pattern: "/api/v1/queue/{id}/call", Summary: "叫号", Tag: "queue", Action: policy.Book, Audit: policy.AuditWrite, Entity: "queue_ticket",
 			Response: model.QueueTicket{}, handler: call(http.StatusOK, noBody(func(ctx context.Context, id int64) (any, error) { return b.CallTicket(ctx, id) }))},
 
 		{Method: "GET", Pattern: "/api/v1/consent-projects", Summary: "需知情同意的项目及其现行文本（科室主任维护；本科室）", Tag: "execution",
@@ -518,13 +525,13 @@ func (s *Server) lifecycleRoutes() []route {
 				return list(ts), err
 			}))},
 		{Method: "POST", Pattern: "/api/v1/projects/{id}/consent-templates", Summary: "保存知情同意书新版本（科室主任；版本不可修改，签署绑定现行版）", Tag: "execution",
-			Action: policy.Manage, Audit: "write", Entity: "consent_template", Body: model.NewConsentTemplate{}, Response: model.ConsentTemplate{},
+			Action: policy.Manage, Audit: policy.AuditWrite, Entity: "consent_template", Body: model.NewConsentTemplate{}, Response: model.ConsentTemplate{},
 			handler: call(http.StatusCreated, withID(func(ctx context.Context, id int64, req model.NewConsentTemplate) (any, error) {
 				req.ProjectID = id
 				return b.SaveConsentTemplate(ctx, req)
 			}))},
 		{Method: "GET", Pattern: "/api/v1/consents/{id}/text", Summary: "已签知情同意书及其签署时的全文（SM3 校验）", Tag: "record", Action: policy.ReadConsentText,
-			Audit: "read_pii", Entity: "consent", Response: model.SignedConsentText{},
+			Audit: policy.AuditRead, Entity: "consent", Response: model.SignedConsentText{},
 			handler: call(http.StatusOK, noBody(func(ctx context.Context, id int64) (any, error) {
 				ct, err := b.ConsentText(ctx, id)
 				if err == nil && deidentified(model.ActorFrom(ctx)) {
@@ -532,7 +539,7 @@ func (s *Server) lifecycleRoutes() []route {
 				}
 				return ct, err
 			}))},
-		{Method: "POST", Pattern: "/api/v1/consents", Summary: "知情同意书电子签名（须先完整展示现行版文本，template_id）", Tag: "execution", Action: policy.Treat, Audit: "write", Entity: "consent",
+		{Method: "POST", Pattern: "/api/v1/consents", Summary: "知情同意书电子签名（须先完整展示现行版文本，template_id）", Tag: "execution", Action: policy.Treat, Audit: policy.AuditWrite, Entity: "consent",
 			Body: model.NewConsent{}, Response: model.Consent{},
 			handler: call(http.StatusCreated, func(ctx context.Context, r *http.Request, req model.NewConsent) (any, error) {
 				var err error
@@ -541,7 +548,7 @@ func (s *Server) lifecycleRoutes() []route {
 				}
 				return b.SignConsent(ctx, req)
 			})},
-		{Method: "POST", Pattern: "/api/v1/sessions", Summary: "开始治疗（再次确费、知情同意校验）", Tag: "execution", Action: policy.Treat, Audit: "write", Entity: "session",
+		{Method: "POST", Pattern: "/api/v1/sessions", Summary: "开始治疗（再次确费、知情同意校验）", Tag: "execution", Action: policy.Treat, Audit: policy.AuditWrite, Entity: "session",
 			Body: model.StartSession{}, Response: model.Session{},
 			handler: call(http.StatusCreated, func(ctx context.Context, r *http.Request, req model.StartSession) (any, error) {
 				var err error
@@ -550,21 +557,21 @@ func (s *Server) lifecycleRoutes() []route {
 				}
 				return b.StartSession(ctx, req)
 			})},
-		{Method: "POST", Pattern: "/api/v1/sessions/{id}/images", Summary: "影像采集（multipart: phase, image）", Tag: "execution", Action: policy.Treat, Audit: "write", Entity: "image", Params: []string{"phase"},
+		{Method: "POST", Pattern: "/api/v1/sessions/{id}/images", Summary: "影像采集（multipart: phase, image）", Tag: "execution", Action: policy.Treat, Audit: policy.AuditWrite, Entity: "image", Params: []string{"phase"},
 			Response: model.Image{}, handler: s.uploadImage},
-		{Method: "POST", Pattern: "/api/v1/sessions/{id}/complete", Summary: "完成治疗（确认收费、生成记录）", Tag: "execution", Action: policy.Treat, Audit: "write", Entity: "session",
+		{Method: "POST", Pattern: "/api/v1/sessions/{id}/complete", Summary: "完成治疗（确认收费、生成记录）", Tag: "execution", Action: policy.Treat, Audit: policy.AuditWrite, Entity: "session",
 			Body: model.CompleteSession{}, Response: completeResponse{},
 			handler: call(http.StatusOK, withID(func(ctx context.Context, id int64, req model.CompleteSession) (any, error) {
 				req.SessionID = id
 				sess, rec, err := b.CompleteSession(ctx, req)
 				return completeResponse{sess, rec}, err
 			}))},
-		{Method: "POST", Pattern: "/api/v1/sessions/{id}/abort", Summary: "中止治疗", Tag: "execution", Action: policy.Treat, Audit: "write", Entity: "session",
+		{Method: "POST", Pattern: "/api/v1/sessions/{id}/abort", Summary: "中止治疗", Tag: "execution", Action: policy.Treat, Audit: policy.AuditWrite, Entity: "session",
 			Body: reasonBody{}, Response: model.Session{},
 			handler: call(http.StatusOK, withID(func(ctx context.Context, id int64, req reasonBody) (any, error) {
 				return b.AbortSession(ctx, id, req.Reason)
 			}))},
-		{Method: "POST", Pattern: "/api/v1/records/{id}/sign", Summary: "治疗记录电子签名", Tag: "record", Action: policy.Treat, Audit: "write", Entity: "record",
+		{Method: "POST", Pattern: "/api/v1/records/{id}/sign", Summary: "治疗记录电子签名", Tag: "record", Action: policy.Treat, Audit: policy.AuditWrite, Entity: "record",
 			Body: signBody{}, Response: model.Record{},
 			handler: call(http.StatusOK, withID(func(ctx context.Context, id int64, req signBody) (any, error) {
 				signer, err := actorStaff(ctx, req.SignerID, "signer_id")
@@ -573,12 +580,12 @@ func (s *Server) lifecycleRoutes() []route {
 				}
 				return b.SignRecord(ctx, id, signer)
 			}))},
-		{Method: "POST", Pattern: "/api/v1/records/{id}/amend", Summary: "修改治疗记录（需重新签名）", Tag: "record", Action: policy.Treat, Audit: "write", Entity: "record",
+		{Method: "POST", Pattern: "/api/v1/records/{id}/amend", Summary: "修改治疗记录（需重新签名）", Tag: "record", Action: policy.Treat, Audit: policy.AuditWrite, Entity: "record",
 			Body: amendBody{}, Response: model.Record{},
 			handler: call(http.StatusOK, withID(func(ctx context.Context, id int64, req amendBody) (any, error) {
 				return b.AmendRecord(ctx, id, req.Content)
 			}))},
-		{Method: "GET", Pattern: "/api/v1/patients/{id}/archive", Summary: "患者治疗档案（评审专家为脱敏数据）", Tag: "record", Action: policy.ReadArchive, Audit: "read_pii", Entity: "patient",
+		{Method: "GET", Pattern: "/api/v1/patients/{id}/archive", Summary: "患者治疗档案（评审专家为脱敏数据）", Tag: "record", Action: policy.ReadArchive, Audit: policy.AuditRead, Entity: "patient",
 			Response: model.PatientArchive{}, handler: call(http.StatusOK, noBody(func(ctx context.Context, id int64) (any, error) {
 				ar, err := b.PatientArchive(ctx, id)
 				if err == nil && deidentified(model.ActorFrom(ctx)) {
@@ -586,7 +593,7 @@ func (s *Server) lifecycleRoutes() []route {
 				}
 				return ar, err
 			}))},
-		{Method: "GET", Pattern: "/api/v1/patients", Summary: "按手机号或身份证号精确查找本院患者（盲索引，不解密其他患者）", Tag: "patient", Action: policy.Book, Audit: "read_pii", Entity: "patient",
+		{Method: "GET", Pattern: "/api/v1/patients", Summary: "按手机号或身份证号精确查找本院患者（盲索引，不解密其他患者）", Tag: "patient", Action: policy.Book, Audit: policy.AuditRead, Entity: "patient",
 			Params: []string{"phone", "id_number"}, Response: listResponse[*model.Patient]{},
 			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
 				if err := knownParams(r, "phone", "id_number"); err != nil {
@@ -603,13 +610,13 @@ func (s *Server) lifecycleRoutes() []route {
 				p, err := b.FindPatients(ctx, field, value)
 				return list(p), err
 			})},
-		{Method: "POST", Pattern: "/api/v1/patients/{id}/link", Summary: "生成患者链接（查看预约、注意事项、问卷）", Tag: "patient", Action: policy.Book, Audit: "write", Entity: "patient",
+		{Method: "POST", Pattern: "/api/v1/patients/{id}/link", Summary: "生成患者链接（查看预约、注意事项、问卷）", Tag: "patient", Action: policy.Book, Audit: policy.AuditWrite, Entity: "patient",
 			Response: linkResponse{}, handler: call(http.StatusCreated, noBody(func(ctx context.Context, id int64) (any, error) {
 				token, exp, err := b.CreatePatientLink(ctx, id)
 				return linkResponse{Token: token, ExpiresAt: exp.Format("2006-01-02T15:04:05Z07:00"), URL: "/p/" + token}, err
 			}))},
 
-		{Method: "GET", Pattern: "/api/v1/followups", Summary: "随访任务", Tag: "followup", Action: policy.ManageCourse, Audit: "read_pii", Entity: "followup", Params: []string{"due"},
+		{Method: "GET", Pattern: "/api/v1/followups", Summary: "随访任务", Tag: "followup", Action: policy.ManageCourse, Audit: policy.AuditRead, Entity: "followup", Params: []string{"due"},
 			Response: listResponse[*model.Followup]{},
 			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
 				if err := knownParams(r, "due"); err != nil {
@@ -618,7 +625,7 @@ func (s *Server) lifecycleRoutes() []route {
 				f, err := b.FollowupsInScope(ctx, r.URL.Query().Get("due"))
 				return list(f), err
 			})},
-		{Method: "POST", Pattern: "/api/v1/followups/{id}/complete", Summary: "完成随访（可附满意度问卷）", Tag: "followup", Action: policy.Treat, Audit: "write", Entity: "followup",
+		{Method: "POST", Pattern: "/api/v1/followups/{id}/complete", Summary: "完成随访（可附满意度问卷）", Tag: "followup", Action: policy.Treat, Audit: policy.AuditWrite, Entity: "followup",
 			Body: model.FollowupResult{}, Response: followupResponse{},
 			handler: call(http.StatusOK, withID(func(ctx context.Context, id int64, req model.FollowupResult) (any, error) {
 				var err error
@@ -628,15 +635,15 @@ func (s *Server) lifecycleRoutes() []route {
 				f, sv, err := b.CompleteFollowup(ctx, id, req)
 				return followupResponse{f, sv}, err
 			}))},
-		{Method: "POST", Pattern: "/api/v1/complaints", Summary: "投诉", Tag: "feedback", Action: policy.FileComplaint, Audit: "write", Entity: "complaint",
+		{Method: "POST", Pattern: "/api/v1/complaints", Summary: "投诉", Tag: "feedback", Action: policy.FileComplaint, Audit: policy.AuditWrite, Entity: "complaint",
 			Body: model.NewComplaint{}, Response: model.Complaint{},
 			handler: call(http.StatusCreated, func(ctx context.Context, r *http.Request, req model.NewComplaint) (any, error) {
-				if a := model.ActorFrom(ctx); a.Role == model.RolePatient {
+				if a := model.ActorFrom(ctx); policy.PatientSelf.Allows(a) {
 					req.PatientID, req.Channel = a.PatientID, "electronic"
 				}
 				return b.FileComplaint(ctx, req)
 			})},
-		{Method: "POST", Pattern: "/api/v1/complaints/{id}/reply", Summary: "投诉回复", Tag: "feedback", Action: policy.Manage, Audit: "write", Entity: "complaint",
+		{Method: "POST", Pattern: "/api/v1/complaints/{id}/reply", Summary: "投诉回复", Tag: "feedback", Action: policy.Manage, Audit: policy.AuditWrite, Entity: "complaint",
 			Body: replyBody{}, Response: model.Complaint{},
 			handler: call(http.StatusOK, withID(func(ctx context.Context, id int64, req replyBody) (any, error) {
 				staff, err := actorStaff(ctx, 0, "replied_by")
@@ -646,18 +653,18 @@ func (s *Server) lifecycleRoutes() []route {
 				return b.ReplyComplaint(ctx, id, staff, req.Reply)
 			}))},
 
-		{Method: "GET", Pattern: "/api/v1/patient/home", Summary: "患者本人：预约、注意事项、待填问卷", Tag: "patient", Action: policy.PatientSelf, Audit: "read_pii", Entity: "patient",
+		{Method: "GET", Pattern: "/api/v1/patient/home", Summary: "患者本人：预约、注意事项、待填问卷", Tag: "patient", Action: policy.PatientSelf, Audit: policy.AuditRead, Entity: "patient",
 			Response: model.PatientHome{}, handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) { return b.PatientHome(ctx) })},
 		{Method: "GET", Pattern: "/api/v1/notifications/{id}/deliveries", Summary: "通知投递记录（每次尝试的渠道、时间、结果）", Tag: "patient", Action: policy.WorkTheDay,
-			Audit: "read_pii", Entity: "notification", Response: listResponse[model.NoticeDelivery]{},
+			Audit: policy.AuditRead, Entity: "notification", Response: listResponse[model.NoticeDelivery]{},
 			handler: call(http.StatusOK, noBody(func(ctx context.Context, id int64) (any, error) {
 				d, err := b.NoticeDeliveries(ctx, id)
 				return list(d), err
 			}))},
 		{Method: "POST", Pattern: "/api/v1/notifications/{id}/retry", Summary: "重新投递失败或已放弃的通知", Tag: "patient", Action: policy.WorkTheDay,
-			Audit: "write", Entity: "notification", Response: model.Notification{},
+			Audit: policy.AuditWrite, Entity: "notification", Response: model.Notification{},
 			handler: call(http.StatusOK, noBody(func(ctx context.Context, id int64) (any, error) { return b.RetryNotice(ctx, id) }))},
-		{Method: "GET", Pattern: "/api/v1/desk", Summary: "前台工作台：科室当日预约、队列、号源与待预约疗程", Tag: "queue", Action: policy.WorkTheDay, Audit: "read_pii", Entity: "appointment",
+		{Method: "GET", Pattern: "/api/v1/desk", Summary: "前台工作台：科室当日预约、队列、号源与待预约疗程", Tag: "queue", Action: policy.WorkTheDay, Audit: policy.AuditRead, Entity: "appointment",
 			Params: []string{"dept", "date"}, Response: model.DeskDay{},
 			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
 				if err := knownParams(r, "dept", "date"); err != nil {
@@ -670,7 +677,7 @@ func (s *Server) lifecycleRoutes() []route {
 				return b.DeskDay(ctx, dept, r.URL.Query().Get("date"))
 			})},
 		{Method: "GET", Pattern: "/api/v1/desk/patients", Summary: "前台查找本科室患者：姓名（部分）、病案号、手机号后 4 位（加密字段的带密钥后缀索引）、完整手机号或身份证号；含今后的预约与在治疗程",
-			Tag: "queue", Action: policy.WorkTheDay, Audit: "read_pii", Entity: "patient",
+			Tag: "queue", Action: policy.WorkTheDay, Audit: policy.AuditRead, Entity: "patient",
 			Params: []string{"dept", "q"}, Response: listResponse[model.DeskPatient]{},
 			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) {
 				if err := knownParams(r, "dept", "q"); err != nil {
@@ -686,7 +693,7 @@ func (s *Server) lifecycleRoutes() []route {
 		{Method: "GET", Pattern: "/api/v1/qr", Summary: "二维码（SVG）：本服务的患者手机链接，供前台出示与回执打印", Tag: "patient", Action: policy.WorkTheDay,
 			Params: []string{"url"}, handler: s.qrCode},
 		{Method: "GET", Pattern: "/api/v1/workstation", Summary: "治疗工作站：本科室今日队列及每位患者的项目、疗程进度、知情同意、治疗、影像、记录与记录模板", Tag: "execution",
-			Action: policy.Treat, Audit: "read_pii", Entity: "queue_ticket", Response: model.Workstation{},
+			Action: policy.Treat, Audit: policy.AuditRead, Entity: "queue_ticket", Response: model.Workstation{},
 			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, _ struct{}) (any, error) { return b.Workstation(ctx) })},
 		{Method: "GET", Pattern: "/api/v1/patient/queue", Summary: "患者本人：今日排队位置（前面还有几人、当前叫号）", Tag: "patient", Action: policy.PatientSelf,
 			// No audit line: the patient's own page polls it; /patient/home,
@@ -703,12 +710,12 @@ func (s *Server) lifecycleRoutes() []route {
 				return list(p), err
 			})},
 		{Method: "PUT", Pattern: "/api/v1/patient/notice-preferences", Summary: "患者本人：退订或恢复一级消息（重要通知不可退订）", Tag: "patient", Action: policy.PatientSelf,
-			Audit: "write", Entity: "notification", Body: noticePrefBody{}, Response: listResponse[model.NoticePref]{},
+			Audit: policy.AuditWrite, Entity: "notification", Body: noticePrefBody{}, Response: listResponse[model.NoticePref]{},
 			handler: call(http.StatusOK, func(ctx context.Context, r *http.Request, req noticePrefBody) (any, error) {
 				p, err := b.SetNoticePref(ctx, req.Level, req.OptedOut)
 				return list(p), err
 			})},
-		{Method: "POST", Pattern: "/api/v1/patient/surveys/{id}", Summary: "患者本人填写满意度问卷", Tag: "patient", Action: policy.PatientSelf, Audit: "write", Entity: "survey",
+		{Method: "POST", Pattern: "/api/v1/patient/surveys/{id}", Summary: "患者本人填写满意度问卷", Tag: "patient", Action: policy.PatientSelf, Audit: policy.AuditWrite, Entity: "survey",
 			Body: surveyBody{}, Response: model.Survey{},
 			handler: call(http.StatusOK, withID(func(ctx context.Context, id int64, req surveyBody) (any, error) {
 				return b.AnswerSurvey(ctx, id, req.Scores, req.Comment)

@@ -54,9 +54,6 @@ type Handler struct {
 	mux  *http.ServeMux
 }
 
-var roleTitles = map[string]string{model.RoleAdmin: "系统管理员", model.RoleQualityOffice: "质控科",
-	model.RoleDeptManager: "科室主任", model.RoleEvaluator: "评审专家", model.RoleRegionOffice: "区域卫生管理"}
-
 // New builds the handler.
 func New(auth Auth, logger *slog.Logger) *Handler {
 	h := &Handler{Auth: auth, Logger: logger.With("component", "dashboards")}
@@ -150,7 +147,7 @@ func (h *Handler) changePassword(w http.ResponseWriter, r *http.Request) {
 		h.render(w, http.StatusBadRequest, "password.html", view)
 		return
 	}
-	if err := h.Auth.Audit(ctx, model.AuditEntry{Action: "write", Route: "POST /dash/password", Entity: "user",
+	if err := h.Auth.Audit(ctx, model.AuditEntry{Action: policy.AuditWrite, Route: "POST /dash/password", Entity: "user",
 		EntityID: fmt.Sprint(a.UserID), Status: http.StatusSeeOther, Remote: h.Clients.Addr(r)}); err != nil {
 		h.Logger.Error("audit password change", "err", err)
 	}
@@ -263,12 +260,15 @@ func (h *Handler) page(w http.ResponseWriter, r *http.Request, slug string) {
 			"Message": "您的角色无权查看分析看板 (your role may not open the dashboards)"})
 		return
 	}
-	v := pageView{Page: p, Role: roleTitles[a.Role], Operator: policy.OperateETL.Allows(a), Scope: "全院"}
-	if a.DeptBound() {
+	v := pageView{Page: p, Role: policy.RoleOf(a).Title, Operator: policy.OperateETL.Allows(a), Scope: "全院"}
+	if policy.DeptBound(a) {
 		v.Scope = "本科室"
 	}
-	if a.Role == model.RoleEvaluator {
-		v.Scope = "全院（患者信息已脱敏）"
+	if policy.Regional(a) {
+		v.Scope = "全区域"
+	}
+	if policy.Deidentified(a) {
+		v.Scope += "（患者信息已脱敏）"
 	}
 	v.User = a.Username
 	if u, err := h.Auth.User(r.Context(), a.UserID); err == nil && u.DisplayName != "" {

@@ -65,6 +65,20 @@ func New(auth Auth, logger *slog.Logger) *Handler {
 	return h
 }
 
+// Page is a staff page of the front line and the action that opens it.
+type Page struct {
+	Path, Title string
+	Action      policy.Action
+}
+
+// The staff pages (the patient's pages open with the patient's own session).
+var (
+	DeskPage  = Page{"/desk/", "前台工作台", policy.WorkTheDay}
+	PadPage   = Page{"/pad/", "治疗工作站", policy.Treat} // and a staff record bound to the account
+	BoardPage = Page{"/queue/board", "候诊大屏", policy.WorkTheDay}
+	Pages     = []Page{DeskPage, PadPage, BoardPage}
+)
+
 // Patterns are the paths api mounts the handler under.
 var Patterns = []string{"/p/*", "/m/*", "/m", "/pad/*", "/pad", "/desk/*", "/desk", "/queue/board", "/queue/display/*", "/front/static/*"}
 
@@ -121,7 +135,7 @@ func (h *Handler) deadLink(w http.ResponseWriter, err error) {
 func (h *Handler) linkPage(w http.ResponseWriter, r *http.Request) {
 	token := r.PathValue("token")
 	a, err := h.Auth.Authenticate(r.Context(), token)
-	if err == nil && a.Role != model.RolePatient {
+	if err == nil && !policy.PatientSelf.Allows(a) {
 		err = model.Errorf(model.EUNAUTHORIZED, "not a patient link")
 	}
 	if err != nil {
@@ -145,7 +159,7 @@ func (h *Handler) openLink(w http.ResponseWriter, r *http.Request) {
 	}
 	token := r.PathValue("token")
 	a, err := h.Auth.Authenticate(r.Context(), token)
-	if err == nil && a.Role != model.RolePatient {
+	if err == nil && !policy.PatientSelf.Allows(a) {
 		err = model.Errorf(model.EUNAUTHORIZED, "not a patient link")
 	}
 	var left time.Duration
@@ -173,7 +187,7 @@ func (h *Handler) session(r *http.Request) (model.Actor, error) {
 
 func (h *Handler) patientPage(w http.ResponseWriter, r *http.Request) {
 	a, err := h.session(r)
-	if err == nil && a.Role != model.RolePatient {
+	if err == nil && !policy.PatientSelf.Allows(a) {
 		err = model.Errorf(model.EUNAUTHORIZED, "not a patient session")
 	}
 	if err != nil {
@@ -200,7 +214,7 @@ func (h *Handler) boardPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/dash/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 		return
 	}
-	if !policy.WorkTheDay.Allows(a) {
+	if !BoardPage.Action.Allows(a) {
 		h.render(w, http.StatusForbidden, "notice.html", noticeView{Title: "无权打开候诊大屏", Message: "候诊大屏由前台、治疗师或科室主任的账号打开。"})
 		return
 	}
@@ -240,7 +254,7 @@ func (h *Handler) padPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/dash/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 		return
 	}
-	if a.Role != model.RoleClinician || a.StaffID == 0 {
+	if !PadPage.Action.Allows(a) || a.StaffID == 0 {
 		h.render(w, http.StatusForbidden, "notice.html", noticeView{Title: "无权打开治疗工作站",
 			Message: "治疗工作站由绑定了医护人员档案的治疗师账号打开；前台请使用叫号与签到页面。"})
 		return
@@ -256,7 +270,7 @@ func (h *Handler) deskPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/dash/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 		return
 	}
-	if !policy.WorkTheDay.Allows(a) {
+	if !DeskPage.Action.Allows(a) {
 		h.render(w, http.StatusForbidden, "notice.html", noticeView{Title: "无权打开前台工作台", Message: "前台工作台由前台、治疗师或科室主任的账号打开。"})
 		return
 	}

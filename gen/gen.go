@@ -15,7 +15,7 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/zhiliao/zhiliao/ingest/his"
+	"github.com/zhiliao/zhiliao/gen/cashier"
 	"github.com/zhiliao/zhiliao/model"
 	"github.com/zhiliao/zhiliao/store"
 )
@@ -115,7 +115,7 @@ func Run(ctx context.Context, db *store.DB, cfg Config) (*Stats, error) {
 		records: map[int64][]int64{}, baseRates: map[[2]string]float64{}}
 	oldNow, oldHIS := db.Now, db.HIS
 	db.Now = func() time.Time { return g.now }
-	db.HIS = &his.Simulator{Status: db.OrderPaymentStatus, Seed: int64(cfg.Seed), RefundPermille: cashierRefundPm}
+	db.HIS = &cashier.Simulator{Status: db.OrderPaymentStatus, Seed: int64(cfg.Seed), RefundPermille: cashierRefundPm}
 	defer func() { db.Now, db.HIS = oldNow, oldHIS }()
 	began := time.Now()
 	g.now = cfg.Preset.Start.Add(-24 * time.Hour)

@@ -38,26 +38,8 @@ type Actor struct {
 	MustChangePassword bool
 }
 
-// Administrator reports whether the actor holds one of the three separated
-// administrator roles (三权分立: system, security, audit), none of which may
-// write clinical data.
-func (a Actor) Administrator() bool {
-	return a.Role == RoleAdmin || a.Role == RoleSecurityAdmin || a.Role == RoleAuditAdmin
-}
-
-// DeptBound reports whether the actor sees only its own department.
-func (a Actor) DeptBound() bool {
-	return a.DeptID != 0 && (a.Role == RoleDeptManager || a.Role == RoleClinician || a.Role == RoleFrontDesk)
-}
-
-// ReadOnly reports whether the actor may never change lifecycle data.
-func (a Actor) ReadOnly() bool {
-	return a.Role == RoleEvaluator || a.Role == RoleQualityOffice || a.Role == RoleRegionOffice
-}
-
-// Regional reports whether the actor sees every institution of the
-// warehouse rather than its own.
-func (a Actor) Regional() bool { return a.Role == RoleRegionOffice }
+// What an actor may see and change (department-bound, read-only,
+// administrator, regional) is policy's role table (package policy).
 
 type actorKey struct{}
 

@@ -63,14 +63,16 @@ func TestLayers(t *testing.T) {
 				t.Errorf("%s imports api: nothing but cmd may", path)
 			case own && strings.HasPrefix(imp, module+"/internal/test") && !strings.HasPrefix(path, module+"/internal/test") && !strings.HasSuffix(path, "test"):
 				t.Errorf("%s (production code) imports the test support %s", path, imp)
+			case strings.HasPrefix(path, module+"/gen") && strings.HasPrefix(imp, module+"/ingest/"):
+				t.Errorf("%s imports %s: the generator drives the core as a hospital would, not through an intake's internals", path, imp)
 			}
 		}
 	}
 }
 
 // TestNoRoleListsOutsidePolicy: the doors (api, dashboards, frontline,
-// exports, evidence) keep no role list of their own; who may do what is
-// policy's table.
+// exports, evidence) keep no role list of their own and name no role at
+// all; who may do what is policy's table.
 func TestNoRoleListsOutsidePolicy(t *testing.T) {
 	root, _ := filepath.Abs("..")
 	for _, dir := range []string{"api", "dashboards", "frontline", "exports", "evidence"} {
@@ -88,6 +90,11 @@ func TestNoRoleListsOutsidePolicy(t *testing.T) {
 				t.Fatal(err)
 			}
 			ast.Inspect(f, func(n ast.Node) bool {
+				if sel, ok := n.(*ast.SelectorExpr); ok && strings.HasPrefix(sel.Sel.Name, "Role") && len(sel.Sel.Name) > 4 {
+					if x, ok := sel.X.(*ast.Ident); ok && x.Name == "model" {
+						t.Errorf("%s: names the role model.%s outside policy", fset.Position(sel.Pos()), sel.Sel.Name)
+					}
+				}
 				lit, ok := n.(*ast.CompositeLit)
 				if !ok {
 					return true

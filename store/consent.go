@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/policy"
 	"github.com/zhiliao/zhiliao/vault"
 )
 
@@ -132,7 +133,7 @@ func (db *DB) consentTexts(ctx context.Context, consents []*model.Consent) ([]mo
 func (db *DB) ConsentProjects(ctx context.Context) ([]model.ProjectConsentText, error) {
 	a := model.ActorFrom(ctx)
 	where, args := "needs_consent = 1 AND active = 1 AND institution_id = ?", []any{a.InstitutionID}
-	if a.DeptBound() {
+	if policy.DeptBound(a) {
 		where, args = where+" AND dept_id = ?", append(args, a.DeptID)
 	}
 	projects, err := listRows[model.Project](ctx, db.q(ctx), where+" ORDER BY dept_id, code", args...)

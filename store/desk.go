@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/policy"
 	"github.com/zhiliao/zhiliao/vault"
 )
 
@@ -31,7 +32,7 @@ func (db *DB) DeskDay(ctx context.Context, deptID int64, day string) (*model.Des
 		return nil, err
 	}
 	for _, dp := range depts {
-		if !a.DeptBound() || dp.ID == a.DeptID {
+		if !policy.DeptBound(a) || dp.ID == a.DeptID {
 			d.Departments = append(d.Departments, dp)
 		}
 	}
@@ -139,7 +140,7 @@ func (db *DB) SearchPatients(ctx context.Context, deptID int64, query string) ([
 		return nil, err
 	}
 	a := model.ActorFrom(ctx)
-	if a.DeptBound() {
+	if policy.DeptBound(a) {
 		deptID = a.DeptID
 	}
 	if deptID == 0 {
@@ -223,7 +224,7 @@ func (db *DB) PatientIdentities(ctx context.Context, ids []int64) (map[int64]mod
 	}
 	a := model.ActorFrom(ctx)
 	where, args := "institution_id = ? AND id IN "+inList(ids), append([]any{a.InstitutionID}, anys(ids)...)
-	if a.DeptBound() {
+	if policy.DeptBound(a) {
 		where += ` AND (EXISTS (SELECT 1 FROM course c WHERE c.patient_id = patient.id AND c.dept_id = ?)
  OR EXISTS (SELECT 1 FROM application x WHERE x.patient_id = patient.id AND x.dept_id = ?)
  OR EXISTS (SELECT 1 FROM his_order o WHERE o.patient_id = patient.id AND o.dept_id = ?))`

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/policy"
 )
 
 // CreateDisplay makes a waiting-room display's link for a department: a
@@ -21,7 +22,7 @@ func (db *DB) CreateDisplay(ctx context.Context, deptID int64, label string) (*m
 		return nil, "", model.Invalid("label", "名称不超过 40 个字")
 	}
 	a := model.ActorFrom(ctx)
-	if a.DeptBound() && deptID != a.DeptID {
+	if policy.DeptBound(a) && deptID != a.DeptID {
 		return nil, "", model.Errorf(model.EFORBIDDEN, "无权为其他科室生成大屏链接 (another department)")
 	}
 	dept, err := scoped[model.Department](ctx, db, deptID)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/policy"
 )
 
 var _ model.ExecutionService = (*DB)(nil)
@@ -220,7 +221,7 @@ func (tx *Tx) startSession(r model.StartSession, o *model.Order, pc *model.Payme
 // route calls it before reading the body, AddImage before storing the file.
 func (db *DB) CheckImageTarget(ctx context.Context, sessionID int64, phase string) error {
 	a := model.ActorFrom(ctx)
-	if a.ReadOnly() || a.Administrator() {
+	if policy.ReadOnly(a) || policy.Administrator(a) {
 		return model.Errorf(model.EFORBIDDEN, "角色 %s 不能采集影像 (role may not add images)", a.Role)
 	}
 	if a.Role != model.RoleSystem && a.StaffID == 0 {

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/policy"
 )
 
 // today is the service's day in China time, from the injected clock.
@@ -99,7 +100,7 @@ func (db *DB) idText(ctx context.Context, query string, args ...any) (map[int64]
 // shows it: numbers and masked names, in scope (a department-bound account
 // sees only its own department's board).
 func (db *DB) QueueBoard(ctx context.Context, deptID int64) (*model.QueueBoard, error) {
-	if a := model.ActorFrom(ctx); deptID == 0 && a.DeptBound() {
+	if a := model.ActorFrom(ctx); deptID == 0 && policy.DeptBound(a) {
 		deptID = a.DeptID
 	}
 	if deptID <= 0 {

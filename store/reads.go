@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/policy"
 )
 
 // Record returns a treatment record by id.
@@ -63,17 +64,14 @@ func (db *DB) QueuedNotificationsOf(ctx context.Context, lo, hi int64, limit int
 // actor's institution and, for department-bound actors, department; a
 // requested department outside that scope is refused.
 func scopeFilter(ctx context.Context, deptID int64) (string, []any, error) {
-	a := model.ActorFrom(ctx)
-	cond, args := "institution_id = ?", []any{a.InstitutionID}
-	if a.DeptBound() {
-		if deptID != 0 && deptID != a.DeptID {
-			return "", nil, model.Errorf(model.EFORBIDDEN, "无权访问其他科室的数据 (another department)")
-		}
-		deptID = a.DeptID
+	l, err := policy.ListScope(model.ActorFrom(ctx), deptID)
+	if err != nil {
+		return "", nil, err
 	}
-	if deptID != 0 {
+	cond, args := "institution_id = ?", []any{l.InstitutionID}
+	if l.DeptID != 0 {
 		cond += " AND dept_id = ?"
-		args = append(args, deptID)
+		args = append(args, l.DeptID)
 	}
 	return cond, args, nil
 }

@@ -5,6 +5,7 @@ import (
 	"reflect"
 
 	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/policy"
 )
 
 // Scope is enforced here, in the store, on every row a service loads or
@@ -13,29 +14,20 @@ import (
 // patient only its own rows. Rows of another institution are reported as not
 // found, so their existence does not leak.
 func checkScope(a model.Actor, e model.Entity) error {
-	if a.Role == model.RoleSystem {
-		return nil
-	}
 	tb := tableOf(e)
 	m := model.GetMeta(e)
-	if m.InstitutionID != 0 && m.InstitutionID != a.InstitutionID {
-		return model.NotFound(model.EntityLabel(e.EntityName()), m.ID)
-	}
+	row := policy.Row{InstitutionID: m.InstitutionID}
 	v := reflect.ValueOf(e).Elem()
-	if a.DeptBound() && tb.deptCol != nil {
-		if d := v.FieldByIndex(tb.deptCol).Int(); d != 0 && d != a.DeptID {
-			return model.Errorf(model.EFORBIDDEN, "无权访问其他科室的数据 (%s of another department)", e.EntityName())
-		}
+	if tb.deptCol != nil {
+		row.DeptID = v.FieldByIndex(tb.deptCol).Int()
 	}
-	if a.Role == model.RolePatient {
-		if tb.patCol != nil && v.FieldByIndex(tb.patCol).Int() != a.PatientID {
-			return model.Errorf(model.EFORBIDDEN, "只能查看本人的信息 (another patient's data)")
-		}
-		if p, ok := e.(*model.Patient); ok && p.ID != a.PatientID {
-			return model.Errorf(model.EFORBIDDEN, "只能查看本人的信息 (another patient's data)")
-		}
+	if tb.patCol != nil {
+		row.PatientID, row.HasPatient = v.FieldByIndex(tb.patCol).Int(), true
 	}
-	return nil
+	if p, ok := e.(*model.Patient); ok {
+		row.PatientID, row.HasPatient = p.ID, true
+	}
+	return policy.CheckRow(a, row, model.EntityLabel(e.EntityName()), m.ID)
 }
 
 // catalogue are the entities an administrator may write: the dictionary of
@@ -45,7 +37,7 @@ var catalogue = map[string]bool{"institution": true, "department": true, "staff"
 // checkWriter refuses a write of clinical data by one of the three
 // administrators (三权分立: they keep the system, never the records).
 func checkWriter(a model.Actor, e model.Entity) error {
-	if a.Administrator() && !catalogue[e.EntityName()] {
+	if policy.Administrator(a) && !catalogue[e.EntityName()] {
 		return model.Errorf(model.EFORBIDDEN, "管理员角色 %s 不能写入临床数据 (administrators may not write %s)", a.Role, e.EntityName())
 	}
 	return nil
@@ -75,7 +67,7 @@ func (tx *Tx) self(field string, staffID int64) error {
 // course there). Hospital-wide roles keep their scope; a patient sees only
 // themselves (checkScope).
 func patientInScope(ctx context.Context, db *DB, a model.Actor, patientID int64) error {
-	if !a.DeptBound() {
+	if !policy.PatientsOfDepartment(a) {
 		return nil
 	}
 	var one int

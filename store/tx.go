@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/policy"
 )
 
 // Tx is one write transaction of the core. It carries the time and actor
@@ -55,7 +56,7 @@ func (db *DB) Batch(ctx context.Context, fn func(ctx context.Context) error) err
 // write runs fn in a transaction: a savepoint of the batch in ctx, or one
 // of the writer's group commits. The clock is read once here.
 func (db *DB) write(ctx context.Context, fn func(tx *Tx) error) error {
-	if a := model.ActorFrom(ctx); a.ReadOnly() {
+	if a := model.ActorFrom(ctx); policy.ReadOnly(a) {
 		return model.Errorf(model.EFORBIDDEN, "角色 %s 只能查看，不能修改 (read-only role)", a.Role)
 	}
 	return db.writeAudited(ctx, fn)

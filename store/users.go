@@ -10,6 +10,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/zhiliao/zhiliao/model"
+	"github.com/zhiliao/zhiliao/policy"
 )
 
 // Account administration, with the separation of the three administrators
@@ -57,7 +58,7 @@ func (db *DB) CreateUser(ctx context.Context, u *model.User, password string) er
 		return model.Invalid("role", "未知角色 %q (unknown role)", u.Role)
 	}
 	if a.Role != model.RoleSystem {
-		if model.ActorOf(u).Administrator() {
+		if policy.Administrator(model.ActorOf(u)) {
 			return model.Invalid("role", "管理员账号只能在安装时由命令行创建 (administrator accounts are made on the command line)")
 		}
 		u.InstitutionID = a.InstitutionID
@@ -149,7 +150,7 @@ func account(tx *Tx, id int64) (*model.User, error) {
 	} else if err != nil {
 		return nil, err
 	}
-	if tx.actor.Role != model.RoleSystem && model.ActorOf(u).Administrator() {
+	if tx.actor.Role != model.RoleSystem && policy.Administrator(model.ActorOf(u)) {
 		return nil, model.Errorf(model.EFORBIDDEN, "管理员账号只能由命令行维护 (administrator accounts are kept on the command line)")
 	}
 	return u, nil
@@ -193,7 +194,7 @@ func (db *DB) SetRole(ctx context.Context, userID int64, role string, deptID *in
 	if !model.ValidRole(role) {
 		return nil, model.Invalid("role", "未知角色 %q (unknown role)", role)
 	}
-	if model.ActorFrom(ctx).Role != model.RoleSystem && (model.Actor{Role: role}).Administrator() {
+	if model.ActorFrom(ctx).Role != model.RoleSystem && policy.Administrator((model.Actor{Role: role})) {
 		return nil, model.Invalid("role", "管理员角色只能由命令行授予 (administrator roles are granted on the command line)")
 	}
 	return db.administer(ctx, model.RoleSecurityAdmin, userID, func(tx *Tx, u *model.User) error {

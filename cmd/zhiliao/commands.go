@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/zhiliao/zhiliao/gen"
+	"github.com/zhiliao/zhiliao/gen/cashier"
 	"github.com/zhiliao/zhiliao/ingest/his"
 	"github.com/zhiliao/zhiliao/model"
 	"github.com/zhiliao/zhiliao/store"
@@ -83,7 +84,7 @@ func openCore(ctx context.Context, c *common, stderr io.Writer, create bool) (*s
 	if err != nil {
 		return nil, err
 	}
-	db.HIS = &his.Simulator{Status: db.OrderPaymentStatus}
+	db.HIS = &cashier.Simulator{Status: db.OrderPaymentStatus}
 	return db, nil
 }
 

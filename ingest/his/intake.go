@@ -1,3 +1,8 @@
+// Package his adapts the hospital information system (HIS): what its HL7 v2
+// order and payment messages mean for the core's order service, received
+// over MLLP (interop/mllp, with ACK/NAK and dead letters for replay) and
+// parsed by interop/hl7v2. The demo's stand-in for the HIS cashier is
+// gen/cashier.
 package his
 
 import (

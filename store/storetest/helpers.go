@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zhiliao/zhiliao/ingest/his"
+	"github.com/zhiliao/zhiliao/gen/cashier"
 	"github.com/zhiliao/zhiliao/internal/testclock"
 	"github.com/zhiliao/zhiliao/internal/testpg"
 	"github.com/zhiliao/zhiliao/model"
@@ -18,7 +18,7 @@ import (
 type env struct {
 	t     testing.TB
 	db    *store.DB
-	his   *his.Simulator
+	his   *cashier.Simulator
 	clock *testclock.Clock
 	ctx   context.Context
 
@@ -178,7 +178,7 @@ func envOf(tb testing.TB, db *store.DB) *env {
 	tb.Helper()
 	e := &env{t: tb, db: db, clock: testclock.New(day0), ctx: context.Background()}
 	e.db.Now = e.clock.Now
-	e.his = &his.Simulator{Status: e.db.OrderPaymentStatus}
+	e.his = &cashier.Simulator{Status: e.db.OrderPaymentStatus}
 	e.db.HIS = e.his
 	e.inst = &model.Institution{Code: "H001", Name: "示例市第一人民医院", Level: "三级甲等"}
 	e.must(e.db.CreateInstitution(e.ctx, e.inst))

@@ -1,11 +1,11 @@
-package his_test
+package cashier_test
 
 import (
 	"context"
 	"fmt"
 	"testing"
 
-	"github.com/zhiliao/zhiliao/ingest/his"
+	"github.com/zhiliao/zhiliao/gen/cashier"
 	"github.com/zhiliao/zhiliao/model"
 )
 
@@ -16,7 +16,7 @@ func TestSimulator(t *testing.T) {
 		}
 		return model.OrderPaid, nil
 	}
-	sim := &his.Simulator{Status: core, Seed: 42, RefundPermille: 50}
+	sim := &cashier.Simulator{Status: core, Seed: 42, RefundPermille: 50}
 	ctx := context.Background()
 	refunded := 0
 	for i := 0; i < 10000; i++ {
@@ -33,7 +33,7 @@ func TestSimulator(t *testing.T) {
 		t.Fatalf("%d of 10000 refunded, want about 500", refunded)
 	}
 	// Deterministic: the same seed answers the same for the same order.
-	again := &his.Simulator{Status: core, Seed: 42, RefundPermille: 50}
+	again := &cashier.Simulator{Status: core, Seed: 42, RefundPermille: 50}
 	for i := 0; i < 200; i++ {
 		no := fmt.Sprintf("RX%05d", i)
 		a, _ := sim.CheckPayment(ctx, 1, no)

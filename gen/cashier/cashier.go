@@ -1,11 +1,11 @@
-// Package his adapts the hospital information system (HIS): HL7 v2 order and
-// payment messages over MLLP into the core's order service (with ACK/NAK and
-// dead letters for replay), and the payment re-check before execution.
-// Simulator is the default re-check adapter: it answers as the core's mirror
-// of the HIS would, except for a deterministic share of paid orders that it
-// reports refunded at the cashier, so the refusal path runs in every demo and
-// generated workload.
-package his
+// Package cashier is the demo hospital's cashier: the payment re-check
+// before execution (model.PaymentChecker) for a service with no real HIS to
+// ask. Simulator answers as the core's mirror of the HIS would, except for a
+// deterministic share of paid orders that it reports refunded at the
+// cashier, so the refusal path runs in every demo and generated workload.
+// It lives beside the generator, not in ingest/his, which keeps only what
+// HIS messages mean.
+package cashier
 
 import (
 	"context"
