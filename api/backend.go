@@ -26,6 +26,7 @@ type Backend interface {
 	Audit(ctx context.Context, e model.AuditEntry) error
 	CheckImageTarget(ctx context.Context, sessionID int64, phase string) error
 	Accounts
+	Registry
 
 	ApplicationDetail(ctx context.Context, id int64) (*model.ApplicationDetail, error)
 	Slots(ctx context.Context, deptID, projectID int64, day string) ([]*model.Slot, error)
@@ -68,4 +69,13 @@ type Accounts interface {
 	Unlock(ctx context.Context, userID int64) (*model.User, error)
 	ResetPassword(ctx context.Context, userID int64, password string) (*model.User, error)
 	AuditLog(ctx context.Context, q model.AuditQuery) ([]model.AuditLine, error)
+}
+
+// Registry is the document registry's read side (store/documents.go).
+type Registry interface {
+	Documents(ctx context.Context, q model.DocumentQuery) ([]*model.Document, error)
+	Document(ctx context.Context, id int64) (*model.Document, []byte, error)
+	DocumentSignature(ctx context.Context, id int64) (sig, publicKey []byte, err error)
+	CheckDocument(ctx context.Context, id int64) (*model.DocumentCheck, error)
+	DocumentFailures(ctx context.Context, limit int) ([]model.DocumentFailure, error)
 }

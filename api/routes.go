@@ -309,6 +309,7 @@ func (s *Server) routes() []route {
 	out = append(out, s.analyticsRoutes()...)
 	out = append(out, s.martRoutes()...)
 	out = append(out, s.tableRoutes()...)
+	out = append(out, s.documentRoutes()...)
 	return append(out, s.exportRoutes()...)
 }
 
