@@ -8,8 +8,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
 
 	"github.com/zhiliao/zhiliao/documents"
+	"github.com/zhiliao/zhiliao/internal/testbrowser"
 	"github.com/zhiliao/zhiliao/model"
 	"github.com/zhiliao/zhiliao/vault"
 )
@@ -160,7 +164,7 @@ func TestDocumentRegistry(t *testing.T) {
 	}
 
 	// Altered in the registry, a document fails its check.
-	f.tamper(fmt.Sprintf("UPDATE document SET content = replace(content, '核心训练', '核心训炼') WHERE id = %d", v2.ID))
+	f.tamper(fmt.Sprintf("UPDATE document SET content = (SELECT content FROM document WHERE id = %d) WHERE id = %d", v1.ID, v2.ID))
 	f.mustDo(qo, "GET", fmt.Sprintf("/api/v1/documents/%d", v2.ID), nil, 200, &meta)
 	if meta.Check.Intact {
 		t.Error("an altered document passes its check")
@@ -190,5 +194,45 @@ func TestDocumentFailure(t *testing.T) {
 	}
 	if n := f.count("SELECT count(*) FROM document"); n != 0 {
 		t.Errorf("%d documents made from a source that lacks a field", n)
+	}
+}
+
+// TestDocumentInBrowser: a real browser (Chromium) opens a document's XML
+// and renders it through the bundled Chinese stylesheet, for the signed-in
+// clinician as a page with the title, the patient and the signer.
+func TestDocumentInBrowser(t *testing.T) {
+	f := newFixture(t)
+	site := frontSite(t, f)
+	_, rec, _ := f.executed(f.plain, "王小明")
+	f.mustDo(f.tokens[model.RoleClinician], "POST", fmt.Sprintf("/api/v1/records/%d/sign", rec.ID), map[string]any{}, 200, nil)
+	if _, err := (&documents.Generator{Core: f.db, Now: f.clock.Now}).RunOnce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var id int64
+	if err := f.db.QueryRowContext(t.Context(), "SELECT id FROM document").Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	ctx, _, _ := testbrowser.Tab(t)
+	defer testbrowser.ScreenshotOnFailure(t, ctx, "document-xsl")
+	if err := testbrowser.Do(ctx, chromedp.Navigate(site+"/dash/login"), chromedp.WaitVisible(chromedp.ID("username")),
+		chromedp.SetValue(chromedp.ID("username"), "u_"+model.RoleClinician), chromedp.SetValue(chromedp.ID("password"), password(model.RoleClinician)),
+		chromedp.Click(chromedp.ID("login-submit")), chromedp.Sleep(300*time.Millisecond),
+		chromedp.Navigate(fmt.Sprintf("%s/api/v1/documents/%d/xml", site, id))); err != nil {
+		t.Fatal(err)
+	}
+	// The XSL transform replaces the document, and with it the page's
+	// script context: ask again until the rendered page answers.
+	var page string
+	var err error
+	for deadline := time.Now().Add(15 * time.Second); page == "" && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		page, err = testbrowser.Run(ctx, chromedp.Evaluate[string](`document.querySelector('h1') ? document.body.innerText : ''`))
+	}
+	if page == "" {
+		t.Fatalf("the document did not render: %v", err)
+	}
+	for _, want := range []string{"治疗记录", "示例医院", "王小明", "治疗执行者：治疗师TA1", "治疗操作", "运动疗法"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("rendered document lacks %q:\n%s", want, page)
+		}
 	}
 }

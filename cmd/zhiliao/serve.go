@@ -24,12 +24,14 @@ import (
 
 	"github.com/zhiliao/zhiliao/access"
 	"github.com/zhiliao/zhiliao/api"
+	"github.com/zhiliao/zhiliao/documents"
 	"github.com/zhiliao/zhiliao/etl"
 	"github.com/zhiliao/zhiliao/evidence"
 	"github.com/zhiliao/zhiliao/exports"
 	"github.com/zhiliao/zhiliao/gen"
 	"github.com/zhiliao/zhiliao/ingest/cdc"
 	"github.com/zhiliao/zhiliao/ingest/his"
+	"github.com/zhiliao/zhiliao/interop/cda"
 	"github.com/zhiliao/zhiliao/interop/mllp"
 	"github.com/zhiliao/zhiliao/model"
 	"github.com/zhiliao/zhiliao/notify"
@@ -52,6 +54,7 @@ type Main struct {
 	// from the peers of MLLPAllow (CIDRs; loopback when empty), frames of
 	// at most MLLPMaxFrame bytes, over TLS when MLLPCert and MLLPKey are set.
 	MLLPAddr     string
+	OIDRoot      string // the hospital's OID for the documents' local code systems
 	MLLPAllow    string
 	MLLPMaxFrame int
 	MLLPCert     string
@@ -120,6 +123,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&m.MLLPAddr, "mllp-addr", "", "HL7 v2 MLLP 监听地址 listen address for the HIS, e.g. 127.0.0.1:2575 (env ZHILIAO_MLLP_ADDR; off when empty)")
 	fs.StringVar(&m.MLLPAllow, "mllp-allow", "127.0.0.0/8,::1/128", "允许的 HIS 地址 CIDRs the MLLP port serves; others are closed unread (env ZHILIAO_MLLP_ALLOW)")
 	fs.IntVar(&m.MLLPMaxFrame, "mllp-max-frame", mllp.DefaultMaxFrame, "HL7 消息上限 largest MLLP frame in bytes (env ZHILIAO_MLLP_MAX_FRAME)")
+	fs.StringVar(&m.OIDRoot, "oid-root", cda.ExampleOIDRoot, "医院 OID 根 the hospital's registered OID, root of the shared documents' local code systems (charge codes, record fields, HIS order numbers); the default is ISO's example arc (env ZHILIAO_OID_ROOT)")
 	fs.StringVar(&m.TLSCert, "tls-cert", "", "HTTPS 证书 PEM certificate of the main port; with --tls-key it speaks HTTPS only (env ZHILIAO_TLS_CERT)")
 	fs.StringVar(&m.TLSKey, "tls-key", "", "HTTPS 私钥 PEM key (env ZHILIAO_TLS_KEY)")
 	fs.StringVar(&m.ExternalURL, "external-url", "", "对外地址 the URL users reach the service at; https:// marks every cookie Secure behind a TLS proxy (env ZHILIAO_EXTERNAL_URL)")
@@ -394,6 +398,29 @@ func (m *Main) closeOutDays(ctx context.Context, every time.Duration) {
 	}
 }
 
+// makeDocuments turns every signed record and consent into its shared
+// document (the documents package) at once, which covers what was signed
+// while no instance led, then every period.
+func (m *Main) makeDocuments(ctx context.Context, every time.Duration) {
+	g := &documents.Generator{Core: m.DB, OIDRoot: m.OIDRoot, Now: m.DB.Now, Logger: m.log.With("component", "documents")}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		res, err := g.RunOnce(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			m.log.Error("documents", "err", err)
+		case res.Registered+res.Failed > 0:
+			m.log.Info("documents", "registered", res.Registered, "failed", res.Failed)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // URL is the base URL the service listens on.
 func (m *Main) URL() string {
 	if m.TLSCert != "" {
@@ -439,6 +466,7 @@ func (m *Main) Run(ctx context.Context) error {
 			}
 			background.Go(func() { m.sealAudit(lctx, 5*time.Second) })
 			background.Go(func() { m.closeOutDays(lctx, time.Minute) })
+			background.Go(func() { m.makeDocuments(lctx, 10*time.Second) })
 			// The relay retries warehouse outages by itself; it stops only
 			// for what waiting cannot fix, and then the service still
 			// serves the core while /metrics shows the lag growing.

@@ -325,12 +325,32 @@
         out.replaceChildren(el('h3', {}, '治疗档案（' + ar.records.length + ' 份记录）'),
           el('table', { class: 'archive' }, el('thead', {}, el('tr', {}, el('th', {}, '记录号'), el('th', {}, '项目'), el('th', {}, '治疗时间'), el('th', {}, '记录内容'), el('th', {}, '签名核验'))),
             el('tbody', {}, ...rows)),
-          consents.length ? el('h3', {}, '知情同意书') : null, ...consents);
+          consents.length ? el('h3', {}, '知情同意书') : null, ...consents, await sharedDocuments(t.patient_id));
       } catch (e) {
         out.replaceChildren(el('p', { class: 'form-status error', role: 'alert' }, '档案加载失败：' + refusal(e)));
       }
     });
     return el('div', { class: 'step' }, open, out);
+  }
+
+  // The patient's shared documents (WS/T 500 CDA, every version), each
+  // opening as the browser renders it with the Chinese stylesheet.
+  async function sharedDocuments(patientID) {
+    const box = el('div', { id: 'documents' }, el('h3', {}, '共享文档'));
+    try {
+      const res = await api('GET', '/api/v1/documents?patient=' + patientID);
+      const docs = res.items || [];
+      if (docs.length === 0) { box.append(empty('该患者还没有共享文档：记录或知情同意书签名后数秒内生成。')); return box; }
+      box.append(el('table', { class: 'archive' },
+        el('thead', {}, el('tr', {}, el('th', {}, '文档'), el('th', {}, '版本'), el('th', {}, '签署时间'), el('th', {}, '文档编号'))),
+        el('tbody', {}, ...docs.map(d => el('tr', { 'data-document': d.id },
+          el('td', {}, el('a', { href: '/api/v1/documents/' + d.id + '/xml', target: '_blank', rel: 'noopener' }, d.kind_title)),
+          el('td', {}, '第 ' + d.version + ' 版' + (d.replaced_by_id ? '（已被新版本替代）' : '')),
+          el('td', {}, when(d.effective_at)), el('td', { class: 'small' }, d.doc_uid))))));
+    } catch (e) {
+      box.append(el('p', { class: 'form-status error', role: 'alert' }, '共享文档加载失败：' + refusal(e)));
+    }
+    return box;
   }
 
   async function load() {
