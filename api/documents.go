@@ -20,9 +20,9 @@ import (
 
 type (
 	documentResponse struct {
-		Document *model.Document     `json:"document"`
+		Document *model.Document      `json:"document"`
 		Check    *model.DocumentCheck `json:"check"`
-		XML      string              `json:"xml_url"`
+		XML      string               `json:"xml_url"`
 	}
 	signatureResponse struct {
 		Algorithm string `json:"algorithm"` // SM2 with SM3, GB/T 32918 / GM/T 0009
