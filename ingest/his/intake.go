@@ -104,10 +104,11 @@ func OrderFromHL7(m *hl7v2.Message, institutionID int64) (model.OrderMessage, er
 	return o, nil
 }
 
-// hl7Fields name, for a field of the order message, where it came from.
+// hl7Fields name, for a field of the order message, where it came from:
+// a check's refusal and the core's both point the HIS at the field it sent.
 var hl7Fields = map[string]string{"patient_name": "PID-5", "birth_date": "PID-7", "phone": "PID-13", "id_number": "PID-19",
 	"patient_mrn": "PID-3", "order_no": "ORC-2", "quantity": "ORC-7", "project_code": "OBR-4", "diagnosis_code": "DG1-3",
-	"visit_type": "PV1-2", "message_id": "MSH-10"}
+	"visit_type": "PV1-2", "message_id": "MSH-10", "gender": "PID-8", "ordered_by": "ORC-12", "ordered_at": "ORC-9", "amount_fen": "FT1-11"}
 
 func parseTS(s string) (time.Time, error) {
 	for _, layout := range []string{"20060102150405", "200601021504"} {
@@ -159,7 +160,7 @@ func (in *Intake) Handle(ctx context.Context, raw []byte) []byte {
 	m, err := hl7v2.Parse(raw)
 	if err != nil {
 		in.dead(ctx, "", raw, "AR", err.Error())
-		return hl7v2.Ack(nil, "AR", err.Error(), ts)
+		return hl7v2.Nak(nil, "AR", "", err.Error(), ts)
 	}
 	msg, err := OrderFromHL7(m, in.InstitutionID)
 	if err == nil {
@@ -169,7 +170,11 @@ func (in *Intake) Handle(ctx context.Context, raw []byte) []byte {
 	if err != nil {
 		text := model.ErrorCode(err) + ": " + model.ErrorMessage(err)
 		in.dead(ctx, m.ControlID(), raw, "AE", text)
-		return hl7v2.Ack(m, "AE", text, ts)
+		field := model.ErrorField(err)
+		if pos, ok := hl7Fields[field]; ok {
+			field = pos
+		}
+		return hl7v2.Nak(m, "AE", field, text, ts)
 	}
 	return hl7v2.Ack(m, "AA", "", ts)
 }

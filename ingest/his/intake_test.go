@@ -104,7 +104,15 @@ func TestMLLPIntake(t *testing.T) {
 		if err != nil {
 			t.Fatalf("ack %q: %v", ack, err)
 		}
-		return m.Field("MSA", 1) + " " + m.Field("MSA", 2) + " " + m.Field("MSA", 3)
+		out := m.Field("MSA", 1) + " " + m.Field("MSA", 2) + " " + m.Field("MSA", 3)
+		if m.Field("MSA", 1) != "AA" {
+			// A refusal names what was wrong in an ERR segment (HL7 v2.5).
+			if m.Field("ERR", 4) != "E" || m.Field("ERR", 8) == "" || m.Comp("ERR", 3, 3) != "HL70357" {
+				t.Fatalf("refusal without its ERR segment: %q", ack)
+			}
+			out += " ERR " + m.Field("ERR", 2)
+		}
+		return out
 	}
 	if ack := send(newOrder); !strings.HasPrefix(ack, "AA MSG0001") {
 		t.Fatalf("new order: %s", ack)
@@ -119,7 +127,7 @@ func TestMLLPIntake(t *testing.T) {
 		t.Fatalf("orders %d, order events %d", orders, events)
 	}
 	unknown := strings.NewReplacer("MSG0001", "MSG0002", "RX0001", "RX0002", "KF001^", "KF777^").Replace(newOrder)
-	if ack := send(unknown); !strings.HasPrefix(ack, "AE MSG0002 invalid") {
+	if ack := send(unknown); !strings.HasPrefix(ack, "AE MSG0002 invalid") || !strings.HasSuffix(ack, "ERR OBR^1^4") {
 		t.Fatalf("unknown project: %s", ack)
 	}
 	if ack := send("MSH|garbage"); !strings.HasPrefix(ack, "AR") {
