@@ -41,6 +41,9 @@ type Server struct {
 	// Analytics serves the warehouse side (ETL runs, freshness); nil until
 	// the service wires a warehouse.
 	Analytics Analytics
+	// ReplayInbound applies the HIS's dead letters again (the intake's
+	// Replay); nil while no MLLP intake runs.
+	ReplayInbound func(ctx context.Context) (replayed int, err error)
 	// Exports runs export jobs; nil until the service wires it.
 	Exports *exports.Manager
 	// Pages are the dashboards, served under /dash when set.

@@ -27,6 +27,7 @@ type Backend interface {
 	CheckImageTarget(ctx context.Context, sessionID int64, phase string) error
 	Accounts
 	Registry
+	Interfaces
 
 	ApplicationDetail(ctx context.Context, id int64) (*model.ApplicationDetail, error)
 	Slots(ctx context.Context, deptID, projectID int64, day string) ([]*model.Slot, error)
@@ -78,4 +79,11 @@ type Registry interface {
 	DocumentSignature(ctx context.Context, id int64) (sig, publicKey []byte, err error)
 	CheckDocument(ctx context.Context, id int64) (*model.DocumentCheck, error)
 	DocumentFailures(ctx context.Context, limit int) ([]model.DocumentFailure, error)
+}
+
+// Interfaces is the HL7 traffic the integration engineer's page shows.
+type Interfaces interface {
+	FeedMessages(ctx context.Context, q model.FeedQuery) ([]*model.FeedMessage, error)
+	ReplayFeedMessage(ctx context.Context, id int64) (*model.FeedMessage, error)
+	HL7DeadLetters(ctx context.Context, limit int) ([]model.HL7DeadLetter, error)
 }

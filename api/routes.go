@@ -310,6 +310,7 @@ func (s *Server) routes() []route {
 	out = append(out, s.martRoutes()...)
 	out = append(out, s.tableRoutes()...)
 	out = append(out, s.documentRoutes()...)
+	out = append(out, s.interfaceRoutes()...)
 	return append(out, s.exportRoutes()...)
 }
 

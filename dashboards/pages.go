@@ -111,6 +111,8 @@ var Pages = []Page{
 	{Slug: "etl", Title: "ETL 运行状态", Action: policy.ReadMarts, ETL: true},
 	{Slug: "reports", Title: "报表中心", Action: policy.ReadMarts, Tool: "reports"},
 	{Slug: "consents", Title: "知情同意书", Action: policy.KeepConsentTexts, Tool: "consents"},
+	{Slug: "documents", Title: "共享文档", Action: policy.ReadDocumentFailures, Tool: "documents"},
+	{Slug: "interfaces", Title: "接口消息", Action: policy.Integration, Tool: "interfaces"},
 }
 
 // pageBySlug finds a page.

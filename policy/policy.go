@@ -60,6 +60,8 @@ var (
 	ReadDocuments        = Action{"document.read", "查询与调阅共享文档（治疗记录、知情同意书；评审专家为脱敏，患者仅本人）", roles(model.RoleClinician, model.RoleDeptManager, model.RoleQualityOffice, model.RoleEvaluator, model.RoleFrontDesk, model.RolePatient)}
 	ReadDocumentFailures = Action{"document.failures", "查看未能生成共享文档的记录及缺失字段", roles(model.RoleDeptManager, model.RoleQualityOffice)}
 
+	Integration = Action{"interop.messages", "接口消息（HL7 收发记录、死信与重发；患者信息脱敏）", roles(model.RoleAdmin)}
+
 	ReadMarts  = Action{"analytics.read", "分析看板、数据集市与报表导出", roles(model.RoleAdmin, model.RoleQualityOffice, model.RoleDeptManager, model.RoleEvaluator, model.RoleRegionOffice)}
 	OperateETL = Action{"analytics.operate", "ETL 运行、定时报表与运维", roles(model.RoleAdmin, model.RoleQualityOffice)}
 )
@@ -67,4 +69,4 @@ var (
 // Actions is the table: every action, in the order the docs list them.
 var Actions = []Action{Anyone, StaffAccount, SystemAdmin, SecurityAdmin, ListAccounts, ReadAudit, HISInterface,
 	Treat, ManageCourse, Book, BookOrSelf, WorkTheDay, FindSlots, Manage, FileComplaint, PatientSelf,
-	ReadArchive, ReadConsentText, ReadConsentTemplates, KeepConsentTexts, ReadDocuments, ReadDocumentFailures, ReadMarts, OperateETL}
+	ReadArchive, ReadConsentText, ReadConsentTemplates, KeepConsentTexts, ReadDocuments, ReadDocumentFailures, Integration, ReadMarts, OperateETL}

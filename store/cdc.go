@@ -127,8 +127,8 @@ ON CONFLICT (id) DO UPDATE SET
 // serves clinicians, is never held for long.
 const pruneChunk = 5000
 
-// PruneOutbox deletes outbox rows that are both checkpointed and older than
-// before, in small transactions, and returns how many left. The database
+// PruneOutbox deletes outbox rows that are both checkpointed (by the
+// warehouse's relay and by every HL7 feed) and older than before, in small transactions, and returns how many left. The database
 // refuses to delete an unchecked row whatever the caller asks (see the
 // cdc_outbox_prune_checkpointed trigger).
 func (db *DB) PruneOutbox(ctx context.Context, before time.Time) (int64, error) {
@@ -139,7 +139,9 @@ func (db *DB) PruneOutbox(ctx context.Context, before time.Time) (int64, error) 
 		err := db.write(ctx, func(tx *Tx) error {
 			var hi sql.NullInt64
 			if err := tx.queryRow(`SELECT max(`+seq+`) FROM (SELECT `+seq+` FROM cdc_outbox
-WHERE `+seq+` <= (SELECT seq FROM cdc_checkpoint WHERE id = 1) AND occurred_at < ? ORDER BY `+seq+` LIMIT ?) AS oldest`,
+WHERE `+seq+` <= (SELECT seq FROM cdc_checkpoint WHERE id = 1)
+  AND `+seq+` <= COALESCE((SELECT min(seq) FROM feed_checkpoint), 9223372036854775807)
+  AND occurred_at < ? ORDER BY `+seq+` LIMIT ?) AS oldest`,
 				formatTime(before), pruneChunk).Scan(&hi); err != nil || !hi.Valid {
 				return err
 			}

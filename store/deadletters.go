@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 
+	"github.com/zhiliao/zhiliao/model"
 	"github.com/zhiliao/zhiliao/vault"
 )
 
@@ -70,4 +71,21 @@ func (db *DB) MarkDeadLetterReplayed(ctx context.Context, id int64, result strin
 		return sql.ErrNoRows
 	}
 	return nil
+}
+
+// HL7DeadLetters lists the actor's institution's messages in from the HIS
+// still waiting for a replay, oldest first.
+func (db *DB) HL7DeadLetters(ctx context.Context, limit int) ([]model.HL7DeadLetter, error) {
+	letters, err := db.PendingDeadLetters(ctx, 10_000)
+	if err != nil {
+		return nil, err
+	}
+	inst := model.ActorFrom(ctx).InstitutionID
+	out := []model.HL7DeadLetter{}
+	for _, d := range letters {
+		if d.InstitutionID == inst && len(out) < limit {
+			out = append(out, model.HL7DeadLetter{ID: d.ID, MessageID: d.MessageID, Raw: string(d.Raw), AckCode: d.AckCode, Reason: d.Reason})
+		}
+	}
+	return out, nil
 }

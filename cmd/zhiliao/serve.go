@@ -28,6 +28,7 @@ import (
 	"github.com/zhiliao/zhiliao/etl"
 	"github.com/zhiliao/zhiliao/evidence"
 	"github.com/zhiliao/zhiliao/exports"
+	"github.com/zhiliao/zhiliao/hisfeed"
 	"github.com/zhiliao/zhiliao/gen"
 	"github.com/zhiliao/zhiliao/ingest/cdc"
 	"github.com/zhiliao/zhiliao/ingest/his"
@@ -55,6 +56,7 @@ type Main struct {
 	// at most MLLPMaxFrame bytes, over TLS when MLLPCert and MLLPKey are set.
 	MLLPAddr     string
 	OIDRoot      string // the hospital's OID for the documents' local code systems
+	HL7Out       string // name=host:port,… the peers the HL7 v2 feed tells (off when empty)
 	MLLPAllow    string
 	MLLPMaxFrame int
 	MLLPCert     string
@@ -102,6 +104,8 @@ type Main struct {
 	NotifyWebhook, NotifySecretFile string
 	Notices                         *notify.Dispatcher
 	intake                          *his.Intake
+	feeds                           []*hisfeed.Feed
+	demoMLLP                        bool // the MLLP port is the demo's default, not asked for
 	log                             *slog.Logger
 }
 
@@ -124,6 +128,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&m.MLLPAllow, "mllp-allow", "127.0.0.0/8,::1/128", "允许的 HIS 地址 CIDRs the MLLP port serves; others are closed unread (env ZHILIAO_MLLP_ALLOW)")
 	fs.IntVar(&m.MLLPMaxFrame, "mllp-max-frame", mllp.DefaultMaxFrame, "HL7 消息上限 largest MLLP frame in bytes (env ZHILIAO_MLLP_MAX_FRAME)")
 	fs.StringVar(&m.OIDRoot, "oid-root", cda.ExampleOIDRoot, "医院 OID 根 the hospital's registered OID, root of the shared documents' local code systems (charge codes, record fields, HIS order numbers); the default is ISO's example arc (env ZHILIAO_OID_ROOT)")
+	fs.StringVar(&m.HL7Out, "hl7-out", "", "HL7 v2 发送对端 peers told of bookings (SIU) and completed sessions (ORM) over MLLP, as name=host:port[,name=host:port]; off when empty (env ZHILIAO_HL7_OUT)")
 	fs.StringVar(&m.TLSCert, "tls-cert", "", "HTTPS 证书 PEM certificate of the main port; with --tls-key it speaks HTTPS only (env ZHILIAO_TLS_CERT)")
 	fs.StringVar(&m.TLSKey, "tls-key", "", "HTTPS 私钥 PEM key (env ZHILIAO_TLS_KEY)")
 	fs.StringVar(&m.ExternalURL, "external-url", "", "对外地址 the URL users reach the service at; https:// marks every cookie Secure behind a TLS proxy (env ZHILIAO_EXTERNAL_URL)")
@@ -146,6 +151,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
+	mllpSet := false
+	fs.Visit(func(f *flag.Flag) { mllpSet = mllpSet || f.Name == "mllp-addr" })
 	m.Common.waitForCore = true
 	if err := m.WH.validate(); err != nil {
 		return err
@@ -168,6 +175,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if _, _, err := net.SplitHostPort(m.Addr); err != nil {
 		return fmt.Errorf("%w: --addr %q: %v", errUsage, m.Addr, err)
+	}
+	if m.MLLPAddr == "" && m.Demo && !mllpSet {
+		// The demo receives HL7 from a HIS on the README's port, so an
+		// integration engineer can try it at once; busy, the demo runs on.
+		m.MLLPAddr, m.demoMLLP = DemoMLLPAddr, true
 	}
 	if m.MLLPAddr != "" {
 		if _, _, err := net.SplitHostPort(m.MLLPAddr); err != nil {
@@ -288,11 +300,18 @@ func (m *Main) Open(ctx context.Context) error {
 		}
 		m.Listener = tls.NewListener(m.Listener, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 	}
+	if m.feeds, err = m.hl7Feeds(); err != nil {
+		return err
+	}
 	if m.MLLPAddr != "" {
 		if m.intake, err = m.hisIntake(ctx); err != nil {
 			return err
 		}
-		if m.MLLP, err = net.Listen("tcp", m.MLLPAddr); err != nil {
+		m.Server.ReplayInbound = func(ctx context.Context) (int, error) { return his.Replay(ctx, m.intake, m.DB, 100) }
+		if m.MLLP, err = net.Listen("tcp", m.MLLPAddr); err != nil && m.demoMLLP {
+			m.log.Warn("demo HL7 listener not started: port busy", "addr", m.MLLPAddr, "err", err)
+			m.MLLP, m.MLLPAddr, m.Server.ReplayInbound = nil, "", nil
+		} else if err != nil {
 			return err
 		}
 		if m.MLLPCert != "" {
@@ -467,6 +486,9 @@ func (m *Main) Run(ctx context.Context) error {
 			background.Go(func() { m.sealAudit(lctx, 5*time.Second) })
 			background.Go(func() { m.closeOutDays(lctx, time.Minute) })
 			background.Go(func() { m.makeDocuments(lctx, 10*time.Second) })
+			for _, f := range m.feeds {
+				background.Go(func() { f.Run(lctx, 5*time.Second) })
+			}
 			// The relay retries warehouse outages by itself; it stops only
 			// for what waiting cannot fix, and then the service still
 			// serves the core while /metrics shows the lag growing.
@@ -529,6 +551,28 @@ func (m *Main) Close() error {
 		errs = append(errs, m.DB.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// DemoMLLPAddr is where the demo listens for HL7 v2 from a HIS.
+const DemoMLLPAddr = "127.0.0.1:2575"
+
+// hl7Feeds are the HL7 v2 feeds of --hl7-out, one per peer.
+func (m *Main) hl7Feeds() ([]*hisfeed.Feed, error) {
+	var out []*hisfeed.Feed
+	seen := map[string]bool{}
+	for _, p := range strings.Split(m.HL7Out, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		name, addr, ok := strings.Cut(p, "=")
+		if _, _, err := net.SplitHostPort(addr); !ok || name == "" || len(name) > 40 || seen[name] || err != nil {
+			return nil, fmt.Errorf("--hl7-out: %q is not name=host:port (each name once)", p)
+		}
+		seen[name] = true
+		out = append(out, &hisfeed.Feed{Core: m.DB, Peer: hisfeed.Peer{Name: name, Addr: addr, App: strings.ToUpper(name)},
+			Client: &mllp.Client{Addr: addr, Attempts: 1, Timeout: 10 * time.Second}, Now: m.DB.Now, Logger: m.log.With("component", "hl7-out", "peer", name)})
+	}
+	return out, nil
 }
 
 // hisIntake is the HL7 intake for the core's one institution.

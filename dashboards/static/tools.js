@@ -243,7 +243,85 @@
     });
   }
 
-  var pages = { reports: reportsPage, consents: consentsPage };
+  // --- 共享文档 -------------------------------------------------------------
+  // The sources that could not become a WS/T 500 document, with the field
+  // they lack, for the quality office to have corrected.
+
+  var kindText = { treatment_record: '治疗记录', consent: '知情同意书' };
+
+  function documentsPage() {
+    return api('GET', '/api/v1/documents/failures?limit=200').then(function (res) {
+      var box = el('section', { class: 'card', id: 'doc-failures' }, el('h2', {}, '未能生成共享文档的记录'),
+        el('p', { class: 'muted small' }, '记录或知情同意书签名后数秒内自动生成 WS/T 500 共享文档（CDA R2，SM2 签名）；缺少必需字段的来源不生成文档，列在这里，补全并重新签名后自动生成新版本。'));
+      if (!res.items.length) {
+        box.append(el('p', { class: 'empty' }, '没有未能生成的文档：所有已签名的记录和知情同意书都已生成共享文档。'));
+      } else {
+        box.append(el('table', {}, el('thead', {}, el('tr', {}, ['文档类型', '来源编号', '版本', '缺少的字段', '说明', '发现时间'].map(function (x) { return el('th', {}, x); }))),
+          el('tbody', {}, res.items.map(function (f) {
+            return el('tr', { 'data-failure': f.id }, el('td', {}, kindText[f.kind] || f.kind), el('td', {}, String(f.source_id)), el('td', {}, '第 ' + f.version + ' 版'),
+              el('td', { class: 'mono' }, f.field), el('td', {}, f.message.replace(/\s*\([^()]*\)\s*$/, '')), el('td', {}, when(f.created_at)));
+          }))));
+      }
+      root.append(box);
+    });
+  }
+
+  // --- 接口消息 -------------------------------------------------------------
+  // HL7 v2 out (SIU, ORM) with their ACKs and the dead letters of both
+  // directions, with replay. Patient identity is masked by the API.
+
+  var feedText = { queued: '待发送', acked: '已确认', dead: '发送失败', replayed: '已重发' };
+
+  function interfacesPage() {
+    var out = el('section', { class: 'card', id: 'hl7-out' });
+    var inbox = el('section', { class: 'card', id: 'hl7-in' });
+    var filter = el('select', { id: 'hl7-status' }, el('option', { value: '' }, '全部'),
+      Object.keys(feedText).map(function (k) { return el('option', { value: k }, feedText[k]); }));
+    function loadOut() {
+      return api('GET', '/api/v1/interfaces/hl7-out?limit=200' + (filter.value ? '&status=' + filter.value : '')).then(function (res) {
+        out.replaceChildren(el('h2', {}, '发出的 HL7 消息'), el('label', { for: 'hl7-status' }, '状态 '), filter);
+        if (!res.items.length) {
+          out.append(el('p', { class: 'empty' }, filter.value ? '没有该状态的消息。' : '还没有发出的消息：在启动参数 --hl7-out 中配置 HIS 或集成平台后，预约、改约、取消、爽约与治疗完成会逐条发送。'));
+          return;
+        }
+        out.append(el('table', {}, el('thead', {}, el('tr', {}, ['编号', '对端', '类型', '控制号', '状态', '应答', '尝试', '说明', '时间', ''].map(function (x) { return el('th', {}, x); }))),
+          el('tbody', {}, res.items.map(function (m) {
+            var replay = m.status === 'dead' ? el('button', { type: 'button', class: 'secondary', 'data-replay': m.id }, '重发') : null;
+            if (replay) replay.addEventListener('click', function () {
+              replay.disabled = true;
+              api('POST', '/api/v1/interfaces/hl7-out/' + m.id + '/replay').then(loadOut).then(function () { setStatus('已排入队尾重发'); })
+                .catch(function (e) { replay.disabled = false; setStatus(e.message, 'error'); });
+            });
+            var body = el('details', {}, el('summary', {}, m.control_id), el('pre', { class: 'mono small' }, m.message.split('\r').join('\n')));
+            return el('tr', { 'data-message': m.id, 'data-status': m.status }, el('td', {}, String(m.id)), el('td', {}, m.peer), el('td', {}, m.type), el('td', {}, body),
+              el('td', {}, feedText[m.status] || m.status), el('td', {}, m.ack_code || '—'), el('td', {}, String(m.attempts)),
+              el('td', { class: 'small' }, m.last_error || ''), el('td', {}, when(m.done_at || m.created_at)), el('td', {}, replay));
+          }))));
+      });
+    }
+    function loadIn() {
+      return api('GET', '/api/v1/interfaces/hl7-in/dead-letters?limit=200').then(function (res) {
+        var replay = el('button', { type: 'button', class: 'secondary', id: 'hl7-in-replay' }, '全部重新处理');
+        replay.addEventListener('click', function () {
+          replay.disabled = true;
+          api('POST', '/api/v1/interfaces/hl7-in/replay').then(function (r) { setStatus('重新处理成功 ' + r.replayed + ' 条，仍有 ' + r.left.length + ' 条未能处理'); return loadIn(); })
+            .catch(function (e) { replay.disabled = false; setStatus(e.message, 'error'); });
+        });
+        inbox.replaceChildren(el('h2', {}, 'HIS 发来的死信（未能处理的 HL7 消息）'));
+        if (!res.items.length) { inbox.append(el('p', { class: 'empty' }, '没有死信：HIS 发来的消息都已处理。')); return; }
+        inbox.append(replay, el('table', {}, el('thead', {}, el('tr', {}, ['编号', '控制号', '应答', '原因', '消息'].map(function (x) { return el('th', {}, x); }))),
+          el('tbody', {}, res.items.map(function (d) {
+            return el('tr', { 'data-dead-letter': d.id }, el('td', {}, String(d.id)), el('td', {}, d.message_id || '—'), el('td', {}, d.ack_code),
+              el('td', { class: 'small' }, d.reason), el('td', {}, el('details', {}, el('summary', {}, '查看'), el('pre', { class: 'mono small' }, d.raw.split('\r').join('\n')))));
+          }))));
+      });
+    }
+    filter.addEventListener('change', function () { loadOut().catch(function (e) { setStatus(e.message, 'error'); }); });
+    root.append(out, inbox);
+    return Promise.all([loadOut(), loadIn()]);
+  }
+
+  var pages = { reports: reportsPage, consents: consentsPage, documents: documentsPage, interfaces: interfacesPage };
   var draw = pages[document.body.dataset.tool];
   if (!draw) { setStatus('未知页面', 'error'); return; }
   draw().then(function () {

@@ -134,6 +134,7 @@ var suite = []struct {
 	{"OldPayloadsScrubbed", testOldPayloadsScrubbed},
 	{"AuditChainConcurrent", testAuditChainConcurrent},
 	{"FollowupsDueByDepartment", testFollowupsDueByDepartment},
+	{"HL7Feed", testHL7Feed},
 }
 
 // openDBOn opens a fresh core on PostgreSQL (pg) or SQLite: the benchmarks
