@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"strconv"
 	"strings"
 	"time"
@@ -27,7 +28,7 @@ import (
 type Core interface {
 	DocumentSources(ctx context.Context, since time.Time, limit int) ([]model.DocumentSource, error)
 	DocumentFacts(ctx context.Context, src model.DocumentSource) (*model.DocumentFacts, error)
-	RegisterDocument(ctx context.Context, nd model.NewDocument) (*model.Document, error)
+	RegisterDocuments(ctx context.Context, nds []model.NewDocument) ([]*model.Document, error)
 	RecordDocumentFailure(ctx context.Context, src model.DocumentSource, institutionID, deptID int64, field, message string) error
 }
 
@@ -65,20 +66,37 @@ func (g *Generator) RunOnce(ctx context.Context) (Result, error) {
 		if err != nil {
 			return res, err
 		}
-		for _, src := range srcs {
-			signed, outcome, err := g.one(ctx, src)
-			if err != nil {
-				return res, fmt.Errorf("%s %d v%d: %w", src.Kind, src.SourceID, src.Version, err)
-			}
-			switch outcome {
-			case registered:
-				res.Registered++
-			case failed:
+		made := g.build(ctx, srcs)
+		var ready []model.NewDocument
+		for i, m := range made {
+			src := srcs[i]
+			switch {
+			case m.err != nil:
+				return res, fmt.Errorf("%s %d v%d: %w", src.Kind, src.SourceID, src.Version, m.err)
+			case m.missing != nil:
+				var inst, dept int64
+				if m.facts.Project != nil {
+					inst, dept = m.facts.Project.InstitutionID, m.facts.Project.DeptID
+				}
+				g.log().Warn("document not made", "kind", src.Kind, "source", src.SourceID, "version", src.Version, "field", m.missing.Field)
+				if err := g.Core.RecordDocumentFailure(ctx, src, inst, dept, m.missing.Field, m.missing.Error()); err != nil {
+					return res, err
+				}
 				res.Failed++
+			case m.doc != nil:
+				ready = append(ready, *m.doc)
 			}
-			if signed.After(since) {
-				since = signed
+			if m.signed.After(since) {
+				since = m.signed
 			}
+		}
+		for len(ready) > 0 {
+			n := min(len(ready), registerBatch)
+			if _, err := g.Core.RegisterDocuments(ctx, ready[:n]); err != nil {
+				return res, err
+			}
+			res.Registered += n
+			ready = ready[n:]
 		}
 		if len(srcs) < batch {
 			break
@@ -90,47 +108,69 @@ func (g *Generator) RunOnce(ctx context.Context) (Result, error) {
 	return res, nil
 }
 
-type outcome int
+// registerBatch is how many documents one registering transaction holds.
+const registerBatch = 100
 
-const (
-	skipped outcome = iota
-	registered
-	failed
-)
+// made is what building one source gave.
+type made struct {
+	doc     *model.NewDocument
+	facts   *model.DocumentFacts
+	missing *cda.MissingError
+	signed  time.Time
+	err     error
+}
 
-// one builds and registers one source's document, or records its failure.
-// It returns the source's signing time.
-func (g *Generator) one(ctx context.Context, src model.DocumentSource) (time.Time, outcome, error) {
+// workers build documents side by side: reading the facts and writing the
+// XML are most of a document's cost, and independent of one another.
+const workers = 2
+
+// build reads the facts of srcs and builds their documents, in order.
+func (g *Generator) build(ctx context.Context, srcs []model.DocumentSource) []made {
+	out := make([]made, len(srcs))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(srcs); i += workers {
+				out[i] = g.one(ctx, srcs[i])
+			}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// one builds one source's document, or says what it lacks. A source
+// changed since it was listed is skipped: the next round sees its new version.
+func (g *Generator) one(ctx context.Context, src model.DocumentSource) made {
 	f, err := g.Core.DocumentFacts(ctx, src)
 	if model.ErrorCode(err) == model.ECONFLICT {
-		return time.Time{}, skipped, nil // changed since it was listed: the next round sees its new version
+		return made{}
 	}
 	if err != nil {
-		return time.Time{}, skipped, err
+		return made{err: err}
 	}
+	m := made{facts: f, signed: f.SignedAt}
 	doc, err := g.Doc(f)
 	var xml []byte
 	if err == nil {
 		xml, err = cda.Build(doc)
 	}
-	var miss *cda.MissingError
-	if errors.As(err, &miss) {
-		var inst, dept int64
-		if f.Project != nil {
-			inst, dept = f.Project.InstitutionID, f.Project.DeptID
-		}
-		if g.Logger != nil {
-			g.Logger.Warn("document not made", "kind", src.Kind, "source", src.SourceID, "version", src.Version, "field", miss.Field)
-		}
-		return f.SignedAt, failed, g.Core.RecordDocumentFailure(ctx, src, inst, dept, miss.Field, miss.Error())
+	if errors.As(err, &m.missing) {
+		return m
 	}
 	if err != nil {
-		return f.SignedAt, skipped, err
+		m.err = err
+		return m
 	}
-	if _, err = g.Core.RegisterDocument(ctx, model.NewDocument{Source: src, DocUID: doc.ID, SetUID: doc.SetID, Content: xml, Facts: f}); err != nil {
-		return f.SignedAt, skipped, err
+	m.doc = &model.NewDocument{Source: src, DocUID: doc.ID, SetUID: doc.SetID, Content: xml, Facts: f}
+	return m
+}
+
+func (g *Generator) log() *slog.Logger {
+	if g.Logger != nil {
+		return g.Logger
 	}
-	return f.SignedAt, registered, nil
+	return slog.New(slog.DiscardHandler)
 }
 
 // Doc is the document a source's facts make.

@@ -14,3 +14,4 @@ func BenchmarkTransitions(b *testing.B)        { storetest.BenchmarkTransitions(
 func BenchmarkTransitionsEngines(b *testing.B) { storetest.BenchmarkTransitionsEngines(b) }
 func BenchmarkSealed(b *testing.B)             { storetest.BenchmarkSealed(b) }
 func BenchmarkVerifyRecords(b *testing.B)      { storetest.BenchmarkVerifyRecords(b) }
+func BenchmarkDocuments(b *testing.B)          { storetest.BenchmarkDocuments(b) }

@@ -139,51 +139,82 @@ func (db *DB) DocumentFacts(ctx context.Context, src model.DocumentSource) (*mod
 // signature over its bytes, and the version it replaces. Registering the
 // same source version again changes nothing and returns the entry kept.
 func (db *DB) RegisterDocument(ctx context.Context, nd model.NewDocument) (*model.Document, error) {
-	f := nd.Facts
-	if f == nil || f.Patient == nil || f.Project == nil {
-		return nil, model.Invalid("facts", "登记文档需要其来源 (facts are required)")
+	docs, err := db.RegisterDocuments(ctx, []model.NewDocument{nd})
+	if err != nil {
+		return nil, err
 	}
-	sum := sha256.Sum256(nd.Content)
-	d := &model.Document{InstitutionID: f.Project.InstitutionID, DeptID: f.Project.DeptID, PatientID: f.Patient.ID, Kind: nd.Source.Kind,
-		SourceID: nd.Source.SourceID, Version: nd.Source.Version, DocUID: nd.DocUID, SetUID: nd.SetUID, EffectiveAt: f.SignedAt.UTC(),
-		Size: int64(len(nd.Content)), SHA256: hex.EncodeToString(sum[:]), SM3: vault.SM3Hex(nd.Content)}
+	return docs[0], nil
+}
+
+// RegisterDocuments registers documents in one transaction (the
+// generator's batches: a commit per document would cost more than its
+// signature).
+func (db *DB) RegisterDocuments(ctx context.Context, nds []model.NewDocument) ([]*model.Document, error) {
+	out := make([]*model.Document, len(nds))
+	for i, nd := range nds {
+		f := nd.Facts
+		if f == nil || f.Patient == nil || f.Project == nil {
+			return nil, model.Invalid("facts", "登记文档需要其来源 (facts are required)")
+		}
+		sum := sha256.Sum256(nd.Content)
+		out[i] = &model.Document{InstitutionID: f.Project.InstitutionID, DeptID: f.Project.DeptID, PatientID: f.Patient.ID, Kind: nd.Source.Kind,
+			KindTitle: model.DocKindTitles[nd.Source.Kind], SourceID: nd.Source.SourceID, Version: nd.Source.Version, DocUID: nd.DocUID, SetUID: nd.SetUID,
+			EffectiveAt: f.SignedAt.UTC(), Size: int64(len(nd.Content)), SHA256: hex.EncodeToString(sum[:]), SM3: vault.SM3Hex(nd.Content)}
+	}
+	// Signed before the transaction: the signatures are the CPU, and the
+	// writer, which also serves the clinicians, is held only for the rows.
+	sigs := make([][]byte, len(nds))
+	if db.master != nil {
+		s, err := db.signerOf(poolRW{ctx: ctx, db: db}, documentKey)
+		if err != nil {
+			return nil, fmt.Errorf("document signing key: %w", err)
+		}
+		for i, nd := range nds {
+			if sigs[i], err = s.Sign(nd.Content); err != nil {
+				return nil, err
+			}
+			out[i].KeyOwner = documentKey
+		}
+	}
 	err := db.write(model.WithActor(ctx, model.Actor{Role: model.RoleSystem}), func(tx *Tx) error {
-		d.CreatedAt = tx.now.UTC()
-		var sig []byte
-		if db.master != nil {
-			s, err := db.signerOf(tx, documentKey)
-			if err != nil {
-				return fmt.Errorf("document signing key: %w", err)
+		for i, nd := range nds {
+			d := out[i]
+			d.CreatedAt = tx.now.UTC()
+			var replaces sql.NullInt64
+			if d.Version > 1 {
+				err := tx.queryRow("SELECT id FROM document WHERE kind = ? AND source_id = ? AND version = ?", d.Kind, d.SourceID, d.Version-1).Scan(&replaces)
+				if err != nil && !errors.Is(err, sql.ErrNoRows) {
+					return err
+				}
 			}
-			if sig, err = s.Sign(nd.Content); err != nil {
-				return err
+			d.ReplacesID = nil
+			if replaces.Valid {
+				d.ReplacesID = &replaces.Int64
 			}
-			d.KeyOwner = documentKey
-		}
-		var replaces sql.NullInt64
-		if d.Version > 1 {
-			err := tx.queryRow("SELECT id FROM document WHERE kind = ? AND source_id = ? AND version = ?", d.Kind, d.SourceID, d.Version-1).Scan(&replaces)
-			if err != nil && !errors.Is(err, sql.ErrNoRows) {
-				return err
-			}
-		}
-		if replaces.Valid {
-			d.ReplacesID = &replaces.Int64
-		}
-		err := tx.queryRow(`INSERT INTO document (institution_id, dept_id, patient_id, kind, source_id, version, doc_uid, set_uid, replaces_id,
+			err := tx.queryRow(`INSERT INTO document (institution_id, dept_id, patient_id, kind, source_id, version, doc_uid, set_uid, replaces_id,
  effective_at, created_at, size, sha256, sm3, content, signature, key_owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
  ON CONFLICT (kind, source_id, version) DO NOTHING RETURNING id`,
-			d.InstitutionID, d.DeptID, d.PatientID, d.Kind, d.SourceID, d.Version, d.DocUID, d.SetUID, replaces,
-			formatTime(d.EffectiveAt), formatTime(d.CreatedAt), d.Size, d.SHA256, d.SM3, nd.Content, sig, d.KeyOwner).Scan(&d.ID)
-		if errors.Is(err, sql.ErrNoRows) {
-			return tx.queryRow("SELECT id FROM document WHERE kind = ? AND source_id = ? AND version = ?", d.Kind, d.SourceID, d.Version).Scan(&d.ID)
+				d.InstitutionID, d.DeptID, d.PatientID, d.Kind, d.SourceID, d.Version, d.DocUID, d.SetUID, replaces,
+				formatTime(d.EffectiveAt), formatTime(d.CreatedAt), d.Size, d.SHA256, d.SM3, nd.Content, sigs[i], d.KeyOwner).Scan(&d.ID)
+			if errors.Is(err, sql.ErrNoRows) {
+				// Registered before (another round): the entry kept stands.
+				kept, err := scanDocument(tx.queryRow("SELECT "+documentCols+" FROM document d WHERE d.kind = ? AND d.source_id = ? AND d.version = ?", d.Kind, d.SourceID, d.Version))
+				if err != nil {
+					return err
+				}
+				out[i] = kept
+				continue
+			}
+			if err != nil {
+				return err
+			}
 		}
-		return err
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return db.documentRow(ctx, "d.id = ?", d.ID)
+	return out, nil
 }
 
 // RecordDocumentFailure keeps why a source could not become a document

@@ -26,6 +26,7 @@ CREATE TABLE document (
 );
 CREATE INDEX document_patient ON document (institution_id, patient_id, effective_at);
 CREATE INDEX document_effective ON document (institution_id, effective_at);
+CREATE INDEX document_replaces ON document (replaces_id) WHERE replaces_id IS NOT NULL;
 CREATE TABLE document_failure (
     id INTEGER PRIMARY KEY,
     institution_id INTEGER NOT NULL REFERENCES institution(id),
