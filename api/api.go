@@ -10,9 +10,11 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,6 +25,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/zhiliao/zhiliao/interop/fhir"
 
 	"github.com/zhiliao/zhiliao/access"
 	"github.com/zhiliao/zhiliao/exports"
@@ -41,6 +45,11 @@ type Server struct {
 	// Analytics serves the warehouse side (ETL runs, freshness); nil until
 	// the service wires a warehouse.
 	Analytics Analytics
+	// OIDRoot is the hospital's OID: the FHIR identifier and code systems
+	// of its MRNs, charge codes and HIS order numbers hang under it.
+	OIDRoot string
+	// Version is the service's version, as the CapabilityStatement says.
+	Version string
 	// ReplayInbound applies the HIS's dead letters again (the intake's
 	// Replay); nil while no MLLP intake runs.
 	ReplayInbound func(ctx context.Context) (replayed int, err error)
@@ -247,6 +256,18 @@ type errorBody struct {
 // writeError writes {"error":{"code","message",...}} with the mapped status.
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := model.ErrorCode(err)
+	var se *fhir.Error
+	if errors.As(err, &se) {
+		code = model.EINVALID
+	}
+	if strings.HasPrefix(r.URL.Path, FHIRBase+"/") {
+		// A FHIR client reads an OperationOutcome, whatever refused it.
+		if code == model.EINTERNAL {
+			slog.Error("internal error", "err", err, "path", r.URL.Path, "request_id", middleware.GetReqID(r.Context()))
+		}
+		writeOutcome(w, statusOf[code], code, err)
+		return
+	}
 	var b errorBody
 	b.Error.Code, b.Error.Message = code, model.ErrorMessage(err)
 	b.Error.Rule, b.Error.Field = model.ErrorRule(err), model.ErrorField(err)

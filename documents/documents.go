@@ -15,9 +15,9 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sync"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/zhiliao/zhiliao/interop/cda"

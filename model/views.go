@@ -236,3 +236,14 @@ type DeskCourse struct {
 	MRN         string `json:"mrn"`
 	Booked      int64  `json:"booked"` // appointments booked or checked in, not yet done
 }
+
+// ClinicalQuery selects rows of one clinical kind for a reader (the FHIR
+// searches): in the reader's scope, optionally of one patient or one id,
+// within [From, To) on the kind's time, of some statuses, a page of them.
+type ClinicalQuery struct {
+	ID, PatientID int64
+	From, To      *time.Time
+	Statuses      []string
+	Desc          bool
+	Limit, Offset int
+}

@@ -60,6 +60,7 @@ var (
 	ReadDocuments        = Action{"document.read", "查询与调阅共享文档（治疗记录、知情同意书；评审专家为脱敏，患者仅本人）", roles(model.RoleClinician, model.RoleDeptManager, model.RoleQualityOffice, model.RoleEvaluator, model.RoleFrontDesk, model.RolePatient)}
 	ReadDocumentFailures = Action{"document.failures", "查看未能生成共享文档的记录及缺失字段", roles(model.RoleDeptManager, model.RoleQualityOffice)}
 
+	ReadFHIR    = Action{"fhir.read", "FHIR R4 读取与检索（与 API 相同的科室与患者范围；评审专家为脱敏）", roles(model.RoleClinician, model.RoleDeptManager, model.RoleQualityOffice, model.RoleEvaluator, model.RoleRegionOffice, model.RoleFrontDesk, model.RolePatient)}
 	Integration = Action{"interop.messages", "接口消息（HL7 收发记录、死信与重发；患者信息脱敏）", roles(model.RoleAdmin)}
 
 	ReadMarts  = Action{"analytics.read", "分析看板、数据集市与报表导出", roles(model.RoleAdmin, model.RoleQualityOffice, model.RoleDeptManager, model.RoleEvaluator, model.RoleRegionOffice)}
@@ -69,4 +70,4 @@ var (
 // Actions is the table: every action, in the order the docs list them.
 var Actions = []Action{Anyone, StaffAccount, SystemAdmin, SecurityAdmin, ListAccounts, ReadAudit, HISInterface,
 	Treat, ManageCourse, Book, BookOrSelf, WorkTheDay, FindSlots, Manage, FileComplaint, PatientSelf,
-	ReadArchive, ReadConsentText, ReadConsentTemplates, KeepConsentTexts, ReadDocuments, ReadDocumentFailures, Integration, ReadMarts, OperateETL}
+	ReadArchive, ReadConsentText, ReadConsentTemplates, KeepConsentTexts, ReadDocuments, ReadDocumentFailures, ReadFHIR, Integration, ReadMarts, OperateETL}

@@ -245,6 +245,8 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	m.Server = newAPIServer(m.DB, clients, access.NewLoginThrottle(clients, m.LoginFailuresPerAddress, m.LoginFailuresPerAccount), m.log)
 	m.Server.MetricsToken = m.MetricsToken
+	m.Server.OIDRoot = m.OIDRoot
+	m.Server.Version, _, _, _ = buildVersion()
 	m.Server.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "zhiliao_leader",
 		Help: "1 while this instance runs the relay and the schedules (one instance per core at a time)."}, func() float64 {
 		return float64(m.leading.Load())

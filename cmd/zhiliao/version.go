@@ -14,7 +14,19 @@ import (
 // schema version its migrations bring a database to. It needs no data
 // folder: an operator asks it before pointing the binary at one.
 func runVersion(stdout io.Writer) error {
-	version, commit, when, dirty := "(devel)", "unknown", "", false
+	version, commit, when, dirty := buildVersion()
+	if dirty {
+		commit += " (modified)"
+	}
+	fmt.Fprintf(stdout, "zhiliao %s\n提交 commit  %s %s\n数据库结构 schema version %d (SQLite), %d (PostgreSQL)\n%s %s/%s\n",
+		version, commit, when, store.LatestSchemaVersion(), store.LatestSchemaVersionOf("postgres"), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return nil
+}
+
+// buildVersion is the module version and the commit the Go toolchain
+// stamped into the binary.
+func buildVersion() (version, commit, when string, dirty bool) {
+	version, commit = "(devel)", "unknown"
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		if bi.Main.Version != "" {
 			version = bi.Main.Version
@@ -30,10 +42,5 @@ func runVersion(stdout io.Writer) error {
 			}
 		}
 	}
-	if dirty {
-		commit += " (modified)"
-	}
-	fmt.Fprintf(stdout, "zhiliao %s\n提交 commit  %s %s\n数据库结构 schema version %d (SQLite), %d (PostgreSQL)\n%s %s/%s\n",
-		version, commit, when, store.LatestSchemaVersion(), store.LatestSchemaVersionOf("postgres"), runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	return nil
+	return version, commit, when, dirty
 }
