@@ -49,7 +49,7 @@ type martFixture struct {
 	wh     *duckdb.Warehouse
 }
 
-func newMartFixture(t *testing.T) *martFixture {
+func newMartFixture(t testing.TB) *martFixture {
 	t.Helper()
 	if onPostgres {
 		t.Skip("the marts' tests keep their SQLite pilot core: they are about the warehouse")
