@@ -34,6 +34,8 @@ type Clinical interface {
 	Patient(ctx context.Context, id int64) (*model.Patient, error)
 	PatientsByIdentifier(ctx context.Context, mrn, nationalID string) ([]*model.Patient, error)
 	PatientsByID(ctx context.Context, ids []int64) (map[int64]*model.Patient, error)
+	PatientsPage(ctx context.Context, q model.ClinicalQuery) ([]*model.Patient, error)
+	Departments(ctx context.Context, institutionID int64) ([]*model.Department, error)
 	Staff(ctx context.Context, id int64) (*model.Staff, error)
 	StaffByCode(ctx context.Context, institutionID int64, code string) (*model.Staff, error)
 	Institution(ctx context.Context, id int64) (*model.Institution, error)

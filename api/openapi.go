@@ -47,6 +47,9 @@ func (s *Server) OpenAPI() (*openapi3.T, error) {
 		if strings.Contains(rt.Pattern, "{token}") {
 			op.AddParameter(openapi3.NewPathParameter("token").WithSchema(openapi3.NewStringSchema()))
 		}
+		if strings.Contains(rt.Pattern, "{file}") {
+			op.AddParameter(openapi3.NewPathParameter("file").WithSchema(openapi3.NewStringSchema()))
+		}
 		if strings.Contains(rt.Pattern, "{type}") {
 			op.AddParameter(openapi3.NewPathParameter("type").WithSchema(openapi3.NewStringSchema()))
 		}

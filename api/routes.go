@@ -311,6 +311,7 @@ func (s *Server) routes() []route {
 	out = append(out, s.tableRoutes()...)
 	out = append(out, s.documentRoutes()...)
 	out = append(out, s.interfaceRoutes()...)
+	out = append(out, s.bulkRoutes()...)
 	out = append(out, s.fhirRoutes()...)
 	return append(out, s.exportRoutes()...)
 }

@@ -49,8 +49,11 @@ type Job struct {
 	Finished  *time.Time     `json:"finished_at,omitempty"`
 	Bytes     int64          `json:"bytes,omitempty"`
 	Scheduled bool           `json:"scheduled,omitempty"`
+	Kind      string         `json:"kind,omitempty"`    // "" for a report; files jobs name theirs
+	Outputs   []Output       `json:"outputs,omitempty"` // a files job's files
 
 	file   string
+	dir    string // a files job's folder
 	cancel context.CancelFunc
 	done   chan struct{}
 }

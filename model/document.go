@@ -81,6 +81,7 @@ type DocumentQuery struct {
 	Kind       string
 	From, To   string // days, inclusive, of EffectiveAt
 	Limit      int
+	Offset     int
 }
 
 // DocumentFailure is a source that could not become a document: the field

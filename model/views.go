@@ -242,6 +242,8 @@ type DeskCourse struct {
 // within [From, To) on the kind's time, of some statuses, a page of them.
 type ClinicalQuery struct {
 	ID, PatientID int64
+	DeptID        int64      // one department (a FHIR Group), in scope
+	Since         *time.Time // changed at or after (a bulk export's _since)
 	From, To      *time.Time
 	Statuses      []string
 	Desc          bool

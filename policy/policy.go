@@ -61,6 +61,7 @@ var (
 	ReadDocumentFailures = Action{"document.failures", "查看未能生成共享文档的记录及缺失字段", roles(model.RoleDeptManager, model.RoleQualityOffice)}
 
 	ReadFHIR    = Action{"fhir.read", "FHIR R4 读取与检索（与 API 相同的科室与患者范围；评审专家为脱敏）", roles(model.RoleClinician, model.RoleDeptManager, model.RoleQualityOffice, model.RoleEvaluator, model.RoleRegionOffice, model.RoleFrontDesk, model.RolePatient)}
+	BulkExport  = Action{"fhir.bulk", "FHIR 批量导出（全院或科室；评审专家为脱敏）", roles(model.RoleQualityOffice, model.RoleRegionOffice, model.RoleEvaluator)}
 	Integration = Action{"interop.messages", "接口消息（HL7 收发记录、死信与重发；患者信息脱敏）", roles(model.RoleAdmin)}
 
 	ReadMarts  = Action{"analytics.read", "分析看板、数据集市与报表导出", roles(model.RoleAdmin, model.RoleQualityOffice, model.RoleDeptManager, model.RoleEvaluator, model.RoleRegionOffice)}
@@ -70,4 +71,4 @@ var (
 // Actions is the table: every action, in the order the docs list them.
 var Actions = []Action{Anyone, StaffAccount, SystemAdmin, SecurityAdmin, ListAccounts, ReadAudit, HISInterface,
 	Treat, ManageCourse, Book, BookOrSelf, WorkTheDay, FindSlots, Manage, FileComplaint, PatientSelf,
-	ReadArchive, ReadConsentText, ReadConsentTemplates, KeepConsentTexts, ReadDocuments, ReadDocumentFailures, ReadFHIR, Integration, ReadMarts, OperateETL}
+	ReadArchive, ReadConsentText, ReadConsentTemplates, KeepConsentTexts, ReadDocuments, ReadDocumentFailures, ReadFHIR, BulkExport, Integration, ReadMarts, OperateETL}

@@ -19,7 +19,7 @@ import (
 // department is deptCol (empty: through its project).
 func clinicalScope(ctx context.Context, deptCol string, q model.ClinicalQuery) ([]string, []any, error) {
 	a := model.ActorFrom(ctx)
-	l, err := policy.ListScope(a, 0)
+	l, err := policy.ListScope(a, q.DeptID)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -39,6 +39,9 @@ func clinicalScope(ctx context.Context, deptCol string, q model.ClinicalQuery) (
 	}
 	if q.ID != 0 {
 		where, args = append(where, "id = ?"), append(args, q.ID)
+	}
+	if q.Since != nil {
+		where, args = append(where, "updated_at >= ?"), append(args, formatTime(*q.Since))
 	}
 	return where, args, nil
 }
@@ -98,6 +101,30 @@ func (db *DB) SearchOrders(ctx context.Context, q model.ClinicalQuery) ([]*model
 // department-bound reader: those of its department's projects).
 func (db *DB) SearchConsents(ctx context.Context, q model.ClinicalQuery) ([]*model.Consent, int, error) {
 	return searchClinical[model.Consent](ctx, db, q, "", "signed_at")
+}
+
+// PatientsPage is a page of the patients in the reader's scope, by id:
+// of one department (those it treated), changed since a time (a bulk
+// export).
+func (db *DB) PatientsPage(ctx context.Context, q model.ClinicalQuery) ([]*model.Patient, error) {
+	a := model.ActorFrom(ctx)
+	l, err := policy.ListScope(a, q.DeptID)
+	if err != nil {
+		return nil, err
+	}
+	where, args := "institution_id = ? AND id > ?", []any{l.InstitutionID, q.ID}
+	if l.DeptID != 0 {
+		where += ` AND (EXISTS (SELECT 1 FROM course c WHERE c.patient_id = patient.id AND c.dept_id = ?)
+ OR EXISTS (SELECT 1 FROM his_order o WHERE o.patient_id = patient.id AND o.dept_id = ?))`
+		args = append(args, l.DeptID, l.DeptID)
+	}
+	if policy.RoleOf(a).Reach == policy.ReachSelf {
+		where, args = where+" AND id = ?", append(args, a.PatientID)
+	}
+	if q.Since != nil {
+		where, args = where+" AND updated_at >= ?", append(args, formatTime(*q.Since))
+	}
+	return listRows[model.Patient](ctx, db.q(ctx), where+" ORDER BY id LIMIT ?", append(args, q.Limit)...)
 }
 
 // PatientsByIdentifier finds the patients with an MRN, or a national ID
