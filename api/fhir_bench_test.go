@@ -76,3 +76,45 @@ func BenchmarkFHIRSearch(b *testing.B) {
 	})
 	b.Run("api-archive", func(b *testing.B) { run(b, fmt.Sprintf("/api/v1/patients/%d/archive", patient)) })
 }
+
+// BenchmarkFHIRBulk: the pilot's whole export (every patient, order,
+// appointment, session and consent as NDJSON) through the API, against the
+// CDC relay's read of the core's outbox on the same core in the same run.
+// Target (issue 32): ≥ 10,000 resources/s.
+//
+//	go test ./api -run '^$' -bench FHIRBulk -benchtime 3x -count 3
+func BenchmarkFHIRBulk(b *testing.B) {
+	f := newMartFixture(b)
+	f.api.Exports.Dir = b.TempDir()
+	tok := f.tokens[model.RoleQualityOffice]
+	b.Run("fhir-bulk-export", func(b *testing.B) {
+		var resources float64
+		for range b.N {
+			_, m := f.bulkExport(tok, "/fhir/r4/$export?_type=Patient,ServiceRequest,Appointment,Procedure,Consent")
+			for _, o := range m["output"].([]any) {
+				resources += o.(map[string]any)["count"].(float64)
+			}
+		}
+		b.ReportMetric(resources/b.Elapsed().Seconds(), "resources/s")
+	})
+	b.Run("relay-outbox-read", func(b *testing.B) {
+		var events float64
+		for range b.N {
+			var buf []model.ChangeEvent
+			var after int64
+			for {
+				var err error
+				buf, err = f.db.ReadOutbox(b.Context(), after, 5000, buf[:0])
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(buf) == 0 {
+					break
+				}
+				events += float64(len(buf))
+				after = buf[len(buf)-1].Seq
+			}
+		}
+		b.ReportMetric(events/b.Elapsed().Seconds(), "events/s")
+	})
+}
