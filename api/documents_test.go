@@ -201,6 +201,9 @@ func TestDocumentFailure(t *testing.T) {
 // and renders it through the bundled Chinese stylesheet, for the signed-in
 // clinician as a page with the title, the patient and the signer.
 func TestDocumentInBrowser(t *testing.T) {
+	if onPostgres {
+		t.Skip("the browser renders the same XML whatever the core's engine: checked on the SQLite run")
+	}
 	f := newFixture(t)
 	site := frontSite(t, f)
 	_, rec, _ := f.executed(f.plain, "王小明")
