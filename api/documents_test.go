@@ -172,6 +172,23 @@ func TestDocumentRegistry(t *testing.T) {
 	if n := f.count("SELECT count(*) FROM audit_log WHERE action = 'read_pii' AND entity = 'document'"); n < 10 {
 		t.Errorf("%d audit lines for the registry's reads", n)
 	}
+	// The 互联互通 figures count these documents and calls, refusals apart.
+	st, err := f.db.InteropStats(model.WithActor(ctx, model.Actor{Role: model.RoleQualityOffice, InstitutionID: f.inst.ID}),
+		f.clock.Now().AddDate(0, -1, 0), f.clock.Now().AddDate(0, 1, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var docsCounted int64
+	for _, d := range st.Documents {
+		docsCounted += d.Count
+	}
+	calls := map[string]model.InteropMonth{}
+	for _, s := range st.Services {
+		calls[s.Name] = s
+	}
+	if q, x := calls["文档查询（注册库）"], calls["文档调阅（CDA 文档）"]; docsCounted != 3 || q.Count < 5 || x.Count < 5 || x.Failed != 2 || q.Failed != 6 {
+		t.Errorf("interop figures: %d documents, %+v", docsCounted, st.Services)
+	}
 }
 
 // TestDocumentFailure: a record whose patient has no identifier the

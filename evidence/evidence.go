@@ -41,6 +41,9 @@ type Pack struct {
 	// Screenshots renders the dashboards for the period; nil or an error
 	// leaves them out, named in the manifest.
 	Screenshots func(ctx context.Context, p reports.Params) ([]Shot, error)
+	// Interop gives the 互联互通 figures (workbooks/interop.xlsx); nil
+	// leaves the workbook out, named in the manifest.
+	Interop InteropSource
 }
 
 // File is one file of the pack, as the manifest lists it.
@@ -134,6 +137,18 @@ func (pk *Pack) Write(ctx context.Context, p reports.Params, out io.Writer, prog
 			continue
 		}
 		if err := add("pdf/"+id+".pdf", buf.Bytes()); err != nil {
+			return nil, err
+		}
+	}
+	step("workbook interop")
+	if pk.Interop == nil {
+		m.Omitted = append(m.Omitted, Omitted{What: "互联互通 (workbooks/interop.xlsx)", Why: "未接入核心业务库 (no core to count from)"})
+	} else {
+		var buf bytes.Buffer
+		if err := InteropWorkbook(ctx, pk.Interop, p, &buf); err != nil {
+			return nil, fmt.Errorf("interop: %w", err)
+		}
+		if err := add("workbooks/interop.xlsx", buf.Bytes()); err != nil {
 			return nil, err
 		}
 	}

@@ -102,3 +102,22 @@ type DocumentCheck struct {
 	Intact bool   `json:"intact"`
 	Reason string `json:"reason,omitempty"`
 }
+
+// InteropMonth is one month's 互联互通 figures of one row: a document kind
+// or a service.
+type InteropMonth struct {
+	Month string // 2026-09
+	Name  string // the document kind's or the service's title
+	// Count: documents registered, or calls made; Failed: documents that
+	// could not be made, or calls answered ≥ 400 (messages given up).
+	Count, Failed int64
+	// MedianSeconds is the median time from the source's signature to the
+	// document's registration, or from a message queued to its ACK; -1
+	// where it is not recorded (the API's calls).
+	MedianSeconds float64
+}
+
+// InteropStats are the 互联互通 figures of a period.
+type InteropStats struct {
+	Documents, Services []InteropMonth
+}

@@ -14,9 +14,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zhiliao/zhiliao/documents"
 	"github.com/zhiliao/zhiliao/gen"
 	"github.com/zhiliao/zhiliao/gen/cashier"
 	"github.com/zhiliao/zhiliao/ingest/his"
+	"github.com/zhiliao/zhiliao/interop/cda"
 	"github.com/zhiliao/zhiliao/model"
 	"github.com/zhiliao/zhiliao/store"
 )
@@ -159,6 +161,13 @@ func runGen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	fmt.Fprintf(stdout, "生成完成 generated %s seed %d: %d orders, %d courses, %d appointments, %d sessions, %d no-shows, %d follow-ups, %d CDC events in %.1fs\n",
 		p.Name, *seed, st.Orders, st.Courses, st.Appointments, st.Sessions, st.NoShows, st.Followups, st.Events, st.Elapsed.Seconds())
+	// The documents of the signed records and consents, as the service's
+	// leader would make them, so the generated hospital has its registry.
+	res, err := (&documents.Generator{Core: db, OIDRoot: cda.ExampleOIDRoot, Now: db.Now}).RunOnce(ctx)
+	if err != nil {
+		return fmt.Errorf("documents: %w", err)
+	}
+	fmt.Fprintf(stdout, "共享文档 shared documents: %d registered, %d sources lacking a field\n", res.Registered, res.Failed)
 	return nil
 }
 

@@ -103,7 +103,7 @@ func writeEvidencePack(ctx context.Context, db *store.DB, runner *etl.Runner, ru
 	if err != nil {
 		return err
 	}
-	pk := &evidence.Pack{Source: runner, Rules: rules, RulesJSON: rulesJSON}
+	pk := &evidence.Pack{Source: runner, Rules: rules, RulesJSON: rulesJSON, Interop: db}
 	if as != "" {
 		pk.Screenshots = dashboardShots(db, runner, rules, as, log)
 	} else {

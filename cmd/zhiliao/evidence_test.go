@@ -2,6 +2,7 @@ package main
 
 import (
 	"archive/zip"
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -9,8 +10,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/xuri/excelize/v2"
 
 	"github.com/zhiliao/zhiliao/evidence"
 	"github.com/zhiliao/zhiliao/pdfprint"
@@ -77,6 +82,27 @@ func TestEvidencePack(t *testing.T) {
 	if !listed["rules/rules-"+man.RulesVersion+".json"] {
 		t.Error("no rules file")
 	}
+	// 互联互通: the pilot's documents, month by month, with 说明.
+	if !listed["workbooks/interop.xlsx"] {
+		t.Fatal("no 互联互通 workbook")
+	}
+	wb, err := excelize.OpenReader(bytes.NewReader(files["workbooks/interop.xlsx"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, _ := wb.GetRows("共享文档")
+	registered := 0
+	for _, r := range rows[1:] {
+		if n, err := strconv.Atoi(r[2]); err == nil {
+			registered += n
+		}
+	}
+	if len(rows) < 3 || registered == 0 || rows[0][1] != "文档类型" {
+		t.Errorf("共享文档 %v", rows)
+	}
+	if notes, _ := wb.GetRows("说明"); len(notes) < 5 {
+		t.Errorf("说明 %v", notes)
+	}
 	if _, err := pdfprint.Browser(); err == nil {
 		for _, want := range []string{"pdf/emr-0601.pdf", "pdf/self-assessment.pdf", "screenshots/quality.png", "screenshots/overview.png"} {
 			if !listed[want] {
@@ -93,7 +119,7 @@ func TestEvidencePack(t *testing.T) {
 	if soffice, err := exec.LookPath("soffice"); err == nil {
 		dir := t.TempDir()
 		var paths []string
-		for _, id := range evidence.Reports {
+		for _, id := range append(slices.Clone(evidence.Reports), "interop") {
 			p := filepath.Join(dir, id+".xlsx")
 			os.WriteFile(p, files["workbooks/"+id+".xlsx"], 0o644)
 			paths = append(paths, p)
@@ -102,7 +128,7 @@ func TestEvidencePack(t *testing.T) {
 		if out, err := exec.Command(soffice, args...).CombinedOutput(); err != nil {
 			t.Fatalf("soffice: %v %s", err, out)
 		}
-		for _, id := range evidence.Reports {
+		for _, id := range append(slices.Clone(evidence.Reports), "interop") {
 			if st, err := os.Stat(filepath.Join(dir, id+".pdf")); err != nil || st.Size() == 0 {
 				t.Errorf("LibreOffice could not open %s: %v", id, err)
 			}

@@ -284,7 +284,7 @@ func (m *Main) Open(ctx context.Context) error {
 	// The evidence pack as an export job: the screenshots show the
 	// dashboards as the account that asked sees them.
 	m.Exports.Evidence = func(ctx context.Context, p reports.Params, out io.Writer) error {
-		pk := &evidence.Pack{Source: m.Marts, Rules: rules, RulesJSON: rulesJSON, Screenshots: dashboardShots(m.DB, m.Marts, rules, p.As, m.log)}
+		pk := &evidence.Pack{Source: m.Marts, Rules: rules, RulesJSON: rulesJSON, Screenshots: dashboardShots(m.DB, m.Marts, rules, p.As, m.log), Interop: m.DB}
 		_, err := pk.Write(ctx, p, out, nil)
 		return err
 	}
