@@ -19,12 +19,20 @@ import (
 	"github.com/zhiliao/zhiliao/internal/testmarts"
 	"github.com/zhiliao/zhiliao/model"
 	"github.com/zhiliao/zhiliao/reports"
+	"github.com/zhiliao/zhiliao/store"
 )
 
 // toolSite serves the pilot with its exports and the monthly schedule's
 // records, as the service wires them, and logins for the quality office and
 // the department's manager.
 func toolSite(t *testing.T) string {
+	t.Helper()
+	base, _ := toolSiteDB(t)
+	return base
+}
+
+// toolSiteDB is toolSite with its core.
+func toolSiteDB(t *testing.T) (string, *store.DB) {
 	t.Helper()
 	ctx := context.Background()
 	site := testmarts.Pilot(t)
@@ -44,6 +52,7 @@ func toolSite(t *testing.T) string {
 	for _, u := range []*model.User{
 		{Username: "zhikong", DisplayName: "质控科", Role: model.RoleQualityOffice},
 		{Username: "zhuren", DisplayName: "激光中心主任", Role: model.RoleDeptManager, StaffID: &free[0].ID},
+		{Username: "xitong", DisplayName: "系统管理员", Role: model.RoleAdmin},
 	} {
 		u.InstitutionID = insts[0].ID
 		if err := db.CreateUser(ctx, u, "Browser-test-pw1"); err != nil {
@@ -63,7 +72,7 @@ func toolSite(t *testing.T) string {
 	s.Now = func() time.Time { return time.Date(2026, 12, 8, 9, 0, 0, 0, model.Local) }
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
-	return srv.URL
+	return srv.URL, db
 }
 
 func login(t *testing.T, ctx context.Context, base, page, user string) {
@@ -292,5 +301,47 @@ func TestPageExportPrintAndDays(t *testing.T) {
 	}
 	for _, m := range testbrowser.ConsoleErrors(console()) {
 		t.Errorf("console: %s", m)
+	}
+}
+
+// TestInterfacesPage: the system administrator's 接口消息 lists a message
+// the HIS refused, the patient's name masked, and replays it from the page;
+// the quality office's 共享文档 says when every source became a document.
+func TestInterfacesPage(t *testing.T) {
+	base, db := toolSiteDB(t)
+	ctx := context.Background()
+	insts, _ := db.Institutions(ctx)
+	from, err := db.FeedCheckpoint(ctx, "his")
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := model.FeedMessage{Seq: from, InstitutionID: insts[0].ID, PatientID: 1, Type: "SIU^S12", ControlID: "ZL-A1-S12", Entity: "appointment", EntityID: 1,
+		Message: "MSH|^~\\&|ZHILIAO|TREATMENT|HIS|H001|20260901080000||SIU^S12^SIU_S12|ZL-A1-S12|P|2.5\rPID|1||H001MRN0000001^^^H001^MR||王小明\r"}
+	if _, err := db.EnqueueFeed(ctx, "his", from, from, []model.FeedMessage{msg}); err != nil {
+		t.Fatal(err)
+	}
+	next, _ := db.NextFeedMessage(ctx, "his")
+	if err := db.FeedDead(ctx, next.ID, "AR", "对方拒绝 (AR): 本院无此患者"); err != nil {
+		t.Fatal(err)
+	}
+	tab, console, _ := browserTab(t)
+	defer screenshotOnFailure(t, tab, "interfaces-page")
+	login(t, tab, base, "interfaces", "xitong")
+	text, err := run(tab, chromedp.Text(chromedp.ID("hl7-out")))
+	if err != nil || !strings.Contains(text, "发送失败") || !strings.Contains(text, "本院无此患者") || strings.Contains(text, "王小明") {
+		t.Fatalf("the messages out: %q %v", text, err)
+	}
+	if err := do(tab, chromedp.Click(chromedp.CSS(`[data-replay]`))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(tab, chromedp.Poll[bool](`!!document.querySelector('[data-status="queued"]') && !!document.querySelector('[data-status="replayed"]')`,
+		chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Fatalf("after the replay: %v", err)
+	}
+	if in, _ := run(tab, chromedp.Text(chromedp.ID("hl7-in"))); !strings.Contains(in, "没有死信") {
+		t.Errorf("the dead letters in: %q", in)
+	}
+	for _, m := range testbrowser.ConsoleErrors(console()) {
+		t.Errorf("console: %+v", m)
 	}
 }
