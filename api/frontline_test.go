@@ -575,6 +575,11 @@ func TestDeskInBrowser(t *testing.T) {
 		chromedp.WithPollingTimeout(10*time.Second))); err != nil {
 		t.Fatal("the receipt's QR code did not load:", err)
 	}
+	// In view first: under load the dialog may still be settling, and a
+	// screenshot of a box partly outside the viewport is cut.
+	if err := testbrowser.Do(ctx, chromedp.ScrollIntoView(`#receipt-qr img`), chromedp.Sleep(100*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
 	shot, err := testbrowser.Run(ctx, chromedp.ScreenshotScale(`#receipt-qr img`, 2, chromedp.NodeVisible))
 	if err != nil {
 		t.Fatal(err)
@@ -634,6 +639,14 @@ func TestDeskInBrowser(t *testing.T) {
 		t.Errorf("the last four digits found %q", names)
 	}
 	search("吴十")
+	// The patient's shared documents, from the card: none yet for a patient never treated.
+	if err := testbrowser.Do(ctx, chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-documents="%d"]`, caller.PatientID)))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := testbrowser.Run(ctx, chromedp.Poll[bool](fmt.Sprintf(`document.querySelector('[data-document-list="%d"]').textContent.includes('还没有共享文档')`, caller.PatientID),
+		chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Errorf("the desk's documents of a patient: %v", err)
+	}
 	if err := testbrowser.Do(ctx, chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-future="%d"] [data-move]`, later.ID))),
 		chromedp.Click(chromedp.CSS(`[data-move-to]`)), chromedp.WaitVisible(chromedp.ID("receipt-print"))); err != nil {
 		t.Fatal(err)

@@ -177,7 +177,22 @@
         if (!(f.appointments || []).length) card.append(el('p', { class: 'muted small' }, '本科室今后没有预约。'));
         const pick = el('button', { type: 'button', 'data-pick': p.mrn }, '为其预约');
         pick.addEventListener('click', () => { document.getElementById('course-filter').value = p.mrn; renderCourses(); });
-        card.append(el('div', { class: 'row' }, (f.courses || []).length ? pick : el('span', { class: 'muted small' }, '没有在治疗程'), linkButton(p.id, p.name)));
+        const docs = el('button', { type: 'button', class: 'secondary', 'data-documents': p.id }, '共享文档');
+        const docList = el('div', { class: 'small', 'data-document-list': p.id });
+        docs.addEventListener('click', async () => {
+          docs.disabled = true;
+          docList.replaceChildren(el('span', { class: 'muted' }, '加载中…'));
+          try {
+            const res = await api('GET', '/api/v1/documents?patient=' + p.id);
+            const items = res.items || [];
+            docList.replaceChildren(...(items.length ? items.map(d => el('div', {},
+              el('a', { href: '/api/v1/documents/' + d.id + '/xml', target: '_blank', rel: 'noopener' }, d.kind_title + ' 第 ' + d.version + ' 版'),
+              ' · ', fullDay.format(new Date(d.effective_at)), d.replaced_by_id ? '（已被新版本替代）' : '')) : [el('span', { class: 'muted' }, '还没有共享文档：记录或知情同意书签名后生成。')]));
+          } catch (e) {
+            docList.replaceChildren(el('span', { class: 'form-status error' }, '共享文档加载失败：' + refusal(e)));
+          } finally { docs.disabled = false; }
+        });
+        card.append(el('div', { class: 'row' }, (f.courses || []).length ? pick : el('span', { class: 'muted small' }, '没有在治疗程'), linkButton(p.id, p.name), docs), docList);
         return card;
       }));
     } catch (e) {
