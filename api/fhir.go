@@ -43,6 +43,10 @@ type Clinical interface {
 	SearchAppointments(ctx context.Context, q model.ClinicalQuery) ([]*model.Appointment, int, error)
 	SearchOrders(ctx context.Context, q model.ClinicalQuery) ([]*model.Order, int, error)
 	SearchConsents(ctx context.Context, q model.ClinicalQuery) ([]*model.Consent, int, error)
+	SearchCourses(ctx context.Context, q model.ClinicalQuery) ([]*model.Course, int, error)
+	SearchSlots(ctx context.Context, q model.ClinicalQuery) ([]*model.Slot, int, error)
+	SearchRosters(ctx context.Context, q model.ClinicalQuery) ([]*model.Roster, int, error)
+	SearchSurveys(ctx context.Context, q model.ClinicalQuery) ([]*model.Survey, int, error)
 	SlotsByID(ctx context.Context, ids []int64) (map[int64]*model.Slot, error)
 	ProjectsByID(ctx context.Context, ids []int64) (map[int64]*model.Project, error)
 }
@@ -50,10 +54,12 @@ type Clinical interface {
 // fhirStatus are the FHIR status codes a search takes, per kind, as the
 // core's statuses they mean.
 var fhirStatus = map[string]map[string][]string{
-	"Procedure":      {"in-progress": {model.SessionInProgress}, "completed": {model.SessionCompleted}, "stopped": {model.SessionAborted}},
-	"Appointment":    {"booked": {model.ApptBooked}, "checked-in": {model.ApptCheckedIn}, "fulfilled": {model.ApptCompleted}, "cancelled": {model.ApptCancelled}, "noshow": {model.ApptNoShow}},
-	"ServiceRequest": {"active": {"new", "paid", "applied", "in_course"}, "completed": {"completed"}, "revoked": {"cancelled", "refunded"}},
-	"Consent":        {"proposed": {"pending"}, "active": {"signed"}, "inactive": {"revoked"}},
+	"Procedure":             {"in-progress": {model.SessionInProgress}, "completed": {model.SessionCompleted}, "stopped": {model.SessionAborted}},
+	"Appointment":           {"booked": {model.ApptBooked}, "checked-in": {model.ApptCheckedIn}, "fulfilled": {model.ApptCompleted}, "cancelled": {model.ApptCancelled}, "noshow": {model.ApptNoShow}},
+	"ServiceRequest":        {"active": {"new", "paid", "applied", "in_course"}, "completed": {"completed"}, "revoked": {"cancelled", "refunded"}},
+	"Consent":               {"proposed": {"pending"}, "active": {"signed"}, "inactive": {"revoked"}},
+	"Encounter":             {"in-progress": {model.CourseActive}, "finished": {model.CourseCompleted, model.CourseArchived}, "cancelled": {model.CourseCancelled}},
+	"QuestionnaireResponse": {"in-progress": {model.SurveySent}, "completed": {model.SurveyAnswered}},
 }
 
 func (s *Server) fhirRoutes() []route {
@@ -350,6 +356,50 @@ func (s *Server) fhirFind(ctx context.Context, k fhir.Kind, sr *fhir.Search) ([]
 		total = n
 		for _, x := range rows {
 			out = append(out, entry("Consent", x.ID, v.Consent(x)))
+		}
+	case "Encounter":
+		rows, n, err := c.SearchCourses(ctx, q)
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		total = n
+		var projectIDs []int64
+		for _, x := range rows {
+			projectIDs, patientIDs = append(projectIDs, x.ProjectID), append(patientIDs, x.PatientID)
+		}
+		projects, err := c.ProjectsByID(ctx, projectIDs)
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		for _, x := range rows {
+			out = append(out, entry("Encounter", x.ID, v.Encounter(x, projects[x.ProjectID])))
+		}
+	case "Slot":
+		rows, n, err := c.SearchSlots(ctx, q)
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		total = n
+		for _, x := range rows {
+			out = append(out, entry("Slot", x.ID, v.Slot(x)))
+		}
+	case "Schedule":
+		rows, n, err := c.SearchRosters(ctx, q)
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		total = n
+		for _, x := range rows {
+			out = append(out, entry("Schedule", x.ID, v.Schedule(x)))
+		}
+	case "QuestionnaireResponse":
+		rows, n, err := c.SearchSurveys(ctx, q)
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		total = n
+		for _, x := range rows {
+			out = append(out, entry("QuestionnaireResponse", x.ID, v.QuestionnaireResponse(x)))
 		}
 	case "DocumentReference":
 		dq := model.DocumentQuery{PatientID: q.PatientID, Limit: 500}

@@ -57,6 +57,7 @@ func fhirDay(t *testing.T) (*fixture, int64, int64) {
 	if _, err := (&documents.Generator{Core: f.db, Now: f.clock.Now}).RunOnce(t.Context()); err != nil {
 		t.Fatal(err)
 	}
+	f.mustDo(f.tokens[model.RoleFrontDesk], "POST", fmt.Sprintf("/api/v1/courses/%d/surveys", c.ID), map[string]any{"channel": "electronic"}, 201, nil)
 	return f, c.PatientID, lc.PatientID
 }
 
@@ -79,7 +80,9 @@ func TestFHIRValidAndClient(t *testing.T) {
 			fmt.Sprintf("/fhir/r4/ServiceRequest?patient=%d", patient), fmt.Sprintf("/fhir/r4/Consent?patient=%d", laserPatient),
 			fmt.Sprintf("/fhir/r4/DocumentReference?patient=%d", patient), fmt.Sprintf("/fhir/r4/DocumentReference?patient=%d", laserPatient),
 			fmt.Sprintf("/fhir/r4/Practitioner/%d", f.staffA.ID), fmt.Sprintf("/fhir/r4/Organization/%d", f.inst.ID),
-			"/fhir/r4/Procedure?date=ge2026-01-01&status=completed&_sort=-date", "/fhir/r4/Patient?_id=999999"} {
+			"/fhir/r4/Procedure?date=ge2026-01-01&status=completed&_sort=-date", "/fhir/r4/Patient?_id=999999",
+			fmt.Sprintf("/fhir/r4/Encounter?patient=%d&_include=Encounter:patient", patient), "/fhir/r4/Slot?start=ge2026-01-01&_count=5",
+			"/fhir/r4/Schedule?date=ge2026-01-01", fmt.Sprintf("/fhir/r4/QuestionnaireResponse?patient=%d&status=in-progress", patient)} {
 			code, body := f.fhirGet(tok, path)
 			if code != 200 {
 				t.Fatalf("%s: %d %v", path, code, body)
@@ -135,7 +138,7 @@ func TestFHIRValidAndClient(t *testing.T) {
 	if err := json.Unmarshal(out, &seen); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	if seen.FhirVersion != "4.0.1" || len(seen.Types) != 8 || seen.Patient.Name != "王小明" || seen.Total != procedures.Total || seen.Total == 0 ||
+	if seen.FhirVersion != "4.0.1" || len(seen.Types) != 12 || seen.Patient.Name != "王小明" || seen.Total != procedures.Total || seen.Total == 0 ||
 		len(seen.Procedures) != seen.Total || seen.Pages != seen.Total || seen.Included != seen.Total || seen.BadSearch.Status != 400 || seen.BadSearch.Outcome != "OperationOutcome" {
 		t.Fatalf("the client saw %+v (server total %d)", seen, procedures.Total)
 	}

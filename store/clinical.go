@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/zhiliao/zhiliao/model"
 	"github.com/zhiliao/zhiliao/policy"
@@ -17,7 +18,7 @@ import (
 
 // clinicalScope is the scope conditions of a search over a table whose
 // department is deptCol (empty: through its project).
-func clinicalScope(ctx context.Context, deptCol string, q model.ClinicalQuery) ([]string, []any, error) {
+func clinicalScope(ctx context.Context, deptCol string, hasPatient bool, q model.ClinicalQuery) ([]string, []any, error) {
 	a := model.ActorFrom(ctx)
 	l, err := policy.ListScope(a, q.DeptID)
 	if err != nil {
@@ -31,11 +32,15 @@ func clinicalScope(ctx context.Context, deptCol string, q model.ClinicalQuery) (
 			where, args = append(where, "project_id IN (SELECT id FROM project WHERE dept_id = ?)"), append(args, l.DeptID)
 		}
 	}
-	if policy.RoleOf(a).Reach == policy.ReachSelf {
+	if hasPatient && policy.RoleOf(a).Reach == policy.ReachSelf {
 		where, args = append(where, "patient_id = ?"), append(args, a.PatientID)
 	}
 	if q.PatientID != 0 {
-		where, args = append(where, "patient_id = ?"), append(args, q.PatientID)
+		if !hasPatient {
+			where = append(where, "1 = 0") // rows of no patient are no patient's
+		} else {
+			where, args = append(where, "patient_id = ?"), append(args, q.PatientID)
+		}
 	}
 	if q.ID != 0 {
 		where, args = append(where, "id = ?"), append(args, q.ID)
@@ -51,15 +56,30 @@ func searchClinical[T any, PT interface {
 	*T
 	model.Entity
 }](ctx context.Context, db *DB, q model.ClinicalQuery, deptCol, timeCol string) ([]PT, int, error) {
-	where, args, err := clinicalScope(ctx, deptCol, q)
+	var probe PT = new(T)
+	tb := tableOf(probe)
+	where, args, err := clinicalScope(ctx, deptCol, tb.patCol != nil, q)
 	if err != nil {
 		return nil, 0, err
 	}
+	// A day column (a roster's) compares as China days.
+	bound := func(t time.Time) any {
+		if timeCol == "day" {
+			return model.DayOf(t)
+		}
+		return formatTime(t)
+	}
 	if q.From != nil {
-		where, args = append(where, timeCol+" >= ?"), append(args, formatTime(*q.From))
+		where, args = append(where, timeCol+" >= ?"), append(args, bound(*q.From))
 	}
 	if q.To != nil {
-		where, args = append(where, timeCol+" < ?"), append(args, formatTime(*q.To))
+		op := " < ?"
+		if timeCol == "day" {
+			op, args = " <= ?", append(args, model.DayOf(q.To.Add(-time.Nanosecond)))
+		} else {
+			args = append(args, bound(*q.To))
+		}
+		where = append(where, timeCol+op)
 	}
 	if len(q.Statuses) > 0 {
 		where = append(where, "status IN "+inList(make([]int64, len(q.Statuses))))
@@ -69,8 +89,7 @@ func searchClinical[T any, PT interface {
 	}
 	cond := strings.Join(where, " AND ")
 	var total int
-	var probe PT = new(T)
-	table := tableOf(probe).name
+	table := tb.name
 	if err := db.q(ctx).QueryRowContext(ctx, "SELECT count(*) FROM "+table+" WHERE "+cond, args...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
@@ -85,6 +104,26 @@ func searchClinical[T any, PT interface {
 // SearchSessions searches treatment sessions (FHIR Procedure) by start time.
 func (db *DB) SearchSessions(ctx context.Context, q model.ClinicalQuery) ([]*model.Session, int, error) {
 	return searchClinical[model.Session](ctx, db, q, "dept_id", "started_at")
+}
+
+// SearchCourses searches courses of treatment (FHIR Encounter) by start.
+func (db *DB) SearchCourses(ctx context.Context, q model.ClinicalQuery) ([]*model.Course, int, error) {
+	return searchClinical[model.Course](ctx, db, q, "dept_id", "started_at")
+}
+
+// SearchSlots searches slots by their start.
+func (db *DB) SearchSlots(ctx context.Context, q model.ClinicalQuery) ([]*model.Slot, int, error) {
+	return searchClinical[model.Slot](ctx, db, q, "dept_id", "start_at")
+}
+
+// SearchRosters searches rosters (FHIR Schedule) by their day.
+func (db *DB) SearchRosters(ctx context.Context, q model.ClinicalQuery) ([]*model.Roster, int, error) {
+	return searchClinical[model.Roster](ctx, db, q, "dept_id", "day")
+}
+
+// SearchSurveys searches satisfaction surveys by when they were sent.
+func (db *DB) SearchSurveys(ctx context.Context, q model.ClinicalQuery) ([]*model.Survey, int, error) {
+	return searchClinical[model.Survey](ctx, db, q, "dept_id", "sent_at")
 }
 
 // SearchAppointments searches appointments by the time they were booked for.

@@ -279,6 +279,12 @@ var Kinds = []Kind{
 		Includes: []string{"Procedure:patient"}, Sorts: []string{"date", "-date"}},
 	{Type: "Consent", Params: []Param{{"patient", "reference", ""}, {"status", "token", ""}, {"date", "date", "签署时间"}},
 		Sorts: []string{"date", "-date"}},
+	{Type: "Encounter", Params: []Param{{"patient", "reference", ""}, {"status", "token", ""}, {"date", "date", "疗程开始时间"}},
+		Includes: []string{"Encounter:patient"}, Sorts: []string{"date", "-date"}},
+	{Type: "Slot", Params: []Param{{"start", "date", "号源开始时间"}}, Sorts: []string{"start", "-start"}},
+	{Type: "Schedule", Params: []Param{{"date", "date", "排班日期"}}, Sorts: []string{"date", "-date"}},
+	{Type: "QuestionnaireResponse", Params: []Param{{"patient", "reference", ""}, {"status", "token", ""}, {"authored", "date", "作答时间"}},
+		Sorts: []string{"authored", "-authored"}},
 	{Type: "DocumentReference", Params: []Param{{"patient", "reference", ""}, {"type", "token", "C0008 治疗记录 或 C0029 知情同意书"}, {"date", "date", "签署时间"}},
 		Sorts: []string{"date", "-date"}},
 }
@@ -305,4 +311,83 @@ func DocKind(typeCode string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+var courseStatus = map[string]r4.EncounterStatus{model.CourseActive: r4.EncounterStatusInProgress, model.CourseCompleted: r4.EncounterStatusFinished,
+	model.CourseCancelled: r4.EncounterStatusCancelled, model.CourseArchived: r4.EncounterStatusFinished}
+
+// Encounter is a course of treatment: the visits of one plan, ambulatory.
+func (v View) Encounter(c *model.Course, project *model.Project) r4.Encounter {
+	st, ok := courseStatus[c.Status]
+	if !ok {
+		st = r4.EncounterStatusUnknown
+	}
+	out := r4.Encounter{Id: id(c.ID), Meta: meta(c.Meta), Status: st,
+		Class:   r4.Coding{System: ptr("http://terminology.hl7.org/CodeSystem/v3-ActCode"), Code: ptr("AMB"), Display: ptr("门诊治疗")},
+		Subject: ref("Patient", c.PatientID), Period: &r4.Period{Start: instant(c.StartedAt)}}
+	if c.EndedAt != nil {
+		out.Period.End = instant(*c.EndedAt)
+	}
+	if project != nil {
+		out.ServiceType = ptr(code(v.ChargeCode(), project.Code, project.Name))
+	}
+	return out
+}
+
+// Slot is a bookable place in a roster.
+func (v View) Slot(s *model.Slot) r4.Slot {
+	st := r4.SlotStatusFree
+	if s.Booked >= s.Capacity {
+		st = r4.SlotStatusBusy
+	}
+	return r4.Slot{Id: id(s.ID), Meta: meta(s.Meta), Schedule: *ref("Schedule", s.RosterID), Status: st,
+		Start: s.StartAt.UTC().Format(time.RFC3339), End: s.EndAt.UTC().Format(time.RFC3339),
+		Comment: ptr(fmt.Sprintf("已约 %d / %d", s.Booked, s.Capacity))}
+}
+
+// Schedule is a roster: a therapist's half-day in a room.
+func (v View) Schedule(r *model.Roster) r4.Schedule {
+	out := r4.Schedule{Id: id(r.ID), Meta: meta(r.Meta), Active: ptr(r.Status != "stopped"),
+		Actor: []r4.Reference{*ref("Practitioner", r.StaffID)}}
+	if day, err := time.ParseInLocation("2006-01-02", r.Day, time.FixedZone("CST", 8*3600)); err == nil {
+		lo, hi := day, day.Add(12*time.Hour)
+		if r.Shift == "pm" {
+			lo, hi = day.Add(12*time.Hour), day.AddDate(0, 0, 1)
+		}
+		out.PlanningHorizon = &r4.Period{Start: instant(lo), End: instant(hi)}
+	}
+	return out
+}
+
+// SurveyQuestionnaire is the canonical URL of the satisfaction survey.
+const SurveyQuestionnaire = "urn:zhiliao:questionnaire:satisfaction"
+
+var surveyTitles = map[string]string{"environment": "治疗环境", "attitude": "服务态度", "skill": "治疗技术", "waiting": "等候时间",
+	"explanation": "告知解释", "overall": "总体满意度"}
+
+// QuestionnaireResponse is a satisfaction survey, sent or answered.
+func (v View) QuestionnaireResponse(s *model.Survey) r4.QuestionnaireResponse {
+	st := r4.QuestionnaireResponseStatusInProgress
+	if s.AnsweredAt != nil {
+		st = r4.QuestionnaireResponseStatusCompleted
+	}
+	out := r4.QuestionnaireResponse{Id: id(s.ID), Meta: meta(s.Meta), Status: st, Questionnaire: ptr(SurveyQuestionnaire),
+		Subject: ref("Patient", s.PatientID)}
+	if s.AnsweredAt != nil {
+		out.Authored = instant(*s.AnsweredAt)
+	}
+	var scores map[string]int
+	if s.Scores != "" && json.Unmarshal([]byte(s.Scores), &scores) == nil {
+		for _, d := range model.SurveyDimensions {
+			if n, ok := scores[d]; ok {
+				out.Item = append(out.Item, r4.QuestionnaireResponseItem{LinkId: d, Text: ptr(surveyTitles[d]),
+					Answer: []r4.QuestionnaireResponseItemAnswer{{ValueInteger: ptr(n)}}})
+			}
+		}
+	}
+	if s.Comment != "" && !v.Deidentified {
+		out.Item = append(out.Item, r4.QuestionnaireResponseItem{LinkId: "comment", Text: ptr("意见与建议"),
+			Answer: []r4.QuestionnaireResponseItemAnswer{{ValueString: ptr(s.Comment)}}})
+	}
+	return out
 }
