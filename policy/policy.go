@@ -2,9 +2,11 @@
 // every door: the API's router and OpenAPI document, the role × route test,
 // the dashboards and front-line pages, and the interfaces to come (shared
 // documents, FHIR, Flight SQL, explore). It owns the one table of actions
-// and the roles that may perform each, a principal's department scope, and
-// who sees patients de-identified. It imports model only, so any package
-// may ask it; none keeps a role list of its own (a test checks).
+// and the roles that may perform each (here), the role table of reach and
+// identity with a row's and a list's scope in the core and a warehouse
+// query's department filter (scope.go), the masks as warehouse SQL
+// (sql.go) and the audit line of a read (audit.go). It imports model only,
+// so any package may ask it; no door names a role (a test checks).
 package policy
 
 import (
