@@ -25,6 +25,12 @@ import (
 // documentKey is the owner of the service key that signs documents.
 const documentKey = "service:documents"
 
+// documentColumn names the sealed content: a document carries the
+// patient's national ID and name, so on a core with keys it is kept sealed
+// with SM4 like the patient's own columns (the digests and the signature
+// are of the clear bytes, checked after opening).
+const documentColumn = "document.content"
+
 // DocumentSources lists up to limit sources signed at or after since that
 // have no document and no recorded failure for their version yet, oldest
 // first: a record signed the n-th time is version n of its document, a
@@ -176,8 +182,15 @@ func (db *DB) RegisterDocuments(ctx context.Context, nds []model.NewDocument) ([
 			out[i].KeyOwner = documentKey
 		}
 	}
+	kept := make([][]byte, len(nds))
+	for i, nd := range nds {
+		kept[i] = nd.Content
+		if k := db.keyring(); k != nil {
+			kept[i] = []byte(k.Seal(documentColumn, string(nd.Content)))
+		}
+	}
 	err := db.write(model.WithActor(ctx, model.Actor{Role: model.RoleSystem}), func(tx *Tx) error {
-		for i, nd := range nds {
+		for i := range nds {
 			d := out[i]
 			d.CreatedAt = tx.now.UTC()
 			var replaces sql.NullInt64
@@ -195,7 +208,7 @@ func (db *DB) RegisterDocuments(ctx context.Context, nds []model.NewDocument) ([
  effective_at, created_at, size, sha256, sm3, content, signature, key_owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
  ON CONFLICT (kind, source_id, version) DO NOTHING RETURNING id`,
 				d.InstitutionID, d.DeptID, d.PatientID, d.Kind, d.SourceID, d.Version, d.DocUID, d.SetUID, replaces,
-				formatTime(d.EffectiveAt), formatTime(d.CreatedAt), d.Size, d.SHA256, d.SM3, nd.Content, sigs[i], d.KeyOwner).Scan(&d.ID)
+				formatTime(d.EffectiveAt), formatTime(d.CreatedAt), d.Size, d.SHA256, d.SM3, kept[i], sigs[i], d.KeyOwner).Scan(&d.ID)
 			if errors.Is(err, sql.ErrNoRows) {
 				// Registered before (another round): the entry kept stands.
 				kept, err := scanDocument(tx.queryRow("SELECT "+documentCols+" FROM document d WHERE d.kind = ? AND d.source_id = ? AND d.version = ?", d.Kind, d.SourceID, d.Version))
@@ -386,6 +399,13 @@ func (db *DB) Document(ctx context.Context, id int64) (*model.Document, []byte, 
 	var content []byte
 	if err := db.q(ctx).QueryRowContext(ctx, "SELECT content FROM document WHERE id = ?", id).Scan(&content); err != nil {
 		return nil, nil, err
+	}
+	if vault.IsSealed(string(content)) {
+		clear, err := db.openValue(documentColumn, string(content))
+		if err != nil {
+			return nil, nil, fmt.Errorf("document %d: %w", id, err)
+		}
+		content = []byte(clear)
 	}
 	return d, content, nil
 }
