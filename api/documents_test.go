@@ -3,9 +3,6 @@ package api_test
 import (
 	"encoding/base64"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +11,7 @@ import (
 
 	"github.com/zhiliao/zhiliao/documents"
 	"github.com/zhiliao/zhiliao/internal/testbrowser"
+	"github.com/zhiliao/zhiliao/internal/testcda"
 	"github.com/zhiliao/zhiliao/model"
 	"github.com/zhiliao/zhiliao/vault"
 )
@@ -21,31 +19,6 @@ import (
 type documentList struct {
 	Items []*model.Document
 	Count int
-}
-
-// xmlValid checks documents against the normative CDA R2 schema with
-// xmllint (Debian's libxml2-utils), an independent validator.
-func xmlValid(t *testing.T, docs ...[]byte) {
-	t.Helper()
-	xmllint, err := exec.LookPath("xmllint")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("xmllint is missing (Debian: libxml2-utils)")
-		}
-		t.Skip("xmllint not installed: apt-get install libxml2-utils")
-	}
-	dir := t.TempDir()
-	args := []string{"--noout", "--nonet", "--schema", "../interop/cda/schema/infrastructure/cda/CDA.xsd"}
-	for i, d := range docs {
-		f := filepath.Join(dir, fmt.Sprintf("%d.xml", i))
-		if err := os.WriteFile(f, d, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		args = append(args, f)
-	}
-	if out, err := exec.Command(xmllint, args...).CombinedOutput(); err != nil {
-		t.Fatalf("not valid CDA R2: %v\n%s", err, out)
-	}
 }
 
 // TestDocumentRegistry: a signed record and a signed consent become
@@ -141,7 +114,7 @@ func TestDocumentRegistry(t *testing.T) {
 	if strings.Contains(string(evV2), "王小明") || strings.Contains(string(evV2), "自述好转") {
 		t.Errorf("evaluator's record shows the name or the note:\n%s", evV2)
 	}
-	xmlValid(t, x1, x2, clear, masked, evV2)
+	testcda.Validate(t, x1, x2, clear, masked, evV2)
 
 	// Scope: another department's clinician, a made-up id, a patient's
 	// documents outside the caller's department: not found, never 403.

@@ -316,19 +316,12 @@ func (s *Server) fhirFind(ctx context.Context, k fhir.Kind, sr *fhir.Search) ([]
 			return nil, 0, nil, err
 		}
 		total = n
-		var slotIDs, projectIDs []int64
-		for _, a := range rows {
-			slotIDs, projectIDs, patientIDs = append(slotIDs, a.SlotID), append(projectIDs, a.ProjectID), append(patientIDs, a.PatientID)
-		}
-		slots, err := c.SlotsByID(ctx, slotIDs)
-		if err != nil {
-			return nil, 0, nil, err
-		}
-		projects, err := c.ProjectsByID(ctx, projectIDs)
+		slots, projects, err := appointmentFacts(ctx, c, rows)
 		if err != nil {
 			return nil, 0, nil, err
 		}
 		for _, a := range rows {
+			patientIDs = append(patientIDs, a.PatientID)
 			out = append(out, entry("Appointment", a.ID, v.Appointment(a, slots[a.SlotID], projects[a.ProjectID])))
 		}
 	case "Procedure":
@@ -337,15 +330,12 @@ func (s *Server) fhirFind(ctx context.Context, k fhir.Kind, sr *fhir.Search) ([]
 			return nil, 0, nil, err
 		}
 		total = n
-		var projectIDs []int64
-		for _, x := range rows {
-			projectIDs, patientIDs = append(projectIDs, x.ProjectID), append(patientIDs, x.PatientID)
-		}
-		projects, err := c.ProjectsByID(ctx, projectIDs)
+		projects, err := projectsOf(ctx, c, rows, func(x *model.Session) int64 { return x.ProjectID })
 		if err != nil {
 			return nil, 0, nil, err
 		}
 		for _, x := range rows {
+			patientIDs = append(patientIDs, x.PatientID)
 			out = append(out, entry("Procedure", x.ID, v.Procedure(x, projects[x.ProjectID])))
 		}
 	case "Consent":
@@ -363,15 +353,12 @@ func (s *Server) fhirFind(ctx context.Context, k fhir.Kind, sr *fhir.Search) ([]
 			return nil, 0, nil, err
 		}
 		total = n
-		var projectIDs []int64
-		for _, x := range rows {
-			projectIDs, patientIDs = append(projectIDs, x.ProjectID), append(patientIDs, x.PatientID)
-		}
-		projects, err := c.ProjectsByID(ctx, projectIDs)
+		projects, err := projectsOf(ctx, c, rows, func(x *model.Course) int64 { return x.ProjectID })
 		if err != nil {
 			return nil, 0, nil, err
 		}
 		for _, x := range rows {
+			patientIDs = append(patientIDs, x.PatientID)
 			out = append(out, entry("Encounter", x.ID, v.Encounter(x, projects[x.ProjectID])))
 		}
 	case "Slot":
@@ -428,12 +415,12 @@ func (s *Server) fhirFind(ctx context.Context, k fhir.Kind, sr *fhir.Search) ([]
 	}
 	var includes []fhir.Entry
 	if sr.Include && len(patientIDs) > 0 {
-		c2, _ := s.Backend.(Clinical)
-		ps, err := c2.PatientsByID(ctx, slices.Compact(slices.Sorted(slices.Values(patientIDs))))
+		ids := slices.Compact(slices.Sorted(slices.Values(patientIDs)))
+		ps, err := c.PatientsByID(ctx, ids)
 		if err != nil {
 			return nil, 0, nil, err
 		}
-		for _, id := range slices.Compact(slices.Sorted(slices.Values(patientIDs))) {
+		for _, id := range ids {
 			if p := ps[id]; p != nil {
 				e := entry("Patient", p.ID, v.Patient(p))
 				e.Include = true
@@ -442,6 +429,15 @@ func (s *Server) fhirFind(ctx context.Context, k fhir.Kind, sr *fhir.Search) ([]
 		}
 	}
 	return out, total, includes, nil
+}
+
+// projectsOf reads, in one query, the projects rows name.
+func projectsOf[T any](ctx context.Context, c Clinical, rows []T, project func(T) int64) (map[int64]*model.Project, error) {
+	ids := make([]int64, len(rows))
+	for i, r := range rows {
+		ids[i] = project(r)
+	}
+	return c.ProjectsByID(ctx, slices.Compact(slices.Sorted(slices.Values(ids))))
 }
 
 // pageOf is the search's page of entries found whole.

@@ -258,11 +258,7 @@ func writeBulk(ctx context.Context, c Clinical, reg Registry, v fhir.View, types
 				case "Procedure":
 					var rows []*model.Session
 					if rows, _, err = c.SearchSessions(ctx, q); err == nil {
-						ids := make([]int64, len(rows))
-						for i, x := range rows {
-							ids[i] = x.ProjectID
-						}
-						projects, e := c.ProjectsByID(ctx, slices.Compact(slices.Sorted(slices.Values(ids))))
+						projects, e := projectsOf(ctx, c, rows, func(x *model.Session) int64 { return x.ProjectID })
 						err = e
 						for _, x := range rows {
 							if err == nil {
@@ -310,15 +306,15 @@ func writeBulk(ctx context.Context, c Clinical, reg Registry, v fhir.View, types
 }
 
 func appointmentFacts(ctx context.Context, c Clinical, rows []*model.Appointment) (map[int64]*model.Slot, map[int64]*model.Project, error) {
-	var slotIDs, projectIDs []int64
-	for _, a := range rows {
-		slotIDs, projectIDs = append(slotIDs, a.SlotID), append(projectIDs, a.ProjectID)
+	slotIDs := make([]int64, len(rows))
+	for i, a := range rows {
+		slotIDs[i] = a.SlotID
 	}
 	slots, err := c.SlotsByID(ctx, slices.Compact(slices.Sorted(slices.Values(slotIDs))))
 	if err != nil {
 		return nil, nil, err
 	}
-	projects, err := c.ProjectsByID(ctx, slices.Compact(slices.Sorted(slices.Values(projectIDs))))
+	projects, err := projectsOf(ctx, c, rows, func(a *model.Appointment) int64 { return a.ProjectID })
 	return slots, projects, err
 }
 

@@ -126,6 +126,17 @@ func (m *Manager) run(ctx context.Context, j *Job, rep *reports.Report) {
 	res, err := m.write(ctx, rep, j.Params, path, func(rows int64, pct float64) {
 		m.set(j, func(j *Job) { j.Rows, j.Percent = rows, pct })
 	})
+	m.finish(ctx, j, err, func(j *Job) {
+		j.Rows, j.file = res.Rows, path
+		if st, err := os.Stat(path); err == nil {
+			j.Bytes = st.Size()
+		}
+	})
+}
+
+// finish records how a job ended (done: what a successful job adds), logs
+// a failure and tells OnFinish.
+func (m *Manager) finish(ctx context.Context, j *Job, err error, done func(*Job)) {
 	now := time.Now()
 	m.set(j, func(j *Job) {
 		j.Finished = &now
@@ -135,14 +146,12 @@ func (m *Manager) run(ctx context.Context, j *Job, rep *reports.Report) {
 		case err != nil:
 			j.Status, j.Error = Failed, model.ErrorMessage(err)
 		default:
-			j.Status, j.Rows, j.Percent, j.file = Done, res.Rows, 100, path
-			if st, err := os.Stat(path); err == nil {
-				j.Bytes = st.Size()
-			}
+			j.Status, j.Percent = Done, 100
+			done(j)
 		}
 	})
 	if err != nil && !errors.Is(err, context.Canceled) {
-		m.logger().Error("export failed", "job", j.ID, "report", rep.ID, "err", err)
+		m.logger().Error("export failed", "job", j.ID, "report", j.Report, "err", err)
 	}
 	if m.OnFinish != nil {
 		snap, _ := m.Get(j.ID)

@@ -2,7 +2,6 @@ package exports
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"time"
@@ -54,33 +53,17 @@ func (m *Manager) StartFiles(ctx context.Context, kind, title string, owner int6
 		if err == nil {
 			out, err = fn(jctx, j.dir, func(rows int64, pct float64) { m.set(j, func(j *Job) { j.Rows, j.Percent = rows, pct }) })
 		}
-		now := time.Now()
 		if err != nil {
 			os.RemoveAll(j.dir)
 		}
-		m.set(j, func(j *Job) {
-			j.Finished = &now
-			switch {
-			case errors.Is(err, context.Canceled):
-				j.Status, j.Error = Cancelled, "已取消 (cancelled)"
-			case err != nil:
-				j.Status, j.Error = Failed, model.ErrorMessage(err)
-			default:
-				j.Status, j.Percent, j.Outputs = Done, 100, out
-				for _, o := range out {
-					if st, err := os.Stat(filepath.Join(j.dir, o.Name)); err == nil {
-						j.Bytes += st.Size()
-					}
+		m.finish(jctx, j, err, func(j *Job) {
+			j.Outputs = out
+			for _, o := range out {
+				if st, err := os.Stat(filepath.Join(j.dir, o.Name)); err == nil {
+					j.Bytes += st.Size()
 				}
 			}
 		})
-		if err != nil && !errors.Is(err, context.Canceled) {
-			m.logger().Error("export failed", "job", j.ID, "kind", kind, "err", err)
-		}
-		if m.OnFinish != nil {
-			snap, _ := m.Get(j.ID)
-			m.OnFinish(jctx, snap)
-		}
 	}()
 	return snap, nil
 }

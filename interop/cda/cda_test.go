@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zhiliao/zhiliao/internal/testcda"
 	"github.com/zhiliao/zhiliao/interop/cda"
 )
 
@@ -38,26 +39,6 @@ func consent() *cda.Doc {
 	return d
 }
 
-// validate checks doc against the normative CDA R2 schema with xmllint.
-func validate(t *testing.T, doc []byte) {
-	t.Helper()
-	xmllint, err := exec.LookPath("xmllint")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("xmllint is missing (Debian: libxml2-utils)")
-		}
-		t.Skip("xmllint not installed: apt-get install libxml2-utils")
-	}
-	f := filepath.Join(t.TempDir(), "doc.xml")
-	if err := os.WriteFile(f, doc, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(xmllint, "--noout", "--nonet", "--schema", "schema/infrastructure/cda/CDA.xsd", f).CombinedOutput()
-	if err != nil {
-		t.Fatalf("not valid CDA R2: %v\n%s\n%s", err, out, doc)
-	}
-}
-
 // TestDocumentsAreValidCDA: both kinds, first and replacing versions,
 // with and without the optional parts, pass the normative schema.
 func TestDocumentsAreValidCDA(t *testing.T) {
@@ -74,12 +55,12 @@ func TestDocumentsAreValidCDA(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			validate(t, doc)
+			testcda.Validate(t, doc)
 			masked, err := cda.Mask(doc)
 			if err != nil {
 				t.Fatal(err)
 			}
-			validate(t, masked)
+			testcda.Validate(t, masked)
 		})
 	}
 }
